@@ -1,0 +1,27 @@
+import { loadConfig } from '../config/load.js';
+import { Controller } from '../controller.js';
+import { createLogger } from '../logging.js';
+import { installProcessHandlers } from '../system/lifecycle.js';
+import { packageVersion } from '../system/paths.js';
+import { SERVICE_FACTORIES } from '../serviceFactories.js';
+import { parseCommandArgs } from './args.js';
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' } }, false);
+  const { config, file, envVariables } = loadConfig({ path: values.config });
+  const log = createLogger(config.logging.level);
+  log.info({ version: packageVersion(), config: file ?? '(defaults)', env: envVariables, unit: config.unit.id, pid: process.pid }, 'blinkd starting');
+  const controller = new Controller(config, log, SERVICE_FACTORIES);
+  installProcessHandlers(controller, log);
+  try {
+    await controller.start();
+  } catch (err) {
+    controller.emergencyOff();
+    log.fatal({ err }, 'start failed: relay off');
+    await controller.stop('start failed').catch(() => {});
+    return 1;
+  }
+  log.info({ services: controller.serviceStates() }, 'blinkd running');
+  // Keep running until a signal arrives; the handlers exit the process.
+  return new Promise<number>(() => {});
+}

@@ -1,0 +1,83 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+import { ConfigError, describeIssues } from './errors.js';
+import { applyOverrides, readEnvOverrides } from './envOverrides.js';
+import { repoRoot } from '../system/paths.js';
+
+export const SYSTEM_CONFIG_PATH = '/etc/blink/blinkd.yaml';
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when running on defaults. */
+  file: string | null;
+  envVariables: string[];
+}
+
+/**
+ * Which file to read: --config, else $BLINK_CONFIG, else /etc/blink/blinkd.yaml when it
+ * exists (installed unit), else blinkd.yaml at the repository root when run from a checkout,
+ * else none (all defaults).
+ */
+export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv): string | null {
+  if (explicit) return resolve(explicit);
+  if (env.BLINK_CONFIG) return resolve(env.BLINK_CONFIG);
+  if (existsSync(SYSTEM_CONFIG_PATH)) return SYSTEM_CONFIG_PATH;
+  const local = resolve(repoRoot(), 'blinkd.yaml');
+  return existsSync(local) ? local : null;
+}
+
+function readFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(path, [`(file): cannot read ${path}: ${code}`]);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(path, [`(file): not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(path, [`(top level): got ${Array.isArray(data) ? 'an array' : typeof data}, expected a mapping of sections (camera, vision, access, …)`]);
+  }
+  return data;
+}
+
+/** Validates a raw configuration object (file content plus overrides). */
+export function parseConfig(raw: unknown, source: string): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error, raw));
+  const config = result.data;
+  if (config.camera.restartBackoffMinMs > config.camera.restartBackoffMaxMs) {
+    throw new ConfigError(source, [
+      `camera.restartBackoffMinMs: got ${config.camera.restartBackoffMinMs} (number), expected at most camera.restartBackoffMaxMs (${config.camera.restartBackoffMaxMs})`,
+    ]);
+  }
+  if (config.access.liveness.earClosed >= config.access.liveness.earOpen) {
+    throw new ConfigError(source, [
+      `access.liveness.earClosed: got ${config.access.liveness.earClosed} (number), expected less than access.liveness.earOpen (${config.access.liveness.earOpen})`,
+    ]);
+  }
+  if (config.door.pulseMs > config.door.maxUnlockMs) {
+    throw new ConfigError(source, [`door.pulseMs: got ${config.door.pulseMs} (number), expected at most door.maxUnlockMs (${config.door.maxUnlockMs})`]);
+  }
+  if (!config.unit.id) config.unit.id = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'blink';
+  return config;
+}
+
+export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const file = resolveConfigPath(options.path, env);
+  const raw = (file ? readFile(file) : {}) as Record<string, unknown>;
+  const overrides = readEnvOverrides(env);
+  applyOverrides(raw, overrides);
+  const source = [file ?? 'defaults', ...(overrides.length ? ['environment'] : [])].join(' + ');
+  return { config: parseConfig(raw, source), file, envVariables: overrides.map((o) => o.variable) };
+}

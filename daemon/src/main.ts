@@ -1,0 +1,55 @@
+import { ConfigError } from './config/errors.js';
+import { packageVersion } from './system/paths.js';
+import { UsageError } from './cli/args.js';
+import { runCommand } from './cli/runCommand.js';
+import { configCommand } from './cli/configCommand.js';
+import { dbCommand } from './cli/dbCommand.js';
+
+type CommandFn = (argv: string[]) => Promise<number>;
+
+/** Every `blinkd` subcommand: name → [handler, one-line help]. Later features add theirs here. */
+export const COMMANDS: Record<string, [CommandFn, string]> = {
+  run: [runCommand, 'run [--config FILE]            start the door daemon'],
+  config: [configCommand, 'config check [FILE]            validate a configuration and print it (secrets redacted)'],
+  db: [dbCommand, 'db status [--json]             database file, schema version, counts, outbox depths'],
+  version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
+};
+
+function usage(): string {
+  return [
+    'usage: blinkd <command> [options]',
+    '',
+    ...Object.values(COMMANDS).map(([, help]) => '  ' + help),
+    '',
+    'Options common to all commands: --config FILE (default: $BLINK_CONFIG, /etc/blink/blinkd.yaml, ./blinkd.yaml).',
+    'Environment: BLINK_<SECTION>__<KEY>=value overrides a key, e.g. BLINK_ADMIN__PORT=8081.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') return COMMANDS.version![0]([]);
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`blinkd: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await entry[0](rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`blinkd: ${err.message}\nblinkd refuses to start with an invalid configuration.\n`);
+      return 78; // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`blinkd: ${err.message}\n\n${usage()}\n`);
+      return 2;
+    }
+    process.stderr.write(`blinkd: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+import type { Db } from './database.js';
+
+export type AttendanceKind = 'CHECK_IN' | 'CHECK_OUT';
+export type AttendanceStatus = 'ON_TIME' | 'LATE';
+
+export interface AttendanceRecord {
+  id: number;
+  personId: string;
+  personName?: string;
+  day: string;
+  kind: AttendanceKind;
+  status: AttendanceStatus | null;
+  ts: string;
+  eventId: string;
+  synced: boolean;
+}
+
+interface AttendanceRow {
+  id: number;
+  person_id: string;
+  person_name?: string;
+  day: string;
+  kind: AttendanceKind;
+  status: AttendanceStatus | null;
+  ts: string;
+  event_id: string;
+  synced: number;
+}
+
+function toRecord(r: AttendanceRow): AttendanceRecord {
+  return {
+    id: r.id, personId: r.person_id, ...(r.person_name !== undefined ? { personName: r.person_name } : {}), day: r.day, kind: r.kind,
+    status: r.status, ts: r.ts, eventId: r.event_id, synced: r.synced === 1,
+  };
+}
+
+export class AttendanceRepo {
+  constructor(private readonly db: Db) {}
+
+  add(r: Omit<AttendanceRecord, 'id' | 'synced' | 'personName'>): AttendanceRecord {
+    const info = this.db
+      .prepare('INSERT INTO attendance (person_id, day, kind, status, ts, event_id) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(r.personId, r.day, r.kind, r.status, r.ts, r.eventId);
+    return { ...r, id: Number(info.lastInsertRowid), synced: false };
+  }
+
+  forPersonDay(personId: string, day: string): AttendanceRecord[] {
+    return (this.db.prepare('SELECT * FROM attendance WHERE person_id = ? AND day = ? ORDER BY ts').all(personId, day) as AttendanceRow[]).map(toRecord);
+  }
+
+  query(q: { from?: string; to?: string; personId?: string; limit?: number } = {}): AttendanceRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.from) (where.push('a.day >= ?'), args.push(q.from));
+    if (q.to) (where.push('a.day <= ?'), args.push(q.to));
+    if (q.personId) (where.push('a.person_id = ?'), args.push(q.personId));
+    const sql = `SELECT a.*, p.name AS person_name FROM attendance a JOIN people p ON p.id = a.person_id
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.day DESC, a.ts ASC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, Math.min(q.limit ?? 1000, 100_000)) as AttendanceRow[]).map(toRecord);
+  }
+
+  unsynced(limit: number): AttendanceRecord[] {
+    return (this.db.prepare('SELECT * FROM attendance WHERE synced = 0 ORDER BY id LIMIT ?').all(limit) as AttendanceRow[]).map(toRecord);
+  }
+
+  markSynced(ids: number[]): void {
+    const stmt = this.db.prepare('UPDATE attendance SET synced = 1 WHERE id = ?');
+    this.db.transaction(() => ids.forEach((id) => stmt.run(id)))();
+  }
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from './database.js';
+import { isoNow } from './time.js';
+
+export type AccessResult = 'GRANTED' | 'DENIED';
+export type EventSource = 'camera' | 'exit_button' | 'admin' | 'mqtt' | 'cli' | 'system';
+
+export interface AccessEvent {
+  seq: number;
+  id: string;
+  ts: string;
+  result: AccessResult;
+  reason: string;
+  personId: string | null;
+  personName: string | null;
+  score: number | null;
+  margin: number | null;
+  liveness: Record<string, unknown> | null;
+  trackId: number | null;
+  source: EventSource;
+  door: string;
+  details: Record<string, unknown> | null;
+}
+
+export type NewAccessEvent = Partial<Omit<AccessEvent, 'seq' | 'result' | 'reason'>> & { result: AccessResult; reason: string };
+
+interface EventRow {
+  seq: number;
+  id: string;
+  ts: string;
+  result: AccessResult;
+  reason: string;
+  person_id: string | null;
+  person_name: string | null;
+  score: number | null;
+  margin: number | null;
+  liveness_json: string | null;
+  track_id: number | null;
+  source: EventSource;
+  door: string;
+  details_json: string | null;
+}
+
+function toEvent(r: EventRow): AccessEvent {
+  return {
+    seq: r.seq,
+    id: r.id,
+    ts: r.ts,
+    result: r.result,
+    reason: r.reason,
+    personId: r.person_id,
+    personName: r.person_name,
+    score: r.score,
+    margin: r.margin,
+    liveness: r.liveness_json ? (JSON.parse(r.liveness_json) as Record<string, unknown>) : null,
+    trackId: r.track_id,
+    source: r.source,
+    door: r.door,
+    details: r.details_json ? (JSON.parse(r.details_json) as Record<string, unknown>) : null,
+  };
+}
+
+export interface EventQuery {
+  personId?: string;
+  result?: AccessResult;
+  from?: string;
+  to?: string;
+  limit?: number;
+  beforeSeq?: number;
+}
+
+export class EventsRepo {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Inserts one decision. The call returns only after SQLite has committed (and, with
+   * synchronous=FULL, fsynced) the row, so an event reported as written survives a crash.
+   */
+  insert(e: NewAccessEvent): AccessEvent {
+    const id = e.id ?? randomUUID();
+    const info = this.db
+      .prepare(
+        `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id, e.ts ?? isoNow(), e.result, e.reason, e.personId ?? null, e.personName ?? null, e.score ?? null, e.margin ?? null,
+        e.liveness ? JSON.stringify(e.liveness) : null, e.trackId ?? null, e.source ?? 'camera', e.door ?? 'main',
+        e.details ? JSON.stringify(e.details) : null,
+      );
+    return this.bySeq(Number(info.lastInsertRowid)) as AccessEvent;
+  }
+
+  bySeq(seq: number): AccessEvent | undefined {
+    const row = this.db.prepare('SELECT * FROM access_events WHERE seq = ?').get(seq) as EventRow | undefined;
+    return row && toEvent(row);
+  }
+
+  get(id: string): AccessEvent | undefined {
+    const row = this.db.prepare('SELECT * FROM access_events WHERE id = ?').get(id) as EventRow | undefined;
+    return row && toEvent(row);
+  }
+
+  query(q: EventQuery = {}): AccessEvent[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.personId) (where.push('person_id = ?'), args.push(q.personId));
+    if (q.result) (where.push('result = ?'), args.push(q.result));
+    if (q.from) (where.push('ts >= ?'), args.push(q.from));
+    if (q.to) (where.push('ts < ?'), args.push(q.to));
+    if (q.beforeSeq) (where.push('seq < ?'), args.push(q.beforeSeq));
+    const sql = `SELECT * FROM access_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, Math.min(q.limit ?? 100, 10_000)) as EventRow[]).map(toEvent);
+  }
+
+  count(q: Pick<EventQuery, 'result' | 'from' | 'to'> = {}): number {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.result) (where.push('result = ?'), args.push(q.result));
+    if (q.from) (where.push('ts >= ?'), args.push(q.from));
+    if (q.to) (where.push('ts < ?'), args.push(q.to));
+    const sql = `SELECT count(*) AS n FROM access_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`;
+    return (this.db.prepare(sql).get(...args) as { n: number }).n;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Forward-only, numbered schema migrations. A migration is never edited once shipped:
+ * changes go in a new, higher-numbered entry. Each runs in one transaction together with
+ * the bump of PRAGMA user_version, so a crash mid-migration leaves the old schema intact.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE people (
+  id            TEXT PRIMARY KEY,                 -- uuid
+  external_id   TEXT UNIQUE,                      -- employee number / relay user id
+  name          TEXT NOT NULL,
+  status        TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('ACTIVE','DEACTIVATED')),
+  valid_from    TEXT,                             -- ISO date (inclusive), NULL = always
+  valid_until   TEXT,                             -- ISO date (inclusive), NULL = never expires
+  schedule_json TEXT,                             -- JSON array of weekly windows, NULL = any time
+  notes         TEXT,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+);
+CREATE INDEX people_name ON people(name COLLATE NOCASE);
+
+CREATE TABLE face_templates (
+  id          INTEGER PRIMARY KEY,
+  person_id   TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  model_id    TEXT NOT NULL,                      -- manifest id of the embedder
+  dim         INTEGER NOT NULL,
+  embedding   BLOB NOT NULL,                      -- little-endian float32, L2-normalised
+  quality     REAL NOT NULL,
+  source      TEXT NOT NULL DEFAULT 'upload',     -- upload | camera | sync | cli
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX face_templates_person ON face_templates(person_id);
+CREATE INDEX face_templates_model ON face_templates(model_id);
+
+CREATE TABLE face_thumbnails (
+  id          INTEGER PRIMARY KEY,
+  person_id   TEXT REFERENCES people(id) ON DELETE CASCADE,
+  event_id    TEXT,
+  jpeg        BLOB NOT NULL,
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX face_thumbnails_person ON face_thumbnails(person_id);
+CREATE INDEX face_thumbnails_created ON face_thumbnails(created_at);
+
+CREATE TABLE access_events (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,   -- local order
+  id              TEXT NOT NULL UNIQUE,                -- uuid, for de-duplication downstream
+  ts              TEXT NOT NULL,                       -- ISO time of the decision
+  result          TEXT NOT NULL CHECK (result IN ('GRANTED','DENIED')),
+  reason          TEXT NOT NULL,                       -- reason code (see access/reasons.ts)
+  person_id       TEXT,
+  person_name     TEXT,
+  score           REAL,
+  margin          REAL,
+  liveness_json   TEXT,                                -- liveness checks and scores
+  track_id        INTEGER,
+  source          TEXT NOT NULL DEFAULT 'camera',      -- camera | exit_button | admin | mqtt | cli
+  door            TEXT NOT NULL DEFAULT 'main',
+  details_json    TEXT
+);
+CREATE INDEX access_events_ts ON access_events(ts);
+CREATE INDEX access_events_person ON access_events(person_id, ts);
+
+CREATE TABLE attendance (
+  id          INTEGER PRIMARY KEY,
+  person_id   TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  day         TEXT NOT NULL,                      -- local date YYYY-MM-DD
+  kind        TEXT NOT NULL CHECK (kind IN ('CHECK_IN','CHECK_OUT')),
+  status      TEXT CHECK (status IN ('ON_TIME','LATE') OR status IS NULL),
+  ts          TEXT NOT NULL,
+  event_id    TEXT NOT NULL REFERENCES access_events(id),
+  synced      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX attendance_day ON attendance(day, person_id);
+CREATE UNIQUE INDEX attendance_one_checkin ON attendance(person_id, day) WHERE kind = 'CHECK_IN';
+
+CREATE TABLE auth_attempts (
+  id          INTEGER PRIMARY KEY,
+  ts          TEXT NOT NULL,
+  kind        TEXT NOT NULL,                      -- admin_login | face
+  subject     TEXT,                               -- username / track
+  remote      TEXT,
+  success     INTEGER NOT NULL,
+  detail      TEXT
+);
+CREATE INDEX auth_attempts_subject ON auth_attempts(kind, subject, ts);
+CREATE INDEX auth_attempts_remote ON auth_attempts(kind, remote, ts);
+
+CREATE TABLE mqtt_outbox (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind        TEXT NOT NULL,                      -- access | alarm | health | state | ...
+  topic       TEXT NOT NULL,
+  payload     TEXT NOT NULL,
+  qos         INTEGER NOT NULL DEFAULT 1,
+  retain      INTEGER NOT NULL DEFAULT 0,
+  created_at  TEXT NOT NULL,
+  attempts    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX mqtt_outbox_kind ON mqtt_outbox(kind, seq);
+
+CREATE TABLE sync_outbox (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind        TEXT NOT NULL,                      -- attendance | person | template | event
+  ref_id      TEXT NOT NULL,
+  payload     TEXT NOT NULL,                      -- JSON; templates only as AES-256-GCM envelopes
+  created_at  TEXT NOT NULL,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  last_error  TEXT
+);
+
+CREATE TABLE settings (
+  key         TEXT PRIMARY KEY,                   -- config key path, e.g. access.threshold
+  value_json  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL,
+  updated_by  TEXT
+);
+
+CREATE TABLE admin_users (
+  id            INTEGER PRIMARY KEY,
+  username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('admin','viewer')),
+  created_at    TEXT NOT NULL,
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  locked_until  TEXT
+);
+
+CREATE TABLE admin_sessions (
+  id_hash       TEXT PRIMARY KEY,                 -- sha256 of the session token; the token itself is never stored
+  user_id       INTEGER NOT NULL REFERENCES admin_users(id) ON DELETE CASCADE,
+  csrf_token    TEXT NOT NULL,
+  created_at    TEXT NOT NULL,
+  last_seen_at  TEXT NOT NULL,
+  expires_at    TEXT NOT NULL,
+  remote        TEXT,
+  user_agent    TEXT
+);
+CREATE INDEX admin_sessions_user ON admin_sessions(user_id);
+
+CREATE TABLE audit_log (
+  id          INTEGER PRIMARY KEY,
+  ts          TEXT NOT NULL,
+  actor       TEXT NOT NULL,                      -- username, mqtt:<client>, cli, system
+  action      TEXT NOT NULL,
+  target      TEXT,
+  details_json TEXT
+);
+CREATE INDEX audit_log_ts ON audit_log(ts);
+`,
+  },
+];

@@ -1,0 +1,103 @@
+import type { Db } from './database.js';
+import { isoNow } from './time.js';
+
+export interface MqttOutboxRow {
+  seq: number;
+  kind: string;
+  topic: string;
+  payload: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  createdAt: string;
+  attempts: number;
+}
+
+/**
+ * The MQTT outbox: a message is written here first and deleted only after the broker
+ * acknowledged it, so an outage or a restart never loses one. Delivery is in seq order.
+ */
+export class MqttOutboxRepo {
+  constructor(private readonly db: Db) {}
+
+  enqueue(m: { kind: string; topic: string; payload: string; qos?: 0 | 1 | 2; retain?: boolean }): number {
+    const info = this.db
+      .prepare('INSERT INTO mqtt_outbox (kind, topic, payload, qos, retain, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(m.kind, m.topic, m.payload, m.qos ?? 1, m.retain ? 1 : 0, isoNow());
+    return Number(info.lastInsertRowid);
+  }
+
+  peek(limit: number, afterSeq = 0): MqttOutboxRow[] {
+    const rows = this.db.prepare('SELECT * FROM mqtt_outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Array<
+      Omit<MqttOutboxRow, 'retain' | 'createdAt'> & { retain: number; created_at: string }
+    >;
+    return rows.map((r) => ({ seq: r.seq, kind: r.kind, topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain === 1, createdAt: r.created_at, attempts: r.attempts }));
+  }
+
+  ack(seq: number): void {
+    this.db.prepare('DELETE FROM mqtt_outbox WHERE seq = ?').run(seq);
+  }
+
+  markAttempt(seq: number): void {
+    this.db.prepare('UPDATE mqtt_outbox SET attempts = attempts + 1 WHERE seq = ?').run(seq);
+  }
+
+  depth(kind?: string): number {
+    const row = kind
+      ? (this.db.prepare('SELECT count(*) AS n FROM mqtt_outbox WHERE kind = ?').get(kind) as { n: number })
+      : (this.db.prepare('SELECT count(*) AS n FROM mqtt_outbox').get() as { n: number });
+    return row.n;
+  }
+
+  /** Drops the oldest rows of the given kinds; returns how many went. Never used for access events. */
+  dropOldest(kinds: string[], count: number): number {
+    if (count <= 0 || kinds.length === 0) return 0;
+    const marks = kinds.map(() => '?').join(',');
+    return this.db
+      .prepare(`DELETE FROM mqtt_outbox WHERE seq IN (SELECT seq FROM mqtt_outbox WHERE kind IN (${marks}) ORDER BY seq LIMIT ?)`)
+      .run(...kinds, count).changes;
+  }
+}
+
+export interface SyncOutboxRow {
+  seq: number;
+  kind: string;
+  refId: string;
+  payload: string;
+  createdAt: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+/** The sync outbox: records waiting for the cloud relay (attendance, people, encrypted templates). */
+export class SyncOutboxRepo {
+  constructor(private readonly db: Db) {}
+
+  enqueue(kind: string, refId: string, payload: string): number {
+    return Number(
+      this.db.prepare('INSERT INTO sync_outbox (kind, ref_id, payload, created_at) VALUES (?, ?, ?, ?)').run(kind, refId, payload, isoNow()).lastInsertRowid,
+    );
+  }
+
+  peek(limit: number, kind?: string): SyncOutboxRow[] {
+    const rows = (kind
+      ? this.db.prepare('SELECT * FROM sync_outbox WHERE kind = ? ORDER BY seq LIMIT ?').all(kind, limit)
+      : this.db.prepare('SELECT * FROM sync_outbox ORDER BY seq LIMIT ?').all(limit)) as Array<{
+      seq: number; kind: string; ref_id: string; payload: string; created_at: string; attempts: number; last_error: string | null;
+    }>;
+    return rows.map((r) => ({ seq: r.seq, kind: r.kind, refId: r.ref_id, payload: r.payload, createdAt: r.created_at, attempts: r.attempts, lastError: r.last_error }));
+  }
+
+  ack(seqs: number[]): void {
+    const stmt = this.db.prepare('DELETE FROM sync_outbox WHERE seq = ?');
+    this.db.transaction(() => seqs.forEach((s) => stmt.run(s)))();
+  }
+
+  fail(seqs: number[], error: string): void {
+    const stmt = this.db.prepare('UPDATE sync_outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?');
+    this.db.transaction(() => seqs.forEach((s) => stmt.run(error.slice(0, 500), s)))();
+  }
+
+  depth(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM sync_outbox').get() as { n: number }).n;
+  }
+}

@@ -1,0 +1,80 @@
+import type { Db } from './database.js';
+import { isoNow } from './time.js';
+
+export interface FaceTemplate {
+  id: number;
+  personId: string;
+  modelId: string;
+  embedding: Float32Array;
+  quality: number;
+  source: string;
+  createdAt: string;
+}
+
+interface TemplateRow {
+  id: number;
+  person_id: string;
+  model_id: string;
+  dim: number;
+  embedding: Buffer;
+  quality: number;
+  source: string;
+  created_at: string;
+}
+
+/** Float32 little-endian bytes, the stored form of an embedding. */
+export function embeddingToBlob(v: Float32Array): Buffer {
+  const out = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) out.writeFloatLE(v[i] as number, i * 4);
+  return out;
+}
+
+export function blobToEmbedding(b: Buffer): Float32Array {
+  const out = new Float32Array(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
+  return out;
+}
+
+function toTemplate(r: TemplateRow): FaceTemplate {
+  return { id: r.id, personId: r.person_id, modelId: r.model_id, embedding: blobToEmbedding(r.embedding), quality: r.quality, source: r.source, createdAt: r.created_at };
+}
+
+export class TemplatesRepo {
+  constructor(private readonly db: Db) {}
+
+  add(personId: string, modelId: string, embedding: Float32Array, quality: number, source = 'upload'): FaceTemplate {
+    const now = isoNow();
+    const info = this.db
+      .prepare('INSERT INTO face_templates (person_id, model_id, dim, embedding, quality, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(personId, modelId, embedding.length, embeddingToBlob(embedding), quality, source, now);
+    return { id: Number(info.lastInsertRowid), personId, modelId, embedding, quality, source, createdAt: now };
+  }
+
+  forPerson(personId: string): FaceTemplate[] {
+    return (this.db.prepare('SELECT * FROM face_templates WHERE person_id = ? ORDER BY id').all(personId) as TemplateRow[]).map(toTemplate);
+  }
+
+  /** Templates of ACTIVE people for one model, ordered for a stable gallery layout. */
+  activeForModel(modelId: string): FaceTemplate[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT t.* FROM face_templates t JOIN people p ON p.id = t.person_id
+           WHERE t.model_id = ? AND p.status = 'ACTIVE' ORDER BY t.person_id, t.id`,
+        )
+        .all(modelId) as TemplateRow[]
+    ).map(toTemplate);
+  }
+
+  countForPerson(personId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM face_templates WHERE person_id = ?').get(personId) as { n: number }).n;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM face_templates').get() as { n: number }).n;
+  }
+
+  removeForPerson(personId: string): number {
+    return this.db.prepare('DELETE FROM face_templates WHERE person_id = ?').run(personId).changes;
+  }
+}
