@@ -23,6 +23,23 @@ export interface ServiceContext {
 /** Builds the services that follow the door and the store; each later feature adds its factory here. */
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
+function registerDoorCommands(commands: CommandDispatcher, door: DoorService, config: Config): void {
+  commands.register('unlock', () => {
+    if (door.state().mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: unlock refused' };
+    door.pulse('command', config.door.pulseMs);
+    return { ok: true };
+  });
+  commands.register('lockdown', (c) => {
+    door.setMode(c.on ? 'lockdown' : 'normal');
+    return { ok: true, detail: { mode: door.state().mode } };
+  });
+  commands.register('held_unlocked', (c) => {
+    if (c.on && door.state().mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: leave lockdown first' };
+    door.setMode(c.on ? 'held_unlocked' : 'normal');
+    return { ok: true, detail: { mode: door.state().mode } };
+  });
+}
+
 const STOP_TIMEOUT_MS = 2500;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -68,6 +85,7 @@ export class Controller {
     const http = new HttpServer(this.config.admin, this.log, () => this.healthReport());
     const commands = new CommandDispatcher(store.audit, this.bus);
     this.ctx = { config: this.config, log: this.log, bus: this.bus, store, door, http, commands };
+    registerDoorCommands(commands, door, this.config);
     this.services.push(door);
     for (const factory of this.factories) {
       const service = factory(this.ctx);

@@ -48,6 +48,19 @@ export class DoorService implements Service {
     }, length);
   }
 
+  /**
+   * Lockdown: no grants, relay off. Held-unlocked: relay on until the mode is left
+   * (events, emergencies). Normal: relay follows pulses.
+   */
+  setMode(mode: DoorState['mode']): void {
+    if (!this.relay) throw new Error('door service is not started');
+    if (this.pulseTimer) clearTimeout(this.pulseTimer);
+    this.pulseTimer = null;
+    if (mode === 'held_unlocked') this.relay.energize();
+    else this.relay.deEnergize();
+    this.setState({ mode, relay: mode === 'held_unlocked' ? 'on' : 'off', unlockReason: mode === 'held_unlocked' ? 'held_unlocked' : null });
+  }
+
   /** Synchronous relay off, for shutdown and crash paths. Never throws. */
   emergencyOff(): boolean {
     try {

@@ -1,0 +1,72 @@
+/**
+ * What the vision worker returns for each face in a frame. The door runtime (tracker,
+ * liveness, decision) consumes only this; it never touches images or ONNX sessions.
+ */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface HeadPose {
+  /** Degrees; yaw > 0 = the person turns to their left (camera's right). */
+  yaw: number;
+  pitch: number;
+  roll: number;
+}
+
+export interface FaceQuality {
+  /** Inter-ocular distance in pixels. */
+  faceSizePx: number;
+  /** Variance of the Laplacian on the aligned crop (higher = sharper). */
+  sharpness: number;
+  /** Mean luminance of the aligned crop, 0..255. */
+  brightness: number;
+  /** 0..1, 1 = frontal. */
+  poseScore: number;
+  /** 0..1 combined; below the enrollment gate the face is not used for a template. */
+  overall: number;
+  /** Human-readable reasons the face fails the gates (empty = passes). */
+  problems: string[];
+}
+
+export interface FaceObservation {
+  box: Box;
+  detectorScore: number;
+  /** Five points: left eye centre, right eye centre, nose tip, left mouth corner, right mouth corner (image coordinates). */
+  landmarks5: Point[];
+  /** Eye aspect ratios from the mesh (for blink detection). */
+  ear: { left: number; right: number };
+  pose: HeadPose;
+  quality: FaceQuality;
+  /** Passive checks, 0..1 where 1 = real/live; null when the model is disabled. */
+  antispoof: number | null;
+  liveness: number | null;
+  /** L2-normalised embedding (null when the face was too poor to embed). */
+  embedding: Float32Array | null;
+}
+
+export interface FrameTimings {
+  decodeMs: number;
+  detectMs: number;
+  meshMs: number;
+  alignMs: number;
+  embedMs: number;
+  antispoofMs: number;
+  totalMs: number;
+}
+
+export interface FrameResult {
+  seq: number;
+  capturedAt: number;
+  width: number;
+  height: number;
+  faces: FaceObservation[];
+  timings: FrameTimings;
+}
