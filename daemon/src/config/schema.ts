@@ -7,7 +7,8 @@ import { z } from 'zod';
  * silently fall back to a default.
  */
 
-const port = z.number().int().min(1).max(65535);
+// 0 = any free port (tests); the port chosen is logged.
+const port = z.number().int().min(0).max(65535);
 const hhmm = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24-hour)');
