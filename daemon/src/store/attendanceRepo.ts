@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { Where } from './where.js';
 
 export type AttendanceKind = 'CHECK_IN' | 'CHECK_OUT';
 export type AttendanceStatus = 'ON_TIME' | 'LATE';
@@ -49,14 +50,10 @@ export class AttendanceRepo {
   }
 
   query(q: { from?: string; to?: string; personId?: string; limit?: number } = {}): AttendanceRecord[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.from) (where.push('a.day >= ?'), args.push(q.from));
-    if (q.to) (where.push('a.day <= ?'), args.push(q.to));
-    if (q.personId) (where.push('a.person_id = ?'), args.push(q.personId));
+    const where = new Where().when(q.from, 'a.day >= ?').when(q.to, 'a.day <= ?').when(q.personId, 'a.person_id = ?');
     const sql = `SELECT a.*, p.name AS person_name FROM attendance a JOIN people p ON p.id = a.person_id
-      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.day DESC, a.ts ASC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, Math.min(q.limit ?? 1000, 100_000)) as AttendanceRow[]).map(toRecord);
+      ${where} ORDER BY a.day DESC, a.ts ASC LIMIT ?`;
+    return (this.db.prepare(sql).all(...where.args, Math.min(q.limit ?? 1000, 100_000)) as AttendanceRow[]).map(toRecord);
   }
 
   unsynced(limit: number): AttendanceRecord[] {

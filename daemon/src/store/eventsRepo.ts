@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './database.js';
 import { isoNow } from './time.js';
+import { Where } from './where.js';
 
 export type AccessResult = 'GRANTED' | 'DENIED';
 export type EventSource = 'camera' | 'exit_button' | 'admin' | 'mqtt' | 'cli' | 'system';
@@ -102,24 +103,18 @@ export class EventsRepo {
   }
 
   query(q: EventQuery = {}): AccessEvent[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.personId) (where.push('person_id = ?'), args.push(q.personId));
-    if (q.result) (where.push('result = ?'), args.push(q.result));
-    if (q.from) (where.push('ts >= ?'), args.push(q.from));
-    if (q.to) (where.push('ts < ?'), args.push(q.to));
-    if (q.beforeSeq) (where.push('seq < ?'), args.push(q.beforeSeq));
-    const sql = `SELECT * FROM access_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, Math.min(q.limit ?? 100, 10_000)) as EventRow[]).map(toEvent);
+    const where = new Where()
+      .when(q.personId, 'person_id = ?')
+      .when(q.result, 'result = ?')
+      .when(q.from, 'ts >= ?')
+      .when(q.to, 'ts < ?')
+      .when(q.beforeSeq, 'seq < ?');
+    const sql = `SELECT * FROM access_events ${where} ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...where.args, Math.min(q.limit ?? 100, 10_000)) as EventRow[]).map(toEvent);
   }
 
   count(q: Pick<EventQuery, 'result' | 'from' | 'to'> = {}): number {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.result) (where.push('result = ?'), args.push(q.result));
-    if (q.from) (where.push('ts >= ?'), args.push(q.from));
-    if (q.to) (where.push('ts < ?'), args.push(q.to));
-    const sql = `SELECT count(*) AS n FROM access_events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`;
-    return (this.db.prepare(sql).get(...args) as { n: number }).n;
+    const where = new Where().when(q.result, 'result = ?').when(q.from, 'ts >= ?').when(q.to, 'ts < ?');
+    return (this.db.prepare(`SELECT count(*) AS n FROM access_events ${where}`).get(...where.args) as { n: number }).n;
   }
 }

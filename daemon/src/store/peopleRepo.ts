@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './database.js';
 import { isoNow } from './time.js';
+import { Where } from './where.js';
 import type { WeeklyWindow } from '../config/schema.js';
 
 export type PersonStatus = 'ACTIVE' | 'DEACTIVATED';
@@ -76,19 +77,12 @@ export class PeopleRepo {
   }
 
   list(options: { search?: string; status?: PersonStatus; limit?: number; offset?: number } = {}): Person[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (options.search) {
-      where.push(`(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`);
-      const like = `%${options.search.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-      args.push(like, like);
-    }
-    if (options.status) {
-      where.push('status = ?');
-      args.push(options.status);
-    }
-    const sql = `SELECT * FROM people ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?`;
-    return (this.db.prepare(sql).all(...args, options.limit ?? 1000, options.offset ?? 0) as PersonRow[]).map(toPerson);
+    const like = options.search ? `%${options.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined;
+    const where = new Where()
+      .when(like, `(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`, like, like)
+      .when(options.status, 'status = ?');
+    const sql = `SELECT * FROM people ${where} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?`;
+    return (this.db.prepare(sql).all(...where.args, options.limit ?? 1000, options.offset ?? 0) as PersonRow[]).map(toPerson);
   }
 
   count(status?: PersonStatus): number {

@@ -45,7 +45,11 @@ export function startBlinkd(args: string[], options: { cwd: string; env?: Record
         line = { raw: text };
       }
       lines.push(line);
-      for (const w of [...waiters]) if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(line));
+      for (const w of [...waiters]) {
+        if (!w.pred(line)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
