@@ -4,6 +4,7 @@ import type { Logger } from './logging.js';
 import type { Service } from './service.js';
 import { Store } from './store/store.js';
 import { DoorService } from './door/doorService.js';
+import { registerDoorCommands } from './door/doorCommands.js';
 import { HttpServer } from './admin/httpServer.js';
 import { CommandDispatcher } from './commands.js';
 import { systemHealth } from './system/health.js';
@@ -22,23 +23,6 @@ export interface ServiceContext {
 
 /** Builds the services that follow the door and the store; each later feature adds its factory here. */
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
-
-function registerDoorCommands(commands: CommandDispatcher, door: DoorService, config: Config): void {
-  commands.register('unlock', () => {
-    if (door.state().mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: unlock refused' };
-    door.pulse('command', config.door.pulseMs);
-    return { ok: true };
-  });
-  commands.register('lockdown', (c) => {
-    door.setMode(c.on ? 'lockdown' : 'normal');
-    return { ok: true, detail: { mode: door.state().mode } };
-  });
-  commands.register('held_unlocked', (c) => {
-    if (c.on && door.state().mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: leave lockdown first' };
-    door.setMode(c.on ? 'held_unlocked' : 'normal');
-    return { ok: true, detail: { mode: door.state().mode } };
-  });
-}
 
 const STOP_TIMEOUT_MS = 2500;
 

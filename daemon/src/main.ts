@@ -4,6 +4,7 @@ import { UsageError } from './cli/args.js';
 import { runCommand } from './cli/runCommand.js';
 import { configCommand } from './cli/configCommand.js';
 import { dbCommand } from './cli/dbCommand.js';
+import { relayCommand } from './cli/relayCommand.js';
 
 type CommandFn = (argv: string[]) => Promise<number>;
 
@@ -12,6 +13,7 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
   run: [runCommand, 'run [--config FILE]            start the door daemon'],
   config: [configCommand, 'config check [FILE]            validate a configuration and print it (secrets redacted)'],
   db: [dbCommand, 'db status [--json]             database file, schema version, counts, outbox depths'],
+  relay: [relayCommand, 'relay off|status|pulse [--ms N] the door relay without the daemon (off: systemd ExecStopPost)'],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 

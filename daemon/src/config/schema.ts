@@ -135,6 +135,8 @@ export const doorSchema = z
     gpioOffset: z.union([z.literal('auto'), z.number().int().min(0).max(2048)]).default('auto'),
     /** Simulated driver only: mirror pin states to this JSON file (for tests and the admin). */
     simulatedStateFile: z.string().default(''),
+    /** Simulated driver only: another process drives inputs by writing {"inputs": {"<pin>": 0|1}} to this file. */
+    simulatedInputsFile: z.string().default(''),
   })
   .strict()
   .default({});

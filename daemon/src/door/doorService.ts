@@ -1,22 +1,57 @@
 import type { Config } from '../config/schema.js';
-import type { DoorState, EventBus, ServiceStatus } from '../events.js';
+import type { AlarmType, DoorState, EventBus, ServiceStatus } from '../events.js';
 import type { Logger } from '../logging.js';
 import type { Service } from '../service.js';
-import type { GpioDriver } from './gpio/driver.js';
+import type { GpioDriver, GpioInput, Level } from './gpio/driver.js';
 import { selectGpioDriver } from './gpio/selectDriver.js';
+import { SimulatedGpioDriver, type SimulatedPinState } from './gpio/simulatedDriver.js';
 import { Relay } from './relay.js';
 
+/** A door opening is "authorized" if it starts this long after an unlock ended (people are slow to push). */
+const LATE_OPEN_GRACE_MS = 1500;
+
+export interface ExitRequest {
+  ts: string;
+  /** false when the relay could not be pulsed (never in practice: egress is not blocked by lockdown). */
+  opened: boolean;
+  mode: DoorState['mode'];
+}
+
+export interface PulseResult {
+  ok: boolean;
+  error?: string;
+  /** The pulse length actually used (capped at door.maxUnlockMs). */
+  ms?: number;
+}
+
 /**
- * Owns the relay. It is the first thing started and the last stopped, and the relay is
- * de-energized at start, at stop and from the crash handler (emergencyOff).
+ * The door state machine. Owns the relay output, the door contact and the
+ * request-to-exit button, and the mode (normal | lockdown | held_unlocked).
+ *
+ *  - grant(): one relay pulse (door.pulseMs, capped at door.maxUnlockMs); refused in lockdown.
+ *  - exit button: a pulse in every mode (egress is never blocked by software), reported to
+ *    onExitRequest listeners (the access recorder logs it as an access event).
+ *  - contact: opening while the relay is off and no unlock just ended → forced_open alarm;
+ *    open longer than door.heldOpenAlarmMs → held_open alarm (not in held_unlocked mode);
+ *    both clear when the door closes.
+ *
+ * The relay is de-energized at start, at stop and from the crash handler (emergencyOff).
+ * It is the first service started and the last stopped.
  */
 export class DoorService implements Service {
   readonly name = 'door';
   private state_: ServiceStatus = 'stopped';
   private driver: GpioDriver | null = null;
   private relay: Relay | null = null;
+  private contact: GpioInput | null = null;
+  private exitButton: GpioInput | null = null;
   private pulseTimer: NodeJS.Timeout | null = null;
+  private heldOpenTimer: NodeJS.Timeout | null = null;
+  private lastUnlockEndedAt = -Infinity;
+  private readonly activeAlarms = new Set<AlarmType>();
+  private readonly exitListeners: Array<(r: ExitRequest) => void> = [];
   private door: DoorState = { relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: new Date().toISOString() };
+  private pulses = 0;
 
   constructor(
     private readonly config: Config['door'],
@@ -30,35 +65,81 @@ export class DoorService implements Service {
     this.driver = this.driverFactory(this.config);
     this.relay = new Relay(this.driver, this.config.relayPin, this.config.relayActiveLow);
     this.relay.deEnergize();
-    this.log.info({ driver: this.driver.name, relayPin: this.config.relayPin, activeLow: this.config.relayActiveLow }, 'door relay ready (de-energized)');
+    if (this.config.contactPin !== null) {
+      this.contact = this.driver.input(this.config.contactPin, this.config.debounceMs);
+      this.door.contact = this.contact.read() === this.config.contactOpenLevel ? 'open' : 'closed';
+      this.contact.watch((level) => this.onContact(level));
+    }
+    if (this.config.exitButtonPin !== null) {
+      this.exitButton = this.driver.input(this.config.exitButtonPin, this.config.debounceMs);
+      this.exitButton.watch((level) => {
+        if (level === this.config.exitButtonActiveLevel) this.onExitButton();
+      });
+    }
+    this.log.info(
+      { driver: this.driver.name, relayPin: this.config.relayPin, activeLow: this.config.relayActiveLow, contactPin: this.config.contactPin, exitButtonPin: this.config.exitButtonPin },
+      'door relay ready (de-energized)',
+    );
     this.state_ = 'running';
   }
 
-  /** One unlock pulse of `ms` (default: the configured pulse), capped at the maximum unlock time. */
-  pulse(reason: string, ms: number = this.config.pulseMs): void {
+  /**
+   * Unlock for an access grant: one pulse, unless the door is in lockdown. In held-unlocked
+   * mode the door is already open and nothing changes.
+   */
+  grant(reason: string, ms: number = this.config.pulseMs): PulseResult {
+    if (this.door.mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: unlock refused' };
+    if (this.door.mode === 'held_unlocked') return { ok: true, ms: 0 };
+    return this.pulse(reason, ms);
+  }
+
+  /** One relay pulse of `ms` (default: the configured pulse), capped at the maximum unlock time. Mode is not checked. */
+  pulse(reason: string, ms: number = this.config.pulseMs): PulseResult {
     if (!this.relay) throw new Error('door service is not started');
+    if (!Number.isFinite(ms) || ms <= 0) return { ok: false, error: `pulse length must be a positive number of ms (got ${ms})` };
     const length = Math.min(ms, this.config.maxUnlockMs);
     if (this.pulseTimer) clearTimeout(this.pulseTimer);
     this.relay.energize();
+    this.pulses++;
     this.setState({ relay: 'on', unlockReason: reason });
     this.pulseTimer = setTimeout(() => {
       this.pulseTimer = null;
+      if (this.door.mode === 'held_unlocked') return;
       this.relay?.deEnergize();
+      this.lastUnlockEndedAt = performance.now();
       this.setState({ relay: 'off', unlockReason: null });
     }, length);
+    return { ok: true, ms: length };
   }
 
   /**
-   * Lockdown: no grants, relay off. Held-unlocked: relay on until the mode is left
-   * (events, emergencies). Normal: relay follows pulses.
+   * Lockdown: no grants, relay off. Held-unlocked: relay on until the mode is left.
+   * Normal: relay follows pulses.
    */
   setMode(mode: DoorState['mode']): void {
     if (!this.relay) throw new Error('door service is not started');
     if (this.pulseTimer) clearTimeout(this.pulseTimer);
     this.pulseTimer = null;
+    const wasOn = this.door.relay === 'on';
     if (mode === 'held_unlocked') this.relay.energize();
     else this.relay.deEnergize();
+    if (wasOn && mode !== 'held_unlocked') this.lastUnlockEndedAt = performance.now();
+    if (mode === 'held_unlocked') {
+      this.clearAlarm('held_open');
+      if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
+      this.heldOpenTimer = null;
+    } else if (this.door.contact === 'open' && !this.heldOpenTimer) this.armHeldOpen();
+    this.log.info({ mode }, 'door mode');
     this.setState({ mode, relay: mode === 'held_unlocked' ? 'on' : 'off', unlockReason: mode === 'held_unlocked' ? 'held_unlocked' : null });
+  }
+
+  /** Listen for request-to-exit presses (the access recorder logs them). Returns an unsubscribe function. */
+  onExitRequest(listener: (r: ExitRequest) => void): () => void {
+    this.exitListeners.push(listener);
+    return () => {
+      const i = this.exitListeners.indexOf(listener);
+      if (i >= 0) this.exitListeners.splice(i, 1);
+    };
   }
 
   /** Synchronous relay off, for shutdown and crash paths. Never throws. */
@@ -78,15 +159,50 @@ export class DoorService implements Service {
     return { ...this.door };
   }
 
+  alarms(): AlarmType[] {
+    return [...this.activeAlarms];
+  }
+
   driverInstance(): GpioDriver | null {
     return this.driver;
+  }
+
+  /** Pin levels of the simulated driver (admin UI), or null on real GPIO. */
+  simulatedPins(): SimulatedPinState | null {
+    return this.driver instanceof SimulatedGpioDriver ? this.driver.snapshot() : null;
+  }
+
+  /**
+   * Simulated driver only: drive the contact or exit button as if the wire changed (admin
+   * "simulate" controls). `press` = exit button active then released.
+   */
+  simulate(input: 'contact' | 'exit_button', value: 'open' | 'closed' | 'press'): { ok: boolean; error?: string } {
+    if (!(this.driver instanceof SimulatedGpioDriver)) return { ok: false, error: 'simulation needs the simulated GPIO driver' };
+    if (input === 'contact') {
+      if (this.config.contactPin === null) return { ok: false, error: 'no door contact configured (door.contactPin)' };
+      if (value !== 'open' && value !== 'closed') return { ok: false, error: 'contact takes open or closed' };
+      const open = this.config.contactOpenLevel;
+      this.driver.setInput(this.config.contactPin, (value === 'open' ? open : 1 - open) as Level);
+      return { ok: true };
+    }
+    if (this.config.exitButtonPin === null) return { ok: false, error: 'no exit button configured (door.exitButtonPin)' };
+    if (value !== 'press') return { ok: false, error: 'exit_button takes press' };
+    const active = this.config.exitButtonActiveLevel;
+    this.driver.pulseInput(this.config.exitButtonPin, active, Math.max(50, this.config.debounceMs * 3));
+    return { ok: true };
   }
 
   async stop(): Promise<void> {
     this.state_ = 'stopping';
     this.emergencyOff();
+    for (const t of [this.heldOpenTimer]) if (t) clearTimeout(t);
+    this.heldOpenTimer = null;
+    this.contact?.close();
+    this.exitButton?.close();
     this.relay?.close();
     this.driver?.close();
+    this.contact = null;
+    this.exitButton = null;
     this.relay = null;
     this.driver = null;
     this.state_ = 'stopped';
@@ -97,7 +213,60 @@ export class DoorService implements Service {
   }
 
   health(): Record<string, unknown> {
-    return { driver: this.driver?.name ?? null, ...this.door };
+    return { driver: this.driver?.name ?? null, ...this.door, alarms: this.alarms(), pulses: this.pulses };
+  }
+
+  private onContact(level: Level): void {
+    const contact = level === this.config.contactOpenLevel ? 'open' : 'closed';
+    if (contact === this.door.contact) return;
+    if (contact === 'open') {
+      const authorized =
+        this.door.relay === 'on' || this.door.mode === 'held_unlocked' || performance.now() - this.lastUnlockEndedAt <= LATE_OPEN_GRACE_MS;
+      if (!authorized) this.raiseAlarm('forced_open', { mode: this.door.mode });
+      if (this.door.mode !== 'held_unlocked') this.armHeldOpen();
+    } else {
+      if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
+      this.heldOpenTimer = null;
+      this.clearAlarm('held_open');
+      this.clearAlarm('forced_open');
+    }
+    this.setState({ contact });
+  }
+
+  private armHeldOpen(): void {
+    if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
+    this.heldOpenTimer = setTimeout(() => {
+      this.heldOpenTimer = null;
+      if (this.door.contact === 'open' && this.door.mode !== 'held_unlocked') this.raiseAlarm('held_open', { afterMs: this.config.heldOpenAlarmMs });
+    }, this.config.heldOpenAlarmMs);
+  }
+
+  private onExitButton(): void {
+    const mode = this.door.mode;
+    let opened = true;
+    if (mode !== 'held_unlocked') opened = this.pulse('exit_button').ok;
+    this.log.info({ mode, opened }, 'exit request');
+    const req: ExitRequest = { ts: new Date().toISOString(), opened, mode };
+    for (const l of [...this.exitListeners]) {
+      try {
+        l(req);
+      } catch (err) {
+        this.log.error({ err }, 'exit request listener failed');
+      }
+    }
+  }
+
+  private raiseAlarm(type: AlarmType, details: Record<string, unknown>): void {
+    if (this.activeAlarms.has(type)) return;
+    this.activeAlarms.add(type);
+    this.log.warn({ alarm: type, ...details }, 'door alarm');
+    this.bus.emit('alarm', { type, active: true, ts: new Date().toISOString(), details });
+  }
+
+  private clearAlarm(type: AlarmType): void {
+    if (!this.activeAlarms.delete(type)) return;
+    this.log.info({ alarm: type }, 'door alarm cleared');
+    this.bus.emit('alarm', { type, active: false, ts: new Date().toISOString() });
   }
 
   private setState(patch: Partial<DoorState>): void {

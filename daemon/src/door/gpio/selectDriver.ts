@@ -15,5 +15,5 @@ export function selectGpioDriver(door: Config['door'], log: (msg: string) => voi
       log(`GPIO not usable (${(err as Error).message}); using the simulated driver`);
     }
   }
-  return new SimulatedGpioDriver(door.simulatedStateFile);
+  return new SimulatedGpioDriver(door.simulatedStateFile, door.simulatedInputsFile, log);
 }

@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { GpioDriver, GpioInput, GpioOutput, Level } from './driver.js';
 
 export interface SimulatedPinState {
@@ -23,7 +23,24 @@ export class SimulatedGpioDriver implements GpioDriver {
   private readonly inputs = new Map<number, { level: Level; listeners: Array<(l: Level) => void>; debounceMs: number; timer: NodeJS.Timeout | null }>();
   private readonly writes: SimulatedPinState['writes'] = [];
 
-  constructor(private readonly stateFile: string = '') {}
+  private inputsTimer: NodeJS.Timeout | null = null;
+  private inputsMtime = 0;
+
+  /**
+   * @param stateFile  mirror of every pin level (JSON, written atomically), '' = none.
+   * @param inputsFile another process (a test, the admin's simulate controls) drives inputs by
+   *   writing `{"inputs": {"<pin>": 0|1}}` here; it is polled every 50 ms. '' = none.
+   */
+  constructor(
+    private readonly stateFile: string = '',
+    private readonly inputsFile: string = '',
+    private readonly warn: (msg: string) => void = () => {},
+  ) {
+    if (inputsFile) {
+      this.inputsTimer = setInterval(() => this.pollInputsFile(), 50);
+      this.inputsTimer.unref();
+    }
+  }
 
   output(pin: number, initial: Level): GpioOutput {
     this.setOutput(pin, initial);
@@ -67,6 +84,12 @@ export class SimulatedGpioDriver implements GpioDriver {
     else apply();
   }
 
+  /** Set an input to `level` for `ms`, then back to the other level (a button press). */
+  pulseInput(pin: number, level: Level, ms: number): void {
+    this.setInput(pin, level);
+    setTimeout(() => this.setInput(pin, (1 - level) as Level), ms).unref();
+  }
+
   outputLevel(pin: number): Level | undefined {
     return this.outputs.get(pin);
   }
@@ -87,6 +110,8 @@ export class SimulatedGpioDriver implements GpioDriver {
   }
 
   close(): void {
+    if (this.inputsTimer) clearInterval(this.inputsTimer);
+    this.inputsTimer = null;
     for (const e of this.inputs.values()) if (e.timer) clearTimeout(e.timer);
     this.persist();
   }
@@ -96,6 +121,37 @@ export class SimulatedGpioDriver implements GpioDriver {
     this.writes.push({ pin, level, t: performance.now() });
     if (this.writes.length > 1000) this.writes.splice(0, this.writes.length - 1000);
     this.persist();
+  }
+
+  private pollInputsFile(): void {
+    let mtime: number;
+    try {
+      mtime = statSync(this.inputsFile).mtimeMs;
+    } catch {
+      return; // not written yet
+    }
+    if (mtime === this.inputsMtime) return;
+    this.inputsMtime = mtime;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(this.inputsFile, 'utf8'));
+    } catch (err) {
+      this.warn(`simulated GPIO inputs file ${this.inputsFile} is not valid JSON (${(err as Error).message}); ignored`);
+      return;
+    }
+    const inputs = (parsed as { inputs?: unknown } | null)?.inputs;
+    if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) {
+      this.warn(`simulated GPIO inputs file ${this.inputsFile} needs {"inputs": {"<pin>": 0|1}}; ignored`);
+      return;
+    }
+    for (const [pin, level] of Object.entries(inputs as Record<string, unknown>)) {
+      const n = Number(pin);
+      if (!Number.isInteger(n) || n < 0 || (level !== 0 && level !== 1)) {
+        this.warn(`simulated GPIO inputs file: pin "${pin}" level ${JSON.stringify(level)} is not a pin number with 0 or 1; ignored`);
+        continue;
+      }
+      this.setInput(n, level);
+    }
   }
 
   private persist(): void {
