@@ -39,8 +39,8 @@ export interface NodeDef {
 export interface ValueInfo {
   name: string;
   type: TensorType;
-  /** number = fixed dim, string = symbolic dim */
-  shape: (number | string)[];
+  /** number = fixed dim, string = symbolic dim; null = unknown rank */
+  shape: (number | string)[] | null;
 }
 
 export interface ModelDef {
@@ -189,8 +189,9 @@ function encodeNode(n: NodeDef): Uint8Array {
 }
 
 function encodeValueInfo(v: ValueInfo): Uint8Array {
+  const dims = v.shape;
   const shape = message((w) => {
-    for (const d of v.shape) {
+    for (const d of dims ?? []) {
       fieldBytes(w, 1, message((dw) => {
         if (typeof d === 'number') fieldVarint(dw, 1, d);
         else fieldString(dw, 2, d);
@@ -199,7 +200,7 @@ function encodeValueInfo(v: ValueInfo): Uint8Array {
   });
   const tensorType = message((w) => {
     fieldVarint(w, 1, v.type);
-    fieldBytes(w, 2, shape);
+    if (dims) fieldBytes(w, 2, shape);
   });
   const typeProto = message((w) => fieldBytes(w, 1, tensorType));
   return message((w) => {

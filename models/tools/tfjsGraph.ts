@@ -9,7 +9,7 @@
  * set throws an Error naming the op and node.
  */
 import { attrFloat, attrInt, attrInts, attrString, OnnxGraph, type InitData } from './onnxBuilder.js';
-import { TensorType } from './onnxProto.js';
+import { TensorType, type ValueInfo } from './onnxProto.js';
 import { decodeWeights, type DecodedWeight, type WeightGroup } from './tfjsWeights.js';
 
 interface TfAttr {
@@ -111,7 +111,7 @@ export class TfjsGraphConverter {
     for (const n of model.modelTopology.node) this.nodes.set(n.name, n);
   }
 
-  convert(): Uint8Array {
+  convert(): ConvertedModel {
     for (const [tfName, onnxName] of this.spec.outputs) {
       const v = this.value(tfName);
       if (v.kind === 'const') throw new Error(`output ${tfName} is constant`);
@@ -119,7 +119,7 @@ export class TfjsGraphConverter {
       this.g.opNamed('Identity', [plain.name], onnxName);
       this.g.outputs.push({ name: onnxName, type: TensorType.FLOAT, shape: plain.shape.map((d) => (d < 0 ? 'N' : d)) });
     }
-    return this.g.encode(this.spec.docString);
+    return { bytes: this.g.encode(this.spec.docString), inputs: this.g.inputs, outputs: this.g.outputs };
   }
 
   // ---- value resolution -------------------------------------------------------------------
@@ -515,8 +515,18 @@ export class TfjsGraphConverter {
     const dims = Array.from(target.data, Number);
     if (x0.kind === 'const') return { ...x0, shape: this.resolveShape(x0.shape, dims) };
     const x = this.toPlain(x0);
-    const shape = this.resolveShape(x.shape, dims);
-    const out = this.g.op('Reshape', [x.name, this.g.int64('shape', dims)], {}, 'reshape');
+    let onnxDims = dims;
+    let shape: number[];
+    if (dims.filter((d) => d === -1).length > 1 && dims[0] === -1 && x.shape[0] === -1) {
+      // symbolic batch folded from Shape(): copy dim 0 from the input (ONNX 0 = keep)
+      onnxDims = [0, ...dims.slice(1)];
+      const rest = this.resolveShape(x.shape.slice(1), dims.slice(1));
+      shape = [-1, ...rest];
+    } else {
+      shape = this.resolveShape(x.shape, dims);
+    }
+    if (onnxDims.filter((d) => d === -1).length > 1) unsupported(node, 'more than one unknown dimension');
+    const out = this.g.op('Reshape', [x.name, this.g.int64('shape', onnxDims)], {}, 'reshape');
     return this.tensor(out, shape, false);
   }
 
@@ -620,6 +630,12 @@ export class TfjsGraphConverter {
   }
 }
 
-export function convertTfjsGraph(model: TfjsModelJson, shard: (path: string) => Uint8Array, spec: ConvertSpec, graphName: string): Uint8Array {
+export interface ConvertedModel {
+  bytes: Uint8Array;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+}
+
+export function convertTfjsGraph(model: TfjsModelJson, shard: (path: string) => Uint8Array, spec: ConvertSpec, graphName: string): ConvertedModel {
   return new TfjsGraphConverter(model, shard, spec, graphName).convert();
 }
