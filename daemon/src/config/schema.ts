@@ -173,6 +173,12 @@ export const mqttSchema = z
     healthIntervalSec: z.number().int().min(5).max(86_400).default(60),
     /** Rows in the MQTT outbox before health messages are dropped (access events never are). */
     outboxMaxRows: z.number().int().min(100).max(10_000_000).default(100_000),
+    /** MQTT 5 only: how long the broker keeps this unit's session after a disconnect. */
+    sessionExpirySec: z.number().int().min(0).max(4_294_967_295).default(86_400),
+    /** QoS 1 messages in flight at once while the outbox drains (in seq order, one window at a time). */
+    publishWindow: z.number().int().min(1).max(1000).default(20),
+    /** A command whose JSON payload carries "ts" older than this is refused as stale. */
+    commandMaxAgeSec: z.number().int().min(1).max(86_400).default(30),
   })
   .strict()
   .default({});

@@ -158,4 +158,18 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_ts ON audit_log(ts);
 `,
   },
+  {
+    version: 2,
+    name: 'mqtt access-event cursor',
+    sql: `
+-- High-water mark of access_events.seq already copied into mqtt_outbox. The copy and the
+-- mark move in one transaction, so after a crash the MQTT service catches up from exactly
+-- where it stopped: no decision is skipped and none is queued twice.
+CREATE TABLE mqtt_cursor (
+  name        TEXT PRIMARY KEY,                   -- 'access_events'
+  seq         INTEGER NOT NULL,
+  updated_at  TEXT NOT NULL
+);
+`,
+  },
 ];
