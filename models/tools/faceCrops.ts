@@ -78,6 +78,7 @@ export function listImages(dir: string): string[] {
  */
 export const CALIBRATION_CHIP_IDENTITIES = ['amy', 'howard', 'leonard', 'penny', 'sheldon'];
 export const EVAL_CHIP_IDENTITIES = ['john_salley', 'john_savage', 'john_schneider'];
+export const ALIGNED_IDENTITIES_ALL = [...CALIBRATION_CHIP_IDENTITIES, ...EVAL_CHIP_IDENTITIES];
 
 export async function loadAlignedChips(facesDir: string, identities: string[]): Promise<RgbImage[]> {
   const files = identities.flatMap((id) => listImages(join(facesDir, id)));
