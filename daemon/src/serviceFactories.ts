@@ -1,8 +1,11 @@
 import type { ServiceFactory } from './controller.js';
+import { createAdminApi } from './admin/adminApi.js';
 
 /**
  * The services `blinkd run` starts after the door, in this order (stopped in reverse).
  * Data flows one way: camera → vision → access (decision) → door / events / store,
  * with MQTT, sync and the admin API listening on the bus.
  */
-export const SERVICE_FACTORIES: ServiceFactory[] = [];
+export const SERVICE_FACTORIES: ServiceFactory[] = [
+  createAdminApi,
+];

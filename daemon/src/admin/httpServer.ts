@@ -21,11 +21,21 @@ export class HttpServer implements Service {
     private readonly config: Config['admin'],
     private readonly log: Logger,
     private readonly healthReport: () => { httpStatus: number; body: Record<string, unknown> },
-    private readonly appOptions: () => Promise<Record<string, unknown>> | Record<string, unknown> = () => ({}),
+    private appOptions: () => Promise<Record<string, unknown>> | Record<string, unknown> = () => ({}),
   ) {}
 
   use(plugin: RoutePlugin): void {
     this.plugins.push(plugin);
+  }
+
+  /** Extra Fastify options resolved at start (the admin sets `https` here when TLS is on). */
+  useOptions(options: () => Promise<Record<string, unknown>> | Record<string, unknown>): void {
+    this.appOptions = options;
+  }
+
+  /** The controller's health report, as /health serves it. */
+  report(): { httpStatus: number; body: Record<string, unknown> } {
+    return this.healthReport();
   }
 
   async start(): Promise<void> {

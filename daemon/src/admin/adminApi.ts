@@ -1,0 +1,185 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyMultipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { ServiceContext } from '../controller.js';
+import type { ServiceStatus } from '../events.js';
+import type { Service } from '../service.js';
+import { packageVersion, repoRoot } from '../system/paths.js';
+import { actorOf, SESSION_COOKIE, type AdminContext } from './adminContext.js';
+import type { FaceServices } from './faceServices.js';
+import { faceServicesFor } from './faceServicesAdapter.js';
+import { installGuard } from './guard.js';
+import { HttpError } from './httpErrors.js';
+import { LoginThrottle } from './loginThrottle.js';
+import { AdminSessionsRepo } from './sessionsRepo.js';
+import { applyOverrides } from './settingsEditor.js';
+import { SetupToken } from './setupToken.js';
+import { pruneThumbnails } from './thumbnails.js';
+import { loadTls } from './tls.js';
+import { AdminUsersRepo } from './usersRepo.js';
+import { authRoutes } from './routes/authRoutes.js';
+import { peopleRoutes } from './routes/peopleRoutes.js';
+import { activityRoutes } from './routes/activityRoutes.js';
+import { systemRoutes } from './routes/systemRoutes.js';
+import { visionRoutes } from './routes/visionRoutes.js';
+
+export interface AdminApiOptions {
+  /** The clock (tests move it to end a lock-out or a session). */
+  now?: () => Date;
+  faces?: FaceServices;
+  /** Where the built UI is (default: web-admin/dist in the installation). */
+  uiDir?: string;
+}
+
+const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const MAINTENANCE_MS = 3_600_000;
+
+/**
+ * The web admin: JSON API under /api/v1 (OpenAPI at /docs) and the UI from web-admin/dist,
+ * registered on the shared HttpServer before it starts. Owns the admin accounts, sessions,
+ * the first-run setup token and the hourly clean-up (expired sessions, old thumbnails).
+ */
+export class AdminApi implements Service {
+  readonly name = 'admin';
+  private state_: ServiceStatus = 'stopped';
+  private timer: NodeJS.Timeout | null = null;
+  private tlsOn = false;
+  readonly admin: AdminContext;
+
+  constructor(private readonly ctx: ServiceContext, options: AdminApiOptions = {}) {
+    const db = ctx.store.db;
+    const cfg = () => ctx.config.admin;
+    const now = options.now ?? (() => new Date());
+    this.admin = {
+      ctx,
+      users: new AdminUsersRepo(db),
+      sessions: new AdminSessionsRepo(db),
+      throttle: new LoginThrottle(db, () => ({ maxFailures: cfg().loginMaxFailures, lockoutMinutes: cfg().lockoutMinutes })),
+      setup: new SetupToken(resolve(ctx.config.store.dataDir)),
+      faces: options.faces ?? faceServicesFor(ctx),
+      now,
+      secure: () => this.tlsOn,
+      audit: (req, action, target = null, details = null) => ctx.store.audit.record(actorOf(req), action, target, details),
+      setSessionCookie: (reply, token) =>
+        reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.tlsOn, maxAge: cfg().sessionAbsoluteHours * 3600 }),
+      clearSessionCookie: (reply) => reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.tlsOn }),
+    };
+    const uiDir = options.uiDir ?? join(repoRoot(), 'web-admin', 'dist');
+    ctx.http.useOptions(() => {
+      const tls = loadTls(ctx.config, ctx.log);
+      this.tlsOn = tls !== null;
+      return tls ? { https: { key: tls.key, cert: tls.cert } } : {};
+    });
+    ctx.http.use((app) => this.plugin(app, uiDir));
+  }
+
+  async start(): Promise<void> {
+    this.state_ = 'starting';
+    if (this.admin.users.count() === 0) {
+      const token = this.admin.setup.ensure();
+      const { host, port } = this.ctx.config.admin;
+      this.ctx.log.warn(
+        { setupToken: token, tokenFile: this.admin.setup.file, admin: `${host}:${port}` },
+        `first run: no admin account yet. Open the web admin and enter the one-time setup token ${token}`,
+      );
+    }
+    this.maintain();
+    this.timer = setInterval(() => this.maintain(), MAINTENANCE_MS);
+    this.timer.unref();
+    this.state_ = 'running';
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.state_ = 'stopped';
+  }
+
+  status(): ServiceStatus {
+    return this.state_;
+  }
+
+  health(): Record<string, unknown> {
+    return { users: this.admin.users.count(), sessions: this.admin.sessions.count(), setupPending: this.admin.setup.active(), tls: this.tlsOn, faces: this.admin.faces.unavailableReason() ?? 'ready' };
+  }
+
+  private maintain(): void {
+    try {
+      const now = this.admin.now();
+      const sessions = this.admin.sessions.pruneExpired(now, this.ctx.config.admin.sessionIdleMinutes);
+      const thumbnails = pruneThumbnails(this.admin);
+      const attempts = this.admin.throttle.prune(new Date(now.getTime() - 30 * 86_400_000));
+      if (sessions || thumbnails || attempts) this.ctx.log.debug({ sessions, thumbnails, attempts }, 'admin clean-up');
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'admin clean-up failed');
+    }
+  }
+
+  private async plugin(app: FastifyInstance, uiDir: string): Promise<void> {
+    const maxBytes = Math.ceil(this.ctx.config.admin.maxUploadMb * 1024 * 1024);
+    // Only JSON bodies (and multipart): a cross-site form can send text/plain without a preflight.
+    app.removeContentTypeParser('text/plain');
+    await app.register(fastifyCookie);
+    await app.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 10, fields: 20, fieldSize: 10_000, parts: 40 } });
+    await app.register(fastifySwagger, {
+      openapi: {
+        info: { title: 'BLINK Edge admin API', version: packageVersion(), description: 'Sign in with POST /api/v1/auth/login (session cookie). Every state-changing request needs the X-CSRF-Token header from GET /api/v1/auth/state.' },
+        components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+        security: [{ session: [] }],
+      },
+    });
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+    app.addHook('onSend', async (req, reply, payload) => {
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+      reply.header('x-frame-options', 'DENY');
+      reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+      if (this.tlsOn) reply.header('strict-transport-security', 'max-age=31536000');
+      if (!req.url.startsWith('/docs')) reply.header('content-security-policy', CSP);
+      if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      return payload;
+    });
+
+    app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+      if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
+      const e = err as FastifyError;
+      if (e.validation) return reply.code(400).send({ error: 'invalid_request', message: `${e.validationContext ?? 'request'}${e.message.replace(/^(body|querystring|params)/, '')}` });
+      if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
+        return reply.code(413).send({ error: 'too_large', message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo` });
+      }
+      if (e.code === 'FST_FILES_LIMIT') return reply.code(413).send({ error: 'too_many_files', message: 'at most 10 photos per request' });
+      if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.code ?? 'bad_request', message: e.message });
+      req.log.error({ err }, 'admin request failed');
+      return reply.code(500).send({ error: 'internal', message: 'internal error (see the blinkd log)' });
+    });
+    app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no such page or API: ${req.method} ${req.url.split('?')[0]}` }));
+
+    installGuard(app, this.admin);
+
+    authRoutes(app, this.admin);
+    peopleRoutes(app, this.admin);
+    activityRoutes(app, this.admin);
+    systemRoutes(app, this.admin);
+    visionRoutes(app, this.admin);
+
+    if (existsSync(join(uiDir, 'index.html'))) {
+      await app.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', cacheControl: true, maxAge: 0, wildcard: false });
+    } else {
+      app.get('/', async (_req, reply) => reply.type('text/plain').send('The web admin is not built: run `npm run build` (it bundles web-admin/ into web-admin/dist). The API is at /api/v1, docs at /docs.'));
+    }
+  }
+}
+
+/** The SERVICE_FACTORIES entry: lays the settings saved in the admin over the file config, then builds the admin. */
+export function createAdminApi(ctx: ServiceContext): AdminApi | null {
+  if (!ctx.config.admin.enabled) return null;
+  const { applied, skipped } = applyOverrides(ctx.config, ctx.store.settings.all());
+  if (applied.length || skipped.length) ctx.log.info({ applied, skipped }, 'settings from the admin laid over the configuration');
+  return new AdminApi(ctx);
+}

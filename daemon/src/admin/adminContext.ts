@@ -1,0 +1,46 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServiceContext } from '../controller.js';
+import type { AdminUsersRepo, AdminRole } from './usersRepo.js';
+import type { AdminSessionsRepo, AdminSession } from './sessionsRepo.js';
+import type { LoginThrottle } from './loginThrottle.js';
+import type { SetupToken } from './setupToken.js';
+import type { FaceServices } from './faceServices.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in admin session, or null. Set for every /api/v1 request. */
+    adminSession: AdminSession | null;
+  }
+  interface FastifyContextConfig {
+    /** public = no session needed; otherwise the least role allowed (default: viewer for reads, admin for changes). */
+    access?: 'public' | AdminRole;
+  }
+}
+
+/** What the admin routes share: the unit's context plus the admin's own repositories and clock. */
+export interface AdminContext {
+  ctx: ServiceContext;
+  users: AdminUsersRepo;
+  sessions: AdminSessionsRepo;
+  throttle: LoginThrottle;
+  setup: SetupToken;
+  faces: FaceServices;
+  now(): Date;
+  /** True when the admin is served over TLS (cookies get Secure). */
+  secure(): boolean;
+  /** Records an admin action in the audit log as admin:<username>. */
+  audit(req: FastifyRequest, action: string, target?: string | null, details?: Record<string, unknown> | null): void;
+  setSessionCookie(reply: FastifyReply, token: string): void;
+  clearSessionCookie(reply: FastifyReply): void;
+}
+
+export const SESSION_COOKIE = 'blink_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export function actorOf(req: FastifyRequest): string {
+  return req.adminSession ? `admin:${req.adminSession.username}` : 'anonymous';
+}
+
+export function remoteOf(req: FastifyRequest): string {
+  return req.ip || req.socket.remoteAddress || 'unknown';
+}

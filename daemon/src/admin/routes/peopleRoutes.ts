@@ -1,0 +1,212 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { MultipartFile } from '@fastify/multipart';
+import sharp from 'sharp';
+import { z } from 'zod';
+import { weeklyWindowSchema } from '../../config/schema.js';
+import type { Person } from '../../store/peopleRepo.js';
+import type { AdminContext } from '../adminContext.js';
+import { FaceError, type EnrollImage, type EnrollResult } from '../faceServices.js';
+import { HttpError, badRequest, errorSchema, notFound } from '../httpErrors.js';
+import { storeThumbnail } from '../thumbnails.js';
+
+const MAX_PHOTOS = 10;
+
+export const personSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, externalId: { type: ['string', 'null'] }, name: { type: 'string' }, status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
+    validFrom: { type: ['string', 'null'] }, validUntil: { type: ['string', 'null'] },
+    schedule: { type: ['array', 'null'], items: { type: 'object', properties: { days: { type: 'array', items: { type: 'string' } }, start: { type: 'string' }, end: { type: 'string' } } } },
+    notes: { type: ['string', 'null'] }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+    templates: { type: 'integer' }, hasThumbnail: { type: 'boolean' },
+  },
+} as const;
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD').nullable();
+const patchSchema = z
+  .object({
+    name: z.string().trim().min(1, 'the name must not be empty').max(100),
+    externalId: z.string().trim().max(64).nullable().transform((v) => (v ? v : null)),
+    status: z.enum(['ACTIVE', 'DEACTIVATED']),
+    validFrom: isoDate,
+    validUntil: isoDate,
+    schedule: z.array(weeklyWindowSchema).max(20).nullable(),
+    notes: z.string().max(1000).nullable(),
+  })
+  .partial()
+  .strict();
+
+/** Reads every uploaded photo; rejects a non-image or a corrupt one by name before anything is written. */
+async function readPhotos(req: FastifyRequest): Promise<{ fields: Record<string, string>; images: EnrollImage[] }> {
+  if (!req.isMultipart()) throw badRequest('send the photos as multipart/form-data (fields: name, photos)');
+  const fields: Record<string, string> = {};
+  const images: EnrollImage[] = [];
+  for await (const part of req.parts()) {
+    if (part.type === 'file') {
+      const file = part as MultipartFile;
+      if (images.length >= MAX_PHOTOS) throw badRequest(`at most ${MAX_PHOTOS} photos per enrollment`);
+      const data = await file.toBuffer(); // throws 413 past admin.maxUploadMb
+      images.push({ name: file.filename || `photo ${images.length + 1}`, data });
+    } else {
+      fields[part.fieldname] = String(part.value ?? '');
+    }
+  }
+  for (const img of images) await assertImage(img);
+  return { fields, images };
+}
+
+export async function assertImage(img: EnrollImage): Promise<void> {
+  if (img.data.length === 0) throw new HttpError(400, 'not_an_image', `"${img.name}" is empty`);
+  try {
+    const meta = await sharp(img.data, { failOn: 'error' }).metadata();
+    if (!meta.width || !meta.height || !['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif'].includes(meta.format ?? '')) throw new Error('unsupported');
+    // Decode fully: a truncated JPEG passes the header check and fails here.
+    await sharp(img.data, { failOn: 'error' }).resize(8, 8).raw().toBuffer();
+  } catch {
+    throw new HttpError(400, 'not_an_image', `"${img.name}" is not a readable image (use JPEG, PNG or WebP photos)`);
+  }
+}
+
+/** Maps the enroller's typed errors to HTTP: 400 not an image, 409 duplicate, 422 unusable face, 503 vision not running. */
+export function faceErrorToHttp(err: unknown, images: EnrollImage[] = []): unknown {
+  if (!(err instanceof FaceError)) return err;
+  const which = err.imageIndex !== null && images[err.imageIndex] ? images[err.imageIndex]!.name : null;
+  const prefix = which ? `"${which}": ` : '';
+  const status = { not_an_image: 400, duplicate: 409, no_face: 422, multiple_faces: 422, poor_quality: 422, unavailable: 503 }[err.kind];
+  return new HttpError(status, err.kind, prefix + err.message, { image: which, ...err.details });
+}
+
+export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
+  const { store, bus } = admin.ctx;
+
+  const withCounts = (people: Person[]) => {
+    const counts = new Map((store.db.prepare('SELECT person_id, count(*) AS n FROM face_templates GROUP BY person_id').all() as Array<{ person_id: string; n: number }>).map((r) => [r.person_id, r.n]));
+    const thumbs = new Set((store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IS NOT NULL').all() as Array<{ person_id: string }>).map((r) => r.person_id));
+    return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
+  };
+
+  const afterEnroll = async (req: FastifyRequest, result: EnrollResult, images: EnrollImage[], isNew: boolean) => {
+    const best = result.images.findIndex((i) => i.box);
+    if (best >= 0) await storeThumbnail(admin, result.person.id, images[best]!.data, result.images[best]!.box!).catch((err: unknown) => req.log.warn({ err }, 'thumbnail not stored'));
+    bus.emit('people.changed', { personId: result.person.id, action: isNew ? 'created' : 'templates' });
+    admin.audit(req, isNew ? 'person.enrolled' : 'person.templates_added', `person:${result.person.id}`, { name: result.person.name, templates: result.templates, photos: images.length });
+    return { person: withCounts([result.person])[0], templates: result.templates, images: result.images };
+  };
+
+  app.get<{ Querystring: { q?: string; status?: 'ACTIVE' | 'DEACTIVATED'; limit?: number; offset?: number } }>('/api/v1/people', {
+    schema: {
+      tags: ['people'], summary: 'List and search people',
+      querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 100 }, status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
+      response: { 200: { type: 'object', properties: { total: { type: 'integer' }, people: { type: 'array', items: personSchema } } } },
+    },
+  }, async (req) => {
+    const { q, status, limit, offset } = req.query;
+    return { total: store.people.count(status), people: withCounts(store.people.list({ search: q, status, limit, offset })) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/people/:id', {
+    schema: { tags: ['people'], summary: 'One person', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } }, response: { 200: personSchema, 404: errorSchema } },
+  }, async (req) => {
+    const p = store.people.get(req.params.id);
+    if (!p) throw notFound('person');
+    return withCounts([p])[0];
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/people/:id/thumbnail', {
+    schema: { tags: ['people'], summary: 'The person\'s face thumbnail (JPEG; stays on the unit)', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } } },
+  }, async (req, reply) => {
+    const row = store.db.prepare('SELECT jpeg FROM face_thumbnails WHERE person_id = ? ORDER BY id DESC LIMIT 1').get(req.params.id) as { jpeg: Buffer } | undefined;
+    if (!row) throw notFound('thumbnail');
+    return reply.type('image/jpeg').header('cache-control', 'private, max-age=60').send(row.jpeg);
+  });
+
+  app.post('/api/v1/people', {
+    schema: {
+      tags: ['people'], summary: 'Enroll a new person from photos (multipart: name, externalId?, photos × 1–10; 3–5 recommended)',
+      consumes: ['multipart/form-data'],
+      response: { 200: { type: 'object', properties: { person: personSchema, templates: { type: 'integer' }, images: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, 400: errorSchema, 409: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema },
+    },
+  }, async (req) => {
+    const { fields, images } = await readPhotos(req);
+    const name = (fields.name ?? '').trim();
+    if (!name) throw badRequest('name: enter the person\'s name');
+    if (name.length > 100) throw badRequest('name: at most 100 characters');
+    if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
+    const externalId = (fields.externalId ?? '').trim() || null;
+    if (externalId && store.people.byExternalId(externalId)) throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
+    let result: EnrollResult;
+    try {
+      result = await admin.faces.enroll({ person: { name, externalId }, images, source: 'upload' });
+    } catch (err) {
+      throw faceErrorToHttp(err, images);
+    }
+    return afterEnroll(req, result, images, true);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/v1/people/:id/photos', {
+    schema: {
+      tags: ['people'], summary: 'Add photos (templates) to an existing person', consumes: ['multipart/form-data'],
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+      response: { 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema },
+    },
+  }, async (req) => {
+    if (!store.people.get(req.params.id)) throw notFound('person');
+    const { images } = await readPhotos(req);
+    if (images.length === 0) throw badRequest('photos: add at least one photo');
+    let result: EnrollResult;
+    try {
+      result = await admin.faces.enroll({ person: { id: req.params.id }, images, source: 'upload' });
+    } catch (err) {
+      throw faceErrorToHttp(err, images);
+    }
+    return afterEnroll(req, result, images, false);
+  });
+
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/v1/people/:id', {
+    schema: {
+      tags: ['people'], summary: 'Edit name, external id, validity, schedule, notes, or deactivate / reactivate',
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+      body: { type: 'object' },
+      response: { 200: personSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+    },
+  }, async (req) => {
+    const current = store.people.get(req.params.id);
+    if (!current) throw notFound('person');
+    const parsed = patchSchema.safeParse(req.body);
+    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const patch = parsed.data;
+    const from = patch.validFrom !== undefined ? patch.validFrom : current.validFrom;
+    const until = patch.validUntil !== undefined ? patch.validUntil : current.validUntil;
+    if (from && until && from > until) throw badRequest('validUntil: must be on or after validFrom');
+    for (const w of patch.schedule ?? []) if (w.start >= w.end) throw badRequest(`schedule: a window must end after it starts (${w.start}–${w.end})`);
+    if (patch.externalId) {
+      const other = store.people.byExternalId(patch.externalId);
+      if (other && other.id !== current.id) throw new HttpError(409, 'duplicate_external_id', `externalId: "${patch.externalId}" is already used by ${other.name}`);
+    }
+    const updated = store.people.update(current.id, patch)!;
+    bus.emit('people.changed', { personId: current.id, action: 'updated' });
+    const changed = Object.keys(patch).filter((k) => JSON.stringify((patch as Record<string, unknown>)[k]) !== JSON.stringify((current as unknown as Record<string, unknown>)[k]));
+    admin.audit(req, patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated', `person:${current.id}`, { name: updated.name, changed });
+    return withCounts([updated])[0];
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/people/:id', {
+    schema: {
+      tags: ['people'], summary: 'Delete a person and erase all their face templates and thumbnails',
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, templatesErased: { type: 'integer' }, thumbnailsErased: { type: 'integer' } } }, 404: errorSchema },
+    },
+  }, async (req) => {
+    const p = store.people.get(req.params.id);
+    if (!p) throw notFound('person');
+    const erased = store.transaction(() => {
+      const thumbs = store.db.prepare('DELETE FROM face_thumbnails WHERE person_id = ?').run(p.id).changes;
+      const templates = store.templates.removeForPerson(p.id);
+      store.people.remove(p.id);
+      return { thumbs, templates };
+    });
+    bus.emit('people.changed', { personId: p.id, action: 'removed' });
+    admin.audit(req, 'person.deleted', `person:${p.id}`, { name: p.name, templatesErased: erased.templates, thumbnailsErased: erased.thumbs });
+    return { ok: true, templatesErased: erased.templates, thumbnailsErased: erased.thumbs };
+  });
+}
