@@ -50,6 +50,10 @@ export interface FaceObservation {
   liveness: number | null;
   /** L2-normalised embedding (null when the face was too poor to embed). */
   embedding: Float32Array | null;
+  /** The 468-point FaceMesh as [x, y, z]×468 in image pixels (z: depth, same scale, larger = farther). */
+  mesh?: Float32Array;
+  /** The mesh network's face-presence score, 0..1. */
+  faceScore?: number;
 }
 
 export interface FrameTimings {

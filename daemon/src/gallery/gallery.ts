@@ -1,0 +1,166 @@
+/**
+ * The in-memory gallery: every template of every ACTIVE person as rows of one contiguous
+ * Float32Array (row-major, L2-normalised), so a 1:N search is one pass of dot products
+ * (cosine similarity) over memory that streams through the cache.
+ */
+export interface GalleryEntry {
+  personId: string;
+  embedding: Float32Array;
+}
+
+export interface PersonScore {
+  personId: string;
+  /** Best cosine similarity over the person's templates. */
+  score: number;
+  /** Index of the best template row. */
+  row: number;
+}
+
+export type MatchDecision = 'match' | 'no_match' | 'ambiguous';
+
+export interface MatchResult {
+  decision: MatchDecision;
+  /** The best person (also set when the decision is no_match/ambiguous, for logging). */
+  personId: string | null;
+  score: number;
+  /** Best score minus the best score of any OTHER person (score when the gallery holds one person). */
+  margin: number;
+  secondPersonId: string | null;
+  secondScore: number;
+}
+
+export function l2normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  const k = s > 0 ? 1 / Math.sqrt(s) : 0;
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! * k;
+  return v;
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
+export class Gallery {
+  private matrix: Float32Array;
+  private rowPerson: Int32Array;
+  private personIds: string[] = [];
+  private scores: Float32Array;
+  private personBest: Float32Array;
+  private personBestRow: Int32Array;
+  private rows = 0;
+
+  constructor(readonly dim: number) {
+    if (!Number.isInteger(dim) || dim <= 0) throw new Error(`gallery dimension must be a positive integer, got ${dim}`);
+    this.matrix = new Float32Array(0);
+    this.rowPerson = new Int32Array(0);
+    this.scores = new Float32Array(0);
+    this.personBest = new Float32Array(0);
+    this.personBestRow = new Int32Array(0);
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+
+  get people(): number {
+    return this.personIds.length;
+  }
+
+  /** Replaces the contents. Embeddings are copied and normalised; a wrong dimension is an error. */
+  load(entries: readonly GalleryEntry[]): void {
+    const personIndex = new Map<string, number>();
+    const matrix = new Float32Array(entries.length * this.dim);
+    const rowPerson = new Int32Array(entries.length);
+    entries.forEach((e, r) => {
+      if (e.embedding.length !== this.dim) throw new Error(`template of ${e.personId} has ${e.embedding.length} values, the gallery holds ${this.dim}`);
+      let p = personIndex.get(e.personId);
+      if (p === undefined) personIndex.set(e.personId, (p = personIndex.size));
+      rowPerson[r] = p;
+      const row = matrix.subarray(r * this.dim, (r + 1) * this.dim);
+      row.set(e.embedding);
+      l2normalize(row);
+    });
+    this.matrix = matrix;
+    this.rowPerson = rowPerson;
+    this.personIds = [...personIndex.keys()];
+    this.rows = entries.length;
+    this.scores = new Float32Array(entries.length);
+    this.personBest = new Float32Array(this.personIds.length);
+    this.personBestRow = new Int32Array(this.personIds.length);
+  }
+
+  /** Cosine similarity of the (normalised) probe against every row, into a reused buffer. */
+  private scoreAll(probe: Float32Array): Float32Array {
+    if (probe.length !== this.dim) throw new Error(`probe has ${probe.length} values, the gallery holds ${this.dim}`);
+    const q = l2normalize(Float32Array.from(probe));
+    const m = this.matrix;
+    const d = this.dim;
+    const out = this.scores;
+    const d4 = d - (d % 4);
+    for (let r = 0, base = 0; r < this.rows; r++, base += d) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let i = 0; i < d4; i += 4) {
+        s0 += m[base + i]! * q[i]!;
+        s1 += m[base + i + 1]! * q[i + 1]!;
+        s2 += m[base + i + 2]! * q[i + 2]!;
+        s3 += m[base + i + 3]! * q[i + 3]!;
+      }
+      for (let i = d4; i < d; i++) s0 += m[base + i]! * q[i]!;
+      out[r] = s0 + s1 + s2 + s3;
+    }
+    return out;
+  }
+
+  /** The k best PEOPLE (each by their best template), best first. */
+  search(probe: Float32Array, k = 5): PersonScore[] {
+    if (this.rows === 0) return [];
+    const scores = this.scoreAll(probe);
+    const best = this.personBest.fill(-Infinity);
+    const bestRow = this.personBestRow;
+    const rp = this.rowPerson;
+    for (let r = 0; r < this.rows; r++) {
+      const p = rp[r]!;
+      if (scores[r]! > best[p]!) {
+        best[p] = scores[r]!;
+        bestRow[p] = r;
+      }
+    }
+    // partial selection of the top k people
+    const top: PersonScore[] = [];
+    for (let p = 0; p < best.length; p++) {
+      const s = best[p]!;
+      if (top.length < k || s > top[top.length - 1]!.score) {
+        const entry = { personId: this.personIds[p]!, score: s, row: bestRow[p]! };
+        let i = top.length;
+        if (top.length < k) top.push(entry);
+        else i = k - 1;
+        while (i > 0 && top[i - 1]!.score < s) {
+          top[i] = top[i - 1]!;
+          i--;
+        }
+        top[i] = entry;
+      }
+    }
+    return top;
+  }
+
+  /**
+   * Open-set decision: the best person is a match only when their score reaches `threshold`
+   * AND beats the best OTHER person by at least `margin`; a close second makes it ambiguous.
+   */
+  match(probe: Float32Array, threshold: number, margin: number): MatchResult {
+    const [first, second] = this.search(probe, 2);
+    if (!first) return { decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 };
+    const secondScore = second ? second.score : 0;
+    const m = first.score - (second ? second.score : 0);
+    const decision: MatchDecision = first.score < threshold ? 'no_match' : m < margin ? 'ambiguous' : 'match';
+    return { decision, personId: first.personId, score: first.score, margin: m, secondPersonId: second?.personId ?? null, secondScore };
+  }
+}
