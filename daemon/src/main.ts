@@ -4,6 +4,9 @@ import { UsageError } from './cli/args.js';
 import { runCommand } from './cli/runCommand.js';
 import { configCommand } from './cli/configCommand.js';
 import { dbCommand } from './cli/dbCommand.js';
+import { enrollCommand } from './cli/enrollCommand.js';
+import { identifyCommand } from './cli/identifyCommand.js';
+import { peopleCommand } from './cli/peopleCommand.js';
 import { relayCommand } from './cli/relayCommand.js';
 
 type CommandFn = (argv: string[]) => Promise<number>;
@@ -14,6 +17,9 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
   config: [configCommand, 'config check [FILE]            validate a configuration and print it (secrets redacted)'],
   db: [dbCommand, 'db status [--json]             database file, schema version, counts, outbox depths'],
   relay: [relayCommand, 'relay off|status|pulse [--ms N] the door relay without the daemon (off: systemd ExecStopPost)'],
+  enroll: [enrollCommand, 'enroll --name NAME IMAGE...    enroll a person from photos (3–5 recommended)'],
+  identify: [identifyCommand, 'identify IMAGE                 best match, score, margin and liveness scores'],
+  people: [peopleCommand, 'people list | remove ID|NAME   list or remove enrolled people'],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 

@@ -1,4 +1,5 @@
 import type { ServiceFactory } from './controller.js';
+import { VisionService } from './vision/visionService.js';
 import { createAdminApi } from './admin/adminApi.js';
 
 /**
@@ -7,5 +8,6 @@ import { createAdminApi } from './admin/adminApi.js';
  * with MQTT, sync and the admin API listening on the bus.
  */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
+  (ctx) => new VisionService(ctx),
   createAdminApi,
 ];

@@ -6,7 +6,6 @@ import { actorOf, type AdminContext } from '../adminContext.js';
 import { HttpError, errorSchema } from '../httpErrors.js';
 import { SettingsValidationError, settingsView, validateChanges, setPath } from '../settingsEditor.js';
 
-const okSchema = { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' }, detail: { type: 'object', additionalProperties: true } } } as const;
 
 function disk(path: string): Record<string, unknown> | null {
   try {

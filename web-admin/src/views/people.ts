@@ -1,0 +1,236 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { api, get, ApiError } from '../api.js';
+import { clear, confirmDialog, fmtDateTime, h, showError, toast } from '../dom.js';
+import { liveView, type FrameMeta } from '../liveView.js';
+import type { Session } from '../session.js';
+
+interface Window_ { days: string[]; start: string; end: string }
+export interface Person {
+  id: string; name: string; externalId: string | null; status: 'ACTIVE' | 'DEACTIVATED';
+  validFrom: string | null; validUntil: string | null; schedule: Window_[] | null; notes: string | null;
+  templates: number; hasThumbnail: boolean; createdAt: string; updatedAt: string;
+}
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+function avatar(p: Person): HTMLElement {
+  return p.hasThumbnail
+    ? h('img.avatar', { src: `/api/v1/people/${encodeURIComponent(p.id)}/thumbnail?v=${encodeURIComponent(p.updatedAt)}`, alt: '', loading: 'lazy' })
+    : h('span.avatar.initials', { 'aria-hidden': 'true' }, p.name.split(/\s+/).map((w) => w[0]).join('').slice(0, 2).toUpperCase());
+}
+
+export function peopleView(session: Session): HTMLElement {
+  const search = h('input', { type: 'search', placeholder: 'Search by name or ID', 'aria-label': 'search people', id: 'people-search' });
+  const list = h('ul.list', { id: 'people-list' });
+  const count = h('span.muted');
+  let timer = 0;
+  const load = async () => {
+    try {
+      const r = await get<{ total: number; people: Person[] }>(`/people?q=${encodeURIComponent(search.value.trim())}`);
+      count.textContent = `${r.people.length} of ${r.total}`;
+      clear(list, r.people.length ? r.people.map((p) => h('li', null, h('a.item.person', { href: `#/people/${encodeURIComponent(p.id)}` },
+        avatar(p),
+        h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
+        h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+        p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'))))
+        : h('li.muted', null, search.value ? 'Nobody matches.' : 'No people enrolled yet. Use "Enroll person" to add the first.'));
+    } catch (err) {
+      showError(null, err);
+    }
+  };
+  search.addEventListener('input', () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(load, 200);
+  });
+  void load();
+  return h('div', null,
+    h('section.card', null,
+      h('div.row', null, h('h1.grow', null, 'People'), count),
+      h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person'))),
+    h('section.card', null, list));
+}
+
+export function enrollView(): HTMLElement {
+  const err = h('p.error', { hidden: true, role: 'alert', id: 'enroll-error' });
+  const name = h('input', { name: 'name', required: true, maxLength: 100, autocomplete: 'off' });
+  const externalId = h('input', { name: 'externalId', maxLength: 64, autocomplete: 'off' });
+  const files = h('input', { type: 'file', name: 'photos', accept: 'image/jpeg,image/png,image/webp', multiple: true, id: 'enroll-photos' });
+  const previews = h('div.previews');
+  files.addEventListener('change', () => {
+    clear(previews, [...(files.files ?? [])].map((f) => h('figure', null, h('img', { src: URL.createObjectURL(f), alt: f.name }), h('figcaption.small', null, f.name))));
+  });
+  const submit = h('button', { type: 'submit' }, 'Enroll');
+  const form = h('form.card', { id: 'enroll-form' },
+    h('h1', null, 'Enroll a person'),
+    h('label', null, 'Name', name),
+    h('label', null, 'Employee / badge ID (optional)', externalId),
+    h('fieldset', null, h('legend', null, 'Photos'),
+      h('p.muted', null, 'Add 3–5 clear photos of the face from slightly different angles: one face per photo, good light, no sunglasses. On a phone you can take them with the camera.'),
+      files, previews),
+    err, submit,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const data = new FormData();
+    data.set('name', name.value.trim());
+    if (externalId.value.trim()) data.set('externalId', externalId.value.trim());
+    for (const f of files.files ?? []) data.append('photos', f, f.name);
+    if (!files.files?.length) return showError(err, new Error('add at least one photo'));
+    submit.disabled = true;
+    submit.textContent = 'Checking photos…';
+    try {
+      const r = await api<{ person: Person; templates: number }>('POST', '/people', data);
+      toast(`${r.person.name} enrolled with ${r.templates} photo${r.templates === 1 ? '' : 's'}`);
+      location.hash = `#/people/${encodeURIComponent(r.person.id)}`;
+    } catch (e2) {
+      showError(err, e2 instanceof ApiError && e2.status === 409 && e2.code === 'duplicate' ? new Error(`${e2.message} — this face is already enrolled.`) : e2);
+    } finally {
+      submit.disabled = false;
+      submit.textContent = 'Enroll';
+    }
+  });
+  return h('div', null, h('nav.tabs', null, h('a.active', { href: '#/enroll' }, 'Upload photos'), h('a', { href: '#/enroll-camera' }, 'Use the door camera')), form);
+}
+
+export function enrollCameraView(): HTMLElement {
+  const err = h('p.error', { hidden: true, role: 'alert' });
+  const feedback = h('ul.feedback', { 'aria-live': 'polite' });
+  const shots = h('div.previews');
+  const captures: string[] = [];
+  const name = h('input', { name: 'name', required: true, maxLength: 100 });
+  const onMeta = (meta: FrameMeta | null, error: string | null) => {
+    if (!meta) return clear(feedback, h('li.bad', null, error ?? 'no camera'));
+    const faces = meta.faces;
+    if (faces.length === 0) return clear(feedback, h('li.bad', null, 'No face in view: stand an arm\'s length from the camera, facing it.'));
+    if (faces.length > 1) return clear(feedback, h('li.bad', null, `${faces.length} faces in view: only the person being enrolled.`));
+    const q = faces[0]!.quality;
+    if (!q) return clear(feedback, h('li.ok', null, 'One face in view.'));
+    clear(feedback,
+      h('li', { class: q.faceSizePx >= 60 ? 'ok' : 'bad' }, `Face size ${Math.round(q.faceSizePx)} px`),
+      h('li', { class: q.sharpness >= 50 ? 'ok' : 'bad' }, `Sharpness ${Math.round(q.sharpness)}`),
+      h('li', { class: q.poseScore >= 0.7 ? 'ok' : 'bad' }, `Facing the camera ${Math.round(q.poseScore * 100)}%`),
+      ...q.problems.map((p) => h('li.bad', null, p)),
+      q.problems.length === 0 && h('li.ok', null, 'Good: capture now.'));
+  };
+  const capture = h('button.secondary', { type: 'button', onclick: async () => {
+    try {
+      err.hidden = true;
+      const r = await api<{ captureId: string }>('POST', '/live/capture', {});
+      captures.push(r.captureId);
+      shots.append(h('figure', null, h('img', { src: `/api/v1/live/capture/${r.captureId}`, alt: `capture ${captures.length}` })));
+    } catch (e) {
+      showError(err, e);
+    }
+  } }, 'Capture');
+  const form = h('form.card', null,
+    h('h1', null, 'Enroll from the door camera'),
+    h('p.muted', null, 'Ask the person to stand at the door and look at the camera. Capture 3–5 times, turning the head slightly between captures.'),
+    liveView(onMeta), feedback, h('div.row', null, capture), shots,
+    h('label', null, 'Name', name), err, h('button', { type: 'submit' }, 'Enroll'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!captures.length) return showError(err, new Error('capture at least one photo first'));
+    try {
+      const r = await api<{ person: Person }>('POST', '/people/from-camera', { name: name.value.trim(), captures });
+      toast(`${r.person.name} enrolled`);
+      location.hash = `#/people/${encodeURIComponent(r.person.id)}`;
+    } catch (e2) {
+      showError(err, e2);
+    }
+  });
+  return h('div', null, h('nav.tabs', null, h('a', { href: '#/enroll' }, 'Upload photos'), h('a.active', { href: '#/enroll-camera' }, 'Use the door camera')), form);
+}
+
+function scheduleEditor(initial: Window_[] | null): { el: HTMLElement; value: () => Window_[] | null } {
+  const rows = h('div.schedule');
+  const add = (w: Window_) => {
+    const row = h('div.window', null,
+      h('div.days', null, DAYS.map((d) => h('label.day', null, h('input', { type: 'checkbox', value: d, checked: w.days.includes(d) }), d))),
+      h('input', { type: 'time', value: w.start, 'aria-label': 'from' }), '–', h('input', { type: 'time', value: w.end, 'aria-label': 'until' }),
+      h('button.link', { type: 'button', onclick: () => row.remove() }, 'remove'));
+    rows.appendChild(row);
+  };
+  (initial ?? []).forEach(add);
+  const el = h('fieldset', null, h('legend', null, 'Schedule'),
+    h('p.muted.small', null, 'Empty = any time. Otherwise the person is let in only inside these weekly windows.'),
+    rows, h('button.secondary', { type: 'button', onclick: () => add({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '07:00', end: '19:00' }) }, 'Add window'));
+  return {
+    el,
+    value: () => {
+      const ws = [...rows.querySelectorAll<HTMLElement>('.window')].map((r) => {
+        const [start, end] = [...r.querySelectorAll<HTMLInputElement>('input[type=time]')].map((i) => i.value);
+        return { days: [...r.querySelectorAll<HTMLInputElement>('input[type=checkbox]:checked')].map((c) => c.value), start: start ?? '', end: end ?? '' };
+      });
+      return ws.length ? ws : null;
+    },
+  };
+}
+
+export function personView(id: string, session: Session): HTMLElement {
+  const root = h('div', null, h('p.muted', null, 'Loading…'));
+  const isAdmin = session.me.user?.role === 'admin';
+  void get<Person>(`/people/${encodeURIComponent(id)}`).then((p) => {
+    const err = h('p.error', { hidden: true, role: 'alert' });
+    const name = h('input', { name: 'name', value: p.name, required: true, maxLength: 100, disabled: !isAdmin });
+    const ext = h('input', { name: 'externalId', value: p.externalId ?? '', maxLength: 64, disabled: !isAdmin });
+    const from = h('input', { type: 'date', name: 'validFrom', value: p.validFrom ?? '', disabled: !isAdmin });
+    const until = h('input', { type: 'date', name: 'validUntil', value: p.validUntil ?? '', disabled: !isAdmin });
+    const notes = h('textarea', { name: 'notes', maxLength: 1000, disabled: !isAdmin, rows: 2 }, p.notes ?? '');
+    const schedule = scheduleEditor(p.schedule);
+    const form = h('form.card', { id: 'person-form' },
+      h('div.row', null, avatar(p), h('h1.grow', null, p.name), p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated')),
+      h('p.muted.small', null, `${p.templates} face template${p.templates === 1 ? '' : 's'} · enrolled ${fmtDateTime(p.createdAt)}`),
+      h('label', null, 'Name', name), h('label', null, 'Employee / badge ID', ext),
+      h('div.row.wrap', null, h('label', null, 'Valid from', from), h('label', null, 'Valid until', until)),
+      schedule.el, h('label', null, 'Notes', notes), err,
+      isAdmin && h('div.row.wrap', null,
+        h('button', { type: 'submit' }, 'Save'),
+        h('button.secondary', { type: 'button', id: 'toggle-status', onclick: async () => {
+          try {
+            await api('PATCH', `/people/${encodeURIComponent(p.id)}`, { status: p.status === 'ACTIVE' ? 'DEACTIVATED' : 'ACTIVE' });
+            toast(p.status === 'ACTIVE' ? 'Deactivated: no longer let in' : 'Reactivated');
+            clear(root, personView(id, session));
+          } catch (e) { showError(err, e); }
+        } }, p.status === 'ACTIVE' ? 'Deactivate' : 'Reactivate'),
+        h('button.danger', { type: 'button', id: 'delete-person', onclick: async () => {
+          if (!(await confirmDialog(`Delete ${p.name}? Their face templates and thumbnails are erased for good. Past events keep the name.`, 'Delete and erase'))) return;
+          try {
+            await api('DELETE', `/people/${encodeURIComponent(p.id)}`);
+            toast(`${p.name} deleted; face data erased`);
+            location.hash = '#/people';
+          } catch (e) { showError(err, e); }
+        } }, 'Delete')),
+    );
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        err.hidden = true;
+        await api('PATCH', `/people/${encodeURIComponent(p.id)}`, {
+          name: name.value.trim(), externalId: ext.value.trim() || null, validFrom: from.value || null, validUntil: until.value || null,
+          schedule: schedule.value(), notes: notes.value.trim() || null,
+        });
+        toast('Saved');
+        clear(root, personView(id, session));
+      } catch (e2) {
+        showError(err, e2);
+      }
+    });
+    const addErr = h('p.error', { hidden: true, role: 'alert' });
+    const addFiles = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/webp', multiple: true });
+    const addForm = isAdmin && h('form.card', null, h('h2', null, 'Add photos'), h('p.muted.small', null, 'More photos (other angles, glasses on/off) make recognition more reliable.'), addFiles, addErr, h('button.secondary', { type: 'submit' }, 'Add'));
+    if (addForm) addForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const data = new FormData();
+      for (const f of addFiles.files ?? []) data.append('photos', f, f.name);
+      try {
+        await api('POST', `/people/${encodeURIComponent(p.id)}/photos`, data);
+        toast('Photos added');
+        clear(root, personView(id, session));
+      } catch (e2) { showError(addErr, e2); }
+    });
+    clear(root, h('a.back', { href: '#/people' }, '← People'), form, addForm, h('section.card', null, h('a', { href: `#/events?personId=${encodeURIComponent(p.id)}` }, 'Events of this person →')));
+  }).catch((e: unknown) => clear(root, h('p.error', null, (e as Error).message)));
+  return root;
+}
