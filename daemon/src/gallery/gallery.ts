@@ -1,3 +1,9 @@
+import ort from 'onnxruntime-node';
+import { gemvModelBytes } from './gemvModel.js';
+
+/** Galleries at least this big are scored by onnxruntime (vectorised, off the event loop) when accelerated. */
+export const ACCELERATE_MIN_ROWS = 2048;
+
 /**
  * The in-memory gallery: every template of every ACTIVE person as rows of one contiguous
  * Float32Array (row-major, L2-normalised), so a 1:N search is one pass of dot products
@@ -55,6 +61,8 @@ export class Gallery {
   private personBest: Float32Array;
   private personBestRow: Int32Array;
   private rows = 0;
+  private session: ort.InferenceSession | null = null;
+  private galleryTensor: ort.Tensor | null = null;
 
   constructor(readonly dim: number) {
     if (!Number.isInteger(dim) || dim <= 0) throw new Error(`gallery dimension must be a positive integer, got ${dim}`);
@@ -91,6 +99,7 @@ export class Gallery {
     this.rowPerson = rowPerson;
     this.personIds = [...personIndex.keys()];
     this.rows = entries.length;
+    this.galleryTensor = null;
     this.scores = new Float32Array(entries.length);
     this.personBest = new Float32Array(this.personIds.length);
     this.personBestRow = new Int32Array(this.personIds.length);
@@ -118,10 +127,46 @@ export class Gallery {
     return out;
   }
 
-  /** The k best PEOPLE (each by their best template), best first. */
+  /** The k best PEOPLE (each by their best template), best first. Synchronous, scalar JS. */
   search(probe: Float32Array, k = 5): PersonScore[] {
     if (this.rows === 0) return [];
-    const scores = this.scoreAll(probe);
+    return this.topPeople(this.scoreAll(probe), k);
+  }
+
+  /**
+   * Loads the GEMV session (once): afterwards searchAsync/matchAsync score large galleries
+   * with onnxruntime's vectorised MatMul on its own threads.
+   */
+  async accelerate(threads = 1): Promise<void> {
+    if (this.session) return;
+    this.session = await ort.InferenceSession.create(gemvModelBytes(this.dim), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  }
+
+  get accelerated(): boolean {
+    return this.session !== null;
+  }
+
+  async searchAsync(probe: Float32Array, k = 5): Promise<PersonScore[]> {
+    if (this.rows === 0) return [];
+    if (!this.session || this.rows < ACCELERATE_MIN_ROWS) return this.search(probe, k);
+    if (probe.length !== this.dim) throw new Error(`probe has ${probe.length} values, the gallery holds ${this.dim}`);
+    const q = l2normalize(Float32Array.from(probe));
+    this.galleryTensor ??= new ort.Tensor('float32', this.matrix, [this.rows, this.dim]);
+    const res = await this.session.run({ gallery: this.galleryTensor, probe: new ort.Tensor('float32', q, [this.dim, 1]) });
+    return this.topPeople(res.scores!.data as Float32Array, k);
+  }
+
+  async matchAsync(probe: Float32Array, threshold: number, margin: number): Promise<MatchResult> {
+    return decide(await this.searchAsync(probe, 2), threshold, margin);
+  }
+
+  async release(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    await s?.release().catch(() => {});
+  }
+
+  private topPeople(scores: Float32Array, k: number): PersonScore[] {
     const best = this.personBest.fill(-Infinity);
     const bestRow = this.personBestRow;
     const rp = this.rowPerson;
@@ -156,11 +201,16 @@ export class Gallery {
    * AND beats the best OTHER person by at least `margin`; a close second makes it ambiguous.
    */
   match(probe: Float32Array, threshold: number, margin: number): MatchResult {
-    const [first, second] = this.search(probe, 2);
+    return decide(this.search(probe, 2), threshold, margin);
+  }
+}
+
+/** Open-set decision over the two best people (see Gallery.match). */
+export function decide(top: readonly PersonScore[], threshold: number, margin: number): MatchResult {
+    const [first, second] = top;
     if (!first) return { decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 };
     const secondScore = second ? second.score : 0;
     const m = first.score - (second ? second.score : 0);
     const decision: MatchDecision = first.score < threshold ? 'no_match' : m < margin ? 'ambiguous' : 'match';
     return { decision, personId: first.personId, score: first.score, margin: m, secondPersonId: second?.personId ?? null, secondScore };
-  }
 }

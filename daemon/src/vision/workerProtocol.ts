@@ -1,0 +1,13 @@
+import type { PipelineOptions, ProcessOptions } from './pipeline.js';
+import type { FrameResult } from './types.js';
+
+/** Messages between VisionClient (main thread) and the vision worker. */
+export type ToWorker =
+  | { type: 'init'; pipeline: PipelineOptions; process: ProcessOptions }
+  | { type: 'frame'; id: number; seq: number; capturedAt: number; width: number; height: number; format: 'jpeg' | 'rgb24'; data: Uint8Array }
+  | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready'; embedder: string; precision: 'int8' | 'fp32'; detector: string; dim: number }
+  | { type: 'result'; id: number; result: FrameResult }
+  | { type: 'error'; id: number | null; message: string };
