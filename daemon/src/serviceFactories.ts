@@ -1,6 +1,7 @@
 import type { ServiceFactory } from './controller.js';
 import { VisionService } from './vision/visionService.js';
 import { createAdminApi } from './admin/adminApi.js';
+import { MqttService } from './mqtt/mqttService.js';
 
 /**
  * The services `blinkd run` starts after the door, in this order (stopped in reverse).
@@ -9,5 +10,6 @@ import { createAdminApi } from './admin/adminApi.js';
  */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
   (ctx) => new VisionService(ctx),
+  (ctx) => new MqttService(ctx),
   createAdminApi,
 ];
