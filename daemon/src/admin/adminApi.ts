@@ -97,6 +97,7 @@ export class AdminApi implements Service {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await (this.admin.faces as FaceServices & { stop?: () => Promise<void> }).stop?.();
     this.state_ = 'stopped';
   }
 

@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { repoRoot } from '../system/paths.js';
+import type { PipelineOptions } from '../vision/pipeline.js';
+import type { EnrollRequest, EnrollResult } from '../vision/enroller.js';
+import type { FromEnrollWorker, ToEnrollWorker } from './enrollProtocol.js';
+import { FaceError, type FaceErrorKind } from './faceServices.js';
+
+function workerPath(): string {
+  const here = fileURLToPath(new URL('./enrollWorker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  const dist = join(repoRoot(), 'dist', 'daemon', 'src', 'admin', 'enrollWorker.js');
+  if (existsSync(dist)) return dist;
+  throw new Error(`enrollment worker not built: ${dist} is missing (run npm run build)`);
+}
+
+type Reply = Extract<FromEnrollWorker, { id: number }>;
+
+/**
+ * Main-thread handle on the enrollment worker. The worker (and its ~100 MB of ONNX
+ * sessions) is started on the first request and stopped after `idleMs` without one, so a
+ * unit that enrolls a few people a week does not carry a second pipeline all day.
+ */
+export class EnrollClient {
+  private worker: Worker | null = null;
+  private ready: Promise<Worker> | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
+  private idleTimer: NodeJS.Timeout | null = null;
+  embedder: string | null = null;
+
+  constructor(
+    private readonly pipeline: () => PipelineOptions,
+    private readonly dbFile: string,
+    private readonly idleMs = 5 * 60_000,
+  ) {}
+
+  enroll(request: EnrollRequest, threshold: number): Promise<EnrollResult> {
+    return this.call((id) => ({ type: 'enroll', id, threshold, request })).then((m) => {
+      if (m.type !== 'enrolled') throw new Error('unexpected reply from the enrollment worker');
+      return m.result;
+    });
+  }
+
+  embed(data: Buffer): Promise<{ embedding: Float32Array; modelId: string; precision: string }> {
+    return this.call((id) => ({ type: 'embed', id, data })).then((m) => {
+      if (m.type !== 'embedded') throw new Error('unexpected reply from the enrollment worker');
+      return { embedding: m.embedding, modelId: m.modelId, precision: m.precision };
+    });
+  }
+
+  private async call(build: (id: number) => ToEnrollWorker): Promise<Reply> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const worker = await this.start();
+    const id = this.nextId++;
+    try {
+      return await new Promise<Reply>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject });
+        worker.postMessage(build(id));
+      });
+    } finally {
+      this.pending.delete(id);
+      if (this.pending.size === 0) {
+        this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  private start(): Promise<Worker> {
+    if (this.ready) return this.ready;
+    this.ready = new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(workerPath());
+      const onMessage = (m: FromEnrollWorker) => {
+        if (m.type === 'ready') {
+          this.embedder = m.embedder;
+          this.worker = worker;
+          worker.off('message', onMessage);
+          worker.on('message', (r: FromEnrollWorker) => this.onReply(r));
+          resolve(worker);
+        } else if (m.type === 'error' && m.id === null) {
+          void worker.terminate();
+          reject(new FaceError('unavailable', `face recognition could not start: ${m.message}`));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', (err) => {
+        this.failAll(err);
+        reject(new FaceError('unavailable', `face recognition could not start: ${err.message}`));
+      });
+      worker.on('exit', () => {
+        if (this.worker === worker || this.ready) this.failAll(new Error('the enrollment worker stopped'));
+        if (this.worker === worker) this.worker = null;
+        this.ready = null;
+      });
+      worker.unref();
+      worker.postMessage({ type: 'init', pipeline: this.pipeline(), dbFile: this.dbFile } satisfies ToEnrollWorker);
+    });
+    this.ready.catch(() => (this.ready = null));
+    return this.ready;
+  }
+
+  private onReply(m: FromEnrollWorker): void {
+    if (!('id' in m) || m.id === null) return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'error') {
+      p.reject(m.kind ? new FaceError(m.kind as FaceErrorKind, m.message, m.imageIndex, m.details) : new Error(m.message));
+    } else p.resolve(m);
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  async stop(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    if (!w) return;
+    w.postMessage({ type: 'close' } satisfies ToEnrollWorker);
+    await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await w.terminate();
+  }
+}

@@ -1,0 +1,15 @@
+import type { PipelineOptions } from '../vision/pipeline.js';
+import type { EnrollRequest, EnrollResult } from '../vision/enroller.js';
+
+/** Messages between the admin (main thread) and its enrollment worker. */
+export type ToEnrollWorker =
+  | { type: 'init'; pipeline: PipelineOptions; dbFile: string }
+  | { type: 'enroll'; id: number; threshold: number; request: EnrollRequest }
+  | { type: 'embed'; id: number; data: Uint8Array }
+  | { type: 'close' };
+
+export type FromEnrollWorker =
+  | { type: 'ready'; embedder: string; precision: string }
+  | { type: 'enrolled'; id: number; result: EnrollResult }
+  | { type: 'embedded'; id: number; embedding: Float32Array; modelId: string; precision: string }
+  | { type: 'error'; id: number | null; kind: string | null; message: string; imageIndex: number | null; details: Record<string, unknown> };

@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDataDir } from '../../src/system/paths.js';
+import { Client, count, startAdmin, type Harness } from './adminHarness.js';
+
+const FACES = join(testDataDir(), 'faces');
+const haveData = existsSync(join(FACES, 'amy', 'amy1.png'));
+if (!haveData && process.env.CI) throw new Error(`test data missing at ${FACES} (set BLINK_TEST_DATA)`);
+
+function photos(...paths: string[]): FormData {
+  const form = new FormData();
+  for (const p of paths) form.append('photos', new Blob([readFileSync(join(FACES, p))]), basename(p));
+  return form;
+}
+
+function enrollForm(name: string, ...paths: string[]): FormData {
+  const f = photos(...paths);
+  f.set('name', name);
+  return f;
+}
+
+/** Everything enrollment could write. */
+function rows(h: Harness): Record<string, number> {
+  return { people: count(h, 'people'), templates: count(h, 'face_templates'), thumbnails: count(h, 'face_thumbnails') };
+}
+
+describe.runIf(haveData)('enrollment through the admin API (real vision models)', () => {
+  let h: Harness;
+  let c: Client;
+
+  beforeAll(async () => {
+    h = await startAdmin({ admin: { maxUploadMb: 2 } });
+    c = new Client(h.url);
+    expect(await c.setup(h.setupToken())).toBe(200);
+  });
+  afterAll(async () => h?.close());
+
+  it('enrolls a person from real photos: templates, thumbnail, listed and searchable', async () => {
+    const r = await c.req('POST', '/api/v1/people', enrollForm('Amy Farrah', 'amy/amy1.png', 'amy/amy2.png', 'amy/amy3.png'));
+    expect(r.status, r.text).toBe(200);
+    const person = r.json.person as { id: string; name: string; templates: number; hasThumbnail: boolean };
+    expect(person.name).toBe('Amy Farrah');
+    expect(r.json.templates).toBe(3);
+    expect(rows(h)).toEqual({ people: 1, templates: 3, thumbnails: 1 });
+    const list = await c.req('GET', '/api/v1/people?q=farrah');
+    expect((list.json.people as Array<{ id: string; templates: number }>).map((p) => [p.id, p.templates])).toEqual([[person.id, 3]]);
+    const thumb = await fetch(`${h.url}/api/v1/people/${person.id}/thumbnail`, { headers: { cookie: c.cookie } });
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+    expect((await thumb.arrayBuffer()).byteLength).toBeGreaterThan(500);
+    const audit = await c.req('GET', '/api/v1/audit?action=person.enrolled');
+    expect((audit.json.entries as Array<{ actor: string; target: string }>)[0]).toMatchObject({ actor: 'admin:facilities', target: `person:${person.id}` });
+  });
+
+  it('refuses the same face under another name (duplicate, 409) and writes nothing', async () => {
+    const before = rows(h);
+    const r = await c.req('POST', '/api/v1/people', enrollForm('Not Amy', 'amy/amy4.png'));
+    expect(r.status, r.text).toBe(409);
+    expect(r.json.error).toBe('duplicate');
+    expect(r.json.message).toMatch(/already enrolled as Amy Farrah/);
+    expect(rows(h)).toEqual(before);
+  });
+
+  it('a photo with no face → 422 naming the photo; nothing written', async () => {
+    const before = rows(h);
+    const r = await c.req('POST', '/api/v1/people', enrollForm('Dog Owner', 'sheldon/sheldon1.png', 'no_face/dlib__dogs.jpg'));
+    expect(r.status, r.text).toBe(422);
+    expect(r.json.error).toBe('no_face');
+    expect(r.json.message).toMatch(/dlib__dogs\.jpg.*no face/);
+    expect(rows(h)).toEqual(before);
+  });
+
+  it('a photo with two faces → 422 naming the photo; nothing written', async () => {
+    const before = rows(h);
+    const r = await c.req('POST', '/api/v1/people', enrollForm('Couple', 'group_photos/deepface__couple.jpg'));
+    expect(r.status, r.text).toBe(422);
+    expect(r.json.error).toBe('multiple_faces');
+    expect(r.json.message).toMatch(/faces found; use a photo of one person/);
+    expect(rows(h)).toEqual(before);
+  });
+
+  it('a non-image or a corrupt image → 400 naming the file; nothing written', async () => {
+    const before = rows(h);
+    const text = new FormData();
+    text.set('name', 'Text');
+    text.append('photos', new Blob(['this is not a photo']), 'notes.txt');
+    const r1 = await c.req('POST', '/api/v1/people', text);
+    expect(r1.status).toBe(400);
+    expect(r1.json.message).toMatch(/"notes\.txt" is not a readable image/);
+    const png = readFileSync(join(FACES, 'sheldon', 'sheldon2.png'));
+    const corrupt = new FormData();
+    corrupt.set('name', 'Corrupt');
+    corrupt.append('photos', new Blob([readFileSync(join(FACES, 'sheldon', 'sheldon1.png'))]), 'good.png');
+    corrupt.append('photos', new Blob([png.subarray(0, Math.floor(png.length / 2))]), 'truncated.png');
+    const r2 = await c.req('POST', '/api/v1/people', corrupt);
+    expect(r2.status).toBe(400);
+    expect(r2.json.message).toMatch(/"truncated\.png" is not a readable image/);
+    expect(rows(h)).toEqual(before);
+  });
+
+  it('an upload over admin.maxUploadMb → 413; nothing written', async () => {
+    const before = rows(h);
+    const big = new FormData();
+    big.set('name', 'Big');
+    big.append('photos', new Blob([Buffer.alloc(2500 * 1024, 1)]), 'huge.jpg');
+    const r = await c.req('POST', '/api/v1/people', big);
+    expect(r.status).toBe(413);
+    expect(r.json.message).toMatch(/2 MB limit/);
+    expect(rows(h)).toEqual(before);
+  });
+
+  it('POST /api/v1/embeddings returns the embedding, authenticated only', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([readFileSync(join(FACES, 'obama', 'obama.jpg'))]), 'obama.jpg');
+    const anon = await new Client(h.url).req('POST', '/api/v1/embeddings', form);
+    expect(anon.status).toBe(401);
+    const form2 = new FormData();
+    form2.append('image', new Blob([readFileSync(join(FACES, 'obama', 'obama.jpg'))]), 'obama.jpg');
+    const r = await c.req('POST', '/api/v1/embeddings', form2);
+    expect(r.status, r.text).toBe(200);
+    const e = r.json as { embedding: number[]; dimension: number; model: string; precision: string };
+    expect(e.dimension).toBe(e.embedding.length);
+    expect(e.dimension).toBeGreaterThanOrEqual(128);
+    expect(Math.hypot(...e.embedding)).toBeCloseTo(1, 2);
+    expect(e.model).toMatch(/\S/);
+    expect(['int8', 'fp32']).toContain(e.precision);
+  });
+
+  it('deleting a person erases their templates and thumbnails', async () => {
+    const { people } = (await c.req('GET', '/api/v1/people')).json as { people: Array<{ id: string }> };
+    const id = people[0]!.id;
+    const r = await c.req('DELETE', `/api/v1/people/${id}`);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ ok: true, templatesErased: 3, thumbnailsErased: 1 });
+    expect(rows(h)).toEqual({ people: 0, templates: 0, thumbnails: 0 });
+    expect((await c.req('GET', `/api/v1/people/${id}`)).status).toBe(404);
+  });
+});
