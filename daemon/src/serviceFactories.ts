@@ -1,5 +1,5 @@
 import type { ServiceFactory } from './controller.js';
-import { VisionService } from './vision/visionService.js';
+import { accessFactory, cameraFactory, visionFactory, watchdogFactory } from './access/runtime.js';
 import { createAdminApi } from './admin/adminApi.js';
 import { MqttService } from './mqtt/mqttService.js';
 
@@ -9,7 +9,10 @@ import { MqttService } from './mqtt/mqttService.js';
  * with MQTT, sync and the admin API listening on the bus.
  */
 export const SERVICE_FACTORIES: ServiceFactory[] = [
-  (ctx) => new VisionService(ctx),
+  cameraFactory,
+  visionFactory, // the VisionService, remembered for access
+  accessFactory,
   (ctx) => new MqttService(ctx),
   createAdminApi,
+  watchdogFactory, // systemd READY/WATCHDOG/STATUS/STOPPING: last, it reports on all of the above
 ];

@@ -1,0 +1,217 @@
+import type { Config } from '../config/schema.js';
+import type { DoorState } from '../events.js';
+import type { MatchResult } from '../gallery/gallery.js';
+import type { Person } from '../store/peopleRepo.js';
+import type { NewAccessEvent } from '../store/eventsRepo.js';
+import type { FaceObservation, FrameResult } from '../vision/types.js';
+import { evaluatePolicy } from './policy.js';
+import type { FaceMatcher } from './ports.js';
+import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
+import { cosineSimilarity, FaceTracker, type Track } from './tracker.js';
+import { TrackLiveness, type LivenessReport } from './trackLiveness.js';
+
+/** Consecutive embedded frames that are not a match before a track is denied as not recognised. */
+export const REJECT_AFTER_FRAMES = 5;
+/** A new face this similar to the granted face is the same person, not a tailgater. */
+const SAME_PERSON_COSINE = 0.5;
+
+export interface DeciderPorts {
+  matcher: FaceMatcher;
+  person(id: string): Person | undefined;
+  door(): DoorState;
+  /** Unlock for a grant; false when refused (lockdown). */
+  unlock(reason: string): boolean;
+  record(e: NewAccessEvent, at: Date): void;
+  tailgating(details: Record<string, unknown>): void;
+  now(): number;
+}
+
+interface TrackState {
+  track: Track;
+  liveness: TrackLiveness;
+  lastLiveness: LivenessReport | null;
+  /** Latest match per embedded frame, newest last (bounded). */
+  matches: MatchResult[];
+  nonMatchRun: number;
+  confirmed: MatchResult | null;
+  decided: boolean;
+  /** Frame capture time of the first observation (for unlock latency). */
+  firstCapturedAt: number;
+  tailgateChecked: boolean;
+}
+
+export interface DecisionOutcome {
+  trackId: number;
+  result: 'GRANTED' | 'DENIED' | 'SUPPRESSED';
+  reason: string;
+  personId: string | null;
+  /** ms from the track's first frame capture to the decision. */
+  latencyMs: number;
+}
+
+/**
+ * Turns vision results into at most one decision per track:
+ *  1. the tracker assigns faces to tracks;
+ *  2. each embedded face is matched against the gallery (threshold + margin);
+ *  3. each track's liveness policy is advanced;
+ *  4. a track is decided once: GRANTED when the identity is confirmed, liveness passed and
+ *     the policy (lockdown, status, validity, schedule) allows; DENIED with a reason code
+ *     otherwise (not recognised after REJECT_AFTER_FRAMES frames, liveness failed, policy,
+ *     or access.decisionTimeoutMs without a verdict).
+ * A person granted (or denied by policy) within access.cooldownMs is not decided again
+ * (SUPPRESSED: no event, no pulse). A new face while the door is unlocked after a grant
+ * raises the tailgating alarm.
+ */
+export class AccessDecider {
+  readonly tracker: FaceTracker;
+  private readonly states = new Map<number, TrackState>();
+  private readonly cooldown = new Map<string, number>();
+  private grantedFace: { trackId: number; embedding: Float32Array | null } | null = null;
+  readonly outcomes: DecisionOutcome[] = [];
+
+  constructor(
+    private readonly config: Pick<Config, 'access' | 'unit'>,
+    private readonly ports: DeciderPorts,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.tracker = new FaceTracker();
+  }
+
+  /** Feed one vision result. Returns the decisions made on this frame. */
+  async onFrame(result: FrameResult): Promise<DecisionOutcome[]> {
+    const ts = result.capturedAt;
+    const made: DecisionOutcome[] = [];
+    const { assigned, closed } = this.tracker.update(result.faces, ts);
+    for (const t of closed) {
+      const s = this.states.get(t.id);
+      this.states.delete(t.id);
+      // An enrolled person who walked away before passing liveness is on record.
+      if (s && !s.decided && s.confirmed) made.push(this.deny(s, 'liveness_failed', { vanished: true }));
+    }
+    for (const { track, face, isNew } of assigned) {
+      let s = this.states.get(track.id);
+      if (!s) {
+        s = {
+          track, liveness: new TrackLiveness(this.config.access.liveness, this.random), lastLiveness: null, matches: [], nonMatchRun: 0,
+          confirmed: null, decided: false, firstCapturedAt: ts, tailgateChecked: false,
+        };
+        this.states.set(track.id, s);
+      }
+      if (isNew || !s.tailgateChecked) this.checkTailgating(s, face);
+      if (s.decided) continue;
+      const outcome = await this.advance(s, face, ts);
+      if (outcome) made.push(outcome);
+    }
+    this.outcomes.push(...made);
+    if (this.outcomes.length > 100) this.outcomes.splice(0, this.outcomes.length - 100);
+    return made;
+  }
+
+  activeTracks(): number {
+    return this.states.size;
+  }
+
+  private async advance(s: TrackState, face: FaceObservation, ts: number): Promise<DecisionOutcome | null> {
+    s.lastLiveness = s.liveness.update(face, ts);
+    if (face.embedding && this.ports.matcher.people() > 0) {
+      const m = await this.ports.matcher.match(face.embedding);
+      s.matches.push(m);
+      if (s.matches.length > 20) s.matches.shift();
+      if (m.decision === 'match') {
+        s.nonMatchRun = 0;
+        // identity switches within a track (should not happen with embedding continuity) reset the confirmation
+        if (!s.confirmed || s.confirmed.personId !== m.personId || m.score > s.confirmed.score) s.confirmed = m;
+      } else s.nonMatchRun++;
+    } else if (face.embedding) {
+      s.nonMatchRun++; // empty gallery: nobody can be recognised
+    }
+    if (this.ports.door().mode === 'lockdown' && (s.confirmed || s.nonMatchRun > 0)) return this.deny(s, 'lockdown');
+
+    if (s.confirmed) {
+      const personId = s.confirmed.personId!;
+      const until = this.cooldown.get(personId);
+      if (until !== undefined && this.ports.now() < until) return this.suppress(s, personId);
+      const live = s.lastLiveness;
+      if (live.verdict === 'failed') return this.deny(s, 'liveness_failed');
+      if (live.verdict === 'passed') {
+        const at = new Date();
+        const person = this.ports.person(personId);
+        const policy = evaluatePolicy(person, at, { timeZone: this.config.unit.timezone, lockdown: this.ports.door().mode === 'lockdown' });
+        if (policy) {
+          this.cooldown.set(personId, this.ports.now() + this.config.access.cooldownMs);
+          return this.deny(s, policy);
+        }
+        return this.grant(s, person!);
+      }
+    } else if (s.nonMatchRun >= REJECT_AFTER_FRAMES) {
+      return this.deny(s, this.rejectReason(s));
+    }
+    if (ts - s.firstCapturedAt > this.config.access.decisionTimeoutMs) {
+      return this.deny(s, s.confirmed ? 'liveness_failed' : s.matches.length ? this.rejectReason(s) : 'unknown', { timeout: true });
+    }
+    return null;
+  }
+
+  private rejectReason(s: TrackState): DenyReason {
+    const last = s.matches[s.matches.length - 1];
+    if (!last || last.personId === null) return 'unknown';
+    if (last.decision === 'ambiguous') return 'ambiguous_match';
+    return last.score >= this.config.access.threshold - NEAR_MISS_BAND ? 'below_threshold' : 'unknown';
+  }
+
+  private grant(s: TrackState, person: Person): DecisionOutcome {
+    s.decided = true;
+    const m = s.confirmed!;
+    const at = new Date();
+    // Relay first: the door must not wait for the database.
+    const opened = this.ports.unlock(`face:${person.id}`);
+    if (!opened) return this.deny(s, 'lockdown');
+    this.cooldown.set(person.id, this.ports.now() + this.config.access.cooldownMs);
+    this.grantedFace = { trackId: s.track.id, embedding: s.track.embedding };
+    this.ports.record(this.event(s, 'GRANTED', 'match', { personId: person.id, personName: person.name, score: m.score, margin: m.margin }), at);
+    return { trackId: s.track.id, result: 'GRANTED', reason: 'match', personId: person.id, latencyMs: Date.now() - s.firstCapturedAt };
+  }
+
+  private deny(s: TrackState, reason: DenyReason, details: Record<string, unknown> = {}): DecisionOutcome {
+    s.decided = true;
+    const m = s.confirmed ?? s.matches[s.matches.length - 1] ?? null;
+    const known = reason !== 'unknown' && m?.personId ? this.ports.person(m.personId) : undefined;
+    this.ports.record(
+      this.event(s, 'DENIED', reason, { personId: known?.id ?? null, personName: known?.name ?? null, score: m?.score ?? null, margin: m?.margin ?? null }, details),
+      new Date(),
+    );
+    return { trackId: s.track.id, result: 'DENIED', reason, personId: known?.id ?? null, latencyMs: Date.now() - s.firstCapturedAt };
+  }
+
+  private suppress(s: TrackState, personId: string): DecisionOutcome {
+    s.decided = true;
+    return { trackId: s.track.id, result: 'SUPPRESSED', reason: 'cooldown', personId, latencyMs: Date.now() - s.firstCapturedAt };
+  }
+
+  private event(
+    s: TrackState, result: 'GRANTED' | 'DENIED', reason: string,
+    who: { personId: string | null; personName: string | null; score: number | null; margin: number | null },
+    details: Record<string, unknown> = {},
+  ): NewAccessEvent {
+    const live = s.lastLiveness;
+    return {
+      result, reason, ...who, trackId: s.track.id, source: 'camera',
+      liveness: live ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed } : null,
+      details: { frames: s.track.frames, embeddedFrames: s.matches.length, latencyMs: Date.now() - s.firstCapturedAt, ...details },
+    };
+  }
+
+  private checkTailgating(s: TrackState, face: FaceObservation): void {
+    const door = this.ports.door();
+    const open = door.relay === 'on' && door.mode === 'normal' && (door.unlockReason ?? '').startsWith('face:');
+    if (!open || !this.grantedFace || this.grantedFace.trackId === s.track.id) {
+      s.tailgateChecked = true;
+      return;
+    }
+    if (!face.embedding) return; // decide once the face has an embedding
+    s.tailgateChecked = true;
+    const g = this.grantedFace.embedding;
+    if (g && cosineSimilarity(g, face.embedding) >= SAME_PERSON_COSINE) return;
+    this.ports.tailgating({ grantedTrack: this.grantedFace.trackId, newTrack: s.track.id, unlockReason: door.unlockReason });
+  }
+}

@@ -1,0 +1,78 @@
+import type { Config } from '../config/schema.js';
+import type { FaceObservation } from '../vision/types.js';
+import { BlinkDetector } from '../vision/liveness/blinkDetector.js';
+import { HeadTurnChallenge, randomDirection, type TurnDirection } from '../vision/liveness/headTurnChallenge.js';
+import { PassivePolicy } from '../vision/liveness/passivePolicy.js';
+
+export type LivenessVerdict = 'pending' | 'passed' | 'failed';
+
+export interface LivenessReport {
+  verdict: LivenessVerdict;
+  /** Which checks are required and where each stands. */
+  checks: Record<string, string>;
+  passiveScore: number | null;
+  blinks: number;
+  challenge: TurnDirection | null;
+  /** The check that failed, when verdict is failed. */
+  failed: string | null;
+}
+
+/** Frames of passive scores needed before a passive verdict. */
+const PASSIVE_MIN_FRAMES = 3;
+
+/**
+ * The liveness policy of one track (access.liveness): every enabled check must pass —
+ * passive anti-spoof scores, an eye blink, a head turn to a random side. Uses the vision
+ * engineer's per-track state machines; this class only combines them and keeps the verdict
+ * with the track.
+ */
+export class TrackLiveness {
+  private readonly blink: BlinkDetector | null;
+  private readonly turn: HeadTurnChallenge | null;
+  private readonly passive: PassivePolicy | null;
+  private passiveState: 'pending' | 'passed' | 'failed' = 'pending';
+  private passiveScore: number | null = null;
+  private blinkState = 'pending';
+  private turnState = 'pending';
+
+  constructor(private readonly o: Config['access']['liveness'], random: () => number = Math.random) {
+    this.blink = o.blink
+      ? new BlinkDetector({ earClosed: o.earClosed, earOpen: o.earOpen, timeoutMs: o.blinkTimeoutMs })
+      : null;
+    this.turn = o.headTurn ? new HeadTurnChallenge(randomDirection(random), { yawDeg: o.headTurnYawDeg, timeoutMs: o.headTurnTimeoutMs }) : null;
+    this.passive = o.passive ? new PassivePolicy({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES }) : null;
+  }
+
+  update(face: FaceObservation, ts: number): LivenessReport {
+    if (this.passive) {
+      if (face.antispoof === null && face.liveness === null) {
+        // The passive models are not loaded: the check cannot pass (fail closed), it is reported as unavailable.
+        this.passiveState = 'failed';
+      } else {
+        const u = this.passive.update(face.antispoof, face.liveness);
+        this.passiveState = u.state;
+        this.passiveScore = u.score;
+      }
+    }
+    if (this.blink) {
+      const ear = (face.ear.left + face.ear.right) / 2;
+      const u = this.blink.update(ts, ear);
+      this.blinkState = u.blinks > 0 ? 'passed' : u.state === 'timeout' ? 'failed' : 'pending';
+    }
+    if (this.turn) {
+      const s = this.turn.update(ts, face.pose.yaw);
+      this.turnState = s === 'passed' ? 'passed' : s === 'failed' || s === 'timeout' ? 'failed' : 'pending';
+    }
+    return this.report();
+  }
+
+  report(): LivenessReport {
+    const checks: Record<string, string> = {};
+    if (this.passive) checks.passive = this.passiveState;
+    if (this.blink) checks.blink = this.blinkState;
+    if (this.turn) checks.headTurn = this.turnState;
+    const failed = Object.entries(checks).find(([, v]) => v === 'failed')?.[0] ?? null;
+    const verdict: LivenessVerdict = failed ? 'failed' : Object.values(checks).every((v) => v === 'passed') ? 'passed' : 'pending';
+    return { verdict, checks, passiveScore: this.passiveScore, blinks: this.blink?.blinks ?? 0, challenge: this.turn?.direction ?? null, failed };
+  }
+}

@@ -1,0 +1,128 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { EventBus, ServiceStatus } from '../events.js';
+import type { Logger } from '../logging.js';
+import type { Service } from '../service.js';
+import { SdNotifier, watchdogIntervalMs } from './sdNotify.js';
+
+export interface HealthProbe {
+  ok: boolean;
+  reason?: string;
+}
+
+export interface WatchdogProbes {
+  /** Resolves when the unit is ready to serve (store open, models loaded, camera delivering or absent). */
+  ready(): Promise<void>;
+  /** Is the frame loop healthy (camera frames arriving, vision worker answering)? */
+  frameLoop(): HealthProbe;
+  /** One short line for `systemctl status`. */
+  statusLine(): string;
+}
+
+/** An event loop blocked longer than this (p99 of the last interval) stops the pings. */
+export const EVENT_LOOP_MAX_LAG_MS = 1000;
+
+/**
+ * Talks to systemd: READY=1 once the probes say the unit is ready, WATCHDOG=1 every
+ * WatchdogSec/2 only while the event loop and the frame loop are healthy (so a frozen camera
+ * or a stuck vision worker makes systemd restart blinkd), STATUS= with fps and people
+ * enrolled, STOPPING=1 when shutting down. Without NOTIFY_SOCKET it only logs health changes.
+ */
+export class WatchdogService implements Service {
+  readonly name = 'systemd';
+  private state: ServiceStatus = 'stopped';
+  private timer: NodeJS.Timeout | null = null;
+  private histogram: IntervalHistogram | null = null;
+  private ready = false;
+  private lastProblem: string | null = null;
+  private lastStatus = '';
+  private pings = 0;
+  private readonly notifier: SdNotifier;
+
+  constructor(
+    private readonly probes: WatchdogProbes,
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.notifier = new SdNotifier(env, (m) => log.warn(m));
+    this.intervalMs = watchdogIntervalMs(env);
+  }
+
+  private readonly intervalMs: number | null;
+
+  async start(): Promise<void> {
+    this.state = 'running';
+    this.histogram = monitorEventLoopDelay({ resolution: 20 });
+    this.histogram.enable();
+    // Not awaited: the remaining services (HTTP) start meanwhile; READY waits for them too.
+    void this.announceReady();
+    const every = this.intervalMs ?? 5000;
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+    this.log.info({ notify: this.notifier.enabled, watchdogIntervalMs: this.intervalMs }, 'systemd integration');
+  }
+
+  private async announceReady(): Promise<void> {
+    const httpStarted = new Promise<void>((resolve) => {
+      const off: () => void = this.bus.on('service.status', (s): void => {
+        if (s.name === 'http' && s.status !== 'starting') (off(), resolve());
+      });
+      setTimeout(() => (off(), resolve()), 10_000).unref();
+    });
+    await Promise.all([this.probes.ready(), httpStarted]);
+    if (this.state !== 'running') return;
+    this.ready = true;
+    const status = this.probes.statusLine();
+    this.lastStatus = status;
+    await this.notifier.notify({ READY: 1, STATUS: status });
+    this.log.info({ status }, 'ready');
+    void this.tick();
+  }
+
+  /** One watchdog round: ping if healthy, update STATUS when it changed. */
+  async tick(): Promise<void> {
+    if (!this.ready || this.state !== 'running') return;
+    const problem = this.problem();
+    if (problem !== this.lastProblem) {
+      if (problem) this.log.error({ problem }, 'watchdog: unhealthy, not pinging systemd');
+      else if (this.lastProblem) this.log.info('watchdog: healthy again');
+      this.lastProblem = problem;
+    }
+    const fields: Record<string, string | number> = {};
+    if (!problem && this.intervalMs !== null) fields.WATCHDOG = 1;
+    const status = problem ? `unhealthy: ${problem}` : this.probes.statusLine();
+    if (status !== this.lastStatus) fields.STATUS = status;
+    this.lastStatus = status;
+    if (Object.keys(fields).length === 0) return;
+    if (await this.notifier.notify(fields)) if (fields.WATCHDOG) this.pings++;
+  }
+
+  private problem(): string | null {
+    const h = this.histogram;
+    if (h) {
+      const lagMs = h.percentile(99) / 1e6;
+      h.reset();
+      if (lagMs > EVENT_LOOP_MAX_LAG_MS) return `event loop blocked (${Math.round(lagMs)} ms)`;
+    }
+    const f = this.probes.frameLoop();
+    return f.ok ? null : (f.reason ?? 'frame loop unhealthy');
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopping';
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.histogram?.disable();
+    this.notifier.notifySync({ STOPPING: 1, STATUS: 'stopping' });
+    this.state = 'stopped';
+  }
+
+  status(): ServiceStatus {
+    return this.state;
+  }
+
+  health(): Record<string, unknown> {
+    return { notify: this.notifier.enabled, watchdogIntervalMs: this.intervalMs, ready: this.ready, pings: this.pings, problem: this.lastProblem };
+  }
+}
