@@ -65,7 +65,9 @@ export class WatchdogService implements Service {
   private async announceReady(): Promise<void> {
     const httpStarted = new Promise<void>((resolve) => {
       const off: () => void = this.bus.on('service.status', (s): void => {
-        if (s.name === 'http' && s.status !== 'starting') (off(), resolve());
+        if (s.name !== 'http' || s.status === 'starting') return;
+        off();
+        resolve();
       });
       setTimeout(() => (off(), resolve()), 10_000).unref();
     });
