@@ -36,3 +36,9 @@ export function nextDay(day: string): string {
 }
 
 export const DAY_PATTERN = '^\\d{4}-\\d{2}-\\d{2}$';
+
+/** True when the YYYY-MM-DD string is a real calendar day (2026-02-30 is not). */
+export function isRealDay(day: string): boolean {
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === day;
+}

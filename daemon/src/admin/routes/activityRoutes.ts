@@ -3,7 +3,7 @@ import type { AccessEvent, AccessResult } from '../../store/eventsRepo.js';
 import type { AdminContext } from '../adminContext.js';
 import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
-import { DAY_PATTERN, dayStartIso, localDay, nextDay } from '../localTime.js';
+import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../localTime.js';
 
 interface EventFilter {
   personId?: string;
@@ -55,8 +55,13 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   const { store, config } = admin.ctx;
   const tz = () => config.unit.timezone;
 
-  const queryEvents = (q: EventFilter): AccessEvent[] => {
+  const checkRange = (q: { from?: string; to?: string }) => {
+    for (const k of ['from', 'to'] as const) if (q[k] && !isRealDay(q[k]!)) throw badRequest(`${k}: ${q[k]} is not a calendar date (YYYY-MM-DD)`);
     if (q.from && q.to && q.from > q.to) throw badRequest('from: must be on or before to');
+  };
+
+  const queryEvents = (q: EventFilter): AccessEvent[] => {
+    checkRange(q);
     return store.events.query({
       personId: q.personId, result: q.result, limit: q.limit, beforeSeq: q.beforeSeq,
       from: q.from ? dayStartIso(tz(), q.from) : undefined,
@@ -66,6 +71,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
 
   /** One row per person and day: first check-in (on time or late) and the check-out. */
   const attendanceDays = (q: { from?: string; to?: string; personId?: string }): AttendanceDay[] => {
+    checkRange(q);
     const rows = store.attendance.query({ ...q, limit: 100_000 });
     const byKey = new Map<string, AttendanceDay>();
     for (const r of rows) {
