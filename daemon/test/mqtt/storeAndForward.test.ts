@@ -144,7 +144,9 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
     const seenIds = new Set<string>();
     for (const p of received) {
       const id = String(p.id);
-      if (!seenIds.has(id)) (seenIds.add(id), firstSeen.push(id));
+      if (seenIds.has(id)) continue;
+      seenIds.add(id);
+      firstSeen.push(id);
     }
     // Every decision arrived, none lost, in the order they were decided.
     expect(firstSeen).toEqual(expected);
