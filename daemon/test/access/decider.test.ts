@@ -58,7 +58,13 @@ async function rig(access: Record<string, unknown> = {}) {
   const ada = store.people.create({ name: 'Ada' });
   const bob = store.people.create({ name: 'Bob' });
   const gallery = new Gallery(DIM);
-  gallery.load([{ personId: ada.id, embedding: unit(0) }, { personId: bob.id, embedding: unit(1) }]);
+  // Carl and Dan look alike (cosine 0.96): a face between them is ambiguous.
+  const carl = store.people.create({ name: 'Carl' });
+  const dan = store.people.create({ name: 'Dan' });
+  gallery.load([
+    { personId: ada.id, embedding: unit(0) }, { personId: bob.id, embedding: unit(1) },
+    { personId: carl.id, embedding: unit(3) }, { personId: dan.id, embedding: unit(3, [[4, 0.3]]) },
+  ]);
   const recorder = new AccessRecorder(store, bus, config, log);
   const events: AccessEvent[] = [];
   const alarms: AlarmEvent[] = [];
@@ -126,7 +132,7 @@ describe('access decisions (one per track)', () => {
     };
     expect(await run(unit(7))).toEqual(['unknown']);
     expect(await run(unit(0, [[7, 0.79]]))).toEqual(['below_threshold']); // cos ≈ 0.785: under 0.8, within NEAR_MISS_BAND
-    expect(await run(unit(0, [[1, 0.97]]))).toEqual(['ambiguous_match']);
+    expect(await run(unit(3, [[4, 0.15]]))).toEqual(['ambiguous_match']);
     expect(r.relayOns()).toBe(0);
     expect(r.store.events.query().map((e) => e.result)).toEqual(['DENIED', 'DENIED', 'DENIED']);
   });
