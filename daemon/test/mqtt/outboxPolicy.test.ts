@@ -23,7 +23,7 @@ describe('MQTT outbox bound and access cursor (SQLite file)', () => {
 
   const kinds = () => (store.db.prepare('SELECT kind FROM mqtt_outbox ORDER BY seq').all() as Array<{ kind: string }>).map((r) => r.kind);
   const decide = (n: number) => {
-    for (let i = 0; i < n; i++) store.events.insert({ result: 'DENIED', reason: 'unknown_face' });
+    for (let i = 0; i < n; i++) store.events.insert({ result: 'DENIED', reason: 'unknown' });
   };
 
   it('when full, drops the oldest health first, then state; never access; a new health that does not fit is dropped', () => {

@@ -110,7 +110,7 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
     expect(first.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number.isNaN(Date.parse(String(first.ts)))).toBe(false);
     const fourth = json(got[3]!);
-    expect(fourth).toMatchObject({ event_type: 'denied', result: 'DENIED', reason: 'unknown_face', personId: null });
+    expect(fourth).toMatchObject({ event_type: 'denied', result: 'DENIED', reason: 'unknown', personId: null });
     expect(got.every((m) => !m.retain)).toBe(true);
     expect(got.map((m) => json(m).id)).toEqual(eventIdsInSeqOrder(t.dir));
   });
