@@ -88,6 +88,7 @@ export class AdminApi implements Service {
         `first run: no admin account yet. Open the web admin and enter the one-time setup token ${token}`,
       );
     }
+    (this.admin.faces as FaceServices & { start?: () => void }).start?.();
     this.maintain();
     this.timer = setInterval(() => this.maintain(), MAINTENANCE_MS);
     this.timer.unref();
@@ -106,7 +107,7 @@ export class AdminApi implements Service {
   }
 
   health(): Record<string, unknown> {
-    return { users: this.admin.users.count(), sessions: this.admin.sessions.count(), setupPending: this.admin.setup.active(), tls: this.tlsOn, faces: this.admin.faces.unavailableReason() ?? 'ready' };
+    return { users: this.admin.users.count(), sessions: this.admin.sessions.count(), setupPending: this.admin.setup.active(), tls: this.tlsOn, enrollment: this.admin.faces.unavailableReason() ?? 'ready' };
   }
 
   private maintain(): void {

@@ -71,7 +71,7 @@ export interface FaceServices {
   enroll(req: EnrollRequest): Promise<EnrollResult>;
   embed(image: Buffer): Promise<Embedding>;
   /** The newest camera frame with its faces, or null when no camera runs. */
-  liveFrame(): LiveFrame | null;
+  liveFrame(): Promise<LiveFrame | null>;
 }
 
 export class UnavailableFaceServices implements FaceServices {
@@ -85,7 +85,7 @@ export class UnavailableFaceServices implements FaceServices {
   embed(): Promise<Embedding> {
     return Promise.reject(new FaceError('unavailable', this.reason));
   }
-  liveFrame(): null {
-    return null;
+  liveFrame(): Promise<null> {
+    return Promise.resolve(null);
   }
 }

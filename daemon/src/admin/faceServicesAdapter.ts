@@ -2,6 +2,7 @@ import type { ServiceContext } from '../controller.js';
 import { databasePath } from '../store/store.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
 import { EnrollClient } from './enrollClient.js';
+import { LiveTap } from './liveTap.js';
 import { FaceError, type Embedding, type EnrollRequest, type EnrollResult, type FaceServices, type LiveFrame } from './faceServices.js';
 
 /**
@@ -15,7 +16,7 @@ export class VisionFaceServices implements FaceServices {
 
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly live: () => LiveFrame | null = () => null,
+    private readonly live: LiveTap,
   ) {
     this.client = new EnrollClient(() => {
       const v = ctx.config.vision;
@@ -51,15 +52,21 @@ export class VisionFaceServices implements FaceServices {
     return { embedding: Array.from(r.embedding), dimension: r.embedding.length, model: r.modelId, precision: r.precision };
   }
 
-  liveFrame(): LiveFrame | null {
-    return this.live();
+  liveFrame(): Promise<LiveFrame | null> {
+    return this.live.frame();
+  }
+
+  start(): void {
+    this.live.start();
   }
 
   stop(): Promise<void> {
+    this.live.stop();
     return this.client.stop();
   }
 }
 
-export function faceServicesFor(ctx: ServiceContext): FaceServices & { stop?: () => Promise<void> } {
-  return new VisionFaceServices(ctx);
+export function faceServicesFor(ctx: ServiceContext): FaceServices & { start?: () => void; stop?: () => Promise<void> } {
+  const a = ctx.config.access;
+  return new VisionFaceServices(ctx, new LiveTap(ctx.bus, ctx.store, () => ({ threshold: a.threshold, margin: a.margin })));
 }

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { testDataDir } from '../../src/system/paths.js';
+import { decodeImage } from '../../src/vision/decode.js';
+import { FacePipeline } from '../../src/vision/pipeline.js';
 import { Client, count, startAdmin, type Harness } from './adminHarness.js';
 
 const FACES = join(testDataDir(), 'faces');
@@ -124,6 +127,35 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(Math.hypot(...e.embedding)).toBeCloseTo(1, 2);
     expect(e.model).toMatch(/\S/);
     expect(['int8', 'fp32']).toContain(e.precision);
+  });
+
+  it('live view: the newest analysed frame on the bus comes back as JPEG with boxes and names', async () => {
+    expect((await c.req('GET', '/api/v1/live/frame')).status).toBe(503);
+    const jpeg = await sharp(readFileSync(join(FACES, 'amy', 'amy4.png'))).jpeg().toBuffer();
+    const img = await decodeImage(jpeg);
+    const pipeline = await FacePipeline.create({ antispoof: false, liveness: false });
+    try {
+      const r = await pipeline.process(img, { retryZoomedOut: true, passive: false });
+      expect(r.faces).toHaveLength(1);
+      const frame = { seq: 7, capturedAt: Date.now(), width: img.width, height: img.height, format: 'jpeg' as const, data: jpeg };
+      h.controller.bus.emit('frame.analyzed', { frame, result: { seq: 7, capturedAt: frame.capturedAt, width: img.width, height: img.height, faces: r.faces, timings: { decodeMs: 0, ...r.timings, totalMs: 0 } } });
+    } finally {
+      await pipeline.release();
+    }
+    const res = await fetch(`${h.url}/api/v1/live/frame`, { headers: { cookie: c.cookie } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await res.arrayBuffer()).equals(jpeg)).toBe(true);
+    const meta = JSON.parse(res.headers.get('x-frame-meta')!) as { seq: number; faces: Array<{ name: string | null; score: number; box: { width: number } }> };
+    expect(meta.seq).toBe(7);
+    expect(meta.faces).toHaveLength(1);
+    expect(meta.faces[0]!.name).toBe('Amy Farrah');
+    expect(meta.faces[0]!.score).toBeGreaterThan(h.config.access.threshold);
+    expect(meta.faces[0]!.box.width).toBeGreaterThan(20);
+    // One face of good quality: a capture for camera enrollment is accepted.
+    const cap = await c.req('POST', '/api/v1/live/capture', {});
+    expect(cap.status, cap.text).toBe(200);
+    expect(cap.json.captureId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('deleting a person erases their templates and thumbnails', async () => {

@@ -107,7 +107,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
       },
       attendance,
       recent: store.events.query({ limit: 10 }),
-      camera: { available: admin.faces.liveFrame() !== null, reason: admin.faces.unavailableReason() },
+      camera: { available: (await admin.faces.liveFrame()) !== null },
     };
   });
 

@@ -7,6 +7,7 @@ import { HttpError, badRequest, errorSchema } from '../httpErrors.js';
 import { assertImage, faceErrorToHttp, personSchema } from './peopleRoutes.js';
 import { storeThumbnail } from '../thumbnails.js';
 
+const NO_CAMERA = 'no live camera frames: the camera is not running, or no frame was analysed in the last 5 seconds';
 const CAPTURE_TTL_MS = 10 * 60_000;
 const MAX_CAPTURES = 20;
 
@@ -46,22 +47,26 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
   app.get('/api/v1/live/frame', {
     schema: { tags: ['vision'], summary: 'Newest camera frame (JPEG); faces, boxes and names in the X-Frame-Meta header (JSON)', response: { 503: errorSchema } },
   }, async (_req, reply) => {
-    const f = admin.faces.liveFrame();
-    if (!f) throw new HttpError(503, 'no_camera', admin.faces.unavailableReason() ?? 'no camera frame yet');
+    const f = await admin.faces.liveFrame();
+    if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
     return reply.type('image/jpeg').header('cache-control', 'no-store').header('x-frame-meta', frameMeta(f)).send(f.jpeg);
   });
 
   app.get('/api/v1/live/stream', {
     schema: { tags: ['vision'], summary: 'MJPEG stream of the camera (multipart/x-mixed-replace), ~5 fps', response: { 503: errorSchema } },
   }, async (req, reply) => {
-    if (!admin.faces.liveFrame()) throw new HttpError(503, 'no_camera', admin.faces.unavailableReason() ?? 'no camera frame yet');
+    if (!await admin.faces.liveFrame()) throw new HttpError(503, 'no_camera', NO_CAMERA);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'multipart/x-mixed-replace; boundary=blinkframe', 'cache-control': 'no-store', connection: 'close' });
     let last = -1;
-    const timer = setInterval(() => {
-      const f = admin.faces.liveFrame();
-      if (!f || f.seq === last) return;
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      const f = await admin.faces.liveFrame().catch(() => null);
+      busy = false;
+      if (!f || f.seq === last || res.destroyed) return;
       last = f.seq;
       res.write(`--blinkframe\r\ncontent-type: image/jpeg\r\ncontent-length: ${f.jpeg.length}\r\n\r\n`);
       res.write(f.jpeg);
@@ -79,8 +84,8 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     },
   }, async () => {
     prune();
-    const f = admin.faces.liveFrame();
-    if (!f) throw new HttpError(503, 'no_camera', admin.faces.unavailableReason() ?? 'no camera frame yet');
+    const f = await admin.faces.liveFrame();
+    if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
     if (f.faces.length === 0) throw new HttpError(422, 'no_face', 'no face in view: stand about an arm\'s length from the camera, facing it');
     if (f.faces.length > 1) throw new HttpError(422, 'multiple_faces', `${f.faces.length} faces in view: only the person being enrolled may be in front of the camera`);
     const face = f.faces[0]!;
