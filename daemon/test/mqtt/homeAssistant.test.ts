@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, type RunningBlinkd } from '../helpers/blinkd.js';
 import { startBroker, type TestBroker } from './broker.js';
@@ -27,7 +29,17 @@ describe('Home Assistant MQTT discovery (real Mosquitto, blinkd run)', () => {
     broker = await startBroker();
     t = tempDir('blink-mqtt-ha-');
     ha = await watch(broker.url, ['homeassistant/#', `${BASE}/#`]);
-    unit = startUnit(t.dir, unitEnv(t.dir, broker.url, UNIT, { BLINK_UNIT__NAME: 'Front door' }));
+    // A door contact on the simulated GPIO, driven through its inputs file; held-open alarm after 1 s.
+    unit = startUnit(
+      t.dir,
+      unitEnv(t.dir, broker.url, UNIT, {
+        BLINK_UNIT__NAME: 'Front door',
+        BLINK_DOOR__CONTACT_PIN: '27',
+        BLINK_DOOR__DEBOUNCE_MS: '0',
+        BLINK_DOOR__HELD_OPEN_ALARM_MS: '1000',
+        BLINK_DOOR__SIMULATED_INPUTS_FILE: join(t.dir, 'inputs.json'),
+      }),
+    );
     await waitCommandsLive(unit);
   });
 
@@ -76,7 +88,7 @@ describe('Home Assistant MQTT discovery (real Mosquitto, blinkd run)', () => {
 
   it('the state topics the entities read are there: lock LOCKED, door state JSON, alarm state, stats', async () => {
     expect((await ha.waitFor((s) => s.topic === `${BASE}/lock/state`)).text).toBe('LOCKED');
-    expect(json(await ha.waitFor((s) => s.topic === `${BASE}/door/state`))).toMatchObject({ relay: 'off', mode: 'normal', contact: null });
+    expect(json(await ha.waitFor((s) => s.topic === `${BASE}/door/state`))).toMatchObject({ relay: 'off', mode: 'normal', contact: 'closed', open: false });
     expect(json(await ha.waitFor((s) => s.topic === `${BASE}/alarm/state`))).toMatchObject({ active: [] });
     expect(json(await ha.waitFor((s) => s.topic === `${BASE}/stats`))).toMatchObject({ today: { granted: 0, denied: 0 }, lastPerson: null });
   });
@@ -95,5 +107,24 @@ describe('Home Assistant MQTT discovery (real Mosquitto, blinkd run)', () => {
     await ha.client.publishAsync('homeassistant/status', 'offline', { qos: 1 });
     await new Promise((r) => setTimeout(r, 300));
     expect(configs().length).toBe(before);
+  });
+
+  it('a forced and held-open door reaches door/state, alarm and alarm/state (what the binary sensors read)', async () => {
+    const before = ha.seen.length;
+    const after = (s: object) => ha.seen.indexOf(s as never) >= before;
+    const alarms = () => ha.seen.filter((s) => after(s) && s.topic === `${BASE}/alarm`).map((s) => json(s));
+    // Opened without an unlock: forced open at once, held open after door.heldOpenAlarmMs (1 s).
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1 } }));
+    await ha.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).contact === 'open');
+    await ha.waitFor((s) => after(s) && s.topic === `${BASE}/alarm/state` && JSON.stringify(json(s).active) === '["forced_open","held_open"]', 5000);
+    expect(alarms()).toMatchObject([
+      { type: 'forced_open', active: true, unit: UNIT },
+      { type: 'held_open', active: true, unit: UNIT, details: { afterMs: 1000 } },
+    ]);
+    expect(ha.seen.filter((s) => after(s) && s.topic === `${BASE}/alarm`).every((s) => !s.retain)).toBe(true);
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0 } }));
+    await ha.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).contact === 'closed');
+    await ha.waitFor((s) => after(s) && s.topic === `${BASE}/alarm/state` && JSON.stringify(json(s).active) === '[]');
+    expect(alarms().filter((a) => a.active === false).map((a) => a.type).sort()).toEqual(['forced_open', 'held_open']);
   });
 });
