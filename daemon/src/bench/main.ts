@@ -7,6 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { embedSection } from './embedSection.js';
+import { peerSection, visionSection } from './visionSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -20,7 +21,7 @@ export interface BenchContext {
   log: (msg: string) => void;
 }
 
-export const SECTIONS: BenchSection[] = [embedSection];
+export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection];
 
 export function findRepoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;

@@ -1,0 +1,210 @@
+/**
+ * Vision benchmarks: per-stage latency of the real pipeline on a 640×480 frame with one face,
+ * whole-frame latency, 1:N search at 1k/10k/100k templates, RSS — and the PEER in the same
+ * run: the same networks on the JavaScript stack people use today (@vladmandic/human for
+ * detector + mesh + anti-spoof/liveness, @vladmandic/face-api for the recognition network) on
+ * tfjs with the wasm backend, doing the same work on the same frame.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Gallery } from '../gallery/gallery.js';
+import { testDataDir } from '../system/paths.js';
+import { decodeFrame } from '../vision/decode.js';
+import { FacePipeline } from '../vision/pipeline.js';
+import type { BenchContext, BenchResult, BenchSection } from './main.js';
+
+const WARMUP = 15;
+const RUNS = 100;
+const shared: { frameMsP50: number | null } = { frameMsP50: null };
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const rssMb = (): number => r2(process.memoryUsage().rss / (1024 * 1024));
+
+/** A real photo letterboxed to a 640×480 JPEG frame (one face). */
+async function benchFrame(): Promise<Buffer> {
+  const src = join(testDataDir(), 'faces', 'obama', 'obama.jpg');
+  return sharp(readFileSync(src)).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 85 }).toBuffer();
+}
+
+function randomEmbeddings(n: number, dim: number, seed = 1): Float32Array[] {
+  let s = seed;
+  const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648), s / 2147483648 - 0.5);
+  return Array.from({ length: n }, () => Float32Array.from({ length: dim }, rnd));
+}
+
+async function searchBench(n: number, probes: Float32Array[]): Promise<{ p50: number; p95: number; js: number; rss: number }> {
+  const g = new Gallery(128);
+  g.load(randomEmbeddings(n, 128, n).map((embedding, i) => ({ personId: `p${i >> 1}`, embedding })));
+  await g.accelerate(1);
+  const t: number[] = [];
+  for (let i = 0; i < 10; i++) await g.matchAsync(probes[i % probes.length]!, 0.9, 0.02);
+  for (let i = 0; i < 100; i++) {
+    const a = performance.now();
+    await g.matchAsync(probes[i % probes.length]!, 0.9, 0.02);
+    t.push(performance.now() - a);
+  }
+  const tj: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const a = performance.now();
+    g.match(probes[i % probes.length]!, 0.9, 0.02);
+    tj.push(performance.now() - a);
+  }
+  const rss = rssMb();
+  await g.release();
+  return { p50: pct(t, 50), p95: pct(t, 95), js: pct(tj, 50), rss };
+}
+
+export const visionSection: BenchSection = {
+  name: 'vision',
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const rssStart = rssMb();
+    const pipeline = await FacePipeline.create({ precision: 'int8', intraOpThreads: 2, interOpThreads: 1 });
+    const rssLoaded = rssMb();
+    const jpeg = await benchFrame();
+    const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
+    const rgb = await decodeFrame(frame);
+    const stages: Record<string, number[]> = { decode: [], detect: [], mesh: [], align: [], embed: [], antispoof: [] };
+    const frameMs: number[] = [];
+    const frameJpegMs: number[] = [];
+    let faces = 0;
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const t0 = performance.now();
+      const img = await decodeFrame(frame);
+      const t1 = performance.now();
+      const r = await pipeline.process(img);
+      const t2 = performance.now();
+      if (i < WARMUP) continue;
+      faces = r.faces.length;
+      stages.decode!.push(t1 - t0);
+      stages.detect!.push(r.timings.detectMs);
+      stages.mesh!.push(r.timings.meshMs);
+      stages.align!.push(r.timings.alignMs);
+      stages.embed!.push(r.timings.embedMs);
+      stages.antispoof!.push(r.timings.antispoofMs);
+      frameMs.push(t2 - t1);
+      frameJpegMs.push(t2 - t0);
+    }
+    if (faces !== 1) throw new Error(`bench frame should hold one face, the pipeline found ${faces}`);
+    void rgb;
+    const rssSteady = rssMb();
+    ctx.log(`vision: frame p50 ${pct(frameMs, 50).toFixed(2)} ms`);
+    const probes = randomEmbeddings(16, 128, 99);
+    const s1k = await searchBench(1_000, probes);
+    const s10k = await searchBench(10_000, probes);
+    const s100k = await searchBench(100_000, probes);
+    await pipeline.release();
+    shared.frameMsP50 = pct(frameMs, 50);
+    const out: BenchResult = {
+      vision_runs: RUNS,
+      vision_frame: '640x480 JPEG, one face (faces/obama/obama.jpg letterboxed)',
+      frame_ms_p50: r2(pct(frameMs, 50)),
+      frame_ms_p95: r2(pct(frameMs, 95)),
+      frame_with_jpeg_decode_ms_p50: r2(pct(frameJpegMs, 50)),
+      frame_with_jpeg_decode_ms_p95: r2(pct(frameJpegMs, 95)),
+      match_1k_ms_p50: r2(s1k.p50),
+      match_10k_ms_p50: r2(s10k.p50),
+      match_100k_ms_p50: r2(s100k.p50),
+      match_100k_ms_p95: r2(s100k.p95),
+      match_100k_scalar_js_ms_p50: r2(s100k.js),
+      rss_start_mb: rssStart,
+      rss_after_load_mb: rssLoaded,
+      rss_mb: rssSteady,
+      rss_with_100k_gallery_mb: s100k.rss,
+    };
+    for (const [k, v] of Object.entries(stages)) {
+      out[`stage_${k}_ms_p50`] = r2(pct(v, 50));
+      out[`stage_${k}_ms_p95`] = r2(pct(v, 95));
+    }
+    return out;
+  },
+};
+
+/** Human (detector + mesh + anti-spoof + liveness) and face-api (recognition) on tfjs-wasm, same frame. */
+export const peerSection: BenchSection = {
+  name: 'vision-peer',
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const root = ctx.repoRoot;
+    const require = createRequire(import.meta.url);
+    /* eslint-disable @typescript-eslint/no-explicit-any -- untyped CommonJS bundles */
+    const tf: any = require('@tensorflow/tfjs');
+    const wasm: any = require('@tensorflow/tfjs-backend-wasm');
+    const wasmDir = join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + '/';
+    wasm.setWasmPaths(wasmDir);
+    await tf.setBackend('wasm');
+    await tf.ready();
+    // Human's node-wasm build fetches models over HTTP: serve its model folder on a random local port.
+    const modelDir = join(root, 'node_modules', '@vladmandic', 'human', 'models');
+    const server = createServer((req, res) => {
+      const name = (req.url ?? '').replace(/^\/+/, '');
+      if (!/^[\w.-]+$/.test(name)) {
+        res.statusCode = 400;
+        res.end();
+        return;
+      }
+      readFile(join(modelDir, name)).then(
+        (b) => res.end(b),
+        () => {
+          res.statusCode = 404;
+          res.end();
+        },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+      const { Human } = require(join(root, 'node_modules', '@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
+      const once = { skipFrames: 0, skipTime: 0 };
+      const human: any = new Human({
+        backend: 'wasm', modelBasePath: base, wasmPath: wasmDir, debug: false, async: true, warmup: 'none', cacheSensitivity: 0, filter: { enabled: false },
+        face: { enabled: true, detector: { rotation: false, maxDetected: 1, ...once }, mesh: { enabled: true }, iris: { enabled: false }, emotion: { enabled: false }, description: { enabled: false }, antispoof: { enabled: true, ...once }, liveness: { enabled: true, ...once } },
+        body: { enabled: false }, hand: { enabled: false }, object: { enabled: false }, gesture: { enabled: false }, segmentation: { enabled: false },
+      });
+      await human.load();
+      const faceapi: any = require(join(root, 'node_modules', '@vladmandic', 'face-api', 'dist', 'face-api.node-wasm.js'));
+      await faceapi.nets.faceRecognitionNet.loadFromDisk(join(root, 'node_modules', '@vladmandic', 'face-api', 'model'));
+      const jpeg = await benchFrame();
+      const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const times: number[] = [];
+      const runs = 40;
+      let faces = 0;
+      for (let i = 0; i < 5 + runs; i++) {
+        const t0 = performance.now();
+        const input = tf.tensor4d(new Uint8Array(data), [1, info.height, info.width, 3], 'int32');
+        const res = await human.detect(input);
+        const face = res.face[0];
+        if (face?.tensor) {
+          const chip = tf.image.resizeBilinear(face.tensor, [150, 150]).squeeze();
+          await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(chip);
+          tf.dispose([chip, face.tensor]);
+        }
+        tf.dispose(input);
+        if (i >= 5) {
+          times.push(performance.now() - t0);
+          faces = res.face.length;
+        }
+      }
+      /* eslint-enable @typescript-eslint/no-explicit-any */
+      const peer = pct(times, 50);
+      const ours = shared.frameMsP50;
+      ctx.log(`vision-peer: frame p50 ${peer.toFixed(2)} ms`);
+      return {
+        peer_stack: 'human 3.3.6 (blazeface+facemesh+antispoof+liveness) + face-api 1.7.15 recognition, tfjs 4.22 wasm backend',
+        peer_faces: faces,
+        peer_frame_ms_p50: r2(peer),
+        peer_frame_ms_p95: r2(pct(times, 95)),
+        speedup_vs_peer: ours ? r2(peer / ours) : null,
+      };
+    } finally {
+      server.close();
+    }
+  },
+};
