@@ -22,7 +22,7 @@ export async function* videoFrames(path: string): AsyncGenerator<{ index: number
   const { width, height, fps } = await probe(path);
   const size = width * height * 3;
   const p = spawn('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let pending = Buffer.alloc(0);
+  let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   try {
     for await (const chunk of p.stdout as AsyncIterable<Buffer>) {
