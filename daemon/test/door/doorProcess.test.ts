@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
+import { Store } from '../../src/store/store.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function relayLevel(stateFile: string): number | undefined {
+  return (JSON.parse(readFileSync(stateFile, 'utf8')) as { outputs: Record<string, number> }).outputs['17'];
+}
+
+async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function doorEnv(dir: string): Record<string, string> {
+  return {
+    BLINK_DOOR__DRIVER: 'simulated',
+    BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio.json'),
+    BLINK_DOOR__SIMULATED_INPUTS_FILE: join(dir, 'inputs.json'),
+    BLINK_DOOR__EXIT_BUTTON_PIN: '27',
+    BLINK_DOOR__CONTACT_PIN: '22',
+    BLINK_DOOR__PULSE_MS: '20000',
+    BLINK_CAMERA__SOURCE: 'images:' + join(dir, 'no-camera'),
+    BLINK_STORE__DATA_DIR: dir,
+    BLINK_LOGGING__LEVEL: 'info',
+  };
+}
+
+describe('door in a running blinkd (simulated GPIO driven from another process)', () => {
+  it('exit button opens and is logged as an access event; SIGTERM mid-unlock leaves the relay off', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const gpio = join(t.dir, 'gpio.json');
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
+    const d = startBlinkd(['run'], { cwd: t.dir, env: doorEnv(t.dir) });
+    cleanups.push(() => void d.child.kill('SIGKILL'));
+    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    expect(relayLevel(gpio)).toBe(0);
+    // press the request-to-exit button (active low)
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 0 } }));
+    await until(() => relayLevel(gpio) === 1, 3000, 'relay on after the exit button');
+    await d.waitForLog((l) => l.msg === 'access decided' && l.reason === 'exit_request');
+    // the door opens during the unlock: no forced-open alarm
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 1 } }));
+    await until(() => (JSON.parse(readFileSync(gpio, 'utf8')) as { inputs: Record<string, number> }).inputs['22'] === 1, 3000, 'contact open');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(d.lines.some((l) => l.msg === 'door alarm' && l.alarm === 'forced_open')).toBe(false);
+    d.child.kill('SIGTERM');
+    expect((await d.exited).code).toBe(0);
+    expect(relayLevel(gpio)).toBe(0);
+    const store = Store.open(join(t.dir, 'blink.db'));
+    try {
+      const events = store.events.query();
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ result: 'GRANTED', reason: 'exit_request', source: 'exit_button', personId: null });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('forced open is alarmed; after SIGKILL mid-unlock, `blinkd relay off` (ExecStopPost) de-energizes the relay', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const gpio = join(t.dir, 'gpio.json');
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
+    const env = doorEnv(t.dir);
+    const d = startBlinkd(['run'], { cwd: t.dir, env });
+    cleanups.push(() => void d.child.kill('SIGKILL'));
+    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 1 } }));
+    await d.waitForLog((l) => l.msg === 'door alarm' && l.alarm === 'forced_open', 3000);
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 1 } }));
+    await until(() => relayLevel(gpio) === 1, 3000, 'relay on');
+    d.child.kill('SIGKILL'); // no handler runs: the relay stays energized in the state file
+    await d.exited;
+    expect(relayLevel(gpio)).toBe(1);
+    const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BLINK_')));
+    const off = spawnSync(process.execPath, [BLINKD, 'relay', 'off'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
+    expect(off.status).toBe(0);
+    expect(JSON.parse(off.stdout)).toMatchObject({ driver: 'simulated', pin: 17, level: 0, relay: 'off' });
+    expect(relayLevel(gpio)).toBe(0);
+    const status = spawnSync(process.execPath, [BLINKD, 'relay', 'status'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
+    expect(JSON.parse(status.stdout)).toMatchObject({ relay: 'off', level: 0 });
+    const pulse = spawnSync(process.execPath, [BLINKD, 'relay', 'pulse', '--ms', '150'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
+    expect(pulse.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { relay: string }).relay)).toEqual(['on', 'off']);
+    const bad = spawnSync(process.execPath, [BLINKD, 'relay', 'pulse', '--ms', 'soon'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--ms must be an integer');
+  });
+});
