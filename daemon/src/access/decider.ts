@@ -175,9 +175,11 @@ export class AccessDecider {
   private deny(s: TrackState, reason: DenyReason, details: Record<string, unknown> = {}): DecisionOutcome {
     s.decided = true;
     const m = s.confirmed ?? s.matches[s.matches.length - 1] ?? null;
-    const known = reason !== 'unknown' && m?.personId ? this.ports.person(m.personId) : undefined;
+    // Only a confirmed identity is put on the event as the person; a near miss is kept as a hint in details.
+    const known = s.confirmed?.personId ? this.ports.person(s.confirmed.personId) : undefined;
+    const hint = !known && m?.personId ? { nearest: { personId: m.personId, score: m.score, margin: m.margin, decision: m.decision } } : {};
     this.ports.record(
-      this.event(s, 'DENIED', reason, { personId: known?.id ?? null, personName: known?.name ?? null, score: m?.score ?? null, margin: m?.margin ?? null }, details),
+      this.event(s, 'DENIED', reason, { personId: known?.id ?? null, personName: known?.name ?? null, score: m?.score ?? null, margin: m?.margin ?? null }, { ...hint, ...details }),
       new Date(),
     );
     return { trackId: s.track.id, result: 'DENIED', reason, personId: known?.id ?? null, latencyMs: Date.now() - s.firstCapturedAt };
