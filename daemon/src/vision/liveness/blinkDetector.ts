@@ -83,7 +83,10 @@ export class BlinkDetector {
       case 'waiting_open':
       case 'open':
       case 'passed':
-        if (ear >= openLimit) {
+        // First sight of the eyes: anything clearly above the closed limit seeds the open baseline
+        // (people and glasses differ; some open eyes never reach the absolute earOpen).
+        if (this.state === 'waiting_open' && this.baseline === 0 && ear >= this.o.earClosed * 1.15) this.baseline = ear;
+        if (ear >= this.openLimit()) {
           // slow-moving baseline of the open eye (clipped so one wide-eyed frame cannot skew it)
           this.baseline = this.baseline === 0 ? ear : this.baseline + 0.1 * (Math.min(ear, this.baseline * 1.3) - this.baseline);
           if (this.state === 'waiting_open') this.state = 'open';

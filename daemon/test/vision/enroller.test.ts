@@ -1,0 +1,100 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessSchema } from '../../src/config/schema.js';
+import { EventBus } from '../../src/events.js';
+import { Gallery } from '../../src/gallery/gallery.js';
+import { Store } from '../../src/store/store.js';
+import { decodeImage } from '../../src/vision/decode.js';
+import { Enroller, EnrollError } from '../../src/vision/enroller.js';
+import { FacePipeline } from '../../src/vision/pipeline.js';
+import { DATA, SKIP_DATA } from './sharedData.js';
+
+const face = (...p: string[]): Buffer => readFileSync(join(DATA, 'faces', ...p));
+const img = (identity: string, i: number): { name: string; data: Buffer } => {
+  const f = readdirSync(join(DATA, 'faces', identity)).sort()[i]!;
+  return { name: f, data: face(identity, f) };
+};
+
+describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
+  let pipeline: FacePipeline;
+  let dir: string;
+  let store: Store;
+  const bus = new EventBus();
+  const changes: unknown[] = [];
+  const { threshold, margin } = accessSchema.parse(undefined);
+
+  beforeAll(async () => {
+    pipeline = await FacePipeline.create({ precision: 'int8', antispoof: false, liveness: false, intraOpThreads: 1 });
+    dir = mkdtempSync(join(tmpdir(), 'blink-enroll-'));
+    store = Store.open(join(dir, 'db.sqlite'));
+    bus.on('people.changed', (e) => void changes.push(e));
+  });
+  afterAll(async () => {
+    store?.close();
+    await pipeline?.release();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const counts = (): [number, number] => [store.people.count(), store.templates.count()];
+  async function refused(p: Promise<unknown>): Promise<EnrollError> {
+    const err = await p.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(EnrollError);
+    return err as EnrollError;
+  }
+
+  it('enrolls a person from several photos, stores templates under the manifest model id and emits people.changed', async () => {
+    const enroller = new Enroller(pipeline, store, bus, { threshold });
+    const r = await enroller.enroll({ person: { name: 'Barack Obama' }, images: [img('obama', 0), img('obama', 1)], source: 'cli' });
+    expect(r.templates).toBe(2);
+    expect(r.modelId).toBe('faceapi-resnet-int8');
+    expect(store.templates.forPerson(r.person.id).map((t) => t.modelId)).toEqual(['faceapi-resnet-int8', 'faceapi-resnet-int8']);
+    expect(changes).toContainEqual({ personId: r.person.id, action: 'created' });
+    expect(r.images.every((i) => i.quality > 0)).toBe(true);
+  });
+
+  it('identifies the enrolled person from a different photo, and not a different person', async () => {
+    const gallery = new Gallery(128);
+    gallery.load(store.templates.activeForModel(pipeline.embedderId()).map((t) => ({ personId: t.personId, embedding: t.embedding })));
+    const probe = await pipeline.describeLargestFace(await decodeImage(img('obama', 2).data));
+    const m = gallery.match(probe!.face.embedding!, threshold, margin);
+    expect(m.decision).toBe('match');
+    expect(store.people.get(m.personId!)?.name).toBe('Barack Obama');
+    const stranger = await pipeline.describeLargestFace(await decodeImage(img('biden', 0).data));
+    expect(gallery.match(stranger!.face.embedding!, threshold, margin).decision).toBe('no_match');
+  });
+
+  it('refuses a face already enrolled as someone else, naming them, and writes nothing', async () => {
+    const before = counts();
+    const enroller = new Enroller(pipeline, store, bus, { threshold });
+    const err = await refused(enroller.enroll({ person: { name: 'Not Obama' }, images: [img('biden', 0), img('obama', 2)] }));
+    expect(err.kind).toBe('duplicate');
+    expect(err.imageIndex).toBe(1);
+    expect(err.message).toMatch(/Barack Obama/);
+    expect(err.details.personName).toBe('Barack Obama');
+    expect(counts()).toEqual(before);
+  });
+
+  it('refuses non-images, faceless images and group photos with typed errors, writing nothing', async () => {
+    const before = counts();
+    const enroller = new Enroller(pipeline, store, bus, { threshold });
+    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [img('biden', 0), { name: 'notes.txt', data: Buffer.from('hello') }] }))).kind).toBe('not_an_image');
+    const noFace = readdirSync(join(DATA, 'faces', 'no_face')).sort()[0]!;
+    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: noFace, data: face('no_face', noFace) }] }))).kind).toBe('no_face');
+    const multi = await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: 'couple', data: face('group_photos', 'deepface__couple.jpg') }] }));
+    expect(multi.kind).toBe('multiple_faces');
+    expect(counts()).toEqual(before);
+  });
+
+  it('refuses a blurred photo as poor_quality with the reason', async () => {
+    const before = counts();
+    const enroller = new Enroller(pipeline, store, bus, { threshold });
+    const blurred = await sharp(img('kit_harington', 0).data).blur(6).jpeg().toBuffer();
+    const err = await refused(enroller.enroll({ person: { name: 'Blurry' }, images: [{ name: 'blurred.jpg', data: blurred }] }));
+    expect(err.kind).toBe('poor_quality');
+    expect((err.details.reasons as string[]).join(' ')).toMatch(/blurry/);
+    expect(counts()).toEqual(before);
+  });
+});

@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import type { ServiceContext } from '../../src/controller.js';
+import { VisionClient } from '../../src/vision/visionClient.js';
+import { VisionService } from '../../src/vision/visionService.js';
+import { DATA, SKIP_DATA } from './sharedData.js';
+
+describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
+  it('returns faces for a frame and drops stale frames while busy (newest wins)', async () => {
+    const jpeg = await sharp(readFileSync(join(DATA, 'faces', 'obama', 'obama.jpg'))).resize(640, 480, { fit: 'contain' }).jpeg().toBuffer();
+    const frame = (seq: number) => ({ seq, capturedAt: Date.now(), width: 640, height: 480, format: 'jpeg' as const, data: jpeg });
+    const client = new VisionClient({ precision: 'int8', intraOpThreads: 1 });
+    await client.start();
+    try {
+      expect(client.info?.embedder).toBe('faceapi-resnet-int8');
+      const [a, b, c] = await Promise.all([client.process(frame(1)), client.process(frame(2)), client.process(frame(3))]);
+      expect(a?.seq).toBe(1);
+      expect(b).toBeNull();
+      expect(c?.seq).toBe(3);
+      expect(c!.faces).toHaveLength(1);
+      const f = c!.faces[0]!;
+      expect(f.embedding).toBeInstanceOf(Float32Array);
+      expect(f.embedding!.length).toBe(128);
+      expect(f.landmarks5).toHaveLength(5);
+      expect(f.antispoof).not.toBeNull();
+      expect(c!.timings.totalMs).toBeGreaterThan(0);
+      expect(client.getStats()).toMatchObject({ processed: 2, dropped: 1 });
+    } finally {
+      await client.stop();
+    }
+  });
+});
+
+describe('VisionService', () => {
+  it('refuses to start when a model file does not match the manifest, naming the file and npm run models', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'blink-models-'));
+    try {
+      const manifest = JSON.parse(readFileSync(join(process.cwd(), 'models', 'manifest.json'), 'utf8')) as { models: { file: string }[] };
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const config = configSchema.parse({ vision: { modelsDir: dir } });
+      const svc = new VisionService({ config, log: { info() {} } } as unknown as ServiceContext);
+      await expect(svc.start()).rejects.toThrow(/model file missing: .*\.onnx.*npm run models/);
+      expect(svc.status()).toBe('failed');
+      await svc.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
