@@ -13,25 +13,40 @@ const main = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;
 const unitName = document.getElementById('unit-name')!;
 
-const NAV: Array<[string, string, string, boolean]> = [
-  ['#/', 'Dashboard', '◉', false],
-  ['#/people', 'People', '☺', false],
-  ['#/events', 'Events', '≡', false],
-  ['#/attendance', 'Attendance', '✓', false],
-  ['#/settings', 'Settings', '⚙', false],
-  ['#/health', 'Health', '♥', false],
-  ['#/audit', 'Audit', '⎙', true],
-  ['#/account', 'Account', '⚷', false],
+/** [href, label, icon, admin only, on the phone's bottom bar] */
+const NAV: Array<[string, string, string, boolean, boolean]> = [
+  ['#/', 'Dashboard', '◉', false, true],
+  ['#/people', 'People', '☺', false, true],
+  ['#/events', 'Events', '≡', false, true],
+  ['#/attendance', 'Attendance', '✓', false, true],
+  ['#/settings', 'Settings', '⚙', false, false],
+  ['#/health', 'Health', '♥', false, false],
+  ['#/audit', 'Audit', '§', true, false],
+  ['#/account', 'Account', '⚷', false, false],
 ];
 
 function renderNav(): void {
   const isAdmin = session.me.user?.role === 'admin';
   const route = location.hash || '#/';
+  const active = (href: string) => (href === '#/' ? route === '#/' : route.startsWith(href) || (href === '#/people' && route.startsWith('#/enroll')));
+  const items = NAV.filter(([, , , adminOnly]) => isAdmin || !adminOnly);
+  const secondary = items.filter(([, , , , primary]) => !primary);
   clear(nav, session.me.user && [
-    NAV.filter(([, , , adminOnly]) => isAdmin || !adminOnly).map(([href, label, icon]) =>
-      h('a', { href, class: (href === '#/' ? route === '#/' : route.startsWith(href)) ? 'active' : '', 'aria-label': label }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.label', null, label))),
+    items.map(([href, label, icon, , primary]) =>
+      h('a', { href, class: [active(href) ? 'active' : '', primary ? '' : 'secondary-nav'].join(' '), 'aria-label': label }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.label', null, label))),
+    h('a.more-nav', { href: '#/more', class: route === '#/more' || secondary.some(([href]) => active(href)) ? 'active' : '', 'aria-label': 'More' }, h('span.icon', { 'aria-hidden': 'true' }, '⋯'), h('span.label', null, 'More')),
     h('button.link.logout', { id: 'logout', onclick: logout }, `Sign out ${session.me.user.username}`),
   ]);
+}
+
+/** The phone's "More" page: everything that is not on the bottom bar. */
+function moreView(): HTMLElement {
+  const isAdmin = session.me.user?.role === 'admin';
+  return h('section.card', null, h('h1', null, 'More'),
+    h('ul.list', null, NAV.filter(([, , , adminOnly, primary]) => !primary && (isAdmin || !adminOnly)).map(([href, label, icon]) =>
+      h('li', null, h('a.item', { href }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.grow', null, label), '›')))),
+    h('p.muted.small', null, `Signed in as ${session.me.user?.username} (${session.me.user?.role})`),
+    h('button.secondary', { onclick: logout, id: 'logout-more' }, 'Sign out'));
 }
 
 function signedIn(me: Me): void {
@@ -73,6 +88,7 @@ function route(): void {
   else if (path === '/health') view = healthView();
   else if (path === '/audit') view = auditView();
   else if (path === '/account') view = usersView(session);
+  else if (path === '/more') view = moreView();
   else view = h('p', null, 'Page not found. ', h('a', { href: '#/' }, 'Dashboard'));
   clear(main, view);
   main.focus({ preventScroll: true });

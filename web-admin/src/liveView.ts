@@ -52,7 +52,8 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
   const loop = async () => {
     while (!stopped) {
       if (!wrap.isConnected) {
-        if (document.readyState === 'complete') await new Promise((r) => setTimeout(r, 100));
+        // Not attached yet (first run) or the page changed: give it a moment, then stop.
+        await new Promise((r) => setTimeout(r, 200));
         if (!wrap.isConnected) break;
       }
       if (document.hidden) {
@@ -66,6 +67,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
           const body = (await res.json().catch(() => ({}))) as { message?: string };
           status.textContent = body.message ?? `camera unavailable (${res.status})`;
           status.hidden = false;
+          wrap.classList.add('unavailable');
           onMeta?.(null, status.textContent);
           await new Promise((r) => setTimeout(r, 3000));
           continue;
@@ -73,6 +75,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
         const meta = JSON.parse(res.headers.get('x-frame-meta') ?? '{"faces":[]}') as FrameMeta;
         await draw(await res.blob(), meta);
         status.hidden = true;
+        wrap.classList.remove('unavailable');
         onMeta?.(meta, null);
       } catch {
         status.textContent = 'camera connection lost; retrying…';

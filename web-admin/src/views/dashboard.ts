@@ -21,7 +21,6 @@ export function dashboardView(session: Session): HTMLElement {
   const recent = h('section.card', null);
   const present = h('section.card', null);
   const root = h('div.dashboard', null, doorCard, tiles, h('section.card', null, h('h2', null, 'Camera'), liveView()), recent, present);
-  let timer = 0;
 
   const command = async (path: string, body: unknown, what: string) => {
     try {
@@ -76,12 +75,14 @@ export function dashboardView(session: Session): HTMLElement {
         : h('p.muted', null, 'Nobody has checked in yet today.'));
   };
 
+  // Refresh every 3 s while the dashboard is on screen; stop once it is replaced.
+  let started = false;
   const tick = async () => {
-    if (!root.isConnected && timer) return;
+    if (started && !root.isConnected) return;
+    started = true;
     await refresh();
-    if (root.isConnected || !timer) timer = window.setTimeout(tick, 3000);
+    if (root.isConnected) window.setTimeout(tick, 3000);
   };
-  timer = 1;
   void tick();
   return root;
 }

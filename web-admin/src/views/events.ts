@@ -15,11 +15,12 @@ export interface AccessEvent {
 }
 
 export function eventRow(e: AccessEvent): HTMLElement {
+  const scores = [e.score !== null ? `score ${e.score.toFixed(2)}` : '', e.margin !== null ? `margin ${e.margin.toFixed(2)}` : ''].filter(Boolean).join(' · ');
   return h('li.item.event', { dataset: { result: e.result } },
     h('span.badge', { class: e.result === 'GRANTED' ? 'ok' : 'bad' }, e.result),
-    h('span.grow', null, h('strong', null, e.personName ?? 'Unknown'), h('span.muted.small', null, ` ${e.reason.replace(/_/g, ' ')}`)),
-    h('span.small.muted', null, e.score !== null ? `score ${e.score.toFixed(2)}` : '', e.margin !== null ? ` · margin ${e.margin.toFixed(2)}` : ''),
-    h('time.small', { datetime: e.ts }, fmtDateTime(e.ts)),
+    h('span.grow', null,
+      h('strong', null, e.personName ?? 'Unknown person'),
+      h('span.small.muted.block', null, h('time', { datetime: e.ts }, fmtDateTime(e.ts)), ' · ', e.reason.replace(/_/g, ' '), scores ? ` · ${scores}` : '', e.source !== 'camera' ? ` · ${e.source.replace(/_/g, ' ')}` : '')),
   );
 }
 

@@ -15,7 +15,32 @@ const SECTIONS: Record<string, [string, string]> = {
   admin: ['Admin security', 'Session timeouts, sign-in lock-out and thumbnail retention.'],
 };
 
+const LABELS: Record<string, string> = {
+  'access.threshold': 'Match threshold (0–1)',
+  'access.margin': 'Margin over the next person (0–1)',
+  'access.liveness.passive': 'Passive anti-spoof check',
+  'access.liveness.passiveThreshold': 'Anti-spoof threshold (0–1)',
+  'access.liveness.blink': 'Require a blink',
+  'access.liveness.headTurn': 'Require a head turn',
+  'access.liveness.headTurnYawDeg': 'Head turn angle (°)',
+  'access.attendance.enabled': 'Record attendance',
+  'access.attendance.shiftStart': 'Shift starts at',
+  'access.attendance.graceMinutes': 'Late after (minutes past shift start)',
+  'access.attendance.minCheckoutGapMinutes': 'Check-out at least (minutes after check-in)',
+  'mqtt.enabled': 'Connect to MQTT',
+  'mqtt.url': 'Broker URL',
+  'mqtt.homeAssistant.enabled': 'Home Assistant discovery',
+  'mqtt.healthIntervalSec': 'Health report every (s)',
+  'sync.enabled': 'Sync to the relay',
+  'sync.relayUrl': 'Relay URL',
+  'sync.apiKey': 'API key',
+  'sync.encryptionKey': 'Encryption key (base64, 32 bytes)',
+  'sync.intervalSec': 'Sync every (s)',
+  'admin.thumbnailRetentionDays': 'Keep face thumbnails (days, 0 = none)',
+};
+
 function label(path: string): string {
+  if (LABELS[path]) return LABELS[path]!;
   const last = path.split('.').slice(-1)[0]!;
   return last.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase()).replace(/ Ms$/, ' (ms)').replace(/ Sec$/, ' (s)');
 }

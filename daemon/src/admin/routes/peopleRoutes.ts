@@ -71,7 +71,7 @@ export async function assertImage(img: EnrollImage): Promise<void> {
 export function faceErrorToHttp(err: unknown, images: EnrollImage[] = []): unknown {
   if (!(err instanceof FaceError)) return err;
   const which = err.imageIndex !== null && images[err.imageIndex] ? images[err.imageIndex]!.name : null;
-  const prefix = which ? `"${which}": ` : '';
+  const prefix = which && !err.message.startsWith(which) ? `"${which}": ` : '';
   const status = { not_an_image: 400, duplicate: 409, no_face: 422, multiple_faces: 422, poor_quality: 422, unavailable: 503 }[err.kind];
   return new HttpError(status, err.kind, prefix + err.message, { image: which, ...err.details });
 }
