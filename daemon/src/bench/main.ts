@@ -8,6 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { embedSection } from './embedSection.js';
 import { peerSection, visionSection } from './visionSection.js';
+import { doorSection } from './doorSection.js';
+import { adminSection } from './adminSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -21,7 +23,7 @@ export interface BenchContext {
   log: (msg: string) => void;
 }
 
-export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection];
+export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection];
 
 export function findRepoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
