@@ -54,6 +54,7 @@ export class EnrollClient {
   private async call(build: (id: number) => ToEnrollWorker): Promise<Reply> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const worker = await this.start();
+    worker.ref(); // a request in flight keeps the process alive; an idle worker does not
     const id = this.nextId++;
     try {
       return await new Promise<Reply>((resolve, reject) => {
@@ -63,6 +64,7 @@ export class EnrollClient {
     } finally {
       this.pending.delete(id);
       if (this.pending.size === 0) {
+        worker.unref();
         this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
         this.idleTimer.unref();
       }
@@ -123,8 +125,12 @@ export class EnrollClient {
     this.worker = null;
     this.ready = null;
     if (!w) return;
+    // Keep the process alive until the worker has released its sessions (it is unref'd while idle).
+    w.ref();
     w.postMessage({ type: 'close' } satisfies ToEnrollWorker);
-    await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => setTimeout(r, 2000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => w.once('exit', r)), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     await w.terminate();
   }
 }
