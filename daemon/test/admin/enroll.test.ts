@@ -156,6 +156,17 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     const cap = await c.req('POST', '/api/v1/live/capture', {});
     expect(cap.status, cap.text).toBe(200);
     expect(cap.json.captureId).toMatch(/^[0-9a-f-]{36}$/);
+    const img2 = await fetch(`${h.url}/api/v1/live/capture/${String(cap.json.captureId)}`, { headers: { cookie: c.cookie } });
+    expect(img2.headers.get('content-type')).toBe('image/jpeg');
+    // Enrolling the capture as someone new is the duplicate check's job: she is already enrolled.
+    const before = rows(h);
+    const dup = await c.req('POST', '/api/v1/people/from-camera', { name: 'Amy Again', captures: [cap.json.captureId] });
+    expect(dup.status, dup.text).toBe(409);
+    expect(dup.json.message).toMatch(/already enrolled as Amy Farrah/);
+    expect(rows(h)).toEqual(before);
+    const gone = await c.req('POST', '/api/v1/people/from-camera', { name: 'X', captures: ['00000000-0000-4000-8000-000000000000'] });
+    expect(gone.status).toBe(400);
+    expect(gone.json.message).toMatch(/capture .* not found/);
   });
 
   it('deleting a person erases their templates and thumbnails', async () => {
