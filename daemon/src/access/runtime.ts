@@ -112,3 +112,13 @@ export function runtimeProbes(ctx: ServiceContext): WatchdogProbes {
 }
 
 export const watchdogFactory: ServiceFactory = (ctx) => new WatchdogService(runtimeProbes(ctx), ctx.bus, ctx.log.child({ component: 'systemd' }));
+
+/**
+ * For listeners on the same controller (admin live view, MQTT state): the camera (peek() for
+ * the newest frame, snapshot() for fps/drops) and the access service (health counters).
+ * null before the factories ran or when a service is not configured.
+ */
+export function doorRuntime(ctx: ServiceContext): { camera: CameraService | null; vision: VisionService | null; access: AccessService | null } {
+  const r = runtimes.get(ctx);
+  return { camera: r?.camera ?? null, vision: r?.vision ?? null, access: r?.access ?? null };
+}

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
 import { Store } from '../../src/store/store.js';
@@ -66,6 +67,29 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     } finally {
       store.close();
     }
+  });
+
+  it('an uncaught error inside a running blinkd (mid-unlock) turns the relay off and exits 1 for a restart', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const gpio = join(t.dir, 'gpio.json');
+    const trigger = join(t.dir, 'crash-now');
+    // Preloaded into the real `blinkd run` process: throws from a timer once the trigger file exists.
+    const preload = join(t.dir, 'crash.mjs');
+    writeFileSync(preload, `import { existsSync } from 'node:fs';\nconst t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); throw new Error('injected crash'); } }, 20);\nt.unref();\n`);
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
+    const d = startBlinkd(['run'], { cwd: t.dir, env: { ...doorEnv(t.dir), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+    cleanups.push(() => void d.child.kill('SIGKILL'));
+    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 0 } }));
+    await until(() => relayLevel(gpio) === 1, 3000, 'relay on after the exit button');
+    writeFileSync(trigger, '');
+    const exit = await d.exited;
+    expect(exit.code).toBe(1);
+    const fatal = d.lines.find((l) => l.level === 'fatal');
+    expect(fatal).toMatchObject({ relay: 'off', kind: 'uncaughtException' });
+    expect(JSON.stringify(fatal)).toContain('injected crash');
+    expect(relayLevel(gpio)).toBe(0);
   });
 
   it('forced open is alarmed; after SIGKILL mid-unlock, `blinkd relay off` (ExecStopPost) de-energizes the relay', async () => {
