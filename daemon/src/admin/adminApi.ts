@@ -49,6 +49,7 @@ export class AdminApi implements Service {
   private state_: ServiceStatus = 'stopped';
   private timer: NodeJS.Timeout | null = null;
   private tlsOn = false;
+  private offSettings: (() => void) | null = null;
   readonly admin: AdminContext;
 
   constructor(private readonly ctx: ServiceContext, options: AdminApiOptions = {}) {
@@ -90,12 +91,18 @@ export class AdminApi implements Service {
     }
     (this.admin.faces as FaceServices & { start?: () => void }).start?.();
     this.maintain();
+    // Retention lowered (or set to 0 = keep none) in the admin: apply it now, not in an hour.
+    this.offSettings = this.ctx.bus.on('settings.changed', (e) => {
+      if (e.keys.includes('admin.thumbnailRetentionDays')) this.maintain();
+    });
     this.timer = setInterval(() => this.maintain(), MAINTENANCE_MS);
     this.timer.unref();
     this.state_ = 'running';
   }
 
   async stop(): Promise<void> {
+    this.offSettings?.();
+    this.offSettings = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await (this.admin.faces as FaceServices & { stop?: () => Promise<void> }).stop?.();

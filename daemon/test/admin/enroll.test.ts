@@ -169,12 +169,25 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(gone.json.message).toMatch(/capture .* not found/);
   });
 
+  it('thumbnail retention 0 erases stored thumbnails at once', async () => {
+    expect(count(h, 'face_thumbnails')).toBe(1);
+    const r = await c.req('PUT', '/api/v1/settings', { changes: { 'admin.thumbnailRetentionDays': 0 } });
+    expect(r.status).toBe(200);
+    expect(count(h, 'face_thumbnails')).toBe(0);
+    expect((await c.req('PUT', '/api/v1/settings', { changes: { 'admin.thumbnailRetentionDays': 30 } })).status).toBe(200);
+    const { people } = (await c.req('GET', '/api/v1/people')).json as { people: Array<{ id: string }> };
+    // Put one back through "add photos" so the erase-on-delete check below has something to erase.
+    const more = await c.req('POST', `/api/v1/people/${people[0]!.id}/photos`, photos('amy/amy4.png'));
+    expect(more.status, more.text).toBe(200);
+    expect(rows(h)).toEqual({ people: 1, templates: 4, thumbnails: 1 });
+  });
+
   it('deleting a person erases their templates and thumbnails', async () => {
     const { people } = (await c.req('GET', '/api/v1/people')).json as { people: Array<{ id: string }> };
     const id = people[0]!.id;
     const r = await c.req('DELETE', `/api/v1/people/${id}`);
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ ok: true, templatesErased: 3, thumbnailsErased: 1 });
+    expect(r.json).toMatchObject({ ok: true, templatesErased: 4, thumbnailsErased: 1 });
     expect(rows(h)).toEqual({ people: 0, templates: 0, thumbnails: 0 });
     expect((await c.req('GET', `/api/v1/people/${id}`)).status).toBe(404);
   });
