@@ -74,11 +74,11 @@ export function resolveSource(source: string): SourceSpec {
     if (bin && libcameraHasCamera(bin)) return { kind: 'libcamera', binary: bin };
     const dev = firstVideoDevice();
     if (dev) return { kind: 'v4l2', device: dev };
-    return { kind: 'none', reason: bin ? `${bin} lists no camera and there is no /dev/video* camera` : 'no libcamera tools and no /dev/video* camera' };
+    return { kind: 'none', reason: bin ? `no camera: ${bin} lists none and there is no /dev/video* camera` : 'no camera: no libcamera tools and no /dev/video* camera' };
   }
   if (source === 'libcamera') {
     const bin = libcameraBinary();
-    return bin ? { kind: 'libcamera', binary: bin } : { kind: 'none', reason: 'camera.source is libcamera but neither rpicam-vid nor libcamera-vid is installed' };
+    return bin ? { kind: 'libcamera', binary: bin } : { kind: 'none', reason: 'no camera: camera.source is libcamera but neither rpicam-vid nor libcamera-vid is installed (apt-get install rpicam-apps-lite)' };
   }
   if (source.startsWith('v4l2:')) return { kind: 'v4l2', device: source.slice(5) };
   if (source.startsWith('rtsp://') || source.startsWith('rtsps://')) return { kind: 'rtsp', url: source };
@@ -128,6 +128,7 @@ export function createSource(spec: SourceSpec, c: CameraConfig): FrameSource | n
     case 'images':
       return new ImagesFrameSource(spec.dir, { fps: c.fps, loop: c.loop, width: c.width, height: c.height, rotate: c.rotate });
     case 'libcamera':
+      if (c.rotate === 90 || c.rotate === 270) throw new Error(`camera.rotate ${c.rotate} is not supported by libcamera (only 0 or 180); mount the camera upright or use 180`);
       return new ProcessFrameSource(`libcamera (${spec.binary})`, spec.binary, libcameraArgs(c));
     case 'file':
     case 'rtsp':

@@ -82,6 +82,7 @@ describe('camera source selection', () => {
     expect(args.join(' ')).toContain('transpose=1');
     expect(args.slice(-4)).toEqual(['mjpeg', '-q:v', '4', 'pipe:1']);
     expect(() => createSource({ kind: 'file', path: '/does/not/exist.mp4' }, cameraConfig({}))).toThrow(/does not exist/);
+    expect(() => createSource({ kind: 'libcamera', binary: '/usr/bin/rpicam-vid' }, cameraConfig({ rotate: 90 }))).toThrow(/only 0 or 180/);
   });
 
   it('auto-detect on a machine without camera tools or /dev/video*: none, and the service reports "no camera"', async () => {
@@ -93,7 +94,7 @@ describe('camera source selection', () => {
       await cam.start();
       expect(cam.cameraState()).toBe('none');
       expect(cam.status()).toBe('degraded');
-      expect(cam.health()).toMatchObject({ state: 'none', source: 'none' });
+      expect(cam.health()).toMatchObject({ state: 'none', source: 'none', detail: expect.stringMatching(/^no camera/) });
       expect(statuses).toEqual(['down']);
       expect(await cam.waitUntilReady(10)).toBe(true);
     } else {
