@@ -46,7 +46,7 @@ afterEach(async () => {
   for (const c of open.splice(0).reverse()) await c();
 });
 
-async function rig(access: Record<string, unknown> = {}) {
+async function rig(access: Record<string, unknown> = {}, random: () => number = Math.random) {
   const t = tempDir();
   const store = Store.open(join(t.dir, 'db.sqlite'));
   const config = parseConfig({ unit: { timezone: 'UTC' }, access: { threshold: 0.8, margin: 0.05, cooldownMs: 5000, liveness: { passive: true, blink: false }, ...access }, door: { pulseMs: 300 } }, 't');
@@ -79,7 +79,7 @@ async function rig(access: Record<string, unknown> = {}) {
     record: (e, at) => void recorder.record(e, at),
     tailgating: (d) => bus.emit('alarm', { type: 'tailgating', active: true, ts: new Date().toISOString(), details: d }),
     now: () => now,
-  });
+  }, random);
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
   return { store, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config };
 }
@@ -182,6 +182,22 @@ describe('access decisions (one per track)', () => {
     const ok = [];
     for (const e of ears) ok.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { ear: { left: e, right: e } })]))));
     expect(ok.map((o) => o.result)).toEqual(['GRANTED']);
+  });
+
+  it('head-turn challenge: turning to the asked side passes, turning the other way fails', async () => {
+    // random() < 0.5 asks for "left" (yaw > 0, see HeadPose)
+    const r = await rig({ liveness: { passive: false, blink: false, headTurn: true, headTurnYawDeg: 20 } }, () => 0.1);
+    let t = Date.now();
+    const right = [];
+    for (const yaw of [0, 2, -25, -26]) right.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { pose: { yaw, pitch: 0, roll: 0 } })]))));
+    expect(right.map((o) => o.reason)).toEqual(['liveness_failed']);
+    expect(r.store.events.query()[0]!.liveness).toMatchObject({ challenge: 'left', failed: 'headTurn' });
+    t += 3000;
+    await r.decider.onFrame(frame(t, []));
+    r.advance(10_000);
+    const left = [];
+    for (const yaw of [0, 5, 15, 24, 26]) left.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { pose: { yaw, pitch: 0, roll: 0 } })]))));
+    expect(left.map((o) => o.result)).toEqual(['GRANTED']);
   });
 
   it('lockdown: nobody is granted, the decision is recorded as lockdown', async () => {
