@@ -134,20 +134,30 @@ export interface RgbImage {
 export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height: number, out: Uint8Array = new Uint8Array(width * height * 3)): Uint8Array {
   const inv = invertSimilarity(toCrop);
   const { data, width: W, height: H } = src;
+  const row = W * 3;
   let o = 0;
   for (let y = 0; y < height; y++) {
     // source position of (0, y) and the per-x step
-    let fx = inv.a * 0 - inv.b * y + inv.tx;
-    let fy = inv.b * 0 + inv.a * y + inv.ty;
+    let fx = -inv.b * y + inv.tx;
+    let fy = inv.a * y + inv.ty;
     for (let x = 0; x < width; x++, fx += inv.a, fy += inv.b, o += 3) {
       const x0 = Math.floor(fx);
       const y0 = Math.floor(fy);
+      const wx = fx - x0;
+      const wy = fy - y0;
+      if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
+        // interior: all four neighbours inside
+        const w00 = (1 - wx) * (1 - wy), w10 = wx * (1 - wy), w01 = (1 - wx) * wy, w11 = wx * wy;
+        const i = (y0 * W + x0) * 3, j = i + row;
+        out[o] = w00 * data[i]! + w10 * data[i + 3]! + w01 * data[j]! + w11 * data[j + 3]! + 0.5;
+        out[o + 1] = w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5;
+        out[o + 2] = w00 * data[i + 2]! + w10 * data[i + 5]! + w01 * data[j + 2]! + w11 * data[j + 5]! + 0.5;
+        continue;
+      }
       if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
         out[o] = 0; out[o + 1] = 0; out[o + 2] = 0;
         continue;
       }
-      const wx = fx - x0;
-      const wy = fy - y0;
       const xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= W ? W - 1 : x0 + 1;
       const ya = y0 < 0 ? 0 : y0, yb = y0 + 1 >= H ? H - 1 : y0 + 1;
       // outside pixels count as black: zero their weights
@@ -160,6 +170,64 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
         const v = w00 * data[i00 + c]! + w10 * data[i10 + c]! + w01 * data[i01 + c]! + w11 * data[i11 + c]!;
         out[o + c] = v + 0.5;
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * warpRgb and packTensor in one pass: the crop goes straight into the network's float input
+ * (NHWC, or NCHW), without the intermediate byte crop. Each sample is rounded to a byte value
+ * first, so the tensor is identical to packTensor(warpRgb(…)).
+ */
+export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, height: number, norm: InputNorm, out: Float32Array, offset = 0): Float32Array {
+  const inv = invertSimilarity(toCrop);
+  const { data, width: W, height: H } = src;
+  const row = W * 3;
+  const swap = norm.channels === 'bgr';
+  // output channel k reads source channel ch[k]
+  const c0 = swap ? 2 : 0, c2 = swap ? 0 : 2;
+  const m0 = norm.mean[swap ? 2 : 0], m1 = norm.mean[1], m2 = norm.mean[swap ? 0 : 2];
+  const s0 = 1 / norm.std[swap ? 2 : 0], s1 = 1 / norm.std[1], s2 = 1 / norm.std[swap ? 0 : 2];
+  const nchw = norm.layout === 'nchw';
+  const plane = width * height;
+  // NHWC: channel k of pixel p at offset + 3p + k; NCHW: at offset + k·plane + p
+  const step = nchw ? 1 : 3, d1 = nchw ? plane : 1, d2 = nchw ? 2 * plane : 2;
+  const z0 = (0 - m0) * s0, z1 = (0 - m1) * s1, z2 = (0 - m2) * s2;
+  let o = offset;
+  for (let y = 0; y < height; y++) {
+    let fx = -inv.b * y + inv.tx;
+    let fy = inv.a * y + inv.ty;
+    for (let x = 0; x < width; x++, fx += inv.a, fy += inv.b, o += step) {
+      const x0 = Math.floor(fx);
+      const y0 = Math.floor(fy);
+      const wx = fx - x0;
+      const wy = fy - y0;
+      let r: number, g: number, b: number;
+      if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
+        const w00 = (1 - wx) * (1 - wy), w10 = wx * (1 - wy), w01 = (1 - wx) * wy, w11 = wx * wy;
+        const i = (y0 * W + x0) * 3, j = i + row;
+        r = (w00 * data[i + c0]! + w10 * data[i + 3 + c0]! + w01 * data[j + c0]! + w11 * data[j + 3 + c0]! + 0.5) | 0;
+        g = (w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5) | 0;
+        b = (w00 * data[i + c2]! + w10 * data[i + 3 + c2]! + w01 * data[j + c2]! + w11 * data[j + 3 + c2]! + 0.5) | 0;
+      } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+        out[o] = z0; out[o + d1] = z1; out[o + d2] = z2;
+        continue;
+      } else {
+        const xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= W ? W - 1 : x0 + 1;
+        const ya = y0 < 0 ? 0 : y0, yb = y0 + 1 >= H ? H - 1 : y0 + 1;
+        const w00 = (x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy));
+        const w10 = (x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy));
+        const w01 = (x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy);
+        const w11 = (x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy);
+        const i00 = (ya * W + xa) * 3, i10 = (ya * W + xb) * 3, i01 = (yb * W + xa) * 3, i11 = (yb * W + xb) * 3;
+        r = (w00 * data[i00 + c0]! + w10 * data[i10 + c0]! + w01 * data[i01 + c0]! + w11 * data[i11 + c0]! + 0.5) | 0;
+        g = (w00 * data[i00 + 1]! + w10 * data[i10 + 1]! + w01 * data[i01 + 1]! + w11 * data[i11 + 1]! + 0.5) | 0;
+        b = (w00 * data[i00 + c2]! + w10 * data[i10 + c2]! + w01 * data[i01 + c2]! + w11 * data[i11 + c2]! + 0.5) | 0;
+      }
+      out[o] = ((r > 255 ? 255 : r) - m0) * s0;
+      out[o + d1] = ((g > 255 ? 255 : g) - m1) * s1;
+      out[o + d2] = ((b > 255 ? 255 : b) - m2) * s2;
     }
   }
   return out;

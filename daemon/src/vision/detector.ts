@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { ModelEntry } from './modelManifest.js';
-import { applySimilarity, invertSimilarity, packTensor, warpRgb, type RgbImage, type Similarity } from './align.js';
+import { applySimilarity, invertSimilarity, warpToTensor, type InputNorm, type RgbImage, type Similarity } from './align.js';
 import { inputNorm, inputSize } from './modelSet.js';
 import type { Box, Point } from './types.js';
 
@@ -66,7 +66,8 @@ export class FaceDetector {
   private readonly size: number;
   private readonly anchors: Float32Array;
   private readonly input: Float32Array;
-  private readonly crop: Uint8Array;
+  private readonly tensor: ort.Tensor;
+  private readonly norm: InputNorm;
 
   constructor(readonly session: ort.InferenceSession, readonly entry: ModelEntry) {
     const s = inputSize(entry);
@@ -74,7 +75,8 @@ export class FaceDetector {
     this.size = s.width;
     this.anchors = blazeAnchors(this.size);
     this.input = new Float32Array(this.size * this.size * 3);
-    this.crop = new Uint8Array(this.size * this.size * 3);
+    this.tensor = new ort.Tensor('float32', this.input, [1, this.size, this.size, 3]);
+    this.norm = inputNorm(entry);
   }
 
   /** image → detector-input transform for a zoom-out factor. */
@@ -86,10 +88,8 @@ export class FaceDetector {
 
   async detect(img: RgbImage, o: DetectOptions): Promise<Detection[]> {
     const t = this.letterbox(img, o.zoomOut);
-    warpRgb(img, t, this.size, this.size, this.crop);
-    packTensor(this.crop, this.size, this.size, inputNorm(this.entry), this.input);
-    const feeds = { [this.entry.input.name]: new ort.Tensor('float32', this.input, [1, this.size, this.size, 3]) };
-    const res = await this.session.run(feeds);
+    warpToTensor(img, t, this.size, this.size, this.norm, this.input);
+    const res = await this.session.run({ [this.entry.input.name]: this.tensor });
     const rows = this.rows(res);
     const inv = invertSimilarity(t);
     const dets: Detection[] = [];

@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { arcfaceTemplate, dlibChipTemplate, estimateSimilarity, invertSimilarity, packTensor, similarityScale, warpRgb, type FivePoints, type RgbImage, type Similarity } from './align.js';
+import { type InputNorm, arcfaceTemplate, dlibChipTemplate, estimateSimilarity, invertSimilarity, packTensor, similarityScale, warpRgb, warpToTensor, type FivePoints, type RgbImage, type Similarity } from './align.js';
 import { claheRgb } from './clahe.js';
 import { FaceDetector, type Detection, type DetectOptions } from './detector.js';
 import { earFromMesh, fivePointsFromMesh, headPoseFromMesh, MESH_POINTS, type Mesh } from './meshIndices.js';
@@ -71,20 +71,23 @@ function meshBox(mesh: Mesh): Box {
 class ImageModel {
   readonly size: { width: number; height: number };
   readonly buf: Float32Array;
-  readonly crop: Uint8Array;
+  private readonly norm: InputNorm;
+  private readonly tensor: ort.Tensor;
   constructor(readonly session: ort.InferenceSession, readonly entry: ModelEntry) {
     this.size = inputSize(entry);
+    this.norm = inputNorm(entry);
     this.buf = new Float32Array(this.size.width * this.size.height * 3);
-    this.crop = new Uint8Array(this.size.width * this.size.height * 3);
+    const { width, height } = this.size;
+    // one input tensor over the reused buffer: ORT reads it in place on every run
+    this.tensor = new ort.Tensor('float32', this.buf, entry.input.layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3]);
   }
 
-  /** Warps `img` through `t`, packs it and runs; returns the outputs. */
+  /** Warps `img` through `t` straight into the input tensor (or packs a ready crop) and runs; returns the outputs. */
   async run(img: RgbImage | null, t: Similarity | null, crop?: Uint8Array): Promise<ort.InferenceSession.OnnxValueMapType> {
     const { width, height } = this.size;
-    const src = crop ?? warpRgb(img as RgbImage, t as Similarity, width, height, this.crop);
-    packTensor(src, width, height, inputNorm(this.entry), this.buf);
-    const dims = this.entry.input.layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3];
-    return this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', this.buf, dims) });
+    if (crop) packTensor(crop, width, height, this.norm, this.buf);
+    else warpToTensor(img as RgbImage, t as Similarity, width, height, this.norm, this.buf);
+    return this.session.run({ [this.entry.input.name]: this.tensor });
   }
 
   out(res: ort.InferenceSession.OnnxValueMapType, i = 0): Float32Array {
