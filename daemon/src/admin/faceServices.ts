@@ -72,6 +72,8 @@ export interface FaceServices {
   embed(image: Buffer): Promise<Embedding>;
   /** The newest camera frame with its faces, or null when no camera runs. */
   liveFrame(): Promise<LiveFrame | null>;
+  /** Per-stage timings (ms) of the newest analysed frame, when frames flow. */
+  stageTimings?(): Record<string, number> | null;
 }
 
 export class UnavailableFaceServices implements FaceServices {

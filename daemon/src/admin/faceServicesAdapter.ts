@@ -56,6 +56,11 @@ export class VisionFaceServices implements FaceServices {
     return this.live.frame();
   }
 
+  stageTimings(): Record<string, number> | null {
+    const t = this.live.timings();
+    return t ? Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v * 10) / 10])) : null;
+  }
+
   start(): void {
     this.live.start();
   }

@@ -49,6 +49,11 @@ export class LiveTap {
     this.latest = null;
   }
 
+  /** Per-stage timings of the newest analysed frame (ms), or null. */
+  timings(): FrameResult['timings'] | null {
+    return this.active() ? this.latest!.result.timings : null;
+  }
+
   /** True when frames arrived recently. */
   active(): boolean {
     return this.latest !== null && this.now() - this.latest.at < STALE_MS;

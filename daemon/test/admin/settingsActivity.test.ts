@@ -125,5 +125,9 @@ describe('settings, events, attendance and people editing', () => {
     expect(r.json).toMatchObject({ status: expect.any(String), system: expect.objectContaining({ load: expect.any(Array) }), store: expect.objectContaining({ mqttOutbox: 0, syncOutbox: 0 }) });
     expect((r.json.disk as { freeMb: number }).freeMb).toBeGreaterThan(0);
     expect((r.json.services as Record<string, unknown>).admin).toMatchObject({ status: 'running', users: 1 });
+    const models = r.json.models as Array<{ id: string; sha256: string }>;
+    expect(models.length).toBeGreaterThan(0);
+    for (const m of models) expect(m.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.json.pipeline).toMatchObject({ stagesMs: null });
   });
 });

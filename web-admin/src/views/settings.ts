@@ -101,14 +101,16 @@ export function healthView(): HTMLElement {
     try {
       const r = await get<Record<string, any>>('/health'); // eslint-disable-line @typescript-eslint/no-explicit-any
       const sys = r.system ?? {};
-      const vision = r.services?.vision ?? {};
-      const camera = r.services?.camera ?? {};
+      const pipe = r.pipeline ?? {};
       const card = (title: string, rows: Array<[string, unknown]>) => h('section.card', null, h('h2', null, title),
         h('dl', null, rows.filter(([, v]) => v !== undefined).map(([k, v]) => [h('dt', null, k), h('dd', null, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '—'))])));
+      const stages = pipe.stagesMs ? Object.entries(pipe.stagesMs as Record<string, number>).map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`).join(' · ') : null;
+      const models = Array.isArray(r.models) ? (r.models as Array<{ id: string; precision: string | null; sha256: string }>) : [];
       clear(body,
         h('p', null, h('span.badge', { class: r.status === 'healthy' ? 'ok' : 'bad', id: 'health-status' }, r.status), ` version ${r.version} · up ${Math.round((r.uptimeSec ?? 0) / 60)} min`),
-        card('Unit', [['CPU temperature °C', sys.cpuTempC], ['Load (1/5/15 min)', (sys.load ?? []).join(' / ')], ['Memory', sys.memory ? `${sys.memory.rssMb} MB blinkd · ${sys.memory.freeMb} of ${sys.memory.totalMb} MB free` : undefined], ['Disk', r.disk ? `${r.disk.freeMb} MB free of ${r.disk.totalMb} MB (${r.disk.usedPct}% used)` : undefined]]),
-        card('Camera and vision', [['Camera fps', camera.fps], ['Vision fps', vision.fps], ['Latency per stage (ms)', vision.latencyMs ?? vision.timings], ['Engine', r.engine], ['Models', vision.models]]),
+        card('Unit', [['CPU temperature', sys.cpuTempC === null || sys.cpuTempC === undefined ? 'not available' : `${sys.cpuTempC} °C`], ['Load (1/5/15 min)', (sys.load ?? []).join(' / ')], ['Memory', sys.memory ? `${sys.memory.rssMb} MB blinkd · ${sys.memory.freeMb} of ${sys.memory.totalMb} MB free` : undefined], ['Disk', r.disk ? `${r.disk.freeMb} MB free of ${r.disk.totalMb} MB (${r.disk.usedPct}% used)` : undefined]]),
+        card('Camera and vision', [['Camera', r.services?.camera ? `${r.services.camera.state ?? r.services.camera.status} · ${pipe.cameraFps ?? 0} fps` : 'none'], ['Vision', `${pipe.visionFps ?? 0} fps`], ['Capture → result', pipe.captureToResultMs !== null && pipe.captureToResultMs !== undefined ? `${pipe.captureToResultMs} ms` : '—'], ['Per stage (ms)', stages ?? '—'], ['Recognition model', r.engine ? `${r.engine.recognitionModel} (${r.engine.precision})` : undefined]]),
+        card('Models', models.map((m) => [m.id, `${m.precision ?? ''} sha256 ${m.sha256.slice(0, 12)}…`])),
         card('Queues', [['MQTT outbox', r.store?.mqttOutbox], ['Sync outbox', r.store?.syncOutbox], ['People', r.store?.people], ['Templates', r.store?.templates], ['Events', r.store?.events], ['Database', r.store ? `${Math.round(r.store.sizeBytes / 1024)} KB` : undefined]]),
         card('Services', Object.entries(r.services ?? {}).map(([k, v]) => [k, (v as { status?: string }).status])),
         h('details.card', null, h('summary', null, 'Full report (JSON)'), h('pre.small', null, JSON.stringify(r, null, 2))));

@@ -2,6 +2,8 @@ import { statfsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Command } from '../../commands.js';
+import { loadModelManifest } from '../../vision/modelManifest.js';
+import { defaultModelsDir } from '../../vision/modelSet.js';
 import { actorOf, type AdminContext } from '../adminContext.js';
 import { HttpError, errorSchema } from '../httpErrors.js';
 import { SettingsValidationError, settingsView, validateChanges, setPath } from '../settingsEditor.js';
@@ -15,6 +17,15 @@ function disk(path: string): Record<string, unknown> | null {
     return { path, totalMb: Math.round(total / 1048576), freeMb: Math.round(free / 1048576), usedPct: total ? Math.round(((total - free) / total) * 1000) / 10 : null };
   } catch {
     return null;
+  }
+}
+
+/** Model files the unit carries (manifest id, task, precision, sha256), for the Health page. */
+function models(dir: string): Array<Record<string, unknown>> | { error: string } {
+  try {
+    return loadModelManifest(dir || defaultModelsDir()).models.map((m) => ({ id: m.id, task: m.task, precision: m.precision ?? null, sha256: m.sha256, bytes: m.bytes ?? null }));
+  } catch (err) {
+    return { error: (err as Error).message };
   }
 }
 
@@ -51,7 +62,21 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
     schema: { tags: ['system'], summary: 'Services, fps and per-stage latency, CPU temperature and load, memory, disk, models, outbox depths', response: { 200: { type: 'object', additionalProperties: true } } },
   }, async () => {
     const { body } = admin.ctx.http.report();
-    return { ...body, store: store.status(), disk: disk(resolve(config.store.dataDir)), admin: { sessions: admin.sessions.count(), users: admin.users.count() } };
+    const services = body.services as Record<string, Record<string, unknown> | undefined> | undefined;
+    const frameLoop = services?.access?.frameLoop as { fps?: number; lastLatencyMs?: number } | undefined;
+    return {
+      ...body,
+      pipeline: {
+        cameraFps: services?.camera?.fps ?? null,
+        visionFps: frameLoop?.fps ?? null,
+        captureToResultMs: frameLoop?.lastLatencyMs ?? null,
+        stagesMs: admin.faces.stageTimings?.() ?? null,
+      },
+      models: models(config.vision.modelsDir),
+      store: store.status(),
+      disk: disk(resolve(config.store.dataDir)),
+      admin: { sessions: admin.sessions.count(), users: admin.users.count() },
+    };
   });
 
   // ---- audit ----
