@@ -152,6 +152,13 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(meta.faces[0]!.name).toBe('Amy Farrah');
     expect(meta.faces[0]!.score).toBeGreaterThan(h.config.access.threshold);
     expect(meta.faces[0]!.box.width).toBeGreaterThan(20);
+    // A name that is not ASCII travels in the header too (escaped JSON).
+    const id = meta.faces.length && ((await c.req('GET', '/api/v1/people?q=Farrah')).json.people as Array<{ id: string }>)[0]!.id;
+    expect((await c.req('PATCH', `/api/v1/people/${id}`, { name: 'Zhāng 李' })).status).toBe(200);
+    const res2 = await fetch(`${h.url}/api/v1/live/frame`, { headers: { cookie: c.cookie } });
+    expect(res2.status).toBe(200);
+    expect((JSON.parse(res2.headers.get('x-frame-meta')!) as { faces: Array<{ name: string }> }).faces[0]!.name).toBe('Zhāng 李');
+    expect((await c.req('PATCH', `/api/v1/people/${id}`, { name: 'Amy Farrah' })).status).toBe(200);
     // One face of good quality: a capture for camera enrollment is accepted.
     const cap = await c.req('POST', '/api/v1/live/capture', {});
     expect(cap.status, cap.text).toBe(200);

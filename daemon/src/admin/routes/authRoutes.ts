@@ -59,13 +59,15 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
   }, async (req, reply) => {
     const { token, username, password } = req.body;
     if (admin.users.count() > 0) throw new HttpError(409, 'already_set_up', 'this unit is already set up: sign in instead');
-    const verdict = admin.throttle.check('(setup)', remoteOf(req), admin.now());
+    // Wrong tokens lock the address that sent them (not setup as a whole: a stranger must not block the owner).
+    const setupSubject = `(setup)@${remoteOf(req)}`;
+    const verdict = admin.throttle.check(setupSubject, remoteOf(req), admin.now());
     if (!verdict.allowed) {
       reply.header('retry-after', String(verdict.retryAfterSec));
       throw new HttpError(429, 'locked_out', `too many wrong setup tokens; try again in ${Math.ceil(verdict.retryAfterSec / 60)} min`);
     }
     if (!admin.setup.matches(token)) {
-      admin.throttle.record('(setup)', remoteOf(req), false, 'bad_password', admin.now());
+      admin.throttle.record(setupSubject, remoteOf(req), false, 'bad_password', admin.now());
       throw new HttpError(403, 'bad_setup_token', 'wrong setup token: copy it from the blinkd log (journalctl -u blinkd | grep "setup token") or the file admin-setup-token in the data directory');
     }
     const problem = passwordProblem(password, username);

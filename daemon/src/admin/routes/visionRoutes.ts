@@ -11,8 +11,9 @@ const NO_CAMERA = 'no live camera frames: the camera is not running, or no frame
 const CAPTURE_TTL_MS = 10 * 60_000;
 const MAX_CAPTURES = 20;
 
+/** The frame's metadata as a header value: JSON with every non-ASCII character escaped (names like "李" are not valid in HTTP headers as is). */
 function frameMeta(f: LiveFrame): string {
-  return JSON.stringify({ seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, faces: f.faces });
+  return JSON.stringify({ seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, faces: f.faces }).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
