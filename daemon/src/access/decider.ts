@@ -10,8 +10,10 @@ import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
 import { cosineSimilarity, FaceTracker, type Track } from './tracker.js';
 import { TrackLiveness, type LivenessReport } from './trackLiveness.js';
 
-/** Consecutive embedded frames that are not a match before a track is denied as not recognised. */
+/** Consecutive embedded frames that are not a match before a track is denied as not recognised… */
 export const REJECT_AFTER_FRAMES = 5;
+/** …and at least this long after the track began: an enrolled person walking in at an angle gets time to face the camera. */
+export const REJECT_MIN_MS = 800;
 /** A new face this similar to the granted face is the same person, not a tailgater. */
 const SAME_PERSON_COSINE = 0.5;
 
@@ -56,7 +58,7 @@ export interface DecisionOutcome {
  *  3. each track's liveness policy is advanced;
  *  4. a track is decided once: GRANTED when the identity is confirmed, liveness passed and
  *     the policy (lockdown, status, validity, schedule) allows; DENIED with a reason code
- *     otherwise (not recognised after REJECT_AFTER_FRAMES frames, liveness failed, policy,
+ *     otherwise (not recognised for REJECT_AFTER_FRAMES frames and REJECT_MIN_MS, liveness failed, policy,
  *     or access.decisionTimeoutMs without a verdict).
  * A person granted (or denied by policy) within access.cooldownMs is not decided again
  * (SUPPRESSED: no event, no pulse). A new face while the door is unlocked after a grant
@@ -143,7 +145,7 @@ export class AccessDecider {
         }
         return this.grant(s, person!);
       }
-    } else if (s.nonMatchRun >= REJECT_AFTER_FRAMES) {
+    } else if (s.nonMatchRun >= REJECT_AFTER_FRAMES && ts - s.firstCapturedAt >= REJECT_MIN_MS) {
       return this.deny(s, this.rejectReason(s));
     }
     if (ts - s.firstCapturedAt > this.config.access.decisionTimeoutMs) {

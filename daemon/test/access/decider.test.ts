@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { AccessDecider, REJECT_AFTER_FRAMES } from '../../src/access/decider.js';
+import { AccessDecider, REJECT_AFTER_FRAMES, REJECT_MIN_MS } from '../../src/access/decider.js';
 import { AccessRecorder } from '../../src/access/recorder.js';
 import { FaceTracker } from '../../src/access/tracker.js';
 import { Gallery } from '../../src/gallery/gallery.js';
@@ -85,6 +85,15 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
 }
 
 describe('access decisions (one per track)', () => {
+  it('an enrolled face that does not match at first (turned away) is not denied before REJECT_MIN_MS', async () => {
+    const r = await rig();
+    let t = Date.now();
+    const got = [];
+    for (let i = 0; i < 8; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0, [[6, 0.8]]))])))); // 528 ms of a poor view
+    for (let i = 0; i < 3; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0))]))));
+    expect(got.map((o) => [o.result, o.reason])).toEqual([['GRANTED', 'match']]);
+  });
+
   it('grants an enrolled, live, active person once, pulses the relay once, records event + CHECK_IN atomically', async () => {
     const r = await rig();
     let t = Date.now();
@@ -120,12 +129,12 @@ describe('access decisions (one per track)', () => {
     expect(later.map((o) => o.result)).toEqual(['GRANTED']);
   });
 
-  it(`denies a stranger as unknown after ${REJECT_AFTER_FRAMES} frames, a near miss as below_threshold, a close second as ambiguous_match`, async () => {
+  it(`denies a stranger as unknown after ${REJECT_AFTER_FRAMES} frames and ${REJECT_MIN_MS} ms, a near miss as below_threshold, a close second as ambiguous_match`, async () => {
     const r = await rig();
     let t = Date.now();
     const run = async (emb: Float32Array) => {
       const got = [];
-      for (let i = 0; i < REJECT_AFTER_FRAMES + 2; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, emb)]))));
+      for (let i = 0; i < 16; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, emb)]))));
       t += 2000;
       await r.decider.onFrame(frame(t, []));
       return got.map((o) => o.reason);
