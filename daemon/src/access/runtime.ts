@@ -2,6 +2,8 @@ import type { ServiceContext, ServiceFactory } from '../controller.js';
 import { CameraService } from '../camera/cameraService.js';
 import { VisionService } from '../vision/visionService.js';
 import { LiveGallery } from '../gallery/liveGallery.js';
+import { loadModelManifest } from '../vision/modelManifest.js';
+import { defaultModelsDir } from '../vision/modelSet.js';
 import { WatchdogService, type WatchdogProbes } from '../system/watchdog.js';
 import { AccessService } from './accessService.js';
 import type { FaceMatcher } from './ports.js';
@@ -45,7 +47,16 @@ export const visionFactory: ServiceFactory = (ctx) => {
 async function galleryMatcher(ctx: ServiceContext, vision: VisionService): Promise<FaceMatcher & { close(): Promise<void> }> {
   const modelId = vision.embedderId();
   if (!modelId) throw new Error('access: the vision service reports no embedder');
-  const dim = ctx.store.templates.activeForModel(modelId)[0]?.embedding.length ?? 128;
+  // The embedding size from the model manifest (the embedder's output shape), else from a stored template.
+  let dim: number | undefined;
+  try {
+    const entry = loadModelManifest(ctx.config.vision.modelsDir || defaultModelsDir()).models.find((m) => m.id === modelId);
+    const last = entry?.outputs[0]?.shape.at(-1);
+    if (last && last > 0) dim = last;
+  } catch {
+    /* the vision service already verified the manifest; fall back below */
+  }
+  dim ??= ctx.store.templates.activeForModel(modelId)[0]?.embedding.length ?? 128;
   const gallery = new LiveGallery(ctx.store, ctx.bus, modelId, dim);
   await gallery.start();
   return {
