@@ -19,7 +19,7 @@ import type { BenchContext, BenchResult, BenchSection } from './main.js';
 
 const WARMUP = 15;
 const RUNS = 100;
-const shared: { frameMsP50: number | null } = { frameMsP50: null };
+const shared: { frameMsP50: number | null; blazefaceFrameMsP50: number | null } = { frameMsP50: null, blazefaceFrameMsP50: null };
 
 function pct(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -63,51 +63,65 @@ async function searchBench(n: number, probes: Float32Array[]): Promise<{ p50: nu
   return { p50: pct(t, 50), p95: pct(t, 95), js: pct(tj, 50), rss };
 }
 
+/** Whole-frame and per-stage latency of a pipeline on one frame (JPEG decode timed separately). */
+async function frameBench(pipeline: FacePipeline, jpeg: Buffer): Promise<{ frameMs: number[]; frameJpegMs: number[]; stages: Record<string, number[]> }> {
+  const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
+  const stages: Record<string, number[]> = { decode: [], detect: [], mesh: [], align: [], embed: [], antispoof: [] };
+  const frameMs: number[] = [];
+  const frameJpegMs: number[] = [];
+  let faces = 0;
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const t0 = performance.now();
+    const img = await decodeFrame(frame);
+    const t1 = performance.now();
+    const r = await pipeline.process(img);
+    const t2 = performance.now();
+    if (i < WARMUP) continue;
+    faces = r.faces.length;
+    stages.decode!.push(t1 - t0);
+    stages.detect!.push(r.timings.detectMs);
+    stages.mesh!.push(r.timings.meshMs);
+    stages.align!.push(r.timings.alignMs);
+    stages.embed!.push(r.timings.embedMs);
+    stages.antispoof!.push(r.timings.antispoofMs);
+    frameMs.push(t2 - t1);
+    frameJpegMs.push(t2 - t0);
+  }
+  if (faces !== 1) throw new Error(`bench frame should hold one face, the pipeline found ${faces}`);
+  return { frameMs, frameJpegMs, stages };
+}
+
 export const visionSection: BenchSection = {
   name: 'vision',
   async run(ctx: BenchContext): Promise<BenchResult> {
     const rssStart = rssMb();
-    const pipeline = await FacePipeline.create({ precision: 'int8', intraOpThreads: 2, interOpThreads: 1 });
+    // The daemon's defaults: detector 'auto' (short-range, BlazeFace fallback), one intra-op thread per session.
+    const pipeline = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1 });
     const rssLoaded = rssMb();
     const jpeg = await benchFrame();
-    const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
-    const rgb = await decodeFrame(frame);
-    const stages: Record<string, number[]> = { decode: [], detect: [], mesh: [], align: [], embed: [], antispoof: [] };
-    const frameMs: number[] = [];
-    const frameJpegMs: number[] = [];
-    let faces = 0;
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      const t0 = performance.now();
-      const img = await decodeFrame(frame);
-      const t1 = performance.now();
-      const r = await pipeline.process(img);
-      const t2 = performance.now();
-      if (i < WARMUP) continue;
-      faces = r.faces.length;
-      stages.decode!.push(t1 - t0);
-      stages.detect!.push(r.timings.detectMs);
-      stages.mesh!.push(r.timings.meshMs);
-      stages.align!.push(r.timings.alignMs);
-      stages.embed!.push(r.timings.embedMs);
-      stages.antispoof!.push(r.timings.antispoofMs);
-      frameMs.push(t2 - t1);
-      frameJpegMs.push(t2 - t0);
-    }
-    if (faces !== 1) throw new Error(`bench frame should hold one face, the pipeline found ${faces}`);
-    void rgb;
+    const { frameMs, frameJpegMs, stages } = await frameBench(pipeline, jpeg);
     const rssSteady = rssMb();
-    ctx.log(`vision: frame p50 ${pct(frameMs, 50).toFixed(2)} ms`);
+    // The same networks as the peer: BlazeFace 256 on every frame.
+    const blaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
+    const blazeRun = await frameBench(blaze, jpeg);
+    await blaze.release();
+    ctx.log(`vision: frame p50 ${pct(frameMs, 50).toFixed(2)} ms (BlazeFace only: ${pct(blazeRun.frameMs, 50).toFixed(2)} ms)`);
     const probes = randomEmbeddings(16, 128, 99);
     const s1k = await searchBench(1_000, probes);
     const s10k = await searchBench(10_000, probes);
     const s100k = await searchBench(100_000, probes);
     await pipeline.release();
     shared.frameMsP50 = pct(frameMs, 50);
+    shared.blazefaceFrameMsP50 = pct(blazeRun.frameMs, 50);
     const out: BenchResult = {
       vision_runs: RUNS,
       vision_frame: '640x480 JPEG, one face (faces/obama/obama.jpg letterboxed)',
+      vision_detector: `${pipeline.choice.detector.id}${pipeline.choice.fallbackDetector ? ` (fallback ${pipeline.choice.fallbackDetector.id})` : ''}`,
       frame_ms_p50: r2(pct(frameMs, 50)),
       frame_ms_p95: r2(pct(frameMs, 95)),
+      frame_blazeface_ms_p50: r2(pct(blazeRun.frameMs, 50)),
+      frame_blazeface_ms_p95: r2(pct(blazeRun.frameMs, 95)),
+      stage_detect_blazeface_ms_p50: r2(pct(blazeRun.stages.detect!, 50)),
       frame_with_jpeg_decode_ms_p50: r2(pct(frameJpegMs, 50)),
       frame_with_jpeg_decode_ms_p95: r2(pct(frameJpegMs, 95)),
       match_1k_ms_p50: r2(s1k.p50),
@@ -174,9 +188,10 @@ export const peerSection: BenchSection = {
       const jpeg = await benchFrame();
       const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const times: number[] = [];
-      const runs = 40;
+      const runs = 60;
+      const warmup = 10;
       let faces = 0;
-      for (let i = 0; i < 5 + runs; i++) {
+      for (let i = 0; i < warmup + runs; i++) {
         const t0 = performance.now();
         const input = tf.tensor4d(new Uint8Array(data), [1, info.height, info.width, 3], 'int32');
         const res = await human.detect(input);
@@ -187,7 +202,7 @@ export const peerSection: BenchSection = {
           tf.dispose([chip, face.tensor]);
         }
         tf.dispose(input);
-        if (i >= 5) {
+        if (i >= warmup) {
           times.push(performance.now() - t0);
           faces = res.face.length;
         }
@@ -195,13 +210,16 @@ export const peerSection: BenchSection = {
       /* eslint-enable @typescript-eslint/no-explicit-any */
       const peer = pct(times, 50);
       const ours = shared.frameMsP50;
+      const oursBlaze = shared.blazefaceFrameMsP50;
       ctx.log(`vision-peer: frame p50 ${peer.toFixed(2)} ms`);
       return {
         peer_stack: 'human 3.3.6 (blazeface+facemesh+antispoof+liveness) + face-api 1.7.15 recognition, tfjs 4.22 wasm backend',
         peer_faces: faces,
         peer_frame_ms_p50: r2(peer),
         peer_frame_ms_p95: r2(pct(times, 95)),
+        peer_mode: 'every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up',
         speedup_vs_peer: ours ? r2(peer / ours) : null,
+        speedup_vs_peer_blazeface: oursBlaze ? r2(peer / oursBlaze) : null,
       };
     } finally {
       server.close();

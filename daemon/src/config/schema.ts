@@ -56,7 +56,8 @@ export const visionSchema = z
     recognitionModel: z.string().min(1).default('faceapi-resnet128'),
     precision: z.enum(['int8', 'fp32']).default('int8'),
     detector: z.string().min(1).default('auto'),
-    intraOpThreads: z.number().int().min(1).max(16).default(2),
+    /** Per ONNX session; 1 measured fastest on 2 cores (no thread wake-ups between the chained small networks, docs/BENCHMARKS.md). */
+    intraOpThreads: z.number().int().min(1).max(16).default(1),
     interOpThreads: z.number().int().min(1).max(16).default(1),
     minFaceSizePx: z.number().int().min(20).max(2000).default(60),
     detectorScore: z.number().min(0.05).max(0.99).default(0.5),

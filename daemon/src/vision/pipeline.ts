@@ -106,7 +106,7 @@ export class FacePipeline {
   private constructor(
     readonly choice: ModelChoice,
     readonly modelsDir: string,
-    private readonly detector: FaceDetector,
+    private readonly detectors: FaceDetector[],
     private readonly mesh: ImageModel,
     private readonly embedders: Map<'int8' | 'fp32', ImageModel>,
     private readonly antispoof: ImageModel | null,
@@ -133,7 +133,10 @@ export class FacePipeline {
     return new FacePipeline(
       choice,
       dir,
-      new FaceDetector(await createSession(dir, choice.detector, so), choice.detector),
+      [
+        new FaceDetector(await createSession(dir, choice.detector, so), choice.detector),
+        ...(choice.fallbackDetector ? [new FaceDetector(await createSession(dir, choice.fallbackDetector, so), choice.fallbackDetector)] : []),
+      ],
       new ImageModel(await createSession(dir, choice.landmarks, so), choice.landmarks),
       embedders,
       choice.antispoof ? new ImageModel(await createSession(dir, choice.antispoof, so), choice.antispoof) : null,
@@ -164,8 +167,15 @@ export class FacePipeline {
     return /faceapi|dlib/i.test(e.id) || width === 150 ? dlibChipTemplate(width, 0.25) : arcfaceTemplate(width);
   }
 
+  /** Faces found by the first detector of the cascade that finds any (short-range, then BlazeFace with 'auto'). */
   async detect(img: RgbImage, o: Partial<DetectOptions> = {}): Promise<Detection[]> {
-    return this.detector.detect(img, { minScore: 0.5, iou: 0.3, maxFaces: 10, zoomOut: 1, ...o });
+    const opts = { minScore: 0.5, iou: 0.3, maxFaces: 10, zoomOut: 1, ...o };
+    let dets: Detection[] = [];
+    for (const d of this.detectors) {
+      dets = await d.detect(img, opts);
+      if (dets.length > 0) break;
+    }
+    return dets;
   }
 
   /** Runs the mesh on a ROI; returns the mesh in image pixels (x, y, z) and the face-presence score. */
@@ -226,20 +236,29 @@ export class FacePipeline {
 
   async process(img: RgbImage, o: ProcessOptions = {}): Promise<ProcessResult> {
     const timings = { detectMs: 0, meshMs: 0, alignMs: 0, embedMs: 0, antispoofMs: 0 };
-    let t0 = performance.now();
-    const det = { minScore: o.minScore ?? 0.5, maxFaces: o.maxFaces ?? 10 };
-    let dets = await this.detect(img, det);
-    let zoomedOut = false;
-    if (dets.length === 0 && o.retryZoomedOut) {
-      dets = await this.detect(img, { ...det, zoomOut: 2 });
-      zoomedOut = dets.length > 0;
-    }
+    const det = { minScore: o.minScore ?? 0.5, iou: 0.3, maxFaces: o.maxFaces ?? 10 };
     const minSize = o.minFaceSizePx ?? 0;
-    dets = dets.filter((d) => Math.max(d.box.width, d.box.height) >= minSize);
-    timings.detectMs = performance.now() - t0;
+    // Detector cascade: the next detector (then the zoomed-out pass) runs only when the previous
+    // one gave no face the mesh confirms (a false detection of the fast detector must not hide a face).
+    const zooms = o.retryZoomedOut ? [1, 2] : [1];
+    for (const zoomOut of zooms) {
+      for (const detector of this.detectors) {
+        const t0 = performance.now();
+        const dets = (await detector.detect(img, { ...det, zoomOut })).filter((d) => Math.max(d.box.width, d.box.height) >= minSize);
+        timings.detectMs += performance.now() - t0;
+        if (dets.length === 0) continue;
+        const faces = await this.describe(img, dets, o, timings);
+        if (faces.length > 0) return { faces, timings, zoomedOut: zoomOut > 1 };
+      }
+    }
+    return { faces: [], timings, zoomedOut: false };
+  }
+
+  /** Mesh → five points → chip → quality → embedding and passive scores for each detection the mesh confirms. */
+  private async describe(img: RgbImage, dets: Detection[], o: ProcessOptions, timings: ProcessResult['timings']): Promise<FaceObservation[]> {
     const faces: FaceObservation[] = [];
     for (const d of dets) {
-      t0 = performance.now();
+      let t0 = performance.now();
       const { mesh, faceScore } = await this.landmarks(img, meshRoi(d));
       timings.meshMs += performance.now() - t0;
       if (faceScore < 0.5) continue;
@@ -275,7 +294,7 @@ export class FacePipeline {
         faceScore,
       });
     }
-    return { faces, timings, zoomedOut };
+    return faces;
   }
 
   /**
@@ -300,7 +319,7 @@ export class FacePipeline {
   }
 
   async release(): Promise<void> {
-    const sessions = [this.detector.session, this.mesh.session, ...[...this.embedders.values()].map((e) => e.session), this.antispoof?.session, this.liveness?.session];
+    const sessions = [...this.detectors.map((d) => d.session), this.mesh.session, ...[...this.embedders.values()].map((e) => e.session), this.antispoof?.session, this.liveness?.session];
     await Promise.all(sessions.map((s) => s?.release().catch(() => {})));
   }
 }
