@@ -9,6 +9,8 @@ interface LiveFace {
 }
 export interface FrameMeta {
   seq: number;
+  /** False when the frame came without face analysis (no boxes). */
+  analysed?: boolean;
   width: number;
   height: number;
   faces: LiveFace[];
@@ -19,10 +21,14 @@ export interface FrameMeta {
  * Wi-Fi never builds a queue), drawn on a canvas with face boxes and names. Stops when the
  * element leaves the page or the tab is hidden.
  */
-export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null) => void): HTMLElement {
+export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null) => void, options: { url?: string; periodMs?: number; names?: boolean } = {}): HTMLElement {
+  const url = options.url ?? '/api/v1/live/frame';
+  const period = options.periodMs ?? 330;
   const canvas = h('canvas', { width: 640, height: 480, 'aria-label': 'live camera view' });
   const status = h('p.muted.live-status', null, 'Connecting to the camera…');
+  const note = h('p.small.muted.live-note', { hidden: true }, 'Face boxes appear when the door publishes its analysis.');
   const wrap = h('div.live', null, canvas, status);
+  const outer = h('div', null, wrap, note);
   const ctx = canvas.getContext('2d')!;
   let stopped = false;
 
@@ -39,7 +45,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
       const ok = f.name !== null;
       ctx.strokeStyle = ok ? '#1f9d55' : f.quality?.problems.length ? '#d97706' : '#2563eb';
       ctx.strokeRect(x * scale, y * scale, width * scale, height * scale);
-      const label = f.name ? `${f.name}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}` : f.quality?.problems[0] ?? 'unknown';
+      const label = f.name ? `${f.name}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}` : f.quality?.problems[0] ?? (options.names === false ? 'face' : 'unknown');
       const tw = ctx.measureText(label).width + 8;
       const th = parseInt(ctx.font, 10) + 6;
       ctx.fillStyle = ctx.strokeStyle;
@@ -62,7 +68,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
       }
       const started = performance.now();
       try {
-        const res = await fetch('/api/v1/live/frame', { credentials: 'same-origin', cache: 'no-store' });
+        const res = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
         if (!res.ok) {
           const body = (await res.json().catch(() => ({}))) as { message?: string };
           status.textContent = body.message ?? `camera unavailable (${res.status})`;
@@ -75,6 +81,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
         const meta = JSON.parse(res.headers.get('x-frame-meta') ?? '{"faces":[]}') as FrameMeta;
         await draw(await res.blob(), meta);
         status.hidden = true;
+        note.hidden = meta.analysed !== false;
         wrap.classList.remove('unavailable');
         onMeta?.(meta, null);
       } catch {
@@ -82,10 +89,10 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
         status.hidden = false;
         await new Promise((r) => setTimeout(r, 2000));
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, 330 - (performance.now() - started))));
+      await new Promise((r) => setTimeout(r, Math.max(0, period - (performance.now() - started))));
     }
   };
   queueMicrotask(() => void loop());
-  (wrap as HTMLElement & { stop?: () => void }).stop = () => (stopped = true);
-  return wrap;
+  (outer as HTMLElement & { stop?: () => void }).stop = () => (stopped = true);
+  return outer;
 }

@@ -151,6 +151,20 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     await page.setViewportSize(PHONE);
   });
 
+  it('the camera enrollment page shows the door camera with live quality feedback', async () => {
+    await page.goto(url + '/#/enroll-camera');
+    await page.waitForSelector('.feedback li', { timeout: 20_000 });
+    await expect.poll(() => page.textContent('.feedback'), { timeout: 20_000 }).toMatch(/Face size \d+ px/);
+    await page.waitForTimeout(800);
+    await shot('09b-enroll-camera-phone');
+    await page.click('button:has-text("Capture")');
+    await page.waitForSelector('.previews img');
+    await page.fill('form input[name=name]', 'Amy Again');
+    await page.click('form button[type=submit]');
+    // She is enrolled already: the duplicate check says so, by name.
+    await expect.poll(() => page.textContent('form .error')).toMatch(/already enrolled as Amy Farrah/);
+  });
+
   it('filters events and exports CSV; attendance shows the day', async () => {
     await page.goto(url + '/#/events');
     await page.selectOption('select[name=result]', 'GRANTED');

@@ -51,6 +51,14 @@ export class EnrollClient {
     });
   }
 
+  /** Faces and their quality in one image (no embedding): the camera-enrollment feedback. */
+  analyze(data: Buffer): Promise<Extract<FromEnrollWorker, { type: 'analyzed' }>> {
+    return this.call((id) => ({ type: 'analyze', id, data })).then((m) => {
+      if (m.type !== 'analyzed') throw new Error('unexpected reply from the enrollment worker');
+      return m;
+    });
+  }
+
   private async call(build: (id: number) => ToEnrollWorker): Promise<Reply> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const worker = await this.start();

@@ -8,6 +8,8 @@ import { parentPort } from 'node:worker_threads';
 import { Store } from '../store/store.js';
 import { Enroller, EnrollError } from '../vision/enroller.js';
 import { FacePipeline } from '../vision/pipeline.js';
+import { decodeImage } from '../vision/decode.js';
+import { DEFAULT_GATES } from '../vision/quality.js';
 import type { FromEnrollWorker, ToEnrollWorker } from './enrollProtocol.js';
 
 if (!parentPort) throw new Error('the enrollment worker must run in a worker thread');
@@ -44,6 +46,12 @@ async function handle(m: ToEnrollWorker): Promise<void> {
       if (!pipeline || !store) throw new Error('enrollment worker not initialised');
       const r = await new Enroller(pipeline, store, null, { threshold: 1 }).embed(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       post({ type: 'embedded', id: m.id, embedding: r.embedding, modelId: r.modelId, precision: r.precision });
+    } else if (m.type === 'analyze') {
+      // One camera frame for the enrollment page's feedback: faces and quality, no embedding.
+      if (!pipeline) throw new Error('enrollment worker not initialised');
+      const img = await decodeImage(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      const r = await pipeline.process(img, { embed: false, passive: false, gates: DEFAULT_GATES });
+      post({ type: 'analyzed', id: m.id, width: img.width, height: img.height, faces: r.faces.map((f) => ({ box: f.box, quality: f.quality })) });
     } else if (m.type === 'close') {
       await pipeline?.release();
       store?.close();

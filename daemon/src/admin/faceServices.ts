@@ -57,6 +57,8 @@ export interface LiveFrame {
   height: number;
   jpeg: Buffer;
   faces: LiveFace[];
+  /** False when the faces were not analysed (no boxes to draw). */
+  analysed: boolean;
 }
 
 /**
@@ -72,6 +74,11 @@ export interface FaceServices {
   embed(image: Buffer): Promise<Embedding>;
   /** The newest camera frame with its faces, or null when no camera runs. */
   liveFrame(): Promise<LiveFrame | null>;
+  /**
+   * The camera's newest frame analysed on demand by the admin's own worker (faces and quality,
+   * no names): the enrollment page's feedback and captures. Null when there is no camera.
+   */
+  assessCamera?(): Promise<LiveFrame | null>;
   /** Per-stage timings (ms) of the newest analysed frame, when frames flow. */
   stageTimings?(): Record<string, number> | null;
 }

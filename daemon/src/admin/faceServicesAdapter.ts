@@ -3,6 +3,7 @@ import { databasePath } from '../store/store.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
 import { EnrollClient } from './enrollClient.js';
 import { LiveTap } from './liveTap.js';
+import { doorRuntime } from '../access/runtime.js';
 import { FaceError, type Embedding, type EnrollRequest, type EnrollResult, type FaceServices, type LiveFrame } from './faceServices.js';
 
 /**
@@ -56,6 +57,16 @@ export class VisionFaceServices implements FaceServices {
     return this.live.frame();
   }
 
+  async assessCamera(): Promise<LiveFrame | null> {
+    const raw = await this.live.rawFrame();
+    if (!raw) return null;
+    const r = await this.guard(() => this.client.analyze(raw.jpeg));
+    return {
+      seq: raw.frame.seq, capturedAt: raw.frame.capturedAt, width: r.width, height: r.height, jpeg: raw.jpeg, analysed: true,
+      faces: r.faces.map((f) => ({ box: f.box, name: null, score: null, quality: { faceSizePx: f.quality.faceSizePx, sharpness: f.quality.sharpness, poseScore: f.quality.poseScore, problems: f.quality.problems } })),
+    };
+  }
+
   stageTimings(): Record<string, number> | null {
     const t = this.live.timings();
     return t ? Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v * 10) / 10])) : null;
@@ -73,5 +84,5 @@ export class VisionFaceServices implements FaceServices {
 
 export function faceServicesFor(ctx: ServiceContext): FaceServices & { start?: () => void; stop?: () => Promise<void> } {
   const a = ctx.config.access;
-  return new VisionFaceServices(ctx, new LiveTap(ctx.bus, ctx.store, () => ({ threshold: a.threshold, margin: a.margin })));
+  return new VisionFaceServices(ctx, new LiveTap(ctx.bus, ctx.store, () => ({ threshold: a.threshold, margin: a.margin }), Date.now, () => doorRuntime(ctx).camera?.peek() ?? null));
 }

@@ -35,6 +35,8 @@ export class LiveTap {
     private readonly store: Store,
     private readonly threshold: () => { threshold: number; margin: number },
     private readonly now: () => number = Date.now,
+    /** The camera's newest frame, analysed or not (the door runtime's camera.peek()). */
+    private readonly peek: () => Frame | null = () => null,
   ) {}
 
   start(): void {
@@ -59,17 +61,34 @@ export class LiveTap {
     return this.latest !== null && this.now() - this.latest.at < STALE_MS;
   }
 
+  /**
+   * The newest analysed frame with its labelled faces; when none arrived recently, the camera's
+   * newest frame without faces (analysed: false), so the picture shows even without analysis.
+   */
   async frame(): Promise<LiveFrame | null> {
     const l = this.latest;
-    if (!l || !this.active()) return null;
-    const { frame, result } = l;
-    if (this.encoded?.seq !== frame.seq) {
-      const jpeg = frame.format === 'jpeg'
-        ? frame.data
-        : await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer();
-      this.encoded = { seq: frame.seq, jpeg };
+    if (l && this.active()) {
+      const { frame, result } = l;
+      return { seq: frame.seq, capturedAt: frame.capturedAt, width: result.width, height: result.height, jpeg: await this.jpeg(frame), faces: result.faces.map((f) => this.label(f)), analysed: true };
     }
-    return { seq: frame.seq, capturedAt: frame.capturedAt, width: result.width, height: result.height, jpeg: this.encoded.jpeg, faces: result.faces.map((f) => this.label(f)) };
+    const raw = this.peek();
+    if (!raw || this.now() - raw.capturedAt > STALE_MS) return null;
+    return { seq: raw.seq, capturedAt: raw.capturedAt, width: raw.width, height: raw.height, jpeg: await this.jpeg(raw), faces: [], analysed: false };
+  }
+
+  /** The newest camera frame as JPEG, unanalysed (for the admin's own on-demand analysis). */
+  async rawFrame(): Promise<{ frame: Frame; jpeg: Buffer } | null> {
+    const raw = this.peek();
+    if (!raw || this.now() - raw.capturedAt > STALE_MS) return null;
+    return { frame: raw, jpeg: await this.jpeg(raw) };
+  }
+
+  private async jpeg(frame: Frame): Promise<Buffer> {
+    if (frame.format === 'jpeg') return frame.data;
+    if (this.encoded?.seq !== frame.seq) {
+      this.encoded = { seq: frame.seq, jpeg: await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer() };
+    }
+    return this.encoded.jpeg;
   }
 
   private label(f: FrameResult['faces'][number]): LiveFace {

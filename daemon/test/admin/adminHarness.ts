@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { Controller } from '../../src/controller.js';
+import { Controller, type ServiceFactory } from '../../src/controller.js';
 import { createLogger } from '../../src/logging.js';
 import { AdminApi, type AdminApiOptions } from '../../src/admin/adminApi.js';
 import { tempDir } from '../helpers/blinkd.js';
@@ -19,7 +19,7 @@ export interface Harness {
 }
 
 /** A real blinkd controller (SQLite file, simulated door, Fastify on a random port) with the admin registered. */
-export async function startAdmin(overrides: Record<string, unknown> = {}, options: AdminApiOptions = {}): Promise<Harness> {
+export async function startAdmin(overrides: Record<string, unknown> = {}, options: AdminApiOptions = {}, before: ServiceFactory[] = []): Promise<Harness> {
   const tmp = tempDir('blink-admin-');
   const raw = { store: { dataDir: tmp.dir }, door: { driver: 'simulated' }, ...overrides } as Record<string, unknown>;
   raw.admin = { port: 0, ...((overrides.admin as object) ?? {}) };
@@ -27,6 +27,7 @@ export async function startAdmin(overrides: Record<string, unknown> = {}, option
   let offset = 0;
   let admin: AdminApi | null = null;
   const controller = new Controller(config, createLogger('silent'), [
+    ...before,
     (ctx) => (admin = new AdminApi(ctx, { now: () => new Date(Date.now() + offset), ...options })),
   ]);
   await controller.start();

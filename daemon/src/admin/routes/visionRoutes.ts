@@ -7,13 +7,13 @@ import { HttpError, badRequest, errorSchema } from '../httpErrors.js';
 import { assertImage, faceErrorToHttp, personSchema } from './peopleRoutes.js';
 import { storeThumbnail } from '../thumbnails.js';
 
-const NO_CAMERA = 'no live camera frames: the camera is not running, or no frame was analysed in the last 5 seconds';
+const NO_CAMERA = 'no live camera frames: the camera is not running or has sent nothing for 5 seconds';
 const CAPTURE_TTL_MS = 10 * 60_000;
 const MAX_CAPTURES = 20;
 
 /** The frame's metadata as a header value: JSON with every non-ASCII character escaped (names like "李" are not valid in HTTP headers as is). */
 function frameMeta(f: LiveFrame): string {
-  return JSON.stringify({ seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, faces: f.faces }).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return JSON.stringify({ seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, analysed: f.analysed, faces: f.faces }).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
@@ -53,6 +53,14 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     return reply.type('image/jpeg').header('cache-control', 'no-store').header('x-frame-meta', frameMeta(f)).send(f.jpeg);
   });
 
+  app.get('/api/v1/live/assess', {
+    schema: { tags: ['vision'], summary: 'Newest camera frame analysed now for enrollment feedback (faces, size, sharpness, pose; no names); same format as /live/frame', response: { 503: errorSchema } },
+  }, async (_req, reply) => {
+    const f = admin.faces.assessCamera ? await admin.faces.assessCamera().catch((err: unknown) => { throw faceErrorToHttp(err); }) : null;
+    if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
+    return reply.type('image/jpeg').header('cache-control', 'no-store').header('x-frame-meta', frameMeta(f)).send(f.jpeg);
+  });
+
   app.get('/api/v1/live/stream', {
     schema: { tags: ['vision'], summary: 'MJPEG stream of the camera (multipart/x-mixed-replace), ~5 fps', response: { 503: errorSchema } },
   }, async (req, reply) => {
@@ -85,7 +93,10 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     },
   }, async () => {
     prune();
-    const f = await admin.faces.liveFrame();
+    // Analyse the frame now (the admin's worker), so a capture works whether or not the door's frame loop publishes its results.
+    const assessed = admin.faces.assessCamera ? await admin.faces.assessCamera().catch((err: unknown) => { throw faceErrorToHttp(err); }) : null;
+    const live = assessed ? null : await admin.faces.liveFrame();
+    const f = assessed ?? (live?.analysed ? live : null);
     if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
     if (f.faces.length === 0) throw new HttpError(422, 'no_face', 'no face in view: stand about an arm\'s length from the camera, facing it');
     if (f.faces.length > 1) throw new HttpError(422, 'multiple_faces', `${f.faces.length} faces in view: only the person being enrolled may be in front of the camera`);
