@@ -26,7 +26,7 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
   const period = options.periodMs ?? 330;
   const canvas = h('canvas', { width: 640, height: 480, 'aria-label': 'live camera view' });
   const status = h('p.muted.live-status', null, 'Connecting to the camera…');
-  const note = h('p.small.muted.live-note', { hidden: true }, 'Face boxes appear when the door publishes its analysis.');
+  const note = h('p.small.muted.live-note', { hidden: true }, 'Live picture only: face boxes and names are not available on this unit yet.');
   const wrap = h('div.live', null, canvas, status);
   const outer = h('div', null, wrap, note);
   const ctx = canvas.getContext('2d')!;
