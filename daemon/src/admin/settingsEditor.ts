@@ -62,15 +62,19 @@ export interface SettingView {
   secret: boolean;
   /** Secrets are never sent back: only whether one is set. */
   isSet?: boolean;
+  /** Saved, but the running unit still uses the old value until blinkd restarts. */
+  pendingRestart: boolean;
 }
 
 export function settingsView(config: Config, overrides: Record<string, unknown>): SettingView[] {
   return EDITABLE_SETTINGS.map((s) => {
     const secret = SECRET_PATHS.includes(s.path);
-    const value = getPath(config, s.path);
+    const running = getPath(config, s.path);
+    const saved = s.path in overrides ? overrides[s.path] : running;
     return {
       path: s.path, section: s.section, live: s.live, overridden: s.path in overrides, secret,
-      value: secret ? '' : value, ...(secret ? { isSet: typeof value === 'string' && value.length > 0 } : {}),
+      value: secret ? '' : saved, ...(secret ? { isSet: typeof saved === 'string' && saved.length > 0 } : {}),
+      pendingRestart: !s.live && JSON.stringify(saved) !== JSON.stringify(running),
     };
   });
 }

@@ -41,7 +41,11 @@ describe('settings, events, attendance and people editing', () => {
     expect(h.config.access.threshold).toBe(0.9);
     expect(h.config.access.attendance.shiftStart).toBe('08:30');
     expect(seen).toEqual([{ keys: ['access.threshold', 'access.attendance.shiftStart', 'mqtt.url', 'mqtt.password'], actor: 'admin:facilities' }]);
-    const settings = (await c.req('GET', '/api/v1/settings')).json.settings as Array<{ path: string; value: unknown; isSet?: boolean; overridden: boolean }>;
+    // Restart-required keys are saved but the running unit keeps the old value until restart.
+    expect(h.config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
+    const settings = (await c.req('GET', '/api/v1/settings')).json.settings as Array<{ path: string; value: unknown; isSet?: boolean; overridden: boolean; pendingRestart: boolean }>;
+    expect(settings.find((s) => s.path === 'mqtt.url')).toMatchObject({ value: 'mqtt://broker.lan:1883', overridden: true, pendingRestart: true });
+    expect(settings.find((s) => s.path === 'access.threshold')).toMatchObject({ value: 0.9, pendingRestart: false });
     const pw = settings.find((s) => s.path === 'mqtt.password')!;
     expect(pw.value).toBe('');
     expect(pw.isSet).toBe(true);

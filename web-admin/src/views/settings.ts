@@ -3,7 +3,7 @@ import { api, get } from '../api.js';
 import { clear, h, showError, toast } from '../dom.js';
 import type { Session } from '../session.js';
 
-interface Setting { path: string; section: string; live: boolean; value: unknown; overridden: boolean; secret: boolean; isSet?: boolean }
+interface Setting { path: string; section: string; live: boolean; value: unknown; overridden: boolean; secret: boolean; isSet?: boolean; pendingRestart: boolean }
 
 const SECTIONS: Record<string, [string, string]> = {
   recognition: ['Recognition', 'How similar a face must be to an enrolled one. Higher threshold = fewer false accepts, more retries.'],
@@ -64,7 +64,9 @@ export function settingsView(session: Session): HTMLElement {
         input.dataset.path = s.path;
         inputs.set(s.path, input);
         return h('label', { class: typeof s.value === 'boolean' ? 'check' : '', for: id },
-          h('span', null, label(s.path), !s.live && h('span.badge.restart', { title: 'takes effect after a restart' }, 'restart')), input);
+          h('span', null, label(s.path),
+            s.pendingRestart ? h('span.badge.late', { title: 'saved; blinkd still uses the old value until it restarts' }, 'restart pending')
+              : !s.live && h('span.badge.restart', { title: 'takes effect after a restart' }, 'restart')), input);
       });
       const form = h('form.card.settings', { id: `settings-${key}` }, h('h2', null, title), h('p.muted.small', null, help), fields, err,
         isAdmin && h('button', { type: 'submit' }, `Save ${title.toLowerCase()}`));

@@ -6,7 +6,7 @@ import { loadModelManifest } from '../../vision/modelManifest.js';
 import { defaultModelsDir } from '../../vision/modelSet.js';
 import { actorOf, type AdminContext } from '../adminContext.js';
 import { HttpError, errorSchema } from '../httpErrors.js';
-import { SettingsValidationError, settingsView, validateChanges, setPath } from '../settingsEditor.js';
+import { SettingsValidationError, applyOverrides, settingsView, validateChanges, setPath } from '../settingsEditor.js';
 
 
 function disk(path: string): Record<string, unknown> | null {
@@ -103,7 +103,10 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
   }, async (req) => {
     let result: ReturnType<typeof validateChanges>;
     try {
-      result = validateChanges(config, req.body.changes);
+      // Against the running config plus the changes already saved for the next start.
+      const base = structuredClone(config);
+      applyOverrides(base, store.settings.all());
+      result = validateChanges(base, req.body.changes);
     } catch (err) {
       if (err instanceof SettingsValidationError) throw new HttpError(400, 'invalid_settings', err.problems.join('; '), { problems: err.problems });
       throw err;
@@ -113,8 +116,10 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
     store.transaction(() => {
       for (const k of keys) store.settings.set(k, result.values[k], actor);
     });
-    // Live keys take effect now: services read the shared config when they use a value.
-    for (const k of keys) setPath(config as unknown as Record<string, unknown>, k, result.values[k]);
+    // Live keys take effect now (services read the shared config when they use a value); the
+    // others are saved and laid over the file config at the next start, so a running service
+    // never sees half of a change it only reads at start (e.g. a new broker URL with the old password).
+    for (const k of result.live) setPath(config as unknown as Record<string, unknown>, k, result.values[k]);
     if (keys.length) {
       bus.emit('settings.changed', { keys, actor });
       admin.audit(req, 'settings.changed', null, { keys, restartRequired: result.restartRequired });
