@@ -1,11 +1,11 @@
 import type { ServiceContext, ServiceFactory } from '../controller.js';
 import { CameraService } from '../camera/cameraService.js';
 import { VisionService } from '../vision/visionService.js';
-import { LiveGallery } from '../gallery/liveGallery.js';
 import { loadModelManifest } from '../vision/modelManifest.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
 import { WatchdogService, type WatchdogProbes } from '../system/watchdog.js';
 import { AccessService } from './accessService.js';
+import { AccessGallery } from './accessGallery.js';
 import type { FaceMatcher } from './ports.js';
 
 /** How long READY=1 waits for the camera's first frame before announcing anyway (with the camera reported down). */
@@ -43,7 +43,7 @@ export const visionFactory: ServiceFactory = (ctx) => {
   return vision;
 };
 
-/** The gallery of the running embedder, kept in step with the store. */
+/** The gallery of the running embedder (all enrolled people, see AccessGallery), kept in step with the store. */
 async function galleryMatcher(ctx: ServiceContext, vision: VisionService): Promise<FaceMatcher & { close(): Promise<void> }> {
   const modelId = vision.embedderId();
   if (!modelId) throw new Error('access: the vision service reports no embedder');
@@ -57,13 +57,9 @@ async function galleryMatcher(ctx: ServiceContext, vision: VisionService): Promi
     /* the vision service already verified the manifest; fall back below */
   }
   dim ??= ctx.store.templates.activeForModel(modelId)[0]?.embedding.length ?? 128;
-  const gallery = new LiveGallery(ctx.store, ctx.bus, modelId, dim);
+  const gallery = new AccessGallery(ctx.store, ctx.bus, modelId, dim, () => ctx.config.access, (m) => ctx.log.warn(m));
   await gallery.start();
-  return {
-    match: (e) => gallery.match(e, ctx.config.access.threshold, ctx.config.access.margin),
-    people: () => gallery.gallery.people,
-    close: () => gallery.stop(),
-  };
+  return gallery;
 }
 
 export const accessFactory: ServiceFactory = (ctx) => {
@@ -77,7 +73,7 @@ export const accessFactory: ServiceFactory = (ctx) => {
     { analyze: (frame) => vision.process(frame) },
     async () => {
       const m = await galleryMatcher(ctx, vision);
-      closeGallery = m.close;
+      closeGallery = () => m.close();
       return m;
     },
   );
