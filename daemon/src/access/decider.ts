@@ -87,8 +87,10 @@ export class AccessDecider {
     for (const t of closed) {
       const s = this.states.get(t.id);
       this.states.delete(t.id);
-      // An enrolled person who walked away before passing liveness is on record.
+      // An enrolled person who walked away before passing liveness is on record, and so is a face
+      // seen long enough to be judged not recognised (REJECT_AFTER_FRAMES) that left before REJECT_MIN_MS.
       if (s && !s.decided && s.confirmed) made.push(this.deny(s, 'liveness_failed', { vanished: true }));
+      else if (s && !s.decided && s.nonMatchRun >= REJECT_AFTER_FRAMES) made.push(this.deny(s, this.rejectReason(s), { vanished: true }));
     }
     for (const { track, face, isNew } of assigned) {
       let s = this.states.get(track.id);

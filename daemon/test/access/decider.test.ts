@@ -146,6 +146,18 @@ describe('access decisions (one per track)', () => {
     expect(r.store.events.query().map((e) => e.result)).toEqual(['DENIED', 'DENIED', 'DENIED']);
   });
 
+  it('a stranger seen long enough but gone before REJECT_MIN_MS is still on record; a passer-by seen twice is not', async () => {
+    const r = await rig();
+    let t = Date.now();
+    for (let i = 0; i < REJECT_AFTER_FRAMES + 1; i++) await r.decider.onFrame(frame((t += 50), [face({}, unit(7))]));
+    const closed = await r.decider.onFrame(frame((t += 2000), []));
+    expect(closed.map((o) => o.reason)).toEqual(['unknown']);
+    expect(r.store.events.query()[0]!.details).toMatchObject({ vanished: true });
+    for (let i = 0; i < 2; i++) await r.decider.onFrame(frame((t += 50), [face({}, unit(8))]));
+    expect(await r.decider.onFrame(frame((t += 2000), []))).toEqual([]);
+    expect(r.store.events.count()).toBe(1);
+  });
+
   it('deactivated, outside validity and outside schedule are denied with the person on record', async () => {
     const r = await rig();
     let t = Date.now();

@@ -123,7 +123,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     const add = (file: string, count: number) => {
       for (let i = 0; i < count; i++) symlinkSync(file, join(seq, `${String(n++).padStart(4, '0')}${file.slice(file.lastIndexOf('.'))}`));
     };
-    add(join(DATA, 'faces', 'distractors', 'openface__adams.jpg'), 15); // 1.5 s of a stranger
+    add(join(DATA, 'faces', 'distractors', 'openface__adams.jpg'), 30); // 3 s of a stranger
     add(join(DATA, 'faces', 'no_face', 'human__background.jpg'), 25); // 2.5 s empty: the track ends
     add(join(DATA, 'spoof', 'print', 'nuaa__0001_00_01_03_77.jpg'), 70); // 7 s of a printed photo held still
     const before = lastSeq(dir);
