@@ -79,7 +79,7 @@ describe('sd_notify', () => {
         BLINK_CAMERA__SOURCE: `file:${join(data, 'video', 'focus_mahie_test_1.avi')}`,
         BLINK_CAMERA__FPS: '10',
         BLINK_CAMERA__FROZEN_AFTER_MS: '1000',
-        BLINK_CAMERA__RESTART_BACKOFF_MIN_MS: '300',
+        BLINK_CAMERA__RESTART_BACKOFF_MIN_MS: '1000', // frames cannot resume inside the silent window below
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
