@@ -187,12 +187,22 @@ export const peerSection: BenchSection = {
       await faceapi.nets.faceRecognitionNet.loadFromDisk(join(root, 'node_modules', '@vladmandic', 'face-api', 'model'));
       const jpeg = await benchFrame();
       const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const img = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+      // Block-interleaved: BLOCK peer frames, BLOCK of ours, BLOCK of ours with BlazeFace only, and
+      // again, so load from other processes on this shared 2-core box hits all three alike. The
+      // first frame of each block is not counted (caches are cold after the other stack ran;
+      // frame-by-frame alternation measured ≈ 1 ms slower for ours than either stack running alone).
+      const ours = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1 });
+      const oursBlaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
       const times: number[] = [];
-      const runs = 60;
+      const oursMs: number[] = [];
+      const oursBlazeMs: number[] = [];
+      const BLOCK = 11;
+      const blocks = 6;
       const warmup = 10;
       let faces = 0;
-      for (let i = 0; i < warmup + runs; i++) {
-        const t0 = performance.now();
+      let oursFaces = 0;
+      const peerFrame = async (): Promise<number> => {
         const input = tf.tensor4d(new Uint8Array(data), [1, info.height, info.width, 3], 'int32');
         const res = await human.detect(input);
         const face = res.face[0];
@@ -202,24 +212,49 @@ export const peerSection: BenchSection = {
           tf.dispose([chip, face.tensor]);
         }
         tf.dispose(input);
-        if (i >= warmup) {
-          times.push(performance.now() - t0);
-          faces = res.face.length;
+        return res.face.length;
+      };
+      const timed = async (n: number, out: number[] | null, f: () => Promise<number>): Promise<number> => {
+        let found = 0;
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          found = await f();
+          if (out && i > 0) out.push(performance.now() - t0);
         }
+        return found;
+      };
+      try {
+        await timed(warmup, null, peerFrame);
+        await timed(warmup, null, async () => (await ours.process(img)).faces.length);
+        await timed(warmup, null, async () => (await oursBlaze.process(img)).faces.length);
+        for (let b = 0; b < blocks; b++) {
+          faces = await timed(BLOCK, times, peerFrame);
+          oursFaces = await timed(BLOCK, oursMs, async () => (await ours.process(img)).faces.length);
+          await timed(BLOCK, oursBlazeMs, async () => (await oursBlaze.process(img)).faces.length);
+        }
+      } finally {
+        await ours.release();
+        await oursBlaze.release();
       }
+      if (faces !== 1 || oursFaces !== 1) throw new Error(`bench frame should hold one face: peer found ${faces}, ours ${oursFaces}`);
       /* eslint-enable @typescript-eslint/no-explicit-any */
       const peer = pct(times, 50);
-      const ours = shared.frameMsP50;
-      const oursBlaze = shared.blazefaceFrameMsP50;
-      ctx.log(`vision-peer: frame p50 ${peer.toFixed(2)} ms`);
+      const seq = shared.frameMsP50;
+      const seqBlaze = shared.blazefaceFrameMsP50;
+      ctx.log(`vision-peer: frame p50 ${peer.toFixed(2)} ms; interleaved ours ${pct(oursMs, 50).toFixed(2)} ms (BlazeFace only ${pct(oursBlazeMs, 50).toFixed(2)} ms)`);
       return {
         peer_stack: 'human 3.3.6 (blazeface+facemesh+antispoof+liveness) + face-api 1.7.15 recognition, tfjs 4.22 wasm backend',
         peer_faces: faces,
         peer_frame_ms_p50: r2(peer),
         peer_frame_ms_p95: r2(pct(times, 95)),
-        peer_mode: 'every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up',
-        speedup_vs_peer: ours ? r2(peer / ours) : null,
-        speedup_vs_peer_blazeface: oursBlaze ? r2(peer / oursBlaze) : null,
+        peer_mode: 'every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack',
+        interleaved_frame_ms_p50: r2(pct(oursMs, 50)),
+        interleaved_frame_ms_p95: r2(pct(oursMs, 95)),
+        interleaved_frame_blazeface_ms_p50: r2(pct(oursBlazeMs, 50)),
+        speedup_vs_peer: r2(peer / pct(oursMs, 50)),
+        speedup_vs_peer_blazeface: r2(peer / pct(oursBlazeMs, 50)),
+        speedup_vs_peer_sequential: seq ? r2(peer / seq) : null,
+        speedup_vs_peer_blazeface_sequential: seqBlaze ? r2(peer / seqBlaze) : null,
       };
     } finally {
       server.close();
