@@ -73,8 +73,8 @@ describe('door state machine (simulated GPIO)', () => {
     expect(r.gpio.outputLevel(RELAY)).toBe(0);
     const periods = onPeriods(r.gpio);
     expect(periods).toHaveLength(1);
-    expect(periods[0]).toBeGreaterThanOrEqual(195);
-    expect(periods[0]).toBeLessThan(260);
+    expect(periods[0]).toBeGreaterThanOrEqual(199);
+    expect(periods[0]).toBeLessThan(300); // a timer on a busy CI box; the bench measures the real error
   });
 
   it('active-low relay: energized = 0, de-energized = 1, and caps pulses at maxUnlockMs', async () => {
@@ -88,13 +88,13 @@ describe('door state machine (simulated GPIO)', () => {
   });
 
   it('raises held_open after heldOpenAlarmMs and clears it when the door closes', async () => {
-    const r = await rig({ heldOpenAlarmMs: 150 });
+    const r = await rig({ heldOpenAlarmMs: 400 });
     r.door.grant('face');
     r.gpio.setInput(CONTACT, 1); // opened during the unlock: authorized
     expect(r.door.state().contact).toBe('open');
     await sleep(100);
     expect(r.alarms).toEqual([]);
-    await sleep(120);
+    await sleep(500);
     expect(r.alarms.map((a) => [a.type, a.active])).toEqual([['held_open', true]]);
     r.gpio.setInput(CONTACT, 0);
     expect(r.alarms.map((a) => [a.type, a.active])).toEqual([['held_open', true], ['held_open', false]]);
