@@ -43,13 +43,26 @@ export class AccessService implements Service {
       person: (id) => ctx.store.people.get(id),
       door: () => ctx.door.state(),
       unlock: (reason) => ctx.door.grant(reason).ok,
-      record: (e, at) => void recorder.record(e, at),
+      record: (e, at) => {
+        try {
+          recorder.record(e, at);
+        } catch (err) {
+          // The relay already acted (it never waits for the disk); the decision must not vanish:
+          // the full event goes to the journal, and the frame loop carries on.
+          ctx.log.error({ err, decision: { ...e, ts: at.toISOString() } }, 'access event NOT stored in the database');
+        }
+      },
       tailgating: (details) => this.raiseTailgating(details),
       now: () => Date.now(),
     });
     this.unsubscribe.push(
       ctx.door.onExitRequest((r) => {
-        recorder.record({ result: 'GRANTED', reason: 'exit_request', source: 'exit_button', details: { mode: r.mode, opened: r.opened } }, new Date(r.ts));
+        const e = { result: 'GRANTED' as const, reason: 'exit_request', source: 'exit_button' as const, details: { mode: r.mode, opened: r.opened } };
+        try {
+          recorder.record(e, new Date(r.ts));
+        } catch (err) {
+          ctx.log.error({ err, decision: { ...e, ts: r.ts } }, 'access event NOT stored in the database');
+        }
       }),
       ctx.bus.on('door.changed', (d) => {
         if (this.tailgatingActive && d.relay === 'off' && d.contact !== 'open') {
