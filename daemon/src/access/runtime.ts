@@ -3,15 +3,13 @@ import { CameraService } from '../camera/cameraService.js';
 import { VisionService } from '../vision/visionService.js';
 import { loadModelManifest } from '../vision/modelManifest.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
-import { WatchdogService, type WatchdogProbes } from '../system/watchdog.js';
+import { frameLoopHealth, WatchdogService, type WatchdogProbes } from '../system/watchdog.js';
 import { AccessService } from './accessService.js';
 import { AccessGallery } from './accessGallery.js';
 import type { FaceMatcher } from './ports.js';
 
 /** How long READY=1 waits for the camera's first frame before announcing anyway (with the camera reported down). */
 const CAMERA_READY_TIMEOUT_MS = 20_000;
-/** A frame in the vision worker for longer than this means the worker is stuck. */
-export const VISION_STUCK_MS = 15_000;
 
 /**
  * The door runtime's services for SERVICE_FACTORIES, in data-flow order: camera → vision →
@@ -97,15 +95,11 @@ export function runtimeProbes(ctx: ServiceContext): WatchdogProbes {
     frameLoop: () => {
       const cam = r.camera;
       if (!cam) return { ok: true };
-      const state = cam.cameraState();
-      if (state === 'none' || state === 'finished' || state === 'stopped') return { ok: true };
-      const age = cam.lastFrameAgeMs();
-      if (age === null || age > frozenAfter) return { ok: false, reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${cam.snapshot().detail ?? state})` };
-      const loop = r.access?.frameLoop()?.snapshot();
-      if (!loop) return { ok: true };
-      if (loop.inFlightMs !== null && loop.inFlightMs > VISION_STUCK_MS) return { ok: false, reason: `vision worker stuck on one frame for ${loop.inFlightMs} ms` };
-      if (loop.lastResultAgeMs !== null && loop.lastResultAgeMs > VISION_STUCK_MS) return { ok: false, reason: `no vision result for ${loop.lastResultAgeMs} ms` };
-      return { ok: true };
+      const snap = cam.snapshot();
+      return frameLoopHealth({
+        cameraState: snap.state, cameraDetail: snap.detail, lastFrameAgeMs: snap.lastFrameAgeMs, frozenAfterMs: frozenAfter,
+        loop: r.access?.frameLoop()?.snapshot() ?? null,
+      });
     },
     statusLine: () => {
       const cam = r.camera?.snapshot();

@@ -18,6 +18,34 @@ export interface WatchdogProbes {
   statusLine(): string;
 }
 
+/** A frame in the vision worker for longer than this means the worker is stuck. */
+export const VISION_STUCK_MS = 15_000;
+
+export interface FrameLoopFacts {
+  /** none | finished | stopped: no camera to watch (the unit runs without one). */
+  cameraState: string;
+  cameraDetail: string | null;
+  lastFrameAgeMs: number | null;
+  frozenAfterMs: number;
+  /** null when there is no frame loop (no access service). */
+  loop: { inFlightMs: number | null; lastResultAgeMs: number | null } | null;
+}
+
+/**
+ * Is the frame loop healthy? A camera that delivers no frame for frozenAfterMs, a frame stuck in
+ * the vision worker, or no vision result for VISION_STUCK_MS is a problem (the pings stop).
+ */
+export function frameLoopHealth(f: FrameLoopFacts): HealthProbe {
+  if (f.cameraState === 'none' || f.cameraState === 'finished' || f.cameraState === 'stopped') return { ok: true };
+  const age = f.lastFrameAgeMs;
+  if (age === null || age > f.frozenAfterMs) return { ok: false, reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${f.cameraDetail ?? f.cameraState})` };
+  const loop = f.loop;
+  if (!loop) return { ok: true };
+  if (loop.inFlightMs !== null && loop.inFlightMs > VISION_STUCK_MS) return { ok: false, reason: `vision worker stuck on one frame for ${loop.inFlightMs} ms` };
+  if (loop.lastResultAgeMs !== null && loop.lastResultAgeMs > VISION_STUCK_MS) return { ok: false, reason: `no vision result for ${loop.lastResultAgeMs} ms` };
+  return { ok: true };
+}
+
 /** An event loop blocked longer than this (p99 of the last interval) stops the pings. */
 export const EVENT_LOOP_MAX_LAG_MS = 1000;
 
