@@ -29,7 +29,8 @@ const PASSIVE_MIN_FRAMES = 3;
 export class TrackLiveness {
   private readonly blink: BlinkDetector | null;
   private readonly turn: HeadTurnChallenge | null;
-  private readonly passive: PassivePolicy | null;
+  /** Passive scores are always followed and reported; they decide only when access.liveness.passive is on. */
+  private readonly passive: PassivePolicy;
   private passiveState: 'pending' | 'passed' | 'failed' = 'pending';
   private passiveScore: number | null = null;
   private blinkState = 'pending';
@@ -40,19 +41,17 @@ export class TrackLiveness {
       ? new BlinkDetector({ earClosed: o.earClosed, earOpen: o.earOpen, timeoutMs: o.blinkTimeoutMs })
       : null;
     this.turn = o.headTurn ? new HeadTurnChallenge(randomDirection(random), { yawDeg: o.headTurnYawDeg, timeoutMs: o.headTurnTimeoutMs }) : null;
-    this.passive = o.passive ? new PassivePolicy({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES }) : null;
+    this.passive = new PassivePolicy({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES });
   }
 
   update(face: FaceObservation, ts: number): LivenessReport {
-    if (this.passive) {
-      if (face.antispoof === null && face.liveness === null) {
-        // The passive models are not loaded: the check cannot pass (fail closed), it is reported as unavailable.
-        this.passiveState = 'failed';
-      } else {
-        const u = this.passive.update(face.antispoof, face.liveness);
-        this.passiveState = u.state;
-        this.passiveScore = u.score;
-      }
+    if (face.antispoof === null && face.liveness === null) {
+      // The passive models are not loaded: as a required check it cannot pass (fail closed).
+      if (this.o.passive) this.passiveState = 'failed';
+    } else {
+      const u = this.passive.update(face.antispoof, face.liveness);
+      this.passiveState = u.state;
+      this.passiveScore = u.score;
     }
     if (this.blink) {
       const ear = (face.ear.left + face.ear.right) / 2;
@@ -68,7 +67,7 @@ export class TrackLiveness {
 
   report(): LivenessReport {
     const checks: Record<string, string> = {};
-    if (this.passive) checks.passive = this.passiveState;
+    if (this.o.passive) checks.passive = this.passiveState;
     if (this.blink) checks.blink = this.blinkState;
     if (this.turn) checks.headTurn = this.turnState;
     const failed = Object.entries(checks).find(([, v]) => v === 'failed')?.[0] ?? null;

@@ -68,8 +68,15 @@ export const visionSchema = z
 
 export const livenessSchema = z
   .object({
-    /** Passive anti-spoof / liveness network scores. */
-    passive: z.boolean().default(true),
+    /**
+     * Let the passive anti-spoof / liveness network scores decide. Off by default: measured on
+     * the shared spoof set, antispoof ≥ 0.5 rejects 33 % of live faces and still accepts 70 % of
+     * attacks, and a live 640×480 webcam subject scored 0.50–0.58 (docs/EVALUATION.md). A check
+     * that turns away real people without stopping photos is worse than none; blink (the
+     * default) rejects every print and screen sample. The scores are still computed and kept
+     * with every decision, so a site can calibrate and enable this.
+     */
+    passive: z.boolean().default(false),
     passiveThreshold: z.number().min(0).max(1).default(0.5),
     /** Require an eye blink (open → closed → open) within the time limit. */
     blink: z.boolean().default(true),
@@ -92,12 +99,12 @@ export const weeklyWindowSchema = z
 export const accessSchema = z
   .object({
     /**
-     * Cosine similarity a probe must reach against a person's best template. 0.925 = the
-     * threshold for FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs (int8 0.9221, fp32
-     * 0.9226), rounded up; see docs/EVALUATION.md. face-api's descriptors are not zero-mean,
+     * Cosine similarity a probe must reach against a person's best template. 0.926 = the
+     * smallest threshold with FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs with the
+     * default detector cascade (int8 0.9251), rounded up; see docs/EVALUATION.md. face-api's descriptors are not zero-mean,
      * so impostor cosines sit around 0.82 and genuine ones around 0.97.
      */
-    threshold: z.number().min(0).max(1).default(0.925),
+    threshold: z.number().min(0).max(1).default(0.926),
     /** Best person must beat the best other person by this much, else "ambiguous" (0.02 measured: 0.05 rejects 12 % of genuine probes). */
     margin: z.number().min(0).max(1).default(0.02),
     liveness: livenessSchema,

@@ -25,8 +25,10 @@ export class VisionService implements Service {
       recognitionModel: v.recognitionModel,
       precision: v.precision,
       detector: v.detector,
-      antispoof: this.ctx.config.access.liveness.passive,
-      liveness: this.ctx.config.access.liveness.passive,
+      // Passive scores are always computed (1–2 ms) and kept with every decision, even when
+      // access.liveness.passive does not let them decide: they are the evidence for calibrating it.
+      antispoof: true,
+      liveness: true,
     };
   }
 

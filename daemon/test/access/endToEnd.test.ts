@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
 import { Store } from '../../src/store/store.js';
 import { testDataDir } from '../../src/system/paths.js';
+import { parseConfig } from '../../src/config/load.js';
+
+const DEFAULT_THRESHOLD = parseConfig({}, 'defaults').access.threshold;
 
 // End to end on real data with the real vision worker (detector, mesh, embedder, passive
 // models), the real camera sources (ffmpeg replay, images folder), the real store and the
@@ -105,7 +108,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       expect(events).toHaveLength(1);
       const e = events[0]!;
       expect(e).toMatchObject({ result: 'GRANTED', reason: 'match', personName: 'Mahie', source: 'camera' });
-      expect(e.score).toBeGreaterThanOrEqual(0.925);
+      expect(e.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD);
       expect(e.liveness).toMatchObject({ verdict: 'passed', checks: { blink: 'passed' }, blinks: 1 });
       const att = store.attendance.query({ personId: e.personId! });
       expect(att).toHaveLength(1);
@@ -142,7 +145,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       expect(['unknown', 'below_threshold']).toContain(stranger!.reason);
       expect(stranger!.personId).toBeNull();
       expect(photo).toMatchObject({ reason: 'liveness_failed', personName: 'NUAA 0001', liveness: { verdict: 'failed', failed: 'blink' } });
-      expect(photo!.score).toBeGreaterThanOrEqual(0.925); // recognised: only liveness stopped it
+      expect(photo!.score).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD); // recognised: only liveness stopped it
     } finally {
       store.close();
     }
