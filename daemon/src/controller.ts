@@ -19,6 +19,8 @@ export interface ServiceContext {
   door: DoorService;
   http: HttpServer;
   commands: CommandDispatcher;
+  /** The unit's health report (the body of GET /health), built on demand. */
+  health: () => Record<string, unknown>;
 }
 
 /** Builds the services that follow the door and the store; each later feature adds its factory here. */
@@ -68,7 +70,7 @@ export class Controller {
     const door = new DoorService(this.config.door, this.bus, this.log.child({ component: 'door' }));
     const http = new HttpServer(this.config.admin, this.log, () => this.healthReport());
     const commands = new CommandDispatcher(store.audit, this.bus);
-    this.ctx = { config: this.config, log: this.log, bus: this.bus, store, door, http, commands };
+    this.ctx = { config: this.config, log: this.log, bus: this.bus, store, door, http, commands, health: () => this.healthReport().body };
     registerDoorCommands(commands, door, this.config);
     this.services.push(door);
     for (const factory of this.factories) {

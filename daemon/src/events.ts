@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { AccessEvent } from './store/eventsRepo.js';
 import type { AttendanceRecord } from './store/attendanceRepo.js';
+import type { Frame } from './camera/frame.js';
+import type { FrameResult } from './vision/types.js';
 
 /** What travels between services. Each service subscribes to what it needs; none calls another's internals. */
 export type DoorMode = 'normal' | 'lockdown' | 'held_unlocked';
@@ -35,6 +37,11 @@ export interface BusEvents {
   'service.status': { name: string; status: ServiceStatus; detail?: string };
   'health.requested': { source: string };
   'camera.status': { source: string; status: 'up' | 'down'; detail?: string };
+  /**
+   * The frame loop's newest analysed frame and its vision result. Only references travel
+   * (no copy); the admin's live view keeps the last one and draws boxes and names.
+   */
+  'frame.analyzed': { frame: Frame; result: FrameResult };
 }
 
 export type BusEventName = keyof BusEvents;

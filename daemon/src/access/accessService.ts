@@ -38,6 +38,12 @@ export class AccessService implements Service {
     this.recorder = recorder;
     if (ctx.config.access.lockdown && ctx.door.state().mode !== 'lockdown') ctx.door.setMode('lockdown');
     const matcher = await this.matcherFactory();
+    // `blinkd enroll` / `people remove` run as separate processes: "reload people" (MQTT, admin)
+    // makes the running unit re-read the templates from the database.
+    ctx.commands.register('reload_people', () => {
+      ctx.bus.emit('people.changed', { personId: null, action: 'reload' });
+      return { ok: true, detail: { people: ctx.store.people.count('ACTIVE'), templates: ctx.store.templates.count() } };
+    });
     this.decider = new AccessDecider(ctx.config, {
       matcher,
       person: (id) => ctx.store.people.get(id),
@@ -71,7 +77,9 @@ export class AccessService implements Service {
         }
       }),
     );
-    this.loop = new FrameLoop(this.camera, this.analyzer, async (result) => {
+    this.loop = new FrameLoop(this.camera, this.analyzer, async (result, frame) => {
+      // Live view and health read the newest analysed frame from the bus (references only, no copy).
+      this.ctx.bus.emit('frame.analyzed', { frame, result });
       const outcomes = await this.decider!.onFrame(result);
       for (const o of outcomes) {
         if (o.result === 'GRANTED') {

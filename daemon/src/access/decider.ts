@@ -7,7 +7,8 @@ import type { FaceObservation, FrameResult } from '../vision/types.js';
 import { evaluatePolicy } from './policy.js';
 import type { FaceMatcher } from './ports.js';
 import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
-import { cosineSimilarity, FaceTracker, type Track } from './tracker.js';
+import { FaceTracker, type Track } from './tracker.js';
+import { cosine } from '../gallery/gallery.js';
 import { TrackLiveness, type LivenessReport } from './trackLiveness.js';
 
 /** Consecutive embedded frames that are not a match before a track is denied as not recognised… */
@@ -217,7 +218,7 @@ export class AccessDecider {
     if (!face.embedding) return; // decide once the face has an embedding
     s.tailgateChecked = true;
     const g = this.grantedFace.embedding;
-    if (g && cosineSimilarity(g, face.embedding) >= SAME_PERSON_COSINE) return;
+    if (g && cosine(g, face.embedding) >= SAME_PERSON_COSINE) return;
     this.ports.tailgating({ grantedTrack: this.grantedFace.trackId, newTrack: s.track.id, unlockReason: door.unlockReason });
   }
 }

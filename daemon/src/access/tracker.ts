@@ -1,4 +1,5 @@
 import type { Box, FaceObservation } from '../vision/types.js';
+import { cosine } from '../gallery/gallery.js';
 
 export interface TrackerOptions {
   /** Minimum box overlap to continue a track by position alone. */
@@ -33,16 +34,6 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
-export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
-}
 
 /**
  * Follows faces across frames so liveness and the decision belong to one person. A face
@@ -73,7 +64,7 @@ export class FaceTracker {
     faces.forEach((face, f) => {
       for (const t of this.tracks.values()) {
         const overlap = iou(t.box, face.box);
-        const sim = t.embedding && face.embedding ? cosineSimilarity(t.embedding, face.embedding) : null;
+        const sim = t.embedding && face.embedding ? cosine(t.embedding, face.embedding) : null;
         if (sim !== null && sim < this.o.differentFaceCosine) continue;
         if (overlap < this.o.minIou && !(sim !== null && sim >= this.o.sameFaceCosine)) continue;
         pairs.push({ t, f, score: overlap + (sim ?? 0.5) });

@@ -1,4 +1,5 @@
 import type { Person } from '../store/peopleRepo.js';
+import type { EnrollRequest } from '../vision/enroller.js';
 import type { Box } from '../vision/types.js';
 
 /** Why a photo could not be used; mirrors the vision enroller's typed errors. */
@@ -17,17 +18,7 @@ export class FaceError extends Error {
   }
 }
 
-export interface EnrollImage {
-  name: string;
-  data: Buffer;
-}
-
-export interface EnrollRequest {
-  /** New person (name etc.) or an existing person's id to add templates to. */
-  person: { name: string; externalId?: string | null } | { id: string };
-  images: EnrollImage[];
-  source: 'upload' | 'camera';
-}
+export type { EnrollImage, EnrollRequest } from '../vision/enroller.js';
 
 export interface EnrollResult {
   person: Person;

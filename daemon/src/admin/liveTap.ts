@@ -6,16 +6,6 @@ import type { Store } from '../store/store.js';
 import type { FrameResult } from '../vision/types.js';
 import type { LiveFace, LiveFrame } from './faceServices.js';
 
-declare module '../events.js' {
-  interface BusEvents {
-    /**
-     * The frame loop's newest analysed frame: the frame as the camera gave it and the vision
-     * result for it. Only references travel (no copy); the admin's live view keeps the last one.
-     */
-    'frame.analyzed': { frame: Frame; result: FrameResult };
-  }
-}
-
 /** A frame older than this is not "live" any more (camera stopped or vision stalled). */
 const STALE_MS = 5000;
 

@@ -43,7 +43,9 @@ export function l2normalize(v: Float32Array): Float32Array {
   return v;
 }
 
+/** Cosine similarity; 0 for vectors of different length or a zero vector. */
 export function cosine(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
   let dot = 0, na = 0, nb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i]! * b[i]!;

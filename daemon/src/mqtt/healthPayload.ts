@@ -12,30 +12,18 @@ function numberAt(obj: unknown, path: string[]): number | null {
   return typeof node === 'number' && Number.isFinite(node) ? node : null;
 }
 
-function firstNumber(obj: unknown, paths: string[][]): number | null {
-  for (const p of paths) {
-    const n = numberAt(obj, p);
-    if (n !== null) return n;
-  }
-  return null;
-}
-
 /**
- * `<base>/health`: the unit's own /health report (read in-process through the admin
- * server when it runs: the same numbers the admin shows) reduced to what a fleet needs:
+ * `<base>/health`: the unit's own /health report (the same numbers the admin shows)
+ * reduced to what a fleet needs:
  * frame rate, decision latency, CPU temperature, memory, outbox depth, service states.
  * Values a unit cannot measure (no camera yet, no thermal zone) are null.
  */
 export async function unitHealthPayload(ctx: ServiceContext, extra: { unit: string; mqtt: Json; outbox: Json }): Promise<string> {
   let report: Json | null = null;
-  const app = ctx.http.instance();
-  if (app) {
-    try {
-      const res = await app.inject({ method: 'GET', url: '/health' });
-      report = res.json() as Json;
-    } catch {
-      report = null;
-    }
+  try {
+    report = ctx.health();
+  } catch {
+    report = null;
   }
   const services = (report?.services ?? null) as Json | null;
   const system = (report?.system as Json | undefined) ?? systemHealth();
@@ -45,8 +33,9 @@ export async function unitHealthPayload(ctx: ServiceContext, extra: { unit: stri
     unit: extra.unit,
     status: report?.status ?? null,
     uptimeSec: Math.round(process.uptime()),
-    fps: firstNumber(services, [['vision', 'fps'], ['camera', 'fps'], ['access', 'fps'], ['vision', 'camera', 'fps']]),
-    latencyMs: firstNumber(services, [['access', 'latencyMs'], ['vision', 'latencyMs'], ['access', 'decisionLatencyMs'], ['vision', 'inferenceMs']]),
+    // Analysed frames per second and capture → vision-result latency of the newest frame.
+    fps: numberAt(services, ['access', 'frameLoop', 'fps']) ?? numberAt(services, ['camera', 'fps']),
+    latencyMs: numberAt(services, ['access', 'frameLoop', 'lastLatencyMs']),
     temperatureC: cpuTemperatureC(),
     load: system.load ?? null,
     memory: system.memory ?? null,

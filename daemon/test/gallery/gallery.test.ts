@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events.js';
 import { Gallery, decide } from '../../src/gallery/gallery.js';
-import { LiveGallery } from '../../src/gallery/liveGallery.js';
+import { AccessGallery } from '../../src/access/accessGallery.js';
 import { Store } from '../../src/store/store.js';
 
 function unit(dim: number, hot: number, spill = 0, spillAt = (hot + 1) % dim): Float32Array {
@@ -79,36 +79,42 @@ describe('Gallery', () => {
   });
 });
 
-describe('LiveGallery', () => {
+describe('AccessGallery (the door runtime\'s gallery)', () => {
   let dir = '';
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('rebuilds from the store on people.changed, with only ACTIVE people of its model', async () => {
+  it('rebuilds from the store on people.changed, with the templates of its model only, deactivated people included', async () => {
     dir = mkdtempSync(join(tmpdir(), 'blink-gallery-'));
     const store = Store.open(join(dir, 'db.sqlite'));
     const bus = new EventBus();
-    const live = new LiveGallery(store, bus, 'model-a', 4);
+    const warnings: string[] = [];
+    const gallery = new AccessGallery(store, bus, 'model-a', 4, () => ({ threshold: 0.9, margin: 0.02 }), (m) => warnings.push(m));
     try {
       const ann = store.people.create({ name: 'Ann' });
       store.templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0, 0]), 0.9);
       store.templates.add(ann.id, 'model-b', Float32Array.from([0, 1, 0, 0]), 0.9);
-      await live.start(false);
-      expect(live.gallery.size).toBe(1);
+      store.templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0]), 0.9); // wrong dimension: skipped, warned
+      await gallery.start();
+      expect(gallery.gallery.size).toBe(1);
+      expect(warnings).toHaveLength(1);
       const bob = store.people.create({ name: 'Bob' });
       store.templates.add(bob.id, 'model-a', Float32Array.from([0, 0, 1, 0]), 0.9);
-      expect((await live.match(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02)).decision).toBe('no_match');
+      expect((await gallery.match(Float32Array.from([0, 0, 1, 0]))).decision).toBe('no_match');
       bus.emit('people.changed', { personId: bob.id, action: 'created' });
-      const m = await live.match(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02);
-      expect(m.decision).toBe('match');
-      expect(live.nameOf(m.personId)).toBe('Bob');
+      const m = await gallery.match(Float32Array.from([0, 0, 1, 0]));
+      expect(m).toMatchObject({ decision: 'match', personId: bob.id });
+      // A deactivated person stays recognisable, so the decision can say "deactivated" instead of "unknown".
       store.people.update(bob.id, { status: 'DEACTIVATED' });
       bus.emit('people.changed', { personId: bob.id, action: 'updated' });
-      expect((await live.match(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02)).decision).toBe('no_match');
-      expect(live.rebuilds).toBe(3);
+      expect(await gallery.match(Float32Array.from([0, 0, 1, 0]))).toMatchObject({ decision: 'match', personId: bob.id });
+      store.people.remove(bob.id);
+      bus.emit('people.changed', { personId: bob.id, action: 'removed' });
+      expect((await gallery.match(Float32Array.from([0, 0, 1, 0]))).decision).toBe('no_match');
+      expect(gallery.rebuilds).toBe(4);
     } finally {
-      await live.stop();
+      await gallery.close();
       store.close();
     }
   });
