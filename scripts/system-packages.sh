@@ -12,6 +12,7 @@ if [ "$profile" = test ]; then
   have mosquitto /usr/sbin/mosquitto || need+=(mosquitto)
   have chromium /usr/bin/chromium || need+=(chromium)
   have systemd-analyze /usr/bin/systemd-analyze || need+=(systemd)
+  have python3 /usr/bin/python3 || need+=(python3)   # the sd_notify test's datagram listener
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -68,6 +68,11 @@ export function parseConfig(raw: unknown, source: string): Config {
   if (config.door.pulseMs > config.door.maxUnlockMs) {
     throw new ConfigError(source, [`door.pulseMs: got ${config.door.pulseMs} (number), expected at most door.maxUnlockMs (${config.door.maxUnlockMs})`]);
   }
+  if (config.sync.enabled) {
+    // The keys are validated now so files written for the relay sync stay valid; the sync
+    // service itself is not in this release, and a switch that silently does nothing would mislead.
+    throw new ConfigError(source, ['sync.enabled: got true (boolean), expected false: cloud relay sync is not available in this version of blinkd']);
+  }
   if (!config.unit.id) config.unit.id = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'blink';
   return config;
 }

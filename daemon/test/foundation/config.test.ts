@@ -99,6 +99,10 @@ describe('configuration', () => {
     expect(problemsOf(() => loadYaml('- a\n- b\n'))[0]).toContain('expected a mapping');
   });
 
+  it('refuses sync.enabled, which this release does not implement, instead of ignoring it', () => {
+    expect(problemsOf(() => loadYaml('sync:\n  enabled: true\n'))[0]).toContain('sync.enabled: got true');
+  });
+
   it('checks cross-field rules', () => {
     expect(problemsOf(() => loadYaml('door:\n  pulseMs: 40000\n  maxUnlockMs: 30000\n'))[0]).toContain('door.pulseMs');
   });
