@@ -20,6 +20,8 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
   enroll: [enrollCommand, 'enroll --name NAME IMAGE...    enroll a person from photos (3–5 recommended)'],
   identify: [identifyCommand, 'identify IMAGE                 best match, score, margin and liveness scores'],
   people: [peopleCommand, 'people list | remove ID|NAME   list or remove enrolled people'],
+  eval: [async (argv) => (await import('./eval/main.js')).evalMain(argv), 'eval --data DIR [--json FILE]   accuracy on a DIR/<identity>/<image> folder (same as npm run eval)'],
+  bench: [async (argv) => (await import('./bench/main.js')).benchMain(argv), 'bench [--only S,…] [--json FILE] speed and memory as JSON (same as npm run bench)'],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 
@@ -57,7 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`blinkd: ${err.message}\n\n${usage()}\n`);
       return 2;
     }
-    process.stderr.write(`blinkd: ${(err as Error).stack ?? String(err)}\n`);
+    // A message for people; the stack only when asked for (BLINK_DEBUG=1).
+    const e = err as Error;
+    process.stderr.write(`blinkd: ${process.env.BLINK_DEBUG ? (e.stack ?? String(err)) : (e.message ?? String(err))}\n`);
     return 1;
   }
 }

@@ -3,9 +3,10 @@
  * Prints one JSON object to stdout (and writes it to FILE with --json). Each section is a
  * function returning a partial result object; other teams add theirs to SECTIONS.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../system/paths.js';
 import { embedSection } from './embedSection.js';
 import { peerSection, visionSection } from './visionSection.js';
 import { doorSection } from './doorSection.js';
@@ -25,21 +26,11 @@ export interface BenchContext {
 
 export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection];
 
-export function findRepoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models', 'manifest.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the repo root above ${from}`);
-    dir = up;
-  }
-}
-
-async function main(argv: string[]): Promise<void> {
+export async function benchMain(argv: string[]): Promise<number> {
   const jsonIdx = argv.indexOf('--json');
   const onlyIdx = argv.indexOf('--only');
   const only = onlyIdx >= 0 ? new Set((argv[onlyIdx + 1] ?? '').split(',')) : null;
-  const ctx: BenchContext = { repoRoot: findRepoRoot(), log: (m) => process.stderr.write(`${m}\n`) };
+  const ctx: BenchContext = { repoRoot: repoRoot(), log: (m) => process.stderr.write(`${m}\n`) };
   const result: BenchResult = { node: process.version, arch: process.arch, platform: process.platform };
   for (const s of SECTIONS) {
     if (only && !only.has(s.name)) continue;
@@ -49,10 +40,11 @@ async function main(argv: string[]): Promise<void> {
   const text = `${JSON.stringify(result, null, 2)}\n`;
   process.stdout.write(text);
   if (jsonIdx >= 0) writeFileSync(resolve(argv[jsonIdx + 1] ?? 'bench.json'), text);
+  return 0;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+  benchMain(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     process.exit(1);
   });
