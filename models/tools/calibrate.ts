@@ -1,11 +1,19 @@
 /**
  * Activation-range calibration for the INT8 quantizer: run the FP32 graph (with every
  * quantizable tensor exposed as an output) on aligned face crops and record min/max per tensor.
- * The result is committed as models/calibration/<model>.json so rebuilding needs no images.
+ * The crops come from ordinary photos, detected and aligned by the daemon's own pipeline
+ * (faceChipsFromPhotos). The result is committed as models/calibration/<model>.json so
+ * rebuilding needs no images.
  */
 import * as ort from 'onnxruntime-node';
+import { augment, faceChipsFromPhotos, listImages } from './faceCrops.js';
 import type { OnnxGraph } from './onnxBuilder.js';
 import { withCalibrationOutputs, type CalibrationTable } from './quantize.js';
+
+/** Fewer usable faces than this and --calibrate refuses: the ranges would not represent real faces. */
+export const MIN_CALIBRATION_FACES = 20;
+/** Crops per face: as-is, mirrored, two small shifts (alignment jitter). */
+export const CALIBRATION_VARIANTS = 4;
 
 export async function calibrate(
   g: OnnxGraph,
@@ -43,3 +51,65 @@ export async function calibrate(
   for (const t of tensors) ranges[t] = [Number((lo.get(t) ?? 0).toPrecision(6)), Number((hi.get(t) ?? 0).toPrecision(6))];
   return { model, method: 'minmax', images: inputs.length, ranges };
 }
+
+export interface PhotoCalibrationOptions {
+  /** models/ folder with the FP32 detector, FaceMesh and embedder used to align the faces. */
+  modelsDir: string;
+  minFaces?: number;
+  variants?: number;
+  minFaceSizePx?: number;
+  log?: (m: string) => void;
+  warn?: (m: string) => void;
+}
+
+export interface PhotoCalibrationTable extends CalibrationTable {
+  /** Usable faces (before augmentation) and the photos they came from. */
+  faces: number;
+  photos: number;
+  alignment: string;
+}
+
+export interface PhotoCalibration {
+  table: PhotoCalibrationTable;
+  warnings: string[];
+}
+
+/**
+ * Calibrates the FP32 graph (`loadGraph`, called once the faces are found) on every face in the
+ * photos under `dirs` (recursively; jpg/png/webp), aligned the way the daemon aligns at run time.
+ * Bad images are warnings; throws when fewer than `minFaces` usable faces result, naming the
+ * count, the folders and the most common problems.
+ */
+export async function calibrateFromPhotos(loadGraph: () => Promise<OnnxGraph>, dirs: string[], model: string, o: PhotoCalibrationOptions): Promise<PhotoCalibration> {
+  const log = o.log ?? (() => {});
+  const minFaces = o.minFaces ?? MIN_CALIBRATION_FACES;
+  const variants = o.variants ?? CALIBRATION_VARIANTS;
+  const paths = dirs.flatMap((d) => listImages(d));
+  if (paths.length === 0) throw new Error(`--calibrate: no images (jpg, png, webp) in ${dirs.join(', ')}`);
+  log(`detecting and aligning faces in ${paths.length} images from ${dirs.join(', ')}`);
+  const found = await faceChipsFromPhotos(paths, { modelsDir: o.modelsDir, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log });
+  const photos = new Set(found.sources).size;
+  if (found.chips.length < minFaces) {
+    const noFace = found.warnings.filter((w) => w.endsWith('no face found')).length;
+    const unreadable = found.warnings.filter((w) => w.includes('not a readable image') || w.includes('empty file')).length;
+    throw new Error(
+      `--calibrate: only ${found.chips.length} usable face${found.chips.length === 1 ? '' : 's'} in ${paths.length} images under ${dirs.join(', ')} ` +
+        `(need at least ${minFaces}; ${noFace} images without a face, ${unreadable} unreadable). Add more photos of faces.`,
+    );
+  }
+  const crops = augment(found.chips, variants);
+  log(`calibrating on ${found.chips.length} faces from ${photos} photos (x${variants} with mirror/shift = ${crops.length} crops)`);
+  const size = found.chips[0]?.width ?? 0;
+  const base = await calibrate(await loadGraph(), crops.map(found.toInput), [1, size, size, 3], model, log);
+  const table: PhotoCalibrationTable = {
+    model: base.model,
+    method: base.method,
+    images: base.images,
+    faces: found.chips.length,
+    photos,
+    alignment: `${found.embedderId} chip, daemon/src/vision/pipeline.ts (detector cascade, FaceMesh five points, dlib face-chip geometry)`,
+    ranges: base.ranges,
+  };
+  return { table, warnings: found.warnings };
+}
+

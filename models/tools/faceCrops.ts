@@ -1,11 +1,16 @@
 /**
- * Aligned face-crop loading for calibration, tests and benchmarks: decode with sharp to RGB,
- * resize to the embedder input, simple deterministic augmentation (mirror, small shifts), and
- * face-api's input normalisation.
+ * Face crops for calibration, tests and benchmarks: aligned chips cut from ordinary photos by
+ * the daemon's own vision pipeline (detect → FaceMesh → five points → dlib chip), or ready-made
+ * chips decoded with sharp; simple deterministic augmentation (mirror, small shifts), and the
+ * embedder's input normalisation.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { packTensor } from '../../daemon/src/vision/align.js';
+import { decodeImage } from '../../daemon/src/vision/decode.js';
+import { inputNorm } from '../../daemon/src/vision/modelSet.js';
+import { FacePipeline } from '../../daemon/src/vision/pipeline.js';
 import { FACEAPI_INPUT, FACEAPI_MEAN_RGB } from './faceApiResnet.js';
 
 export interface RgbImage {
@@ -60,10 +65,16 @@ export function faceApiInput(img: RgbImage): Float32Array {
 
 const IMAGE_EXT = /\.(png|jpe?g|webp)$/i;
 
-/** Image files in a folder tree, sorted (deterministic order). */
+/** Image files (jpg/png/webp) in a folder tree, sorted (deterministic order). */
 export function listImages(dir: string): string[] {
   const out: string[] = [];
-  for (const e of readdirSync(dir).sort()) {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).sort();
+  } catch (err) {
+    throw new Error(`cannot read folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  for (const e of entries) {
     const p = join(dir, e);
     if (statSync(p).isDirectory()) out.push(...listImages(p));
     else if (IMAGE_EXT.test(e)) out.push(p);
@@ -83,4 +94,77 @@ export const ALIGNED_IDENTITIES_ALL = [...CALIBRATION_CHIP_IDENTITIES, ...EVAL_C
 export async function loadAlignedChips(facesDir: string, identities: string[]): Promise<RgbImage[]> {
   const files = identities.flatMap((id) => listImages(join(facesDir, id)));
   return Promise.all(files.map((f) => loadRgb(f, FACEAPI_INPUT)));
+}
+
+/** The daemon's defaults for the faces it embeds at the door (config vision.detectorScore / minFaceSizePx). */
+export const RUNTIME_DETECTOR_SCORE = 0.5;
+export const RUNTIME_MIN_FACE_PX = 60;
+
+export interface PhotoChipOptions {
+  /** models/ folder whose FP32 detector, FaceMesh and embedder entries do the detection and alignment. */
+  modelsDir: string;
+  /** Faces smaller than this (largest side of the face box, image pixels) are skipped. */
+  minFaceSizePx?: number;
+  minScore?: number;
+  /** Called per image with a problem (unreadable, no face, faces too small). */
+  warn?: (m: string) => void;
+  log?: (m: string) => void;
+}
+
+export interface PhotoChips {
+  /** One aligned chip per usable face, in file order (faces in detection order). */
+  chips: RgbImage[];
+  /** The image path of each chip. */
+  sources: string[];
+  warnings: string[];
+  /** Turns a chip into the embedder's input tensor exactly as the daemon does (manifest normalisation). */
+  toInput: (chip: RgbImage) => Float32Array;
+  /** Manifest id of the embedder whose chip geometry was used. */
+  embedderId: string;
+}
+
+/**
+ * Aligned embedder chips from ordinary photos, made by the production pipeline
+ * (daemon/src/vision/pipeline.ts) with FP32 models: detector cascade with the zoomed-out retry
+ * (so tight, already aligned chips are found too), FaceMesh confirmation, five points, similarity
+ * warp to dlib's face-chip geometry (`FacePipeline.alignChip`). Every face of an image is used.
+ * Problems with single images become warnings; nothing here throws for a bad image.
+ */
+export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions): Promise<PhotoChips> {
+  const minSize = o.minFaceSizePx ?? RUNTIME_MIN_FACE_PX;
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    o.warn?.(m);
+  };
+  const pipeline = await FacePipeline.create({ modelsDir: o.modelsDir, precision: 'fp32', detector: 'auto', antispoof: false, liveness: false });
+  const entry = pipeline.choice.embedder;
+  const norm = inputNorm(entry);
+  const chips: RgbImage[] = [];
+  const sources: string[] = [];
+  try {
+    for (const [i, path] of paths.entries()) {
+      let img: RgbImage;
+      try {
+        img = await decodeImage(readFileSync(path));
+      } catch (err) {
+        warn(`${path}: skipped, ${(err as Error).message}`);
+        continue;
+      }
+      const { faces } = await pipeline.process(img, { minScore: o.minScore ?? RUNTIME_DETECTOR_SCORE, retryZoomedOut: true, embed: false, passive: false, precision: 'fp32' });
+      const usable = faces.filter((f) => Math.max(f.box.width, f.box.height) >= minSize);
+      if (faces.length === 0) warn(`${path}: skipped, no face found`);
+      else if (usable.length < faces.length) warn(`${path}: ${faces.length - usable.length} of ${faces.length} faces smaller than ${minSize} px skipped`);
+      for (const f of usable) {
+        const { chip, size } = pipeline.alignChip(img, f.landmarks5, 'fp32');
+        chips.push({ width: size, height: size, data: chip });
+        sources.push(path);
+      }
+      if ((i + 1) % 20 === 0 || i + 1 === paths.length) o.log?.(`  aligned ${chips.length} faces from ${i + 1}/${paths.length} images`);
+    }
+  } finally {
+    await pipeline.release();
+  }
+  const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
+  return { chips, sources, warnings, toInput, embedderId: entry.id };
 }

@@ -3,17 +3,17 @@
  *   npm run models                       rebuild models/onnx/*.onnx + models/manifest.json
  *   npm run models -- --verify           check committed files against the manifest
  *   npm run models -- --calibrate DIR... recompute models/calibration/faceapi-resnet.json from
- *                                        aligned face chips in DIR(s) (then rebuild)
+ *                                        the faces in the photos under DIR(s), detected and
+ *                                        aligned by the daemon's pipeline (then rebuild)
  *   npm run models -- --out DIR          write the rebuilt tree to DIR instead of models/
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyModels } from '../../daemon/src/vision/modelManifest.js';
-import { calibrate } from './calibrate.js';
+import { calibrateFromPhotos, type PhotoCalibrationTable } from './calibrate.js';
 import { CATALOG, type CatalogEntry } from './catalog.js';
-import { buildFaceApiResnet, FACEAPI_INPUT } from './faceApiResnet.js';
-import { augment, faceApiInput, listImages, loadRgb } from './faceCrops.js';
+import { buildFaceApiResnet } from './faceApiResnet.js';
 import { sha256, serializeManifest, tensorSpecs, type Manifest, type ManifestEntry } from './manifest.js';
 import { fetchPinnedTarball } from './npmFetch.js';
 import { OPSET } from './onnxBuilder.js';
@@ -149,18 +149,35 @@ export async function buildAll(outDir: string, modelsDir: string): Promise<Manif
   return manifest;
 }
 
-async function runCalibration(dirs: string[], modelsDir: string): Promise<void> {
+export interface RunCalibrationOptions {
+  /** Where to write the table (default: the catalog's models/calibration/faceapi-resnet.json). */
+  out?: string;
+  minFaces?: number;
+  variants?: number;
+  log?: (m: string) => void;
+}
+
+/**
+ * `--calibrate DIR...`: detect and align every face in the photos under DIR(s) with the daemon's
+ * pipeline (FP32 models from `modelsDir`), collect the FP32 activation ranges of face-api's
+ * network (built from the pinned tarball) on those chips and write the calibration table.
+ */
+export async function runCalibration(dirs: string[], modelsDir: string, o: RunCalibrationOptions = {}): Promise<{ path: string; table: PhotoCalibrationTable; warnings: string[] }> {
+  const say = o.log ?? log;
   const e = CATALOG.find((c) => c.precision === 'int8' && c.kind === 'faceapi-resnet');
   if (!e?.calibration) throw new Error('no INT8 catalog entry');
-  const files = (await packageFiles([e])).get(`${e.pkg.name}@${e.pkg.version}`) ?? new Map<string, Uint8Array>();
-  const paths = dirs.flatMap((d) => listImages(d));
-  if (paths.length === 0) throw new Error(`no images in ${dirs.join(', ')}`);
-  log(`calibrating on ${paths.length} images from ${dirs.join(', ')} (x4 with mirror/shift)`);
-  const crops = augment(await Promise.all(paths.map((p) => loadRgb(p, FACEAPI_INPUT))));
-  const table = await calibrate(faceApiGraph(e, files), crops.map(faceApiInput), [1, FACEAPI_INPUT, FACEAPI_INPUT, 3], e.id.replace(/-int8$/, ''), log);
-  const out = join(modelsDir, e.calibration);
+  const loadGraph = async () => faceApiGraph(e, (await packageFiles([e])).get(`${e.pkg.name}@${e.pkg.version}`) ?? new Map<string, Uint8Array>());
+  const { table, warnings } = await calibrateFromPhotos(loadGraph, dirs, e.id.replace(/-int8$/, ''), {
+    modelsDir,
+    minFaces: o.minFaces,
+    variants: o.variants,
+    log: say,
+    warn: (m) => say(`warning: ${m}`),
+  });
+  const out = o.out ?? join(modelsDir, e.calibration);
   writeFileSync(out, `${JSON.stringify(table, null, 1)}\n`);
-  log(`wrote ${out}`);
+  say(`wrote ${out} (${table.faces} faces from ${table.photos} photos, ${warnings.length} warnings)`);
+  return { path: out, table, warnings };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -174,7 +191,7 @@ async function main(argv: string[]): Promise<number> {
   if (cal >= 0) {
     const dirs: string[] = [];
     for (let i = cal + 1; i < argv.length && !(argv[i] ?? '').startsWith('--'); i++) dirs.push(resolve(argv[i] ?? ''));
-    if (dirs.length === 0) throw new Error('--calibrate needs a folder of aligned face chips');
+    if (dirs.length === 0) throw new Error('--calibrate needs one or more folders of face photos (jpg, png, webp; searched recursively)');
     await runCalibration(dirs, modelsDir);
   }
   const outIdx = argv.indexOf('--out');
