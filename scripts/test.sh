@@ -6,4 +6,5 @@ bash scripts/check-node.sh
 bash scripts/system-packages.sh test
 npm ci --no-audit --no-fund
 npm run lint
+npm run typecheck
 npm test

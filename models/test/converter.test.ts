@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { convertTfjsGraph, type TfjsModelJson } from '../tools/tfjsGraph.js';
+import { convertTfjsGraph, type TfjsModelJson, type TfNode } from '../tools/tfjsGraph.js';
 import { halfToFloat } from '../tools/tfjsWeights.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -8,7 +8,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 function tinyModel(extraOp?: string): { model: TfjsModelJson; bin: Uint8Array } {
   // input [1,4,4,3] -> 1x1 conv (3->2, weights 1, bias 0.5) + relu -> [optional op] -> output
   const w = new Float32Array([1, 1, 1, 1, 1, 1, 0.5, 0.5]);
-  const nodes = [
+  const nodes: TfNode[] = [
     { name: 'x', op: 'Placeholder', attr: { shape: { shape: { dim: [{ size: '1' }, { size: '4' }, { size: '4' }, { size: '3' }] } } } },
     { name: 'w', op: 'Const' },
     { name: 'b', op: 'Const' },
