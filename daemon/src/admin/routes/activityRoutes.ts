@@ -1,18 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { AccessEvent, AccessResult } from '../../store/eventsRepo.js';
+import type { AccessEvent, AccessResult, EventQuery } from '../../store/eventsRepo.js';
 import type { AdminContext } from '../adminContext.js';
 import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
 import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../localTime.js';
 
-interface EventFilter {
-  personId?: string;
-  result?: AccessResult;
-  from?: string;
-  to?: string;
-  limit?: number;
-  beforeSeq?: number;
-}
+/** The events filter of the API is the repository's query, validated by the route schemas. */
+type EventFilter = EventQuery;
 
 const eventSchema = {
   type: 'object',
