@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AccessEvent, AccessResult, EventQuery } from '../../store/eventsRepo.js';
+import type { AccessEvent, EventQuery } from '../../store/eventsRepo.js';
 import type { AdminContext } from '../adminContext.js';
 import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
