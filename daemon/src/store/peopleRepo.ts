@@ -47,6 +47,30 @@ function toPerson(r: PersonRow): Person {
   };
 }
 
+/** What the people list can be narrowed to (the same filter for a page and for its total). */
+export interface PeopleFilter {
+  search?: string;
+  status?: PersonStatus;
+}
+
+/** A position in the name order: the name as it was on the page the caller saw, and the id that breaks ties. */
+export interface PersonKey {
+  name: string;
+  id: string;
+}
+
+export interface PeoplePageQuery extends PeopleFilter {
+  limit: number;
+  /** Skip this many rows (only without after/before). */
+  offset?: number;
+  /** Rows strictly after this key in the order (next page). */
+  after?: PersonKey;
+  /** Rows strictly before this key in the order (previous page). */
+  before?: PersonKey;
+  /** Z–A instead of A–Z. */
+  descending?: boolean;
+}
+
 export type NewPerson = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>> & { name: string; id?: string };
 export type PersonPatch = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>>;
 
@@ -77,12 +101,52 @@ export class PeopleRepo {
   }
 
   list(options: { search?: string; status?: PersonStatus; limit?: number; offset?: number } = {}): Person[] {
-    const like = options.search ? `%${options.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined;
-    const where = new Where()
-      .when(like, `(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`, like, like)
-      .when(options.status, 'status = ?');
+    const where = this.filterWhere(options);
     const sql = `SELECT * FROM people ${where} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?`;
     return (this.db.prepare(sql).all(...where.args, options.limit ?? 1000, options.offset ?? 0) as PersonRow[]).map(toPerson);
+  }
+
+  /**
+   * One page in name order (case-insensitive, ties by id), starting from a key rather than a row
+   * number: a rename, enrollment or deletion elsewhere in the list does not shift the following
+   * page, so nobody is skipped or shown twice because of it. Rows come back in display order.
+   * With `offset` instead of a key it is plain row-number paging (for jumping to a page).
+   */
+  listPage(q: PeoplePageQuery): Person[] {
+    if ([q.after, q.before, q.offset].filter((v) => v !== undefined).length > 1) throw new Error('listPage: one of offset, after, before');
+    const where = this.filterWhere(q);
+    // Walking backwards (before) reads the order reversed, then flips the page.
+    const backwards = q.before !== undefined;
+    const key = q.after ?? q.before;
+    const greater = q.descending ? backwards : !backwards;
+    if (key) this.keyCondition(where, key, greater);
+    const dir = greater ? 'ASC' : 'DESC';
+    const sql = `SELECT * FROM people ${where} ORDER BY name COLLATE NOCASE ${dir}, id ${dir} LIMIT ? OFFSET ?`;
+    const rows = (this.db.prepare(sql).all(...where.args, q.limit, q.offset ?? 0) as PersonRow[]).map(toPerson);
+    return backwards ? rows.reverse() : rows;
+  }
+
+  /**
+   * How many people match the filter; with `before`, only those ahead of that key in the order
+   * (the 0-based position of the key, for "201–300 of 2,143").
+   */
+  countMatching(filter: PeopleFilter & { before?: PersonKey; descending?: boolean } = {}): number {
+    const where = this.filterWhere(filter);
+    if (filter.before) this.keyCondition(where, filter.before, !!filter.descending);
+    return (this.db.prepare(`SELECT count(*) AS n FROM people ${where}`).get(...where.args) as { n: number }).n;
+  }
+
+  private filterWhere(filter: PeopleFilter): Where {
+    const like = filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined;
+    return new Where()
+      .when(like, `(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`, like, like)
+      .when(filter.status, 'status = ?');
+  }
+
+  /** Rows after (greater) or before the key in (name NOCASE, id) order. */
+  private keyCondition(where: Where, key: PersonKey, greater: boolean): void {
+    const op = greater ? '>' : '<';
+    where.when(key, `(name COLLATE NOCASE ${op} ? OR (name COLLATE NOCASE = ? AND id ${op} ?))`, key.name, key.name, key.id);
   }
 
   count(status?: PersonStatus): number {

@@ -47,7 +47,7 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(r.json.templates).toBe(3);
     expect(rows(h)).toEqual({ people: 1, templates: 3, thumbnails: 1 });
     const list = await c.req('GET', '/api/v1/people?q=farrah');
-    expect((list.json.people as Array<{ id: string; templates: number }>).map((p) => [p.id, p.templates])).toEqual([[person.id, 3]]);
+    expect((list.json.items as Array<{ id: string; templates: number }>).map((p) => [p.id, p.templates])).toEqual([[person.id, 3]]);
     const thumb = await fetch(`${h.url}/api/v1/people/${person.id}/thumbnail`, { headers: { cookie: c.cookie } });
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     expect((await thumb.arrayBuffer()).byteLength).toBeGreaterThan(500);
@@ -153,7 +153,7 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(meta.faces[0]!.score).toBeGreaterThan(h.config.access.threshold);
     expect(meta.faces[0]!.box.width).toBeGreaterThan(20);
     // A name that is not ASCII travels in the header too (escaped JSON).
-    const id = meta.faces.length && ((await c.req('GET', '/api/v1/people?q=Farrah')).json.people as Array<{ id: string }>)[0]!.id;
+    const id = meta.faces.length && ((await c.req('GET', '/api/v1/people?q=Farrah')).json.items as Array<{ id: string }>)[0]!.id;
     expect((await c.req('PATCH', `/api/v1/people/${id}`, { name: 'Zhāng 李' })).status).toBe(200);
     const res2 = await fetch(`${h.url}/api/v1/live/frame`, { headers: { cookie: c.cookie } });
     expect(res2.status).toBe(200);
@@ -182,7 +182,7 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     expect(r.status).toBe(200);
     expect(count(h, 'face_thumbnails')).toBe(0);
     expect((await c.req('PUT', '/api/v1/settings', { changes: { 'admin.thumbnailRetentionDays': 30 } })).status).toBe(200);
-    const { people } = (await c.req('GET', '/api/v1/people')).json as { people: Array<{ id: string }> };
+    const { items: people } = (await c.req('GET', '/api/v1/people')).json as { items: Array<{ id: string }> };
     // Put one back through "add photos" so the erase-on-delete check below has something to erase.
     const more = await c.req('POST', `/api/v1/people/${people[0]!.id}/photos`, photos('amy/amy4.png'));
     expect(more.status, more.text).toBe(200);
@@ -190,7 +190,7 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
   });
 
   it('deleting a person erases their templates and thumbnails', async () => {
-    const { people } = (await c.req('GET', '/api/v1/people')).json as { people: Array<{ id: string }> };
+    const { items: people } = (await c.req('GET', '/api/v1/people')).json as { items: Array<{ id: string }> };
     const id = people[0]!.id;
     const r = await c.req('DELETE', `/api/v1/people/${id}`);
     expect(r.status).toBe(200);

@@ -26,7 +26,7 @@ export function eventRow(e: AccessEvent): HTMLElement {
 
 async function peopleOptions(select: HTMLSelectElement, selected = ''): Promise<void> {
   try {
-    const { people } = await get<{ people: Array<{ id: string; name: string }> }>('/people?limit=1000');
+    const { items: people } = await get<{ items: Array<{ id: string; name: string }> }>('/people?limit=500');
     for (const p of people) select.appendChild(h('option', { value: p.id, selected: p.id === selected }, p.name));
   } catch {
     /* the filter still works without names */

@@ -20,35 +20,153 @@ function avatar(p: Person): HTMLElement {
     : h('span.avatar.initials', { 'aria-hidden': 'true' }, p.name.split(/\s+/).map((w) => w[0]).join('').slice(0, 2).toUpperCase());
 }
 
+/** One page of GET /api/v1/people. */
+interface PeoplePage { items: Person[]; total: number; offset: number; limit: number; nextCursor: string | null; prevCursor: string | null }
+
+type StatusFilter = '' | 'ACTIVE' | 'DEACTIVATED';
+type SortOrder = 'name' | '-name';
+
+/** What the list shows; kept in the URL hash (#/people?search=…&status=…&sort=…&after=…) so reload and back/forward keep it. */
+interface ListState { search: string; status: StatusFilter; sort: SortOrder; after: string; before: string }
+
+const PAGE_SIZE = 100;
+const fmtCount = (n: number) => n.toLocaleString('en-US');
+
+function readListState(): ListState {
+  const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const status = q.get('status') ?? '';
+  return {
+    search: q.get('search') ?? '',
+    status: status === 'ACTIVE' || status === 'DEACTIVATED' ? status : '',
+    sort: q.get('sort') === '-name' ? '-name' : 'name',
+    after: q.get('after') ?? '',
+    before: q.get('before') ?? '',
+  };
+}
+
+function listQuery(s: ListState, forApi: boolean): string {
+  const q = new URLSearchParams();
+  if (forApi) q.set('limit', String(PAGE_SIZE));
+  if (s.search.trim()) q.set('search', forApi ? s.search.trim() : s.search);
+  if (s.status) q.set('status', s.status);
+  if (s.sort !== 'name') q.set('sort', s.sort);
+  if (s.after) q.set('after', s.after);
+  else if (s.before) q.set('before', s.before);
+  return q.toString();
+}
+
+function personRow(p: Person): HTMLElement {
+  return h('li', null, h('a.item.person', { href: `#/people/${encodeURIComponent(p.id)}` },
+    avatar(p),
+    h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
+    h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+    p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated')));
+}
+
+/**
+ * The people list, a page at a time (100, name order) with previous/next, "201–300 of 2,143",
+ * a status filter, sort and search. Paging uses the API's cursors, so renames or deletions while
+ * someone pages do not make anyone vanish between pages. Every change is written to the URL hash
+ * with the History API (no re-render); back/forward re-render the view from the hash.
+ */
 export function peopleView(session: Session): HTMLElement {
-  const search = h('input', { type: 'search', placeholder: 'Search by name or ID', 'aria-label': 'search people', id: 'people-search' });
-  const list = h('ul.list', { id: 'people-list' });
-  const count = h('span.muted');
+  let state = readListState();
+  let page: PeoplePage | null = null;
+  let seq = 0;
+  let searchEntryPushed = false;
   let timer = 0;
-  const load = async () => {
-    try {
-      const r = await get<{ total: number; people: Person[] }>(`/people?q=${encodeURIComponent(search.value.trim())}`);
-      count.textContent = `${r.people.length} of ${r.total}`;
-      clear(list, r.people.length ? r.people.map((p) => h('li', null, h('a.item.person', { href: `#/people/${encodeURIComponent(p.id)}` },
-        avatar(p),
-        h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
-        h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
-        p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'))))
-        : h('li.muted', null, search.value ? 'Nobody matches.' : 'No people enrolled yet. Use "Enroll person" to add the first.'));
-    } catch (err) {
-      showError(null, err);
+
+  const search = h('input', { type: 'search', placeholder: 'Search by name or ID', 'aria-label': 'search people', id: 'people-search', value: state.search, autocomplete: 'off' });
+  const status = h('select', { id: 'people-status', name: 'status' },
+    h('option', { value: '' }, 'Everyone'), h('option', { value: 'ACTIVE' }, 'Active'), h('option', { value: 'DEACTIVATED' }, 'Deactivated'));
+  status.value = state.status;
+  const sort = h('select', { id: 'people-sort', name: 'sort' }, h('option', { value: 'name' }, 'Name A–Z'), h('option', { value: '-name' }, 'Name Z–A'));
+  sort.value = state.sort;
+  const list = h('ul.list', { id: 'people-list', 'aria-busy': 'true' });
+  const range = h('span.muted', { id: 'people-range', 'aria-live': 'polite' });
+  const err = h('p.error', { hidden: true, role: 'alert' });
+
+  const pagers: Array<{ el: HTMLElement; prev: HTMLButtonElement; next: HTMLButtonElement; text: HTMLElement }> = [];
+  const pager = (where: 'top' | 'bottom') => {
+    const prev = h('button.secondary.prev', { type: 'button', 'aria-label': 'previous page', onclick: () => go({ ...state, after: '', before: page?.prevCursor ?? '' }, true) }, '‹ Previous');
+    const next = h('button.secondary.next', { type: 'button', 'aria-label': 'next page', onclick: () => go({ ...state, after: page?.nextCursor ?? '', before: '' }, true) }, 'Next ›');
+    const text = h('span.pager-text.small.muted');
+    const el = h('nav.pager', { 'aria-label': `pages (${where})`, dataset: { where } }, prev, text, next);
+    pagers.push({ el, prev, next, text });
+    return el;
+  };
+
+  const render = (r: PeoplePage) => {
+    const first = r.items.length ? r.offset + 1 : 0;
+    const shown = r.items.length ? `${fmtCount(first)}–${fmtCount(r.offset + r.items.length)} of ${fmtCount(r.total)}` : `${fmtCount(r.total)} ${r.total === 1 ? 'person' : 'people'}`;
+    range.textContent = shown;
+    const filtered = Boolean(state.search.trim() || state.status);
+    clear(list, r.items.length ? r.items.map(personRow)
+      : r.total > 0 ? h('li.muted', null, 'Nobody on this page. ', h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); go({ ...state, after: '', before: '' }, true); } }, 'First page'))
+        : h('li.muted', null, filtered ? 'Nobody matches.' : 'No people enrolled yet. Use "Enroll person" to add the first.'));
+    for (const p of pagers) {
+      p.prev.disabled = !r.prevCursor;
+      p.next.disabled = !r.nextCursor;
+      p.text.textContent = shown;
+      p.el.hidden = !r.prevCursor && !r.nextCursor; // one page: no paging controls
     }
   };
+
+  const load = async () => {
+    const mine = ++seq;
+    list.setAttribute('aria-busy', 'true');
+    try {
+      const r = await get<PeoplePage>(`/people?${listQuery(state, true)}`);
+      if (mine !== seq) return; // a newer request is on its way
+      err.hidden = true;
+      page = r;
+      render(r);
+    } catch (e) {
+      if (mine !== seq) return;
+      // A cursor in the URL that the API refuses (edited or from an older version): start at the first page.
+      if (e instanceof ApiError && e.status === 400 && (e.body.parameter === 'after' || e.body.parameter === 'before')) return go({ ...state, after: '', before: '' }, false);
+      showError(err, e);
+    } finally {
+      if (mine === seq) list.removeAttribute('aria-busy');
+    }
+  };
+
+  /** Shows `next`; push = a new history entry (paging, filter, sort), else the current entry is replaced. */
+  const go = (next: ListState, push: boolean, scroll = push) => {
+    state = next;
+    const url = `#/people${listQuery(state, false) ? '?' + listQuery(state, false) : ''}`;
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
+    void load().then(() => {
+      // Paged from the bottom controls: show the new page from its top.
+      if (scroll && listCard.getBoundingClientRect().top < 0) pagers[0]?.el.scrollIntoView({ block: 'start' });
+    });
+  };
+
+  // Search starts again at page 1; one history entry per search, not one per key press.
   search.addEventListener('input', () => {
     window.clearTimeout(timer);
-    timer = window.setTimeout(load, 200);
+    timer = window.setTimeout(() => {
+      go({ ...state, search: search.value, after: '', before: '' }, !searchEntryPushed, false);
+      searchEntryPushed = true;
+    }, 250);
   });
+  const refilter = () => {
+    searchEntryPushed = false;
+    go({ ...state, status: status.value as StatusFilter, sort: sort.value as SortOrder, after: '', before: '' }, true, false);
+  };
+  status.addEventListener('change', refilter);
+  sort.addEventListener('change', refilter);
+
+  const listCard = h('section.card', null, pager('top'), list, pager('bottom'));
   void load();
   return h('div', null,
     h('section.card', null,
-      h('div.row', null, h('h1.grow', null, 'People'), count),
-      h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person'))),
-    h('section.card', null, list));
+      h('div.row', null, h('h1.grow', null, 'People'), range),
+      h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person')),
+      h('div.filters', null, h('label', null, 'Status', status), h('label', null, 'Sort', sort)),
+      err),
+    listCard);
 }
 
 export function enrollView(): HTMLElement {

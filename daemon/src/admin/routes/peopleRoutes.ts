@@ -3,13 +3,58 @@ import type { MultipartFile } from '@fastify/multipart';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { weeklyWindowSchema } from '../../config/schema.js';
-import type { Person } from '../../store/peopleRepo.js';
+import type { Person, PersonKey } from '../../store/peopleRepo.js';
 import type { AdminContext } from '../adminContext.js';
 import { FaceError, type EnrollImage, type EnrollResult } from '../faceServices.js';
 import { HttpError, badRequest, errorSchema, notFound } from '../httpErrors.js';
 import { storeThumbnail } from '../thumbnails.js';
 
 const MAX_PHOTOS = 10;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 500;
+
+interface PeopleListQuery {
+  limit?: number; offset?: number; after?: string; before?: string;
+  status?: 'ACTIVE' | 'DEACTIVATED'; search?: string; q?: string; sort?: 'name' | '-name';
+}
+const LIST_PARAMS = new Set(['limit', 'offset', 'after', 'before', 'status', 'search', 'q', 'sort']);
+/** What each list parameter must be, for 400 messages that say how to fix the request. */
+const LIST_PARAM_RULES: Record<string, string> = {
+  limit: `must be a whole number from 1 to ${MAX_LIMIT}`,
+  offset: 'must be a whole number, 0 or more',
+  after: 'must be the nextCursor of an earlier page',
+  before: 'must be the prevCursor of an earlier page',
+  status: 'must be ACTIVE or DEACTIVATED',
+  search: 'at most 100 characters',
+  q: 'at most 100 characters',
+  sort: 'must be name (A–Z) or -name (Z–A)',
+};
+
+const listBadRequest = (parameter: string, message: string) => new HttpError(400, 'invalid_parameter', `${parameter}: ${message}`, { parameter });
+
+/** A schema error on the list's query string → 400 naming the parameter, its rule and the value sent. */
+function queryError(err: Error & { validation?: Array<{ instancePath?: string; params?: Record<string, unknown> }> }, url: string): HttpError {
+  const first = err.validation?.[0];
+  const parameter = first?.instancePath?.replace(/^\//, '') || String(first?.params?.missingProperty ?? '') || 'query';
+  const sent = new URLSearchParams(url.split('?')[1] ?? '').getAll(parameter);
+  const got = sent.length ? ` (got ${sent.map((v) => JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)).join(', ')})` : '';
+  return listBadRequest(parameter, (LIST_PARAM_RULES[parameter] ?? err.message) + got);
+}
+
+/** A cursor is the (name, id) of a row, as it was when the page was served: base64url JSON, opaque to callers. */
+function encodeCursor(p: PersonKey): string {
+  return Buffer.from(JSON.stringify([p.name, p.id])).toString('base64url');
+}
+
+function decodeCursor(parameter: 'after' | 'before', cursor: string): PersonKey {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && v[1].length > 0) return { name: v[0], id: v[1] };
+  } catch {
+    /* falls through */
+  }
+  throw listBadRequest(parameter, `${LIST_PARAM_RULES[parameter]} (this one is not a cursor from this API)`);
+}
 
 export const personSchema = {
   type: 'object',
@@ -20,6 +65,19 @@ export const personSchema = {
     notes: { type: ['string', 'null'] }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
     templates: { type: 'integer' }, hasThumbnail: { type: 'boolean' },
   },
+} as const;
+
+const peoplePageSchema = {
+  type: 'object',
+  properties: {
+    items: { type: 'array', items: personSchema },
+    total: { type: 'integer', description: 'people matching status and search (all pages)' },
+    offset: { type: 'integer', description: 'row number of the first item in the order (0-based)' },
+    limit: { type: 'integer' },
+    nextCursor: { type: ['string', 'null'], description: 'pass as `after` for the next page; null on the last page' },
+    prevCursor: { type: ['string', 'null'], description: 'pass as `before` for the previous page; null on the first page' },
+  },
+  required: ['items', 'total', 'offset', 'limit', 'nextCursor', 'prevCursor'],
 } as const;
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD').nullable();
@@ -79,9 +137,11 @@ export function faceErrorToHttp(err: unknown, images: EnrollImage[] = []): unkno
 export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
   const { store, bus } = admin.ctx;
 
+  /** Adds the template count and thumbnail flag, reading only the rows of these people (one page, not the whole table). */
   const withCounts = (people: Person[]) => {
-    const counts = new Map((store.db.prepare('SELECT person_id, count(*) AS n FROM face_templates GROUP BY person_id').all() as Array<{ person_id: string; n: number }>).map((r) => [r.person_id, r.n]));
-    const thumbs = new Set((store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IS NOT NULL').all() as Array<{ person_id: string }>).map((r) => r.person_id));
+    const ids = JSON.stringify(people.map((p) => p.id));
+    const counts = new Map((store.db.prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id').all(ids) as Array<{ person_id: string; n: number }>).map((r) => [r.person_id, r.n]));
+    const thumbs = new Set((store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IN (SELECT value FROM json_each(?))').all(ids) as Array<{ person_id: string }>).map((r) => r.person_id));
     return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
   };
 
@@ -93,15 +153,63 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
     return { person: withCounts([result.person])[0], templates: result.templates, images: result.images };
   };
 
-  app.get<{ Querystring: { q?: string; status?: 'ACTIVE' | 'DEACTIVATED'; limit?: number; offset?: number } }>('/api/v1/people', {
+  app.get<{ Querystring: PeopleListQuery }>('/api/v1/people', {
+    attachValidation: true, // the handler turns schema errors into messages that name the parameter
     schema: {
-      tags: ['people'], summary: 'List and search people',
-      querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 100 }, status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 }, offset: { type: 'integer', minimum: 0, default: 0 } } },
-      response: { 200: { type: 'object', properties: { total: { type: 'integer' }, people: { type: 'array', items: personSchema } } } },
+      tags: ['people'],
+      summary: 'List people: one page in name order, filtered by status and search, with the total',
+      description: 'Page with the cursors: pass `nextCursor` as `after` for the next page and `prevCursor` as `before` for the previous one. '
+        + 'A cursor is a position in the name order, so renames, enrollments and deletions elsewhere in the list do not shift the next page '
+        + '(with `offset` they would: a deletion on an earlier page skips someone). `offset` is for jumping to a row number.',
+      querystring: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `people per page (1–${MAX_LIMIT})` },
+          offset: { type: 'integer', minimum: 0, maximum: 10_000_000, description: 'start at this row (not with after/before)' },
+          after: { type: 'string', maxLength: 600, description: 'the `nextCursor` of the page before' },
+          before: { type: 'string', maxLength: 600, description: 'the `prevCursor` of the page after' },
+          status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
+          search: { type: 'string', maxLength: 100, description: 'part of the name or the employee / badge ID (case-insensitive)' },
+          q: { type: 'string', maxLength: 100, description: 'older name of `search`' },
+          sort: { type: 'string', enum: ['name', '-name'], default: 'name', description: 'name A–Z, or -name for Z–A' },
+        },
+      },
+      response: { 200: peoplePageSchema, 400: errorSchema },
     },
   }, async (req) => {
-    const { q, status, limit, offset } = req.query;
-    return { total: store.people.count(status), people: withCounts(store.people.list({ search: q, status, limit, offset })) };
+    if (req.validationError) throw queryError(req.validationError, req.raw.url ?? '');
+    const unknown = Object.keys(req.query).filter((k) => !LIST_PARAMS.has(k));
+    if (unknown.length) throw listBadRequest(unknown[0]!, `unknown parameter (use ${[...LIST_PARAMS].filter((p) => p !== 'q').join(', ')})`);
+    const { limit = DEFAULT_LIMIT, offset, status, sort = 'name' } = req.query;
+    if (req.query.search !== undefined && req.query.q !== undefined) throw listBadRequest('q', 'give search or q (its older name), not both');
+    const search = (req.query.search ?? req.query.q ?? '').trim() || undefined;
+    const paging = ['offset', 'after', 'before'].filter((k) => req.query[k as keyof PeopleListQuery] !== undefined);
+    if (paging.length > 1) throw listBadRequest(paging[1]!, `use one of offset, after and before, not ${paging.join(' and ')}`);
+    const after = req.query.after !== undefined ? decodeCursor('after', req.query.after) : undefined;
+    const before = req.query.before !== undefined ? decodeCursor('before', req.query.before) : undefined;
+    const descending = sort === '-name';
+    const filter = { search, status };
+
+    // One read snapshot (deferred: no write lock, the door keeps writing) so the total and the page agree.
+    const { items, position, total } = store.db.transaction(() => {
+      const total = store.people.countMatching(filter);
+      if (offset !== undefined) return { total, position: offset, items: store.people.listPage({ ...filter, limit, offset, descending }) };
+      let page = store.people.listPage({ ...filter, limit, after, before, descending });
+      // Fewer than a page before the key (people were removed ahead of it): show the first page.
+      if (before && page.length < limit) page = store.people.listPage({ ...filter, limit, descending });
+      const first = page[0];
+      const position = first ? store.people.countMatching({ ...filter, before: first, descending }) : after ? total : 0;
+      return { total, position, items: page };
+    }).deferred();
+    const last = items[items.length - 1];
+    return {
+      items: withCounts(items),
+      total,
+      offset: position,
+      limit,
+      nextCursor: last && position + items.length < total ? encodeCursor(last) : null,
+      prevCursor: items[0] && position > 0 ? encodeCursor(items[0]) : null,
+    };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/people/:id', {
