@@ -13,9 +13,10 @@ import { packageVersion, repoRoot } from '../system/paths.js';
 import { actorOf, SESSION_COOKIE, type AdminContext } from './adminContext.js';
 import type { FaceServices } from './faceServices.js';
 import { faceServicesFor } from './faceServicesAdapter.js';
-import { installGuard } from './guard.js';
+import { installGuard, markPublic } from './guard.js';
 import { HttpError } from './httpErrors.js';
 import { LoginThrottle } from './loginThrottle.js';
+import { PasswordBusyError } from './password.js';
 import { AdminSessionsRepo } from './sessionsRepo.js';
 import { applyOverrides } from './settingsEditor.js';
 import { SetupToken } from './setupToken.js';
@@ -36,6 +37,8 @@ export interface AdminApiOptions {
   uiDir?: string;
 }
 
+/** JSON bodies are small (settings, edits, ids); photos come as multipart with their own per-file limit. */
+export const JSON_BODY_LIMIT = 256 * 1024;
 const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const MAINTENANCE_MS = 3_600_000;
 
@@ -133,16 +136,12 @@ export class AdminApi implements Service {
     const maxBytes = Math.ceil(this.ctx.config.admin.maxUploadMb * 1024 * 1024);
     // Only JSON bodies (and multipart): a cross-site form can send text/plain without a preflight.
     app.removeContentTypeParser('text/plain');
+    // A JSON body is parsed on the main thread (the door's event loop): keep it small, not maxUploadMb.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, app.getDefaultJsonParser('error', 'error'));
     await app.register(fastifyCookie);
-    await app.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 10, fields: 20, fieldSize: 10_000, parts: 40 } });
-    await app.register(fastifySwagger, {
-      openapi: {
-        info: { title: 'BLINK Edge admin API', version: packageVersion(), description: 'Sign in with POST /api/v1/auth/login (session cookie). Every state-changing request needs the X-CSRF-Token header from GET /api/v1/auth/state.' },
-        components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
-        security: [{ session: [] }],
-      },
-    });
-    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+    // Before any route or plugin: the guard must see every route of the admin (docs included).
+    installGuard(app, this.admin);
 
     app.addHook('onSend', async (req, reply, payload) => {
       reply.header('x-content-type-options', 'nosniff');
@@ -150,15 +149,20 @@ export class AdminApi implements Service {
       reply.header('x-frame-options', 'DENY');
       reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
       if (this.tlsOn) reply.header('strict-transport-security', 'max-age=31536000');
-      if (!req.url.startsWith('/docs')) reply.header('content-security-policy', CSP);
-      if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      const path = req.routeOptions.url ?? req.url; // the matched route: "/%61pi/…" is an API route too
+      if (!path.startsWith('/docs')) reply.header('content-security-policy', CSP);
+      if (path.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       return payload;
     });
 
     app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
       if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
+      if (err instanceof PasswordBusyError) return reply.code(503).header('retry-after', '5').send({ error: 'busy', message: err.message });
       const e = err as FastifyError;
       if (e.validation) return reply.code(400).send({ error: 'invalid_request', message: `${e.validationContext ?? 'request'}${e.message.replace(/^(body|querystring|params)/, '')}` });
+      if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && !req.isMultipart()) {
+        return reply.code(413).send({ error: 'too_large', message: `request body larger than ${JSON_BODY_LIMIT / 1024} KiB` });
+      }
       if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
         return reply.code(413).send({ error: 'too_large', message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo` });
       }
@@ -169,7 +173,16 @@ export class AdminApi implements Service {
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no such page or API: ${req.method} ${req.url.split('?')[0]}` }));
 
-    installGuard(app, this.admin);
+    // Plugins with routes (docs) come after the guard, the headers and the error handler, so those apply to them too.
+    await app.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 10, fields: 20, fieldSize: 10_000, parts: 40 } });
+    await app.register(fastifySwagger, {
+      openapi: {
+        info: { title: 'BLINK Edge admin API', version: packageVersion(), description: 'Sign in with POST /api/v1/auth/login (session cookie). Every state-changing request needs the X-CSRF-Token header from GET /api/v1/auth/state.' },
+        components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+        security: [{ session: [] }],
+      },
+    });
+    await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
     authRoutes(app, this.admin);
     peopleRoutes(app, this.admin);
@@ -177,11 +190,15 @@ export class AdminApi implements Service {
     systemRoutes(app, this.admin);
     visionRoutes(app, this.admin);
 
-    if (existsSync(join(uiDir, 'index.html'))) {
-      await app.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', cacheControl: true, maxAge: 0, wildcard: false });
-    } else {
-      app.get('/', async (_req, reply) => reply.type('text/plain').send('The web admin is not built: run `npm run build` (it bundles web-admin/ into web-admin/dist). The API is at /api/v1, docs at /docs.'));
-    }
+    // The UI's files are public (the sign-in page is one of them); everything else needs a session.
+    await app.register(async (ui) => {
+      markPublic(ui);
+      if (existsSync(join(uiDir, 'index.html'))) {
+        await ui.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', cacheControl: true, maxAge: 0, wildcard: false });
+      } else {
+        ui.get('/', async (_req, reply) => reply.type('text/plain').send('The web admin is not built: run `npm run build` (it bundles web-admin/ into web-admin/dist). The API is at /api/v1, docs at /docs.'));
+      }
+    });
   }
 }
 

@@ -22,11 +22,22 @@ function originAllowed(req: FastifyRequest): boolean {
   }
 }
 
+/** The access a matched route needs: its config, else viewer for reads and admin for changes. */
+export function routeAccess(method: string, access: 'public' | 'admin' | 'viewer' | undefined): 'public' | 'admin' | 'viewer' {
+  return access ?? (SAFE_METHODS.has(method) ? 'viewer' : 'admin');
+}
+
 /**
- * Deny by default: every /api/v1 route needs a live session unless its config says
- * access 'public'. Reads need the viewer role, changes the admin role unless the route says
+ * Deny by default: every route of the admin (API, OpenAPI docs, anything added later) needs a
+ * live session unless its config says access 'public' (login, setup, auth state, the UI's
+ * static files). Reads need the viewer role, changes the admin role unless the route says
  * otherwise, and every state-changing request carries the session's CSRF token in the
  * X-CSRF-Token header (synchronizer token).
+ *
+ * Decided on the matched route (req.routeOptions), never on req.url: the router decodes
+ * percent-escapes, so "/%61pi/v1/door/unlock" reaches the unlock route while its raw URL does
+ * not start with "/api/". Checked in onRequest, before a body is read or parsed.
+ * Install before any route or plugin is registered so that every one of them is covered.
  */
 export function installGuard(app: FastifyInstance, admin: AdminContext): void {
   app.decorateRequest('adminSession', null);
@@ -34,12 +45,11 @@ export function installGuard(app: FastifyInstance, admin: AdminContext): void {
     const token = req.cookies[SESSION_COOKIE];
     const cfg = admin.ctx.config.admin;
     req.adminSession = token ? (admin.sessions.validate(token, admin.now(), cfg.sessionIdleMinutes) ?? null) : null;
-  });
-  app.addHook('preHandler', async (req) => {
-    if (!req.url.startsWith('/api/')) return;
-    const access = req.routeOptions.config?.access ?? (SAFE_METHODS.has(req.method) ? 'viewer' : 'admin');
+    // No is404 shortcut: routes registered by plugins can lack config.url (swagger-ui's /docs/*), and
+    // a not-found answer to a stranger is one more thing they need not learn. Unknown paths need a session.
     const changing = !SAFE_METHODS.has(req.method);
     if (changing && !originAllowed(req)) throw new HttpError(403, 'bad_origin', 'cross-site request refused (Origin does not match this server)');
+    const access = routeAccess(req.method, req.routeOptions.config?.access);
     if (access === 'public') return;
     const s = req.adminSession;
     if (!s) throw new HttpError(401, 'unauthenticated', 'sign in first (no session, or it has expired)');
@@ -50,5 +60,12 @@ export function installGuard(app: FastifyInstance, admin: AdminContext): void {
       }
     }
     if (access === 'admin' && s.role !== 'admin') throw new HttpError(403, 'forbidden', `the ${s.role} role may not do this; an admin may`);
+  });
+}
+
+/** Marks every route registered in this scope (and its children) public: for the UI's static files. */
+export function markPublic(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (opts) => {
+    opts.config = { ...(opts.config ?? {}), access: 'public' };
   });
 }

@@ -7,13 +7,26 @@ export interface ThrottleVerdict {
   reason?: 'user_locked' | 'remote_locked';
 }
 
+export type AttemptOutcome = 'ok' | 'bad_password' | 'locked_out' | 'disabled' | 'busy';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
 /**
- * Login rate limiting and lock-out from the auth_attempts table (kind admin_login).
- * A user name is locked for `lockoutMinutes` once it has `maxFailures` bad passwords
- * within that window since its last success; attempts during the lock-out are refused
- * without checking the password and do not extend it. One remote address is locked the
- * same way after 3× as many failures over any user names (stops name spraying). Unknown
- * user names are counted like known ones, so a lock-out reveals nothing about accounts.
+ * Login rate limiting and lock-out from the auth_attempts table (kind admin_login). Only
+ * wrong passwords count (detail bad_password), within a sliding window of `lockoutMinutes`:
+ *
+ * - a user name from one address: `maxFailures` since that pair's last success lock the name
+ *   for that address;
+ * - one address over all names: 3 × `maxFailures` since its last success (stops name spraying);
+ * - a user name over all addresses: 3 × `maxFailures` lock it, but only for addresses that
+ *   have never signed that user in (kept 30 days) and not for the unit itself (loopback).
+ *   So many addresses together cannot guess without limit, and a stranger cannot lock an admin
+ *   out of the browsers they use: the stranger's own address is what gets locked.
+ *
+ * Attempts during a lock-out are refused without checking the password and do not extend it.
+ * Unknown user names are counted like known ones, so a lock-out reveals nothing about accounts.
+ * An attempt is recorded as a failure *before* its password is checked (begin) and settled
+ * after: parallel guesses cannot all slip past the check while the first ones are hashing.
  */
 export class LoginThrottle {
   constructor(
@@ -25,32 +38,59 @@ export class LoginThrottle {
     const { maxFailures, lockoutMinutes } = this.limits();
     const windowMs = lockoutMinutes * 60_000;
     const since = new Date(now.getTime() - windowMs).toISOString();
-    const user = this.failures('subject', username.toLowerCase(), since, maxFailures);
-    if (user) return { allowed: false, retryAfterSec: Math.max(1, Math.ceil((Date.parse(user) + windowMs - now.getTime()) / 1000)), reason: 'user_locked' };
-    const remoteLock = this.failures('remote', remote, since, maxFailures * 3);
-    if (remoteLock) return { allowed: false, retryAfterSec: Math.max(1, Math.ceil((Date.parse(remoteLock) + windowMs - now.getTime()) / 1000)), reason: 'remote_locked' };
+    const subject = username.toLowerCase();
+    const verdict = (ts: string, reason: ThrottleVerdict['reason']): ThrottleVerdict =>
+      ({ allowed: false, retryAfterSec: Math.max(1, Math.ceil((Date.parse(ts) + windowMs - now.getTime()) / 1000)), reason });
+
+    const pair = this.failures({ subject, remote }, since, maxFailures, true);
+    if (pair) return verdict(pair, 'user_locked');
+    const addr = this.failures({ remote }, since, maxFailures * 3, true);
+    if (addr) return verdict(addr, 'remote_locked');
+    if (!this.trusted(subject, remote)) {
+      const user = this.failures({ subject }, since, maxFailures * 3, false);
+      if (user) return verdict(user, 'user_locked');
+    }
     return { allowed: true, retryAfterSec: 0 };
   }
 
-  /** When the column has ≥ limit failures since the window start (and its last success), the time of the limit-th most recent one. */
-  private failures(column: 'subject' | 'remote', value: string, since: string, limit: number): string | null {
-    const lastOk = this.db
-      .prepare(`SELECT max(ts) AS ts FROM auth_attempts WHERE kind = 'admin_login' AND ${column} = ? AND success = 1`)
-      .get(value) as { ts: string | null };
-    const from = lastOk.ts && lastOk.ts > since ? lastOk.ts : since;
+  /** The unit itself, or an address that has signed this user in before. */
+  private trusted(subject: string, remote: string): boolean {
+    if (LOOPBACK.has(remote)) return true;
+    return !!this.db.prepare("SELECT 1 FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND remote = ? AND success = 1 LIMIT 1").get(subject, remote);
+  }
+
+  /** When ≥ limit failures match since the window start (and, if resetOnSuccess, their last success), the time of the limit-th most recent one. */
+  private failures(match: { subject?: string; remote?: string }, since: string, limit: number, resetOnSuccess: boolean): string | null {
+    const cols = Object.keys(match) as Array<'subject' | 'remote'>;
+    const where = cols.map((c) => `${c} = ?`).join(' AND ');
+    const values = cols.map((c) => match[c] as string);
+    let from = since;
+    if (resetOnSuccess) {
+      const lastOk = this.db.prepare(`SELECT max(ts) AS ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 1`).get(...values) as { ts: string | null };
+      if (lastOk.ts && lastOk.ts > since) from = lastOk.ts;
+    }
     const rows = this.db
-      .prepare(
-        `SELECT ts FROM auth_attempts WHERE kind = 'admin_login' AND ${column} = ? AND success = 0 AND detail = 'bad_password' AND ts > ?
-         ORDER BY ts DESC LIMIT ?`,
-      )
-      .all(value, from, limit) as Array<{ ts: string }>;
+      .prepare(`SELECT ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 0 AND detail = 'bad_password' AND ts > ? ORDER BY ts DESC LIMIT ?`)
+      .all(...values, from, limit) as Array<{ ts: string }>;
     return rows.length >= limit ? (rows[0] as { ts: string }).ts : null;
   }
 
-  record(username: string, remote: string, success: boolean, detail: 'ok' | 'bad_password' | 'locked_out' | 'disabled', now: Date): void {
-    this.db
-      .prepare("INSERT INTO auth_attempts (ts, kind, subject, remote, success, detail) VALUES (?, 'admin_login', ?, ?, ?, ?)")
-      .run(now.toISOString(), username.toLowerCase(), remote, success ? 1 : 0, detail);
+  record(username: string, remote: string, success: boolean, detail: AttemptOutcome, now: Date): number {
+    return Number(
+      this.db
+        .prepare("INSERT INTO auth_attempts (ts, kind, subject, remote, success, detail) VALUES (?, 'admin_login', ?, ?, ?, ?)")
+        .run(now.toISOString(), username.toLowerCase(), remote, success ? 1 : 0, detail).lastInsertRowid,
+    );
+  }
+
+  /** Records an attempt as a failure before its password is checked; settle() it once known. */
+  begin(username: string, remote: string, now: Date): number {
+    return this.record(username, remote, false, 'bad_password', now);
+  }
+
+  /** ok: the password was right; disabled: right password, disabled account; busy: not checked at all. */
+  settle(attempt: number, outcome: 'ok' | 'disabled' | 'busy'): void {
+    this.db.prepare('UPDATE auth_attempts SET success = ?, detail = ? WHERE id = ?').run(outcome === 'ok' ? 1 : 0, outcome, attempt);
   }
 
   /** Failures currently counting against a user name (for the lock-out message). */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorOf, remoteOf, SESSION_COOKIE, type AdminContext } from '../adminContext.js';
 import { HttpError, badRequest, errorSchema } from '../httpErrors.js';
-import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from '../password.js';
+import { PasswordBusyError, dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from '../password.js';
 import { hashToken } from '../sessionsRepo.js';
 import type { AdminUser } from '../usersRepo.js';
 
@@ -99,10 +99,19 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       reply.header('retry-after', String(verdict.retryAfterSec));
       throw new HttpError(429, 'locked_out', `too many failed sign-ins: locked for ${Math.ceil(verdict.retryAfterSec / 60)} more minute(s)`, { retryAfterSec: verdict.retryAfterSec });
     }
+    // Counted as a failure from now until the password proves right: no await between check and begin,
+    // so parallel guesses see each other and at most loginMaxFailures of them are ever checked.
+    const attempt = admin.throttle.begin(username, remote, admin.now());
     const creds = admin.users.credentials(username);
-    const ok = await verifyPassword(password, creds?.passwordHash ?? (await dummyPasswordHash()));
+    let ok: boolean;
+    try {
+      ok = await verifyPassword(password, creds?.passwordHash ?? (await dummyPasswordHash()));
+    } catch (err) {
+      if (err instanceof PasswordBusyError) admin.throttle.settle(attempt, 'busy'); // refused unchecked: not a wrong password
+      throw err;
+    }
     if (!creds || !ok || creds.user.disabled) {
-      admin.throttle.record(username, remote, false, creds?.user.disabled && ok ? 'disabled' : 'bad_password', admin.now());
+      if (creds?.user.disabled && ok) admin.throttle.settle(attempt, 'disabled');
       const after = admin.throttle.check(username, remote, admin.now());
       if (!after.allowed) {
         reply.header('retry-after', String(after.retryAfterSec));
@@ -111,7 +120,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       }
       throw new HttpError(401, 'bad_credentials', 'wrong user name or password');
     }
-    admin.throttle.record(username, remote, true, 'ok', admin.now());
+    admin.throttle.settle(attempt, 'ok');
     startSession(req, reply, creds.user);
     admin.audit(req, 'admin.login', `user:${creds.user.username}`, { remote });
     return state(req);
@@ -134,12 +143,21 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       tags: ['auth'],
       summary: 'Change your own password (other sessions of yours are signed out)',
       body: { type: 'object', required: ['currentPassword', 'newPassword'], additionalProperties: false, properties: { currentPassword: PASSWORD, newPassword: PASSWORD } },
-      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 400: errorSchema, 401: errorSchema },
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 400: errorSchema, 401: errorSchema, 429: errorSchema },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const s = req.adminSession!;
+    // A session left open must not become an unthrottled oracle for the account's password.
+    const remote = remoteOf(req);
+    const verdict = admin.throttle.check(s.username, remote, admin.now());
+    if (!verdict.allowed) {
+      reply.header('retry-after', String(verdict.retryAfterSec));
+      throw new HttpError(429, 'locked_out', `too many wrong passwords: try again in ${Math.ceil(verdict.retryAfterSec / 60)} minute(s)`, { retryAfterSec: verdict.retryAfterSec });
+    }
+    const attempt = admin.throttle.begin(s.username, remote, admin.now());
     const creds = admin.users.credentials(s.username);
     if (!creds || !(await verifyPassword(req.body.currentPassword, creds.passwordHash))) throw new HttpError(401, 'bad_credentials', 'the current password is wrong');
+    admin.throttle.settle(attempt, 'ok');
     const problem = passwordProblem(req.body.newPassword, s.username);
     if (problem) throw badRequest(problem);
     admin.users.setPassword(s.userId, await hashPassword(req.body.newPassword));

@@ -24,6 +24,7 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     for (const [k, v] of captures) if (v.at < cut) captures.delete(k);
   };
 
+  let embedding = false;
   app.post('/api/v1/embeddings', {
     schema: {
       tags: ['vision'], summary: 'Embed the face in an image (multipart field "image"): the original system\'s API', consumes: ['multipart/form-data'],
@@ -32,16 +33,30 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
         400: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema,
       },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     if (!req.isMultipart()) throw badRequest('send the image as multipart/form-data (field "image")');
-    const file = (await req.file()) as MultipartFile | undefined;
-    if (!file) throw badRequest('image: no file in the request');
-    const img: EnrollImage = { name: file.filename || 'image', data: await file.toBuffer() };
-    await assertImage(img);
+    // Decoding and inference are expensive: one embedding at a time, the rest are told to retry.
+    if (embedding) {
+      reply.header('retry-after', '1');
+      throw new HttpError(429, 'busy', 'another embedding is being computed: try again in a moment');
+    }
+    embedding = true;
     try {
-      return await admin.faces.embed(img.data);
-    } catch (err) {
-      throw faceErrorToHttp(err, [img]);
+      const file = (await req.file()) as MultipartFile | undefined;
+      if (!file) throw badRequest('image: no file in the request');
+      const img: EnrollImage = { name: file.filename || 'image', data: await file.toBuffer() };
+      await assertImage(img);
+      let result: Awaited<ReturnType<typeof admin.faces.embed>>;
+      try {
+        result = await admin.faces.embed(img.data);
+      } catch (err) {
+        throw faceErrorToHttp(err, [img]);
+      }
+      // A face template leaving the unit: who asked for it is recorded.
+      admin.audit(req, 'vision.embedding', null, { image: img.name, dimension: result.dimension });
+      return result;
+    } finally {
+      embedding = false;
     }
   });
 
@@ -91,7 +106,7 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
       tags: ['vision'], summary: 'Take the current camera frame for enrollment: exactly one face of good quality, else 422 with what to fix',
       response: { 200: { type: 'object', properties: { captureId: { type: 'string' }, quality: { type: 'object', additionalProperties: true } } }, 422: errorSchema, 503: errorSchema },
     },
-  }, async () => {
+  }, async (req) => {
     prune();
     // Analyse the frame now (the admin's worker), so a capture works whether or not the door's frame loop publishes its results.
     const assessed = admin.faces.assessCamera ? await admin.faces.assessCamera().catch((err: unknown) => { throw faceErrorToHttp(err); }) : null;
@@ -105,6 +120,7 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     if (captures.size >= MAX_CAPTURES) throw new HttpError(429, 'too_many', 'too many unused captures: enroll or wait a few minutes');
     const captureId = randomUUID();
     captures.set(captureId, { jpeg: f.jpeg, at: Date.now(), box: face.box });
+    admin.audit(req, 'live.capture', `capture:${captureId}`);
     return { captureId, quality: face.quality ?? {} };
   });
 
