@@ -16,7 +16,7 @@ import { faceServicesFor } from './faceServicesAdapter.js';
 import { installGuard, markPublic } from './guard.js';
 import { HttpError } from './httpErrors.js';
 import { LoginThrottle } from './loginThrottle.js';
-import { PasswordBusyError } from './password.js';
+import { PasswordBusyError, dummyPasswordHash } from './password.js';
 import { AdminSessionsRepo } from './sessionsRepo.js';
 import { applyOverrides } from './settingsEditor.js';
 import { SetupToken } from './setupToken.js';
@@ -92,6 +92,8 @@ export class AdminApi implements Service {
         `first run: no admin account yet. Open the web admin and enter the one-time setup token ${token}`,
       );
     }
+    // Computed now, not at the first unknown user name (whose sign-in would otherwise take two hashes: a timing tell).
+    void dummyPasswordHash().catch((err: unknown) => this.ctx.log.warn({ err }, 'could not prepare the dummy password hash'));
     (this.admin.faces as FaceServices & { start?: () => void }).start?.();
     this.maintain();
     // Retention lowered (or set to 0 = keep none) in the admin: apply it now, not in an hour.

@@ -80,7 +80,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** A hash of a random password: verifying against it costs the same time as a real one (no user enumeration by timing). */
 let dummyHash: Promise<string> | null = null;
 export function dummyPasswordHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(18).toString('base64'));
+  dummyHash ??= hashPassword(randomBytes(18).toString('base64')).catch((err: unknown) => {
+    dummyHash = null; // e.g. busy: try again next time
+    throw err;
+  });
   return dummyHash;
 }
 
