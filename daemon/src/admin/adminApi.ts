@@ -119,7 +119,8 @@ export class AdminApi implements Service {
   }
 
   health(): Record<string, unknown> {
-    return { users: this.admin.users.count(), sessions: this.admin.sessions.count(), setupPending: this.admin.setup.active(), tls: this.tlsOn, enrollment: this.admin.faces.unavailableReason() ?? 'ready' };
+    // /health is public (fleet monitoring, the relay API's shape): no account or session counts here.
+    return { setupPending: this.admin.setup.active(), tls: this.tlsOn, enrollment: this.admin.faces.unavailableReason() ?? 'ready' };
   }
 
   private maintain(): void {

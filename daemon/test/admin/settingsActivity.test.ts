@@ -128,7 +128,11 @@ describe('settings, events, attendance and people editing', () => {
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ status: expect.any(String), system: expect.objectContaining({ load: expect.any(Array) }), store: expect.objectContaining({ mqttOutbox: 0, syncOutbox: 0 }) });
     expect((r.json.disk as { freeMb: number }).freeMb).toBeGreaterThan(0);
-    expect((r.json.services as Record<string, unknown>).admin).toMatchObject({ status: 'running', users: 1 });
+    const adminHealth = (r.json.services as Record<string, unknown>).admin;
+    expect(adminHealth).toMatchObject({ status: 'running', setupPending: false, enrollment: expect.any(String) });
+    // The same service report is in the public /health: no account or session counts there.
+    expect(adminHealth).not.toHaveProperty('users');
+    expect(adminHealth).not.toHaveProperty('sessions');
     const models = r.json.models as Array<{ id: string; sha256: string }>;
     expect(models.length).toBeGreaterThan(0);
     for (const m of models) expect(m.sha256).toMatch(/^[0-9a-f]{64}$/);
