@@ -3,16 +3,10 @@
  * contract (input/output names, shapes, pixel normalisation) recorded in models/manifest.json.
  */
 import { FACE_API, HUMAN_MODELS, type PinnedPackage } from './sources.js';
+import type { ModelNormalization as Normalization, ModelTask as Task } from '../../daemon/src/vision/modelManifest.js';
 
-export type Task = 'detector' | 'landmarks' | 'embedder' | 'antispoof' | 'liveness';
-
-export interface Normalization {
-  /** model_input = (pixel * scale - mean[c]) / std[c], pixel in 0..255 */
-  scale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  channelOrder: 'RGB' | 'BGR';
-}
+// The runtime contract types are the daemon's (the manifest reader); the toolchain writes them.
+export type { Normalization, Task };
 
 export interface CatalogEntry {
   id: string;

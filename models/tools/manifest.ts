@@ -5,14 +5,9 @@
 import { createHash } from 'node:crypto';
 import type { Normalization, Task } from './catalog.js';
 import type { ValueInfo } from './onnxProto.js';
+import type { ModelTensorSpec as TensorSpec } from '../../daemon/src/vision/modelManifest.js';
 
-export interface TensorSpec {
-  name: string;
-  /** -1 = dynamic (batch) */
-  shape: number[];
-  dtype: 'float32';
-  layout?: 'NHWC';
-}
+export type { TensorSpec };
 
 export interface ManifestEntry {
   id: string;

@@ -1,9 +1,9 @@
 import type { Person } from '../store/peopleRepo.js';
-import type { EnrollRequest } from '../vision/enroller.js';
+import type { EnrollErrorKind, EnrollRequest } from '../vision/enroller.js';
 import type { Box } from '../vision/types.js';
 
 /** Why a photo could not be used; mirrors the vision enroller's typed errors. */
-export type FaceErrorKind = 'no_face' | 'multiple_faces' | 'poor_quality' | 'duplicate' | 'not_an_image' | 'unavailable';
+export type FaceErrorKind = EnrollErrorKind | 'unavailable';
 
 export class FaceError extends Error {
   constructor(
