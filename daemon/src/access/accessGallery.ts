@@ -34,15 +34,13 @@ export class AccessGallery implements FaceMatcher {
 
   rebuild(): void {
     const entries: Array<{ personId: string; embedding: Float32Array }> = [];
-    for (const p of this.store.people.list({ limit: 10_000_000 })) {
-      for (const t of this.store.templates.forPerson(p.id)) {
-        if (t.modelId !== this.modelId) continue;
-        if (t.embedding.length !== this.gallery.dim) {
-          this.warn(`template ${t.id} of ${p.name} has ${t.embedding.length} values, the embedder gives ${this.gallery.dim}: skipped`);
-          continue;
-        }
-        entries.push({ personId: p.id, embedding: t.embedding });
+    // One query for the whole gallery (a rebuild runs on the main thread at every people change).
+    for (const t of this.store.templates.forModel(this.modelId)) {
+      if (t.embedding.length !== this.gallery.dim) {
+        this.warn(`template ${t.id} of person ${t.personId} has ${t.embedding.length} values, the embedder gives ${this.gallery.dim}: skipped`);
+        continue;
       }
+      entries.push({ personId: t.personId, embedding: t.embedding });
     }
     this.gallery.load(entries);
     this.rebuilds++;

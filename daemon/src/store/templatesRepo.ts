@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { Db } from './database.js';
 import { isoNow } from './time.js';
 
@@ -22,14 +23,18 @@ interface TemplateRow {
   created_at: string;
 }
 
-/** Float32 little-endian bytes, the stored form of an embedding. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Float32 little-endian bytes, the stored form of an embedding (a plain copy on LE machines: x64, arm64). */
 export function embeddingToBlob(v: Float32Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
   const out = Buffer.alloc(v.length * 4);
   for (let i = 0; i < v.length; i++) out.writeFloatLE(v[i] as number, i * 4);
   return out;
 }
 
 export function blobToEmbedding(b: Buffer): Float32Array {
+  if (LITTLE_ENDIAN) return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
   const out = new Float32Array(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
   return out;
@@ -62,6 +67,15 @@ export class TemplatesRepo {
           `SELECT t.* FROM face_templates t JOIN people p ON p.id = t.person_id
            WHERE t.model_id = ? AND p.status = 'ACTIVE' ORDER BY t.person_id, t.id`,
         )
+        .all(modelId) as TemplateRow[]
+    ).map(toTemplate);
+  }
+
+  /** Templates of every person (ACTIVE and DEACTIVATED) for one model, in one query. */
+  forModel(modelId: string): FaceTemplate[] {
+    return (
+      this.db
+        .prepare(`SELECT t.* FROM face_templates t JOIN people p ON p.id = t.person_id WHERE t.model_id = ? ORDER BY p.name COLLATE NOCASE, p.id, t.id`)
         .all(modelId) as TemplateRow[]
     ).map(toTemplate);
   }
