@@ -6,11 +6,7 @@ import type { EventBus } from './events.js';
  * CLI): the same validation, the same effect, the same audit entry.
  */
 export type Command =
-  | { type: 'unlock' }
-  | { type: 'lockdown'; on: boolean }
-  | { type: 'held_unlocked'; on: boolean }
-  | { type: 'reload_people' }
-  | { type: 'request_health' };
+  { type: 'unlock' } | { type: 'lockdown'; on: boolean } | { type: 'held_unlocked'; on: boolean } | { type: 'reload_people' } | { type: 'request_health' };
 
 export interface CommandOrigin {
   /** admin:<username> | mqtt:<client id or topic> | cli | system */
@@ -29,7 +25,10 @@ export type CommandHandler<C extends Command = Command> = (cmd: C, origin: Comma
 export class CommandDispatcher {
   private readonly handlers = new Map<Command['type'], CommandHandler>();
 
-  constructor(private readonly audit: AuditRepo, private readonly bus: EventBus) {
+  constructor(
+    private readonly audit: AuditRepo,
+    private readonly bus: EventBus,
+  ) {
     this.register('request_health', (_c, origin) => {
       this.bus.emit('health.requested', { source: origin.actor });
       return { ok: true };

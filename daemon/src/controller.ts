@@ -133,7 +133,12 @@ export class Controller {
       httpStatus: status === 'unhealthy' ? 503 : 200,
       body: {
         status,
-        engine: vision?.engine ?? { runtime: 'onnxruntime-node', recognitionModel: this.config.vision.recognitionModel, precision: this.config.vision.precision, loaded: false },
+        engine: vision?.engine ?? {
+          runtime: 'onnxruntime-node',
+          recognitionModel: this.config.vision.recognitionModel,
+          precision: this.config.vision.precision,
+          loaded: false,
+        },
         version: packageVersion(),
         unit: { id: this.config.unit.id, name: this.config.unit.name },
         uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),

@@ -20,8 +20,14 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
   enroll: [enrollCommand, 'enroll --name NAME IMAGE...    enroll a person from photos (3–5 recommended)'],
   identify: [identifyCommand, 'identify IMAGE                 best match, score, margin and liveness scores'],
   people: [peopleCommand, 'people list | remove ID|NAME   list or remove enrolled people'],
-  eval: [async (argv) => (await import('./eval/main.js')).evalMain(argv), 'eval --data DIR [--json FILE]   accuracy on a DIR/<identity>/<image> folder (same as npm run eval)'],
-  bench: [async (argv) => (await import('./bench/main.js')).benchMain(argv), 'bench [--only S,…] [--json FILE] speed and memory as JSON (same as npm run bench)'],
+  eval: [
+    async (argv) => (await import('./eval/main.js')).evalMain(argv),
+    'eval --data DIR [--json FILE]   accuracy on a DIR/<identity>/<image> folder (same as npm run eval)',
+  ],
+  bench: [
+    async (argv) => (await import('./bench/main.js')).benchMain(argv),
+    'bench [--only S,…] [--json FILE] speed and memory as JSON (same as npm run bench)',
+  ],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 

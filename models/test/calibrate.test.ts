@@ -24,7 +24,9 @@ const NO_FACE = ['no_face/dlib__dogs.jpg', 'no_face/face-api.js__white.png', 'no
 
 async function faceApiGraph() {
   const files = await pinnedFiles(FACE_API, ['model/face_recognition_model-weights_manifest.json', 'model/face_recognition_model.bin']);
-  const manifest = JSON.parse(Buffer.from(files.get('model/face_recognition_model-weights_manifest.json') ?? new Uint8Array()).toString('utf8')) as WeightGroup[];
+  const manifest = JSON.parse(
+    Buffer.from(files.get('model/face_recognition_model-weights_manifest.json') ?? new Uint8Array()).toString('utf8'),
+  ) as WeightGroup[];
   return buildFaceApiResnet(manifest, (p) => files.get(`model/${p}`) ?? new Uint8Array());
 }
 
@@ -88,7 +90,9 @@ describe.skipIf(!runDataTests)('--calibrate on a folder of ordinary face photos'
     for (const p of NO_FACE) copyFileSync(join(faces, p), join(dir, basename(p)));
     const out = join(tmp, 'never.json');
     await expect(runCalibration([dir], MODELS_DIR, { out, log: quiet })).rejects.toThrow(
-      new RegExp(`only 0 usable faces in ${NO_FACE.length} images under ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(need at least 20; ${NO_FACE.length} images without a face`),
+      new RegExp(
+        `only 0 usable faces in ${NO_FACE.length} images under ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(need at least 20; ${NO_FACE.length} images without a face`,
+      ),
     );
     expect(() => readFileSync(out)).toThrow();
     expect(sha256(readFileSync(COMMITTED_TABLE))).toBe(committedHash);

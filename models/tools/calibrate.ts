@@ -80,7 +80,12 @@ export interface PhotoCalibration {
  * Bad images are warnings; throws when fewer than `minFaces` usable faces result, naming the
  * count, the folders and the most common problems.
  */
-export async function calibrateFromPhotos(loadGraph: () => Promise<OnnxGraph>, dirs: string[], model: string, o: PhotoCalibrationOptions): Promise<PhotoCalibration> {
+export async function calibrateFromPhotos(
+  loadGraph: () => Promise<OnnxGraph>,
+  dirs: string[],
+  model: string,
+  o: PhotoCalibrationOptions,
+): Promise<PhotoCalibration> {
   const log = o.log ?? (() => {});
   const minFaces = o.minFaces ?? MIN_CALIBRATION_FACES;
   const variants = o.variants ?? CALIBRATION_VARIANTS;
@@ -112,4 +117,3 @@ export async function calibrateFromPhotos(loadGraph: () => Promise<OnnxGraph>, d
   };
   return { table, warnings: found.warnings };
 }
-

@@ -43,7 +43,8 @@ export const CATALOG: CatalogEntry[] = [
     output: 'onnx/embedder-faceapi-resnet.fp32.onnx',
     kind: 'faceapi-resnet',
     normalization: FACEAPI_NORM,
-    notes: 'dlib ResNet metric network from face-api; 150x150 aligned face chip (dlib face-chip geometry, padding 0.25); raw (not L2-normalised) 128-d descriptor',
+    notes:
+      'dlib ResNet metric network from face-api; 150x150 aligned face chip (dlib face-chip geometry, padding 0.25); raw (not L2-normalised) 128-d descriptor',
   },
   {
     id: 'faceapi-resnet-int8',
@@ -66,9 +67,15 @@ export const CATALOG: CatalogEntry[] = [
     files: ['models/blazeface.json', 'models/blazeface.bin'],
     output: 'onnx/detector-blazeface.onnx',
     kind: 'tfjs-graph',
-    outputs: [['Identity', 'scores_16'], ['Identity_1', 'scores_32'], ['Identity_2', 'boxes_16'], ['Identity_3', 'boxes_32']],
+    outputs: [
+      ['Identity', 'scores_16'],
+      ['Identity_1', 'scores_32'],
+      ['Identity_2', 'boxes_16'],
+      ['Identity_3', 'boxes_32'],
+    ],
     normalization: MINUS_ONE_TO_ONE,
-    notes: 'BlazeFace back-camera (256x256) as used by Human; 896 anchors: stride 16 (16x16x2 = 512) then stride 32 (8x8x6 = 384), anchor centres at (i+0.5)*stride; scores are logits; boxes = [dx, dy, w, h, 6 x (x, y)] in input pixels relative to the anchor centre',
+    notes:
+      'BlazeFace back-camera (256x256) as used by Human; 896 anchors: stride 16 (16x16x2 = 512) then stride 32 (8x8x6 = 384), anchor centres at (i+0.5)*stride; scores are logits; boxes = [dx, dy, w, h, 6 x (x, y)] in input pixels relative to the anchor centre',
   },
   {
     id: 'facemesh-detection-short',
@@ -80,7 +87,8 @@ export const CATALOG: CatalogEntry[] = [
     kind: 'tfjs-graph',
     outputs: [['Identity', 'detections']],
     normalization: MINUS_ONE_TO_ONE,
-    notes: 'MediaPipe short-range face detector (128x128); 896 anchors: stride 8 (16x16x2) then stride 16 (8x8x6); detections[..., 0] = score logit, [1..4] = dx, dy, w, h, [5..16] = 6 keypoints, in input pixels relative to the anchor centre',
+    notes:
+      'MediaPipe short-range face detector (128x128); 896 anchors: stride 8 (16x16x2) then stride 16 (8x8x6); detections[..., 0] = score logit, [1..4] = dx, dy, w, h, [5..16] = 6 keypoints, in input pixels relative to the anchor centre',
   },
   {
     id: 'facemesh',
@@ -90,7 +98,11 @@ export const CATALOG: CatalogEntry[] = [
     files: ['models/facemesh.json', 'models/facemesh.bin'],
     output: 'onnx/landmarks-facemesh.onnx',
     kind: 'tfjs-graph',
-    outputs: [['Identity_2', 'mesh'], ['Identity_1', 'face_flag'], ['Identity', 'contours']],
+    outputs: [
+      ['Identity_2', 'mesh'],
+      ['Identity_1', 'face_flag'],
+      ['Identity', 'contours'],
+    ],
     normalization: ZERO_TO_ONE,
     notes: 'MediaPipe FaceMesh on a 192x192 face crop: mesh = 468 x (x, y, z) in crop pixels; face_flag = face presence (sigmoid); contours = 133 x 2 (unused)',
   },

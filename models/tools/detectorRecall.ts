@@ -11,8 +11,13 @@ import sharp from 'sharp';
 import { ALIGNED_IDENTITIES_ALL, listImages } from './faceCrops.js';
 
 async function squareInput(path: string, size: number): Promise<Float32Array> {
-  const { data } = await sharp(path).rotate().removeAlpha().toColourspace('srgb')
-    .resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } }).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(path)
+    .rotate()
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(size, size, { fit: 'contain', background: { r: 0, g: 0, b: 0 } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return Float32Array.from(data, (v) => v / 127.5 - 1);
 }
 
@@ -23,7 +28,9 @@ function bestScore(logits: ArrayLike<number>, stride: number, n: number): number
 }
 
 export async function detectorRecall(facesDir: string, modelsDir: string, thresholds = [0.5, 0.75]): Promise<Record<string, unknown>> {
-  const ids = (await import('node:fs')).readdirSync(facesDir).filter((d) => !['distractors', 'group_photos', 'no_face', 'labels', ...ALIGNED_IDENTITIES_ALL].includes(d) && !d.includes('.'));
+  const ids = (await import('node:fs'))
+    .readdirSync(facesDir)
+    .filter((d) => !['distractors', 'group_photos', 'no_face', 'labels', ...ALIGNED_IDENTITIES_ALL].includes(d) && !d.includes('.'));
   const files = ids.sort().flatMap((id) => listImages(join(facesDir, id)));
   const blaze = await ort.InferenceSession.create(join(modelsDir, 'onnx', 'detector-blazeface.onnx'));
   const short = await ort.InferenceSession.create(join(modelsDir, 'onnx', 'detector-facemesh-short.onnx'));

@@ -76,13 +76,18 @@ class ResnetBuilder {
     }
     const wName = this.g.addInitializer(`${prefix}/w`, [cout, cin, kh, kw], W);
     const bName = this.g.addInitializer(`${prefix}/b`, [cout], B);
-    let out = this.g.op('Conv', [x.name, wName, bName], {
-      kernel_shape: attrInts([kh, kw]),
-      strides: attrInts([stride, stride]),
-      pads: attrInts(pads),
-      dilations: attrInts([1, 1]),
-      group: attrInt(1),
-    }, `${prefix}/conv`);
+    let out = this.g.op(
+      'Conv',
+      [x.name, wName, bName],
+      {
+        kernel_shape: attrInts([kh, kw]),
+        strides: attrInts([stride, stride]),
+        pads: attrInts(pads),
+        dilations: attrInts([1, 1]),
+        group: attrInt(1),
+      },
+      `${prefix}/conv`,
+    );
     if (relu) out = this.g.op('Relu', [out], {}, `${prefix}/relu`);
     return { name: out, c: cout, h: oh, w: ow };
   }
@@ -98,7 +103,12 @@ class ResnetBuilder {
     const a = this.convLayer(x, `${prefix}/conv1`, 2, true, 'valid');
     let b = this.convLayer(a, `${prefix}/conv2`, 1, false, 'same');
     let pooled: T = {
-      name: this.g.op('AveragePool', [x.name], { kernel_shape: attrInts([2, 2]), strides: attrInts([2, 2]), pads: attrInts([0, 0, 0, 0]) }, `${prefix}/avgpool`),
+      name: this.g.op(
+        'AveragePool',
+        [x.name],
+        { kernel_shape: attrInts([2, 2]), strides: attrInts([2, 2]), pads: attrInts([0, 0, 0, 0]) },
+        `${prefix}/avgpool`,
+      ),
       c: x.c,
       h: Math.floor((x.h - 2) / 2) + 1,
       w: Math.floor((x.w - 2) / 2) + 1,

@@ -151,7 +151,13 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
         warn(`${path}: skipped, ${(err as Error).message}`);
         continue;
       }
-      const { faces } = await pipeline.process(img, { minScore: o.minScore ?? RUNTIME_DETECTOR_SCORE, retryZoomedOut: true, embed: false, passive: false, precision: 'fp32' });
+      const { faces } = await pipeline.process(img, {
+        minScore: o.minScore ?? RUNTIME_DETECTOR_SCORE,
+        retryZoomedOut: true,
+        embed: false,
+        passive: false,
+        precision: 'fp32',
+      });
       const usable = faces.filter((f) => Math.max(f.box.width, f.box.height) >= minSize);
       if (faces.length === 0) warn(`${path}: skipped, no face found`);
       else if (usable.length < faces.length) warn(`${path}: ${faces.length - usable.length} of ${faces.length} faces smaller than ${minSize} px skipped`);

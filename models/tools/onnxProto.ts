@@ -192,10 +192,14 @@ function encodeValueInfo(v: ValueInfo): Uint8Array {
   const dims = v.shape;
   const shape = message((w) => {
     for (const d of dims ?? []) {
-      fieldBytes(w, 1, message((dw) => {
-        if (typeof d === 'number') fieldVarint(dw, 1, d);
-        else fieldString(dw, 2, d);
-      }));
+      fieldBytes(
+        w,
+        1,
+        message((dw) => {
+          if (typeof d === 'number') fieldVarint(dw, 1, d);
+          else fieldString(dw, 2, d);
+        }),
+      );
     }
   });
   const tensorType = message((w) => {
@@ -225,21 +229,33 @@ export function encodeModel(m: ModelDef): Uint8Array {
     fieldString(w, 3, m.producerVersion);
     if (m.docString) fieldString(w, 6, m.docString);
     fieldBytes(w, 7, graph);
-    fieldBytes(w, 8, message((ow) => {
-      fieldString(ow, 1, '');
-      fieldVarint(ow, 2, m.opset);
-    }));
+    fieldBytes(
+      w,
+      8,
+      message((ow) => {
+        fieldString(ow, 1, '');
+        fieldVarint(ow, 2, m.opset);
+      }),
+    );
     if (usesMs) {
-      fieldBytes(w, 8, message((ow) => {
-        fieldString(ow, 1, 'com.microsoft');
-        fieldVarint(ow, 2, 1);
-      }));
+      fieldBytes(
+        w,
+        8,
+        message((ow) => {
+          fieldString(ow, 1, 'com.microsoft');
+          fieldVarint(ow, 2, 1);
+        }),
+      );
     }
     for (const [k, v] of m.metadata) {
-      fieldBytes(w, 14, message((mw) => {
-        fieldString(mw, 1, k);
-        fieldString(mw, 2, v);
-      }));
+      fieldBytes(
+        w,
+        14,
+        message((mw) => {
+          fieldString(mw, 1, k);
+          fieldString(mw, 2, v);
+        }),
+      );
     }
   });
 }

@@ -33,7 +33,7 @@ export function quantizableTensors(g: OnnxGraph): string[] {
     const y = n.outputs[0] ?? '';
     const cs = consumers.get(y) ?? [];
     const only = cs.length === 1 ? cs[0] : undefined;
-    add(only && only.opType === 'Relu' ? only.outputs[0] ?? y : y);
+    add(only && only.opType === 'Relu' ? (only.outputs[0] ?? y) : y);
   }
   return out;
 }

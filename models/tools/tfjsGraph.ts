@@ -105,7 +105,12 @@ export class TfjsGraphConverter {
   private readonly nodes = new Map<string, TfNode>();
   private readonly weights: Map<string, DecodedWeight>;
 
-  constructor(private readonly model: TfjsModelJson, shard: (path: string) => Uint8Array, private readonly spec: ConvertSpec, graphName: string) {
+  constructor(
+    private readonly model: TfjsModelJson,
+    shard: (path: string) => Uint8Array,
+    private readonly spec: ConvertSpec,
+    graphName: string,
+  ) {
     this.g = new OnnxGraph(graphName);
     this.weights = decodeWeights(model.weightsManifest, shard);
     for (const n of model.modelTopology.node) this.nodes.set(n.name, n);
@@ -263,7 +268,8 @@ export class TfjsGraphConverter {
         return this.stridedSlice(node);
       case 'Pack': {
         const ins = this.inputs(node);
-        if ((a.axis?.i ?? '0') !== '0' || ins.some((v) => v.kind !== 'const' || v.shape.length !== 0)) unsupported(node, 'only packing constant scalars along axis 0 is supported');
+        if ((a.axis?.i ?? '0') !== '0' || ins.some((v) => v.kind !== 'const' || v.shape.length !== 0))
+          unsupported(node, 'only packing constant scalars along axis 0 is supported');
         const data = ins.map((v) => Number((v as ConstVal).data[0]));
         const dtype = (ins[0] as ConstVal | undefined)?.dtype ?? 'int32';
         return { kind: 'const', dtype, shape: [data.length], data };
@@ -357,7 +363,8 @@ export class TfjsGraphConverter {
       if (op === 'Relu') out = this.tensor(this.g.op('Relu', [out.name]), out.shape, out.nchw);
       else if (op === 'Relu6') out = this.clip(out, 0, 6);
       else if (op === 'Prelu') out = this.prelu(out, this.constOf(node, arg));
-      else if (op === 'LeakyRelu') out = this.tensor(this.g.op('LeakyRelu', [out.name], { alpha: attrFloat(node.attr?.leakyrelu_alpha?.f ?? 0.2) }), out.shape, out.nchw);
+      else if (op === 'LeakyRelu')
+        out = this.tensor(this.g.op('LeakyRelu', [out.name], { alpha: attrFloat(node.attr?.leakyrelu_alpha?.f ?? 0.2) }), out.shape, out.nchw);
       else if (op === 'Sigmoid') out = this.tensor(this.g.op('Sigmoid', [out.name]), out.shape, out.nchw);
       else if (op === 'Tanh') out = this.tensor(this.g.op('Tanh', [out.name]), out.shape, out.nchw);
       else if (op === 'Elu') out = this.tensor(this.g.op('Elu', [out.name]), out.shape, out.nchw);
@@ -446,8 +453,14 @@ export class TfjsGraphConverter {
     const same = l.data.length === r.data.length;
     if (!same && l.data.length !== 1 && r.data.length !== 1) unsupported(node, 'constant folding with general broadcasting');
     const f: Record<string, (x: number, y: number) => number> = {
-      Add: (x, y) => x + y, AddV2: (x, y) => x + y, BiasAdd: (x, y) => x + y, Sub: (x, y) => x - y,
-      Mul: (x, y) => x * y, RealDiv: (x, y) => x / y, Maximum: Math.max, Minimum: Math.min,
+      Add: (x, y) => x + y,
+      AddV2: (x, y) => x + y,
+      BiasAdd: (x, y) => x + y,
+      Sub: (x, y) => x - y,
+      Mul: (x, y) => x * y,
+      RealDiv: (x, y) => x / y,
+      Maximum: Math.max,
+      Minimum: Math.min,
     };
     const fn = f[node.op] ?? unsupported(node);
     const out = new Array<number>(n);
@@ -569,7 +582,15 @@ export class TfjsGraphConverter {
     const onnxAxis = allNchw ? NCHW_FROM_NHWC.indexOf(axis) : axis;
     const shape = [...(ts[0]?.shape ?? [])];
     shape[axis] = ts.reduce((acc, t) => acc + (t.shape[axis] ?? 0), 0);
-    return this.tensor(this.g.op('Concat', ts.map((t) => t.name), { axis: attrInt(onnxAxis) }), shape, allNchw);
+    return this.tensor(
+      this.g.op(
+        'Concat',
+        ts.map((t) => t.name),
+        { axis: attrInt(onnxAxis) },
+      ),
+      shape,
+      allNchw,
+    );
   }
 
   private reduce(node: TfNode): Val {
@@ -603,12 +624,16 @@ export class TfjsGraphConverter {
     const w = this.constOf(node, ins[1]);
     const transA = a.transpose_a?.b === true ? 1 : 0;
     const transB = a.transpose_b?.b === true ? 1 : 0;
-    const nOut = transB ? w.shape[0] ?? 0 : w.shape[1] ?? 0;
+    const nOut = transB ? (w.shape[0] ?? 0) : (w.shape[1] ?? 0);
     const gemmIns = [x.name, this.g.addInitializer('fc_w', w.shape, Float32Array.from(w.data))];
     const fused = (a.fused_ops?.list?.s ?? []).map((s) => b64(s));
     if (fused[0] === 'BiasAdd') gemmIns.push(this.g.addInitializer('fc_b', [nOut], Float32Array.from(this.constOf(node, ins[2]).data)));
     else if (fused.length > 0) unsupported(node, `fused ops ${fused.join('+')}`);
-    const y = this.tensor(this.g.op('Gemm', gemmIns, { transA: attrInt(transA), transB: attrInt(transB) }, 'gemm'), [x.shape[transA ? 1 : 0] ?? -1, nOut], false);
+    const y = this.tensor(
+      this.g.op('Gemm', gemmIns, { transA: attrInt(transA), transB: attrInt(transB) }, 'gemm'),
+      [x.shape[transA ? 1 : 0] ?? -1, nOut],
+      false,
+    );
     return this.activation(node, y, fused.slice(1), ins[3]);
   }
 

@@ -24,7 +24,7 @@ export interface DecodedWeight {
 
 /** IEEE 754 half -> float (exact). */
 export function halfToFloat(h: number): number {
-  const s = (h & 0x8000) ? -1 : 1;
+  const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;

@@ -31,22 +31,45 @@ function renderNav(): void {
   const active = (href: string) => (href === '#/' ? route === '#/' : route.startsWith(href) || (href === '#/people' && route.startsWith('#/enroll')));
   const items = NAV.filter(([, , , adminOnly]) => isAdmin || !adminOnly);
   const secondary = items.filter(([, , , , primary]) => !primary);
-  clear(nav, session.me.user && [
-    items.map(([href, label, icon, , primary]) =>
-      h('a', { href, class: [active(href) ? 'active' : '', primary ? '' : 'secondary-nav'].join(' '), 'aria-label': label }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.label', null, label))),
-    h('a.more-nav', { href: '#/more', class: route === '#/more' || secondary.some(([href]) => active(href)) ? 'active' : '', 'aria-label': 'More' }, h('span.icon', { 'aria-hidden': 'true' }, '⋯'), h('span.label', null, 'More')),
-    h('button.link.logout', { id: 'logout', onclick: logout }, `Sign out ${session.me.user.username}`),
-  ]);
+  clear(
+    nav,
+    session.me.user && [
+      items.map(([href, label, icon, , primary]) =>
+        h(
+          'a',
+          { href, class: [active(href) ? 'active' : '', primary ? '' : 'secondary-nav'].join(' '), 'aria-label': label },
+          h('span.icon', { 'aria-hidden': 'true' }, icon),
+          h('span.label', null, label),
+        ),
+      ),
+      h(
+        'a.more-nav',
+        { href: '#/more', class: route === '#/more' || secondary.some(([href]) => active(href)) ? 'active' : '', 'aria-label': 'More' },
+        h('span.icon', { 'aria-hidden': 'true' }, '⋯'),
+        h('span.label', null, 'More'),
+      ),
+      h('button.link.logout', { id: 'logout', onclick: logout }, `Sign out ${session.me.user.username}`),
+    ],
+  );
 }
 
 /** The phone's "More" page: everything that is not on the bottom bar. */
 function moreView(): HTMLElement {
   const isAdmin = session.me.user?.role === 'admin';
-  return h('section.card', null, h('h1', null, 'More'),
-    h('ul.list', null, NAV.filter(([, , , adminOnly, primary]) => !primary && (isAdmin || !adminOnly)).map(([href, label, icon]) =>
-      h('li', null, h('a.item', { href }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.grow', null, label), '›')))),
+  return h(
+    'section.card',
+    null,
+    h('h1', null, 'More'),
+    h(
+      'ul.list',
+      null,
+      NAV.filter(([, , , adminOnly, primary]) => !primary && (isAdmin || !adminOnly)).map(([href, label, icon]) =>
+        h('li', null, h('a.item', { href }, h('span.icon', { 'aria-hidden': 'true' }, icon), h('span.grow', null, label), '›')),
+      ),
+    ),
     h('p.muted.small', null, `Signed in as ${session.me.user?.username} (${session.me.user?.role})`),
-    h('button.secondary', { onclick: logout, id: 'logout-more' }, 'Sign out'));
+    h('button.secondary', { onclick: logout, id: 'logout-more' }, 'Sign out'),
+  );
 }
 
 function signedIn(me: Me): void {

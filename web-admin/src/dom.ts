@@ -4,7 +4,11 @@
 type Child = Node | string | number | null | undefined | false | Child[];
 type Props = Record<string, unknown> & { class?: string; dataset?: Record<string, string> };
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K | `${K}.${string}` | `${K}#${string}`, props: Props | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K | `${K}.${string}` | `${K}#${string}`,
+  props: Props | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const [name, ...classes] = tag.split('.') as [string, ...string[]];
   const [tagName, id] = name.split('#') as [K, string | undefined];
   const el = document.createElement(tagName);
@@ -84,9 +88,13 @@ export function showError(target: HTMLElement | null, err: unknown): void {
 
 export function confirmDialog(message: string, confirmLabel: string, danger = true): Promise<boolean> {
   return new Promise((resolve) => {
-    const dialog = h('dialog.confirm', null,
+    const dialog = h(
+      'dialog.confirm',
+      null,
       h('p', null, message),
-      h('div.row.end', null,
+      h(
+        'div.row.end',
+        null,
         h('button.secondary', { type: 'button', onclick: () => (dialog.close(), resolve(false)) }, 'Cancel'),
         h(danger ? 'button.danger' : 'button', { type: 'button', onclick: () => (dialog.close(), resolve(true)) }, confirmLabel),
       ),

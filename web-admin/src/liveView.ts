@@ -21,7 +21,10 @@ export interface FrameMeta {
  * Wi-Fi never builds a queue), drawn on a canvas with face boxes and names. Stops when the
  * element leaves the page or the tab is hidden.
  */
-export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null) => void, options: { url?: string; periodMs?: number; names?: boolean } = {}): HTMLElement {
+export function liveView(
+  onMeta?: (meta: FrameMeta | null, error: string | null) => void,
+  options: { url?: string; periodMs?: number; names?: boolean } = {},
+): HTMLElement {
   const url = options.url ?? '/api/v1/live/frame';
   const period = options.periodMs ?? 330;
   const canvas = h('canvas', { width: 640, height: 480, 'aria-label': 'live camera view' });
@@ -45,7 +48,9 @@ export function liveView(onMeta?: (meta: FrameMeta | null, error: string | null)
       const ok = f.name !== null;
       ctx.strokeStyle = ok ? '#1f9d55' : f.quality?.problems.length ? '#d97706' : '#2563eb';
       ctx.strokeRect(x * scale, y * scale, width * scale, height * scale);
-      const label = f.name ? `${f.name}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}` : f.quality?.problems[0] ?? (options.names === false ? 'face' : 'unknown');
+      const label = f.name
+        ? `${f.name}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}`
+        : (f.quality?.problems[0] ?? (options.names === false ? 'face' : 'unknown'));
       const tw = ctx.measureText(label).width + 8;
       const th = parseInt(ctx.font, 10) + 6;
       ctx.fillStyle = ctx.strokeStyle;

@@ -47,17 +47,20 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     mkdirSync(SHOTS, { recursive: true });
     mkdirSync(cameraDir);
     const config = join(tmp.dir, 'blinkd.yaml');
-    writeFileSync(config, [
-      'unit: { name: "Front door" }',
-      `store: { dataDir: "${join(tmp.dir, 'data')}" }`,
-      'door: { driver: simulated, pulseMs: 1500 }',
-      // The camera folder starts empty (the camera retries every second) and gets the replay photos later.
-      `camera: { source: "images:${cameraDir}", fps: 5, loop: true, restartBackoffMinMs: 200, restartBackoffMaxMs: 1000 }`,
-      // A still photo cannot blink, and printed-photo checks would (rightly) flag a replayed PNG.
-      'access: { liveness: { blink: false, passive: false, headTurn: false } }',
-      'admin: { host: 127.0.0.1, port: 0 }',
-      'mqtt: { enabled: false }',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'unit: { name: "Front door" }',
+        `store: { dataDir: "${join(tmp.dir, 'data')}" }`,
+        'door: { driver: simulated, pulseMs: 1500 }',
+        // The camera folder starts empty (the camera retries every second) and gets the replay photos later.
+        `camera: { source: "images:${cameraDir}", fps: 5, loop: true, restartBackoffMinMs: 200, restartBackoffMaxMs: 1000 }`,
+        // A still photo cannot blink, and printed-photo checks would (rightly) flag a replayed PNG.
+        'access: { liveness: { blink: false, passive: false, headTurn: false } }',
+        'admin: { host: 127.0.0.1, port: 0 }',
+        'mqtt: { enabled: false }',
+      ].join('\n'),
+    );
     blinkd = startBlinkd(['run', '--config', config], { cwd: tmp.dir, env: { BLINK_LOGGING__LEVEL: 'info' } });
     const tokenLine = await blinkd.waitForLog((l) => typeof l.setupToken === 'string', 60_000);
     setupToken = tokenLine.setupToken as string;
@@ -65,7 +68,15 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     url = String((await blinkd.waitForLog((l) => l.msg === 'admin listening', 60_000)).url);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true });
     page = await context.newPage();
@@ -112,7 +123,10 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     await page.click('#nav a[href="#/people"]');
     await page.click('#enroll-button');
     await page.fill('#enroll-form input[name=name]', 'Amy Farrah');
-    await page.setInputFiles('#enroll-photos', ['amy1.png', 'amy2.png', 'amy3.png'].map((f) => join(FACES, 'amy', f)));
+    await page.setInputFiles(
+      '#enroll-photos',
+      ['amy1.png', 'amy2.png', 'amy3.png'].map((f) => join(FACES, 'amy', f)),
+    );
     await shot('04-enroll-phone');
     await page.click('#enroll-form button[type=submit]');
     await page.waitForSelector('#person-form');

@@ -35,7 +35,15 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     const src = join(REPO_ROOT, 'web-admin');
-    await build({ entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')], outdir: ui.dir, bundle: true, format: 'esm', target: 'es2020', entryNames: '[name]', logLevel: 'warning' });
+    await build({
+      entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')],
+      outdir: ui.dir,
+      bundle: true,
+      format: 'esm',
+      target: 'es2020',
+      entryNames: '[name]',
+      logLevel: 'warning',
+    });
     writeFileSync(join(ui.dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
 
     h = await startAdmin({}, { uiDir: ui.dir });
@@ -51,7 +59,15 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
     page = await context.newPage();

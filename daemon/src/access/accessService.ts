@@ -77,18 +77,23 @@ export class AccessService implements Service {
         }
       }),
     );
-    this.loop = new FrameLoop(this.camera, this.analyzer, async (result, frame) => {
-      // Live view and health read the newest analysed frame from the bus (references only, no copy).
-      this.ctx.bus.emit('frame.analyzed', { frame, result });
-      const outcomes = await this.decider!.onFrame(result);
-      for (const o of outcomes) {
-        if (o.result === 'GRANTED') {
-          this.decisions.granted++;
-          this.lastUnlockLatencyMs = o.latencyMs;
-        } else if (o.result === 'DENIED') this.decisions.denied++;
-        else this.decisions.suppressed++;
-      }
-    }, ctx.log.child({ component: 'frameloop' }));
+    this.loop = new FrameLoop(
+      this.camera,
+      this.analyzer,
+      async (result, frame) => {
+        // Live view and health read the newest analysed frame from the bus (references only, no copy).
+        this.ctx.bus.emit('frame.analyzed', { frame, result });
+        const outcomes = await this.decider!.onFrame(result);
+        for (const o of outcomes) {
+          if (o.result === 'GRANTED') {
+            this.decisions.granted++;
+            this.lastUnlockLatencyMs = o.latencyMs;
+          } else if (o.result === 'DENIED') this.decisions.denied++;
+          else this.decisions.suppressed++;
+        }
+      },
+      ctx.log.child({ component: 'frameloop' }),
+    );
     this.loop.start();
     this.state = 'running';
   }

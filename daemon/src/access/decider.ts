@@ -97,8 +97,15 @@ export class AccessDecider {
       let s = this.states.get(track.id);
       if (!s) {
         s = {
-          track, liveness: new TrackLiveness(this.config.access.liveness, this.random), lastLiveness: null, matches: [], nonMatchRun: 0,
-          confirmed: null, decided: false, firstCapturedAt: ts, tailgateChecked: false,
+          track,
+          liveness: new TrackLiveness(this.config.access.liveness, this.random),
+          lastLiveness: null,
+          matches: [],
+          nonMatchRun: 0,
+          confirmed: null,
+          decided: false,
+          firstCapturedAt: ts,
+          tailgateChecked: false,
         };
         this.states.set(track.id, s);
       }
@@ -184,7 +191,13 @@ export class AccessDecider {
     const known = s.confirmed?.personId ? this.ports.person(s.confirmed.personId) : undefined;
     const hint = !known && m?.personId ? { nearest: { personId: m.personId, score: m.score, margin: m.margin, decision: m.decision } } : {};
     this.ports.record(
-      this.event(s, 'DENIED', reason, { personId: known?.id ?? null, personName: known?.name ?? null, score: m?.score ?? null, margin: m?.margin ?? null }, { ...hint, ...details }),
+      this.event(
+        s,
+        'DENIED',
+        reason,
+        { personId: known?.id ?? null, personName: known?.name ?? null, score: m?.score ?? null, margin: m?.margin ?? null },
+        { ...hint, ...details },
+      ),
       new Date(),
     );
     return { trackId: s.track.id, result: 'DENIED', reason, personId: known?.id ?? null, latencyMs: Date.now() - s.firstCapturedAt };
@@ -196,14 +209,22 @@ export class AccessDecider {
   }
 
   private event(
-    s: TrackState, result: 'GRANTED' | 'DENIED', reason: string,
+    s: TrackState,
+    result: 'GRANTED' | 'DENIED',
+    reason: string,
     who: { personId: string | null; personName: string | null; score: number | null; margin: number | null },
     details: Record<string, unknown> = {},
   ): NewAccessEvent {
     const live = s.lastLiveness;
     return {
-      result, reason, ...who, trackId: s.track.id, source: 'camera',
-      liveness: live ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed } : null,
+      result,
+      reason,
+      ...who,
+      trackId: s.track.id,
+      source: 'camera',
+      liveness: live
+        ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed }
+        : null,
       details: { frames: s.track.frames, embeddedFrames: s.matches.length, latencyMs: Date.now() - s.firstCapturedAt, ...details },
     };
   }

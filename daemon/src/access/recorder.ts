@@ -35,12 +35,24 @@ export class AccessRecorder {
         const day = localTime(at, this.config.unit.timezone).date;
         const earlier = this.store.attendance.forPersonDay(event.personId, day);
         const entry = attendanceFor(at, earlier, { timeZone: this.config.unit.timezone, attendance: this.config.access.attendance });
-        if (entry) attendance = { ...this.store.attendance.add({ personId: event.personId, day: entry.day, kind: entry.kind, status: entry.status, ts, eventId: event.id }), personName: event.personName ?? undefined };
+        if (entry)
+          attendance = {
+            ...this.store.attendance.add({ personId: event.personId, day: entry.day, kind: entry.kind, status: entry.status, ts, eventId: event.id }),
+            personName: event.personName ?? undefined,
+          };
       }
       return { event, attendance };
     });
     this.log.info(
-      { event: result.event.id, result: result.event.result, reason: result.event.reason, person: result.event.personName, score: result.event.score, source: result.event.source, track: result.event.trackId },
+      {
+        event: result.event.id,
+        result: result.event.result,
+        reason: result.event.reason,
+        person: result.event.personName,
+        score: result.event.score,
+        source: result.event.source,
+        track: result.event.trackId,
+      },
       'access decided',
     );
     this.bus.emit('access.decided', result.event);

@@ -55,7 +55,14 @@ async function galleryMatcher(ctx: ServiceContext, vision: VisionService): Promi
     /* the vision service already verified the manifest; fall back below */
   }
   dim ??= ctx.store.templates.activeForModel(modelId)[0]?.embedding.length ?? 128;
-  const gallery = new AccessGallery(ctx.store, ctx.bus, modelId, dim, () => ctx.config.access, (m) => ctx.log.warn(m));
+  const gallery = new AccessGallery(
+    ctx.store,
+    ctx.bus,
+    modelId,
+    dim,
+    () => ctx.config.access,
+    (m) => ctx.log.warn(m),
+  );
   await gallery.start();
   return gallery;
 }
@@ -65,16 +72,11 @@ export const accessFactory: ServiceFactory = (ctx) => {
   const { camera, vision } = r;
   if (!camera || !vision) throw new Error('access needs the camera and vision services before it in SERVICE_FACTORIES');
   let closeGallery: (() => Promise<void>) | null = null;
-  const access = new AccessService(
-    ctx,
-    camera,
-    { analyze: (frame) => vision.process(frame) },
-    async () => {
-      const m = await galleryMatcher(ctx, vision);
-      closeGallery = () => m.close();
-      return m;
-    },
-  );
+  const access = new AccessService(ctx, camera, { analyze: (frame) => vision.process(frame) }, async () => {
+    const m = await galleryMatcher(ctx, vision);
+    closeGallery = () => m.close();
+    return m;
+  });
   const stop = access.stop.bind(access);
   access.stop = async () => {
     await stop();
@@ -97,7 +99,10 @@ export function runtimeProbes(ctx: ServiceContext): WatchdogProbes {
       if (!cam) return { ok: true };
       const snap = cam.snapshot();
       return frameLoopHealth({
-        cameraState: snap.state, cameraDetail: snap.detail, lastFrameAgeMs: snap.lastFrameAgeMs, frozenAfterMs: frozenAfter,
+        cameraState: snap.state,
+        cameraDetail: snap.detail,
+        lastFrameAgeMs: snap.lastFrameAgeMs,
+        frozenAfterMs: frozenAfter,
         loop: r.access?.frameLoop()?.snapshot() ?? null,
       });
     },

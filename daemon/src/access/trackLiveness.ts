@@ -36,10 +36,11 @@ export class TrackLiveness {
   private blinkState = 'pending';
   private turnState = 'pending';
 
-  constructor(private readonly o: Config['access']['liveness'], random: () => number = Math.random) {
-    this.blink = o.blink
-      ? new BlinkDetector({ earClosed: o.earClosed, earOpen: o.earOpen, timeoutMs: o.blinkTimeoutMs })
-      : null;
+  constructor(
+    private readonly o: Config['access']['liveness'],
+    random: () => number = Math.random,
+  ) {
+    this.blink = o.blink ? new BlinkDetector({ earClosed: o.earClosed, earOpen: o.earOpen, timeoutMs: o.blinkTimeoutMs }) : null;
     this.turn = o.headTurn ? new HeadTurnChallenge(randomDirection(random), { yawDeg: o.headTurnYawDeg, timeoutMs: o.headTurnTimeoutMs }) : null;
     this.passive = new PassivePolicy({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES });
   }

@@ -34,7 +34,6 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
-
 /**
  * Follows faces across frames so liveness and the decision belong to one person. A face
  * continues the track it overlaps (IoU) unless their embeddings say they are different

@@ -39,7 +39,8 @@ export interface AdminApiOptions {
 
 /** JSON bodies are small (settings, edits, ids); photos come as multipart with their own per-file limit. */
 export const JSON_BODY_LIMIT = 256 * 1024;
-const CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const MAINTENANCE_MS = 3_600_000;
 
 /**
@@ -55,7 +56,10 @@ export class AdminApi implements Service {
   private offSettings: (() => void) | null = null;
   readonly admin: AdminContext;
 
-  constructor(private readonly ctx: ServiceContext, options: AdminApiOptions = {}) {
+  constructor(
+    private readonly ctx: ServiceContext,
+    options: AdminApiOptions = {},
+  ) {
     const db = ctx.store.db;
     const cfg = () => ctx.config.admin;
     const now = options.now ?? (() => new Date());
@@ -70,7 +74,13 @@ export class AdminApi implements Service {
       secure: () => this.tlsOn,
       audit: (req, action, target = null, details = null) => ctx.store.audit.record(actorOf(req), action, target, details),
       setSessionCookie: (reply, token) =>
-        reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.tlsOn, maxAge: cfg().sessionAbsoluteHours * 3600 }),
+        reply.setCookie(SESSION_COOKIE, token, {
+          path: '/',
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: this.tlsOn,
+          maxAge: cfg().sessionAbsoluteHours * 3600,
+        }),
       clearSessionCookie: (reply) => reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.tlsOn }),
     };
     const uiDir = options.uiDir ?? join(repoRoot(), 'web-admin', 'dist');
@@ -162,25 +172,40 @@ export class AdminApi implements Service {
       if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, ...err.extra });
       if (err instanceof PasswordBusyError) return reply.code(503).header('retry-after', '5').send({ error: 'busy', message: err.message });
       const e = err as FastifyError;
-      if (e.validation) return reply.code(400).send({ error: 'invalid_request', message: `${e.validationContext ?? 'request'}${e.message.replace(/^(body|querystring|params)/, '')}` });
+      if (e.validation)
+        return reply
+          .code(400)
+          .send({ error: 'invalid_request', message: `${e.validationContext ?? 'request'}${e.message.replace(/^(body|querystring|params)/, '')}` });
       if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && !req.isMultipart()) {
         return reply.code(413).send({ error: 'too_large', message: `request body larger than ${JSON_BODY_LIMIT / 1024} KiB` });
       }
       if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
-        return reply.code(413).send({ error: 'too_large', message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo` });
+        return reply
+          .code(413)
+          .send({
+            error: 'too_large',
+            message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo`,
+          });
       }
       if (e.code === 'FST_FILES_LIMIT') return reply.code(413).send({ error: 'too_many_files', message: 'at most 10 photos per request' });
       if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.code ?? 'bad_request', message: e.message });
       req.log.error({ err }, 'admin request failed');
       return reply.code(500).send({ error: 'internal', message: 'internal error (see the blinkd log)' });
     });
-    app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no such page or API: ${req.method} ${req.url.split('?')[0]}` }));
+    app.setNotFoundHandler((req, reply) =>
+      reply.code(404).send({ error: 'not_found', message: `no such page or API: ${req.method} ${req.url.split('?')[0]}` }),
+    );
 
     // Plugins with routes (docs) come after the guard, the headers and the error handler, so those apply to them too.
     await app.register(fastifyMultipart, { limits: { fileSize: maxBytes, files: 10, fields: 20, fieldSize: 10_000, parts: 40 } });
     await app.register(fastifySwagger, {
       openapi: {
-        info: { title: 'BLINK Edge admin API', version: packageVersion(), description: 'Sign in with POST /api/v1/auth/login (session cookie). Every state-changing request needs the X-CSRF-Token header from GET /api/v1/auth/state.' },
+        info: {
+          title: 'BLINK Edge admin API',
+          version: packageVersion(),
+          description:
+            'Sign in with POST /api/v1/auth/login (session cookie). Every state-changing request needs the X-CSRF-Token header from GET /api/v1/auth/state.',
+        },
         components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
         security: [{ session: [] }],
       },
@@ -199,7 +224,11 @@ export class AdminApi implements Service {
       if (existsSync(join(uiDir, 'index.html'))) {
         await ui.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', cacheControl: true, maxAge: 0, wildcard: false });
       } else {
-        ui.get('/', async (_req, reply) => reply.type('text/plain').send('The web admin is not built: run `npm run build` (it bundles web-admin/ into web-admin/dist). The API is at /api/v1, docs at /docs.'));
+        ui.get('/', async (_req, reply) =>
+          reply
+            .type('text/plain')
+            .send('The web admin is not built: run `npm run build` (it bundles web-admin/ into web-admin/dist). The API is at /api/v1, docs at /docs.'),
+        );
       }
     });
   }

@@ -22,8 +22,15 @@ export class VisionFaceServices implements FaceServices {
     this.client = new EnrollClient(() => {
       const v = ctx.config.vision;
       return {
-        modelsDir: v.modelsDir || defaultModelsDir(), recognitionModel: v.recognitionModel, precision: v.precision, detector: v.detector,
-        clahe: v.clahe, intraOpThreads: v.intraOpThreads, interOpThreads: 1, antispoof: false, liveness: false,
+        modelsDir: v.modelsDir || defaultModelsDir(),
+        recognitionModel: v.recognitionModel,
+        precision: v.precision,
+        detector: v.detector,
+        clahe: v.clahe,
+        intraOpThreads: v.intraOpThreads,
+        interOpThreads: 1,
+        antispoof: false,
+        liveness: false,
       };
     }, databasePath(ctx.config));
   }
@@ -62,8 +69,18 @@ export class VisionFaceServices implements FaceServices {
     if (!raw) return null;
     const r = await this.guard(() => this.client.analyze(raw.jpeg));
     return {
-      seq: raw.frame.seq, capturedAt: raw.frame.capturedAt, width: r.width, height: r.height, jpeg: raw.jpeg, analysed: true,
-      faces: r.faces.map((f) => ({ box: f.box, name: null, score: null, quality: { faceSizePx: f.quality.faceSizePx, sharpness: f.quality.sharpness, poseScore: f.quality.poseScore, problems: f.quality.problems } })),
+      seq: raw.frame.seq,
+      capturedAt: raw.frame.capturedAt,
+      width: r.width,
+      height: r.height,
+      jpeg: raw.jpeg,
+      analysed: true,
+      faces: r.faces.map((f) => ({
+        box: f.box,
+        name: null,
+        score: null,
+        quality: { faceSizePx: f.quality.faceSizePx, sharpness: f.quality.sharpness, poseScore: f.quality.poseScore, problems: f.quality.problems },
+      })),
     };
   }
 
@@ -84,5 +101,14 @@ export class VisionFaceServices implements FaceServices {
 
 export function faceServicesFor(ctx: ServiceContext): FaceServices & { start?: () => void; stop?: () => Promise<void> } {
   const a = ctx.config.access;
-  return new VisionFaceServices(ctx, new LiveTap(ctx.bus, ctx.store, () => ({ threshold: a.threshold, margin: a.margin }), Date.now, () => doorRuntime(ctx).camera?.peek() ?? null));
+  return new VisionFaceServices(
+    ctx,
+    new LiveTap(
+      ctx.bus,
+      ctx.store,
+      () => ({ threshold: a.threshold, margin: a.margin }),
+      Date.now,
+      () => doorRuntime(ctx).camera?.peek() ?? null,
+    ),
+  );
 }

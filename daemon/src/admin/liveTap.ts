@@ -59,7 +59,15 @@ export class LiveTap {
     const l = this.latest;
     if (l && this.active()) {
       const { frame, result } = l;
-      return { seq: frame.seq, capturedAt: frame.capturedAt, width: result.width, height: result.height, jpeg: await this.jpeg(frame), faces: result.faces.map((f) => this.label(f)), analysed: true };
+      return {
+        seq: frame.seq,
+        capturedAt: frame.capturedAt,
+        width: result.width,
+        height: result.height,
+        jpeg: await this.jpeg(frame),
+        faces: result.faces.map((f) => this.label(f)),
+        analysed: true,
+      };
     }
     const raw = this.peek();
     if (!raw || this.now() - raw.capturedAt > STALE_MS) return null;
@@ -76,7 +84,12 @@ export class LiveTap {
   private async jpeg(frame: Frame): Promise<Buffer> {
     if (frame.format === 'jpeg') return frame.data;
     if (this.encoded?.seq !== frame.seq) {
-      this.encoded = { seq: frame.seq, jpeg: await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 70 }).toBuffer() };
+      this.encoded = {
+        seq: frame.seq,
+        jpeg: await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+          .jpeg({ quality: 70 })
+          .toBuffer(),
+      };
     }
     return this.encoded.jpeg;
   }
@@ -100,9 +113,8 @@ export class LiveTap {
   /** Templates of active people of the model with this dimension that has the most templates. */
   private galleryFor(dim: number): { gallery: Gallery; names: Map<string, string> } | null {
     if (this.gallery && this.gallery.gallery.dim === dim) return this.gallery;
-    const model = this.store.db
-      .prepare('SELECT model_id FROM face_templates WHERE dim = ? GROUP BY model_id ORDER BY count(*) DESC LIMIT 1')
-      .get(dim) as { model_id: string } | undefined;
+    const model = this.store.db.prepare('SELECT model_id FROM face_templates WHERE dim = ? GROUP BY model_id ORDER BY count(*) DESC LIMIT 1').get(dim) as
+      { model_id: string } | undefined;
     if (!model) return null;
     const templates = this.store.templates.activeForModel(model.model_id);
     const gallery = new Gallery(dim);

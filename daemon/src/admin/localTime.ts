@@ -14,7 +14,14 @@ export function localDay(tz: string, at: Date = new Date()): string {
 /** Offset of the zone from UTC at the instant, in minutes (east positive). */
 function offsetMinutes(tz: string, at: Date): number {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zoneOf(tz), hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    timeZone: zoneOf(tz),
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
   }).formatToParts(at);
   const n = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
   const asUtc = Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second'));

@@ -39,8 +39,11 @@ export class LoginThrottle {
     const windowMs = lockoutMinutes * 60_000;
     const since = new Date(now.getTime() - windowMs).toISOString();
     const subject = username.toLowerCase();
-    const verdict = (ts: string, reason: ThrottleVerdict['reason']): ThrottleVerdict =>
-      ({ allowed: false, retryAfterSec: Math.max(1, Math.ceil((Date.parse(ts) + windowMs - now.getTime()) / 1000)), reason });
+    const verdict = (ts: string, reason: ThrottleVerdict['reason']): ThrottleVerdict => ({
+      allowed: false,
+      retryAfterSec: Math.max(1, Math.ceil((Date.parse(ts) + windowMs - now.getTime()) / 1000)),
+      reason,
+    });
 
     const pair = this.failures({ subject, remote }, since, maxFailures, true);
     if (pair) return verdict(pair, 'user_locked');
@@ -56,7 +59,9 @@ export class LoginThrottle {
   /** The unit itself, or an address that has signed this user in before. */
   private trusted(subject: string, remote: string): boolean {
     if (LOOPBACK.has(remote)) return true;
-    return !!this.db.prepare("SELECT 1 FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND remote = ? AND success = 1 LIMIT 1").get(subject, remote);
+    return !!this.db
+      .prepare("SELECT 1 FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND remote = ? AND success = 1 LIMIT 1")
+      .get(subject, remote);
   }
 
   /** When ≥ limit failures match since the window start (and, if resetOnSuccess, their last success), the time of the limit-th most recent one. */
@@ -66,11 +71,15 @@ export class LoginThrottle {
     const values = cols.map((c) => match[c] as string);
     let from = since;
     if (resetOnSuccess) {
-      const lastOk = this.db.prepare(`SELECT max(ts) AS ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 1`).get(...values) as { ts: string | null };
+      const lastOk = this.db.prepare(`SELECT max(ts) AS ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 1`).get(...values) as {
+        ts: string | null;
+      };
       if (lastOk.ts && lastOk.ts > since) from = lastOk.ts;
     }
     const rows = this.db
-      .prepare(`SELECT ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 0 AND detail = 'bad_password' AND ts > ? ORDER BY ts DESC LIMIT ?`)
+      .prepare(
+        `SELECT ts FROM auth_attempts WHERE kind = 'admin_login' AND ${where} AND success = 0 AND detail = 'bad_password' AND ts > ? ORDER BY ts DESC LIMIT ?`,
+      )
       .all(...values, from, limit) as Array<{ ts: string }>;
     return rows.length >= limit ? (rows[0] as { ts: string }).ts : null;
   }
@@ -100,9 +109,11 @@ export class LoginThrottle {
       .prepare("SELECT max(ts) AS ts FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND success = 1")
       .get(username.toLowerCase()) as { ts: string | null };
     const from = lastOk.ts && lastOk.ts > since ? lastOk.ts : since;
-    return (this.db
-      .prepare("SELECT count(*) AS n FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND success = 0 AND detail = 'bad_password' AND ts > ?")
-      .get(username.toLowerCase(), from) as { n: number }).n;
+    return (
+      this.db
+        .prepare("SELECT count(*) AS n FROM auth_attempts WHERE kind = 'admin_login' AND subject = ? AND success = 0 AND detail = 'bad_password' AND ts > ?")
+        .get(username.toLowerCase(), from) as { n: number }
+    ).n;
   }
 
   prune(before: Date): number {

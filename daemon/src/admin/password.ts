@@ -56,7 +56,9 @@ export function scryptRuns(): number {
 function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.log2N;
   const options: ScryptOptions = { N, r: params.r, p: params.p, maxmem: 128 * N * params.r * 2 + 1024 * 1024 };
-  return gated(() => new Promise((resolve, reject) => scryptCb(password.normalize('NFC'), salt, KEY_LEN, options, (err, key) => (err ? reject(err) : resolve(key)))));
+  return gated(
+    () => new Promise((resolve, reject) => scryptCb(password.normalize('NFC'), salt, KEY_LEN, options, (err, key) => (err ? reject(err) : resolve(key)))),
+  );
 }
 
 export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
@@ -71,7 +73,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [, log2N, r, p, salt, hash] = parts as [string, string, string, string, string, string];
   const params = { log2N: Number(log2N), r: Number(r), p: Number(p) };
   // Bounded so that a hash row cannot ask for gigabytes (128·N·r bytes) or minutes of work; room to raise the defaults 4×.
-  if (![params.log2N, params.r, params.p].every((n) => Number.isInteger(n) && n > 0) || params.log2N > 24 || params.p > 4 || 128 * 2 ** params.log2N * params.r > 512 * 1024 * 1024) return false;
+  if (
+    ![params.log2N, params.r, params.p].every((n) => Number.isInteger(n) && n > 0) ||
+    params.log2N > 24 ||
+    params.p > 4 ||
+    128 * 2 ** params.log2N * params.r > 512 * 1024 * 1024
+  )
+    return false;
   const expected = Buffer.from(hash, 'base64');
   const key = await scrypt(password, Buffer.from(salt, 'base64'), params);
   return key.length === expected.length && timingSafeEqual(key, expected);

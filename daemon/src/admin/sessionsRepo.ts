@@ -35,7 +35,9 @@ export class AdminSessionsRepo {
     const created = now.toISOString();
     const expires = new Date(now.getTime() + absoluteHours * 3_600_000).toISOString();
     this.db
-      .prepare('INSERT INTO admin_sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, remote, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO admin_sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, remote, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(hashToken(token), userId, csrf, created, created, expires, remote, userAgent?.slice(0, 300) ?? null);
     return { token, session: this.byHash(hashToken(token)) as AdminSession };
   }
@@ -47,12 +49,27 @@ export class AdminSessionsRepo {
          FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id WHERE s.id_hash = ? AND u.disabled = 0`,
       )
       .get(idHash) as
-      | { id_hash: string; user_id: number; username: string; role: AdminRole; csrf_token: string; created_at: string; last_seen_at: string; expires_at: string }
+      | {
+          id_hash: string;
+          user_id: number;
+          username: string;
+          role: AdminRole;
+          csrf_token: string;
+          created_at: string;
+          last_seen_at: string;
+          expires_at: string;
+        }
       | undefined;
     return (
       row && {
-        idHash: row.id_hash, userId: row.user_id, username: row.username, role: row.role, csrfToken: row.csrf_token,
-        createdAt: row.created_at, lastSeenAt: row.last_seen_at, expiresAt: row.expires_at,
+        idHash: row.id_hash,
+        userId: row.user_id,
+        username: row.username,
+        role: row.role,
+        csrfToken: row.csrf_token,
+        createdAt: row.created_at,
+        lastSeenAt: row.last_seen_at,
+        expiresAt: row.expires_at,
       }
     );
   }

@@ -18,12 +18,37 @@ const S = (section: EditableSetting['section'], live: boolean, ...paths: string[
  */
 export const EDITABLE_SETTINGS: readonly EditableSetting[] = [
   ...S('recognition', true, 'access.threshold', 'access.margin', 'access.cooldownMs', 'access.decisionTimeoutMs'),
-  ...S('liveness', true, 'access.liveness.passive', 'access.liveness.passiveThreshold', 'access.liveness.blink', 'access.liveness.blinkTimeoutMs', 'access.liveness.headTurn', 'access.liveness.headTurnYawDeg', 'access.liveness.headTurnTimeoutMs'),
+  ...S(
+    'liveness',
+    true,
+    'access.liveness.passive',
+    'access.liveness.passiveThreshold',
+    'access.liveness.blink',
+    'access.liveness.blinkTimeoutMs',
+    'access.liveness.headTurn',
+    'access.liveness.headTurnYawDeg',
+    'access.liveness.headTurnTimeoutMs',
+  ),
   ...S('door', true, 'door.pulseMs', 'door.maxUnlockMs', 'door.heldOpenAlarmMs'),
-  ...S('attendance', true, 'access.attendance.enabled', 'access.attendance.shiftStart', 'access.attendance.graceMinutes', 'access.attendance.minCheckoutGapMinutes'),
+  ...S(
+    'attendance',
+    true,
+    'access.attendance.enabled',
+    'access.attendance.shiftStart',
+    'access.attendance.graceMinutes',
+    'access.attendance.minCheckoutGapMinutes',
+  ),
   ...S('mqtt', false, 'mqtt.enabled', 'mqtt.url', 'mqtt.username', 'mqtt.password', 'mqtt.topicPrefix', 'mqtt.homeAssistant.enabled', 'mqtt.healthIntervalSec'),
   ...S('sync', false, 'sync.enabled', 'sync.relayUrl', 'sync.apiKey', 'sync.encryptionKey', 'sync.intervalSec'),
-  ...S('admin', true, 'admin.sessionIdleMinutes', 'admin.sessionAbsoluteHours', 'admin.loginMaxFailures', 'admin.lockoutMinutes', 'admin.thumbnailRetentionDays'),
+  ...S(
+    'admin',
+    true,
+    'admin.sessionIdleMinutes',
+    'admin.sessionAbsoluteHours',
+    'admin.loginMaxFailures',
+    'admin.lockoutMinutes',
+    'admin.thumbnailRetentionDays',
+  ),
 ];
 const BY_PATH = new Map(EDITABLE_SETTINGS.map((s) => [s.path, s]));
 
@@ -72,8 +97,13 @@ export function settingsView(config: Config, overrides: Record<string, unknown>)
     const running = getPath(config, s.path);
     const saved = s.path in overrides ? overrides[s.path] : running;
     return {
-      path: s.path, section: s.section, live: s.live, overridden: s.path in overrides, secret,
-      value: secret ? '' : saved, ...(secret ? { isSet: typeof saved === 'string' && saved.length > 0 } : {}),
+      path: s.path,
+      section: s.section,
+      live: s.live,
+      overridden: s.path in overrides,
+      secret,
+      value: secret ? '' : saved,
+      ...(secret ? { isSet: typeof saved === 'string' && saved.length > 0 } : {}),
       pendingRestart: !s.live && JSON.stringify(saved) !== JSON.stringify(running),
     };
   });
@@ -84,7 +114,10 @@ export function settingsView(config: Config, overrides: Record<string, unknown>)
  * cross-key checks included) and returns the validated values. Unknown or non-editable
  * keys are refused by name.
  */
-export function validateChanges(config: Config, changes: Record<string, unknown>): { values: Record<string, unknown>; restartRequired: string[]; live: string[] } {
+export function validateChanges(
+  config: Config,
+  changes: Record<string, unknown>,
+): { values: Record<string, unknown>; restartRequired: string[]; live: string[] } {
   const problems: string[] = [];
   for (const key of Object.keys(changes)) if (!BY_PATH.has(key)) problems.push(`${key}: not a setting the admin can change`);
   if (problems.length) throw new SettingsValidationError(problems);

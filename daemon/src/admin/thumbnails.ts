@@ -19,7 +19,9 @@ export async function storeThumbnail(admin: AdminContext, personId: string, imag
   const height = Math.min(H - top, Math.ceil(box.height + 2 * pad));
   if (width < 4 || height < 4) return false;
   const jpeg = await img.extract({ left, top, width, height }).resize(112, 112, { fit: 'cover' }).jpeg({ quality: 80 }).toBuffer();
-  admin.ctx.store.db.prepare('INSERT INTO face_thumbnails (person_id, event_id, jpeg, created_at) VALUES (?, NULL, ?, ?)').run(personId, jpeg, admin.now().toISOString());
+  admin.ctx.store.db
+    .prepare('INSERT INTO face_thumbnails (person_id, event_id, jpeg, created_at) VALUES (?, NULL, ?, ?)')
+    .run(personId, jpeg, admin.now().toISOString());
   return true;
 }
 

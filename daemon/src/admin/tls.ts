@@ -32,16 +32,30 @@ export function loadTls(config: Config, log: { info: (o: object, m: string) => v
       execFileSync(
         'openssl',
         [
-          'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-          '-keyout', keyFile, '-out', certFile, '-days', '3650',
-          '-subj', `/CN=${name}`,
-          '-addext', `subjectAltName=DNS:${name},DNS:${name}.local,DNS:localhost,IP:127.0.0.1`,
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+          '-days',
+          '3650',
+          '-subj',
+          `/CN=${name}`,
+          '-addext',
+          `subjectAltName=DNS:${name},DNS:${name}.local,DNS:localhost,IP:127.0.0.1`,
         ],
         { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 },
       );
     } catch (err) {
       const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-      if (e.code === 'ENOENT') throw new Error('admin.tls.mode is "self-signed" but openssl is not installed (apt-get install openssl), or provide a certificate');
+      if (e.code === 'ENOENT')
+        throw new Error('admin.tls.mode is "self-signed" but openssl is not installed (apt-get install openssl), or provide a certificate');
       throw new Error(`openssl could not generate the admin certificate: ${e.stderr?.toString().trim() || e.message}`);
     }
     chmodSync(keyFile, 0o600);

@@ -75,9 +75,7 @@ export class AdminUsersRepo {
   update(id: number, patch: { role?: AdminRole; disabled?: boolean }): AdminUser | undefined {
     const cur = this.get(id);
     if (!cur) return undefined;
-    this.db
-      .prepare('UPDATE admin_users SET role = ?, disabled = ? WHERE id = ?')
-      .run(patch.role ?? cur.role, (patch.disabled ?? cur.disabled) ? 1 : 0, id);
+    this.db.prepare('UPDATE admin_users SET role = ?, disabled = ? WHERE id = ?').run(patch.role ?? cur.role, (patch.disabled ?? cur.disabled) ? 1 : 0, id);
     return this.get(id);
   }
 

@@ -58,18 +58,33 @@ export const adminSection: BenchSection = {
         const t0 = Date.now() - 20_000 * 60_000;
         for (let i = 0; i < 20_000; i++) {
           const pid = ids[i % ids.length]!;
-          store.events.insert({ result: i % 7 ? 'GRANTED' : 'DENIED', reason: i % 7 ? 'match' : 'unknown_face', personId: pid, personName: `Person ${i % 2000}`, score: 0.95, ts: new Date(t0 + i * 60_000).toISOString() });
+          store.events.insert({
+            result: i % 7 ? 'GRANTED' : 'DENIED',
+            reason: i % 7 ? 'match' : 'unknown_face',
+            personId: pid,
+            personName: `Person ${i % 2000}`,
+            score: 0.95,
+            ts: new Date(t0 + i * 60_000).toISOString(),
+          });
         }
       });
       const token = readFileSync(join(dir, 'admin-setup-token'), 'utf8').trim();
-      const res = await fetch(`${url}/api/v1/auth/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, username: 'bench', password: 'a long enough password' }) });
+      const res = await fetch(`${url}/api/v1/auth/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, username: 'bench', password: 'a long enough password' }),
+      });
       const cookie = /blink_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
       const csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
       const get = (path: string) => fetch(url + path, { headers: { cookie } }).then((r) => r.arrayBuffer());
       // A deep page of the people list through its cursor (page 20 of 100: the position count is the extra work).
       const deep = (await fetch(`${url}/api/v1/people?limit=100&offset=1800`, { headers: { cookie } }).then((r) => r.json())) as { nextCursor: string };
-      for (const [name, path] of [['dashboard', '/api/v1/dashboard'], ['events', '/api/v1/events?limit=100'], ['people', '/api/v1/people?limit=200'],
-        ['people_page20', `/api/v1/people?limit=100&after=${encodeURIComponent(deep.nextCursor)}`]] as const) {
+      for (const [name, path] of [
+        ['dashboard', '/api/v1/dashboard'],
+        ['events', '/api/v1/events?limit=100'],
+        ['people', '/api/v1/people?limit=200'],
+        ['people_page20', `/api/v1/people?limit=100&after=${encodeURIComponent(deep.nextCursor)}`],
+      ] as const) {
         await timed(5, () => get(path));
         const t = await timed(100, () => get(path));
         result[`admin_${name}_ms_p50`] = percentile(t, 50);

@@ -47,8 +47,15 @@ async function startVision(config: Config): Promise<VisionClient> {
   const v = config.vision;
   const client = new VisionClient(
     {
-      modelsDir: v.modelsDir || defaultModelsDir(), recognitionModel: v.recognitionModel, precision: v.precision, detector: v.detector,
-      antispoof: config.access.liveness.passive, liveness: config.access.liveness.passive, clahe: v.clahe, intraOpThreads: v.intraOpThreads, interOpThreads: v.interOpThreads,
+      modelsDir: v.modelsDir || defaultModelsDir(),
+      recognitionModel: v.recognitionModel,
+      precision: v.precision,
+      detector: v.detector,
+      antispoof: config.access.liveness.passive,
+      liveness: config.access.liveness.passive,
+      clahe: v.clahe,
+      intraOpThreads: v.intraOpThreads,
+      interOpThreads: v.interOpThreads,
     },
     { minScore: v.detectorScore, minFaceSizePx: v.minFaceSizePx },
   );
@@ -57,7 +64,9 @@ async function startVision(config: Config): Promise<VisionClient> {
 }
 
 function videoFrame(second: number): Buffer {
-  const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-ss', String(second), '-i', VIDEO(), '-frames:v', '1', '-f', 'mjpeg', 'pipe:1'], { maxBuffer: 1 << 24 });
+  const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-ss', String(second), '-i', VIDEO(), '-frames:v', '1', '-f', 'mjpeg', 'pipe:1'], {
+    maxBuffer: 1 << 24,
+  });
   if (r.status !== 0) throw new Error(`ffmpeg could not extract a frame at ${second} s: ${r.stderr.toString()}`);
   return r.stdout;
 }
@@ -106,7 +115,10 @@ async function enrolledGallery(client: VisionClient, store: Store): Promise<{ ga
 async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'blink-bench-'));
   const store = Store.open(join(dir, 'bench.db'));
-  const config = parseConfig({ camera: { source: `file:${VIDEO()}`, fps: 120, width: 640, height: 480 }, access: { liveness: { passive: true, blink: false } } }, 'bench');
+  const config = parseConfig(
+    { camera: { source: `file:${VIDEO()}`, fps: 120, width: 640, height: 480 }, access: { liveness: { passive: true, blink: false } } },
+    'bench',
+  );
   try {
     ctx.log('  relay pulses, idle');
     const idle = await pulseErrors(20, 250);
@@ -114,15 +126,24 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     const { gallery } = await enrolledGallery(client, store);
     const decider = new AccessDecider(config, {
       matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-      person: (id) => store.people.get(id), door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
-      unlock: () => true, record: () => {}, tailgating: () => {}, now: () => Date.now(),
+      person: (id) => store.people.get(id),
+      door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
+      unlock: () => true,
+      record: () => {},
+      tailgating: () => {},
+      now: () => Date.now(),
     });
     const camera = new CameraService(config.camera, new EventBus(), log);
     let results = 0;
-    const loop = new FrameLoop(camera, { analyze: (f) => client.process(f) }, async (r: FrameResult) => {
-      results++;
-      await decider.onFrame(r);
-    }, log);
+    const loop = new FrameLoop(
+      camera,
+      { analyze: (f) => client.process(f) },
+      async (r: FrameResult) => {
+        results++;
+        await decider.onFrame(r);
+      },
+      log,
+    );
     loop.start();
     await camera.start();
     await camera.waitUntilReady(10_000);
@@ -160,7 +181,14 @@ class ScriptedSource implements FrameSource {
   readonly description = 'bench script';
   faceStarts: number[] = [];
   private timer: NodeJS.Timeout | null = null;
-  constructor(private readonly bg: Buffer, private readonly face: Buffer, private readonly fps: number, private readonly bgMs: number, private readonly faceMs: number, private readonly trials: number) {}
+  constructor(
+    private readonly bg: Buffer,
+    private readonly face: Buffer,
+    private readonly fps: number,
+    private readonly bgMs: number,
+    private readonly faceMs: number,
+    private readonly trials: number,
+  ) {}
   async start(sink: FrameSink): Promise<void> {
     const period = 1000 / this.fps;
     const cycle = this.bgMs + this.faceMs;
@@ -191,10 +219,15 @@ class ScriptedSource implements FrameSource {
 async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'blink-bench-'));
   const store = Store.open(join(dir, 'bench.db'));
-  const config = parseConfig({
-    unit: { timezone: 'UTC' }, camera: { fps: 15, loop: false },
-    access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false } }, door: { driver: 'simulated', pulseMs: 200 },
-  }, 'bench');
+  const config = parseConfig(
+    {
+      unit: { timezone: 'UTC' },
+      camera: { fps: 15, loop: false },
+      access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false } },
+      door: { driver: 'simulated', pulseMs: 200 },
+    },
+    'bench',
+  );
   try {
     const client = await startVision(config);
     const { gallery } = await enrolledGallery(client, store);
@@ -205,10 +238,17 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {
       matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-      person: (id) => store.people.get(id), door: () => door.state(), unlock: (reason) => door.grant(reason).ok,
-      record: (e, at) => void recorder.record(e, at), tailgating: () => {}, now: () => Date.now(),
+      person: (id) => store.people.get(id),
+      door: () => door.state(),
+      unlock: (reason) => door.grant(reason).ok,
+      record: (e, at) => void recorder.record(e, at),
+      tailgating: () => {},
+      now: () => Date.now(),
     });
-    const bg = await sharp(join(testDataDir(), 'faces', 'no_face', 'human__background.jpg')).resize(640, 480, { fit: 'cover' }).jpeg({ quality: 90 }).toBuffer();
+    const bg = await sharp(join(testDataDir(), 'faces', 'no_face', 'human__background.jpg'))
+      .resize(640, 480, { fit: 'cover' })
+      .jpeg({ quality: 90 })
+      .toBuffer();
     const face = videoFrame(5);
     const source = new ScriptedSource(bg, face, 15, 1800, 1200, trials);
     const latencies: number[] = [];
@@ -227,7 +267,9 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     await door.stop();
     await client.stop();
     const denied = store.events.query({ result: 'DENIED', limit: 100 }).map((e) => e.reason);
-    ctx.log(`  unlock latency (passive ${passive ? 'on' : 'off'}): ${latencies.length}/${trials} grants${denied.length ? `, denied: ${denied.join(', ')}` : ''}`);
+    ctx.log(
+      `  unlock latency (passive ${passive ? 'on' : 'off'}): ${latencies.length}/${trials} grants${denied.length ? `, denied: ${denied.join(', ')}` : ''}`,
+    );
     return latencies;
   } finally {
     store.close();

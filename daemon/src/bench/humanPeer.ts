@@ -66,15 +66,30 @@ export function freshHumanClass(root: string): any {
 export function humanConfig(base: string, wasmDir: string, detectorModelPath?: string): Record<string, unknown> {
   const once = { skipFrames: 0, skipTime: 0 };
   return {
-    backend: 'wasm', modelBasePath: base, wasmPath: wasmDir, debug: false, async: true, warmup: 'none', cacheSensitivity: 0, filter: { enabled: false },
+    backend: 'wasm',
+    modelBasePath: base,
+    wasmPath: wasmDir,
+    debug: false,
+    async: true,
+    warmup: 'none',
+    cacheSensitivity: 0,
+    filter: { enabled: false },
     face: {
       enabled: true,
       // return: the face crop is handed back for the recognition network (Human's default false drops it).
       detector: { rotation: false, maxDetected: 1, return: true, ...once, ...(detectorModelPath ? { modelPath: detectorModelPath } : {}) },
-      mesh: { enabled: true }, iris: { enabled: false }, emotion: { enabled: false }, description: { enabled: false },
-      antispoof: { enabled: true, ...once }, liveness: { enabled: true, ...once },
+      mesh: { enabled: true },
+      iris: { enabled: false },
+      emotion: { enabled: false },
+      description: { enabled: false },
+      antispoof: { enabled: true, ...once },
+      liveness: { enabled: true, ...once },
     },
-    body: { enabled: false }, hand: { enabled: false }, object: { enabled: false }, gesture: { enabled: false }, segmentation: { enabled: false },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    gesture: { enabled: false },
+    segmentation: { enabled: false },
   };
 }
 
@@ -133,7 +148,10 @@ export function checkSameFace(short: PeerFace[], blaze: PeerFace[]): { error: st
   if (s.meshPoints !== 468) problems.push(`mesh has ${s.meshPoints} points (want 468)`);
   if (!(s.faceScore >= 0.5)) problems.push(`mesh face score ${s.faceScore}`);
   if (!(s.boxScore >= 0.5)) problems.push(`detector score ${s.boxScore}`);
-  if (!(boxIou >= 0.5)) problems.push(`box IoU with BlazeFace run ${boxIou.toFixed(3)} (short [${s.box.map((x) => x.toFixed(0)).join(', ')}], BlazeFace [${b.box.map((x) => x.toFixed(0)).join(', ')}])`);
+  if (!(boxIou >= 0.5))
+    problems.push(
+      `box IoU with BlazeFace run ${boxIou.toFixed(3)} (short [${s.box.map((x) => x.toFixed(0)).join(', ')}], BlazeFace [${b.box.map((x) => x.toFixed(0)).join(', ')}])`,
+    );
   if (!(meshMeanDiffPx <= 0.05 * b.box[2])) problems.push(`mesh points ${meshMeanDiffPx.toFixed(1)} px from the BlazeFace run on average`);
   return { error: problems.length ? problems.join('; ') : null, boxIou, meshMeanDiffPx };
 }

@@ -254,10 +254,13 @@ export const peerSection: BenchSection = {
         await oursBlaze.release();
       }
       if (faces !== 1 || oursFaces !== 1 || (runShort && shortFaces !== 1)) {
-        throw new Error(`bench frame should hold one face: peer found ${faces}, peer with the short-range detector ${runShort ? shortFaces : 'not run'}, ours ${oursFaces}`);
+        throw new Error(
+          `bench frame should hold one face: peer found ${faces}, peer with the short-range detector ${runShort ? shortFaces : 'not run'}, ours ${oursFaces}`,
+        );
       }
       const peerFrames = 2 * warmup + 2 * BLOCK * blocks;
-      if (recognitions !== (runShort ? peerFrames : peerFrames / 2)) throw new Error(`the peer ran face-api recognition on ${recognitions} of ${runShort ? peerFrames : peerFrames / 2} frames`);
+      if (recognitions !== (runShort ? peerFrames : peerFrames / 2))
+        throw new Error(`the peer ran face-api recognition on ${recognitions} of ${runShort ? peerFrames : peerFrames / 2} frames`);
       /* eslint-enable @typescript-eslint/no-explicit-any */
       const peer = pct(times, 50);
       const peerShort = runShort ? pct(shortTimes, 50) : null;

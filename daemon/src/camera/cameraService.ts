@@ -131,7 +131,7 @@ export class CameraService implements Service {
     const now = performance.now();
     while (this.recent.length && now - this.recent[0]! > FPS_WINDOW_MS) this.recent.shift();
     if (this.recent.length < 2) return 0;
-    return Math.round(((this.recent.length - 1) * 1000) / (this.recent[this.recent.length - 1]! - this.recent[0]!) * 10) / 10;
+    return Math.round((((this.recent.length - 1) * 1000) / (this.recent[this.recent.length - 1]! - this.recent[0]!)) * 10) / 10;
   }
 
   async stop(): Promise<void> {

@@ -24,7 +24,10 @@ export class ImagesFrameSource implements FrameSource {
   private timer: NodeJS.Timeout | null = null;
   private frames: Buffer[] = [];
 
-  constructor(private readonly dir: string, private readonly o: ImagesOptions) {
+  constructor(
+    private readonly dir: string,
+    private readonly o: ImagesOptions,
+  ) {
     this.description = `images:${dir}`;
   }
 
@@ -32,7 +35,9 @@ export class ImagesFrameSource implements FrameSource {
     let names: string[];
     try {
       if (!statSync(this.dir).isDirectory()) throw new Error('not a directory');
-      names = readdirSync(this.dir).filter((n) => IMAGE_EXT.test(n)).sort();
+      names = readdirSync(this.dir)
+        .filter((n) => IMAGE_EXT.test(n))
+        .sort();
     } catch (err) {
       throw new Error(`images source ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }

@@ -74,11 +74,19 @@ export function resolveSource(source: string): SourceSpec {
     if (bin && libcameraHasCamera(bin)) return { kind: 'libcamera', binary: bin };
     const dev = firstVideoDevice();
     if (dev) return { kind: 'v4l2', device: dev };
-    return { kind: 'none', reason: bin ? `no camera: ${bin} lists none and there is no /dev/video* camera` : 'no camera: no libcamera tools and no /dev/video* camera' };
+    return {
+      kind: 'none',
+      reason: bin ? `no camera: ${bin} lists none and there is no /dev/video* camera` : 'no camera: no libcamera tools and no /dev/video* camera',
+    };
   }
   if (source === 'libcamera') {
     const bin = libcameraBinary();
-    return bin ? { kind: 'libcamera', binary: bin } : { kind: 'none', reason: 'no camera: camera.source is libcamera but neither rpicam-vid nor libcamera-vid is installed (apt-get install rpicam-apps-lite)' };
+    return bin
+      ? { kind: 'libcamera', binary: bin }
+      : {
+          kind: 'none',
+          reason: 'no camera: camera.source is libcamera but neither rpicam-vid nor libcamera-vid is installed (apt-get install rpicam-apps-lite)',
+        };
   }
   if (source.startsWith('v4l2:')) return { kind: 'v4l2', device: source.slice(5) };
   if (source.startsWith('rtsp://') || source.startsWith('rtsps://')) return { kind: 'rtsp', url: source };
@@ -115,8 +123,21 @@ export function ffmpegArgs(spec: SourceSpec, c: CameraConfig): string[] {
 /** rpicam-vid / libcamera-vid arguments: MJPEG to stdout, forever, no preview. */
 export function libcameraArgs(c: CameraConfig): string[] {
   return [
-    '-t', '0', '-n', '--codec', 'mjpeg', '--width', String(c.width), '--height', String(c.height),
-    '--framerate', String(c.fps), '--flush', ...(c.rotate === 180 ? ['--rotation', '180'] : []), '-o', '-',
+    '-t',
+    '0',
+    '-n',
+    '--codec',
+    'mjpeg',
+    '--width',
+    String(c.width),
+    '--height',
+    String(c.height),
+    '--framerate',
+    String(c.fps),
+    '--flush',
+    ...(c.rotate === 180 ? ['--rotation', '180'] : []),
+    '-o',
+    '-',
   ];
 }
 
@@ -128,7 +149,8 @@ export function createSource(spec: SourceSpec, c: CameraConfig): FrameSource | n
     case 'images':
       return new ImagesFrameSource(spec.dir, { fps: c.fps, loop: c.loop, width: c.width, height: c.height, rotate: c.rotate });
     case 'libcamera':
-      if (c.rotate === 90 || c.rotate === 270) throw new Error(`camera.rotate ${c.rotate} is not supported by libcamera (only 0 or 180); mount the camera upright or use 180`);
+      if (c.rotate === 90 || c.rotate === 270)
+        throw new Error(`camera.rotate ${c.rotate} is not supported by libcamera (only 0 or 180); mount the camera upright or use 180`);
       return new ProcessFrameSource(`libcamera (${spec.binary})`, spec.binary, libcameraArgs(c));
     case 'file':
     case 'rtsp':

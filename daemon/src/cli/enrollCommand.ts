@@ -7,7 +7,12 @@ import { openVision } from './visionContext.js';
 
 /** `blinkd enroll --name NAME IMAGE...`: enroll a person from 1 or more photos (3–5 recommended). */
 export async function enrollCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' }, name: { type: 'string' }, 'external-id': { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(argv, {
+    config: { type: 'string', short: 'c' },
+    name: { type: 'string' },
+    'external-id': { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (!values.name) throw new UsageError('enroll needs --name NAME');
   if (positionals.length === 0) throw new UsageError('enroll needs at least one IMAGE (3–5 recommended)');
   const images = positionals.map((p) => {
@@ -21,15 +26,31 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   try {
     const enroller = new Enroller(ctx.pipeline, ctx.store, new EventBus(), { threshold: ctx.config.access.threshold });
     const r = await enroller.enroll({ person: { name: values.name, externalId: values['external-id'] ?? null }, images, source: 'cli' });
-    if (values.json) process.stdout.write(JSON.stringify({ ok: true, personId: r.person.id, name: r.person.name, templates: r.templates, model: r.modelId, images: r.images.map((i) => ({ name: i.name, quality: i.quality })) }, null, 2) + '\n');
+    if (values.json)
+      process.stdout.write(
+        JSON.stringify(
+          {
+            ok: true,
+            personId: r.person.id,
+            name: r.person.name,
+            templates: r.templates,
+            model: r.modelId,
+            images: r.images.map((i) => ({ name: i.name, quality: i.quality })),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     else {
       process.stdout.write(`enrolled ${r.person.name} (${r.person.id}): ${r.templates} template(s), model ${r.modelId}\n`);
-      for (const i of r.images) process.stdout.write(`  ${i.name}: quality ${i.quality.toFixed(2)}, eye distance ${i.qualityDetails.faceSizePx.toFixed(0)} px\n`);
+      for (const i of r.images)
+        process.stdout.write(`  ${i.name}: quality ${i.quality.toFixed(2)}, eye distance ${i.qualityDetails.faceSizePx.toFixed(0)} px\n`);
     }
     return 0;
   } catch (err) {
     if (err instanceof EnrollError) {
-      if (values.json) process.stdout.write(JSON.stringify({ ok: false, error: err.kind, message: err.message, image: err.imageIndex, details: err.details }, null, 2) + '\n');
+      if (values.json)
+        process.stdout.write(JSON.stringify({ ok: false, error: err.kind, message: err.message, image: err.imageIndex, details: err.details }, null, 2) + '\n');
       process.stderr.write(`blinkd enroll: refused (${err.kind}): ${err.message}\n`);
       return 3;
     }

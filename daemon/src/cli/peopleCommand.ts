@@ -11,7 +11,9 @@ export async function peopleCommand(argv: string[]): Promise<number> {
   const store = Store.fromConfig(config);
   try {
     if (sub === 'list') {
-      const people = store.people.list({ limit: 1_000_000 }).map((p) => ({ id: p.id, name: p.name, status: p.status, externalId: p.externalId, templates: store.templates.countForPerson(p.id) }));
+      const people = store.people
+        .list({ limit: 1_000_000 })
+        .map((p) => ({ id: p.id, name: p.name, status: p.status, externalId: p.externalId, templates: store.templates.countForPerson(p.id) }));
       if (values.json) process.stdout.write(JSON.stringify(people, null, 2) + '\n');
       else if (people.length === 0) process.stdout.write('no people enrolled\n');
       else for (const p of people) process.stdout.write(`${p.id}  ${p.name}  ${p.status}  ${p.templates} template(s)\n`);

@@ -8,7 +8,13 @@ import { parseCommandArgs, UsageError } from './args.js';
 
 function describe(config: Config['door'], energized: boolean | null, driver: string): string {
   const level = energized === null ? 'unknown' : energized === config.relayActiveLow ? 0 : 1;
-  return JSON.stringify({ driver, pin: config.relayPin, activeLow: config.relayActiveLow, level, relay: energized === null ? 'unknown' : energized ? 'on' : 'off' });
+  return JSON.stringify({
+    driver,
+    pin: config.relayPin,
+    activeLow: config.relayActiveLow,
+    level,
+    relay: energized === null ? 'unknown' : energized ? 'on' : 'off',
+  });
 }
 
 /** Reads the relay level without touching the pin's direction (opening it as an output would drive it). */
@@ -56,7 +62,8 @@ export async function relayCommand(argv: string[]): Promise<number> {
     }
     case 'pulse': {
       const ms = values.ms === undefined ? door.pulseMs : Number(values.ms);
-      if (!Number.isInteger(ms) || ms < 1 || ms > door.maxUnlockMs) throw new UsageError(`--ms must be an integer from 1 to door.maxUnlockMs (${door.maxUnlockMs}), got "${values.ms}"`);
+      if (!Number.isInteger(ms) || ms < 1 || ms > door.maxUnlockMs)
+        throw new UsageError(`--ms must be an integer from 1 to door.maxUnlockMs (${door.maxUnlockMs}), got "${values.ms}"`);
       const driver = selectGpioDriver(door, (m) => process.stderr.write(`blinkd relay: ${m}\n`));
       const relay = new Relay(driver, door.relayPin, door.relayActiveLow);
       const off = () => relay.deEnergize();

@@ -5,7 +5,10 @@ import { defaultModelsDir } from '../vision/modelSet.js';
 import { FacePipeline } from '../vision/pipeline.js';
 
 /** Config, store and an in-process vision pipeline for the enroll / identify CLI commands. */
-export async function openVision(configPath: string | undefined, passive = false): Promise<{ config: Config; store: Store; pipeline: FacePipeline; close: () => Promise<void> }> {
+export async function openVision(
+  configPath: string | undefined,
+  passive = false,
+): Promise<{ config: Config; store: Store; pipeline: FacePipeline; close: () => Promise<void> }> {
   const { config } = loadConfig({ path: configPath });
   const v = config.vision;
   const pipeline = await FacePipeline.create({

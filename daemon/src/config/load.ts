@@ -45,7 +45,9 @@ function readFile(path: string): unknown {
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(path, [`(top level): got ${Array.isArray(data) ? 'an array' : typeof data}, expected a mapping of sections (camera, vision, access, …)`]);
+    throw new ConfigError(path, [
+      `(top level): got ${Array.isArray(data) ? 'an array' : typeof data}, expected a mapping of sections (camera, vision, access, …)`,
+    ]);
   }
   return data;
 }
@@ -73,7 +75,11 @@ export function parseConfig(raw: unknown, source: string): Config {
     // service itself is not in this release, and a switch that silently does nothing would mislead.
     throw new ConfigError(source, ['sync.enabled: got true (boolean), expected false: cloud relay sync is not available in this version of blinkd']);
   }
-  if (!config.unit.id) config.unit.id = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'blink';
+  if (!config.unit.id)
+    config.unit.id =
+      hostname()
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .slice(0, 64) || 'blink';
   return config;
 }
 

@@ -9,15 +9,16 @@ import { z } from 'zod';
 
 // 0 = any free port (tests); the port chosen is logged.
 const port = z.number().int().min(0).max(65535);
-const hhmm = z
-  .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24-hour)');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24-hour)');
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export const unitSchema = z
   .object({
     /** Stable id of this door unit; used in MQTT topics and sync. Empty = derived from the hostname. */
-    id: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)').default(''),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
+      .default(''),
     name: z.string().min(1).max(100).default('Door'),
     /** IANA time zone for schedules and attendance; empty = the system zone. */
     timezone: z.string().default(''),
@@ -92,9 +93,7 @@ export const livenessSchema = z
   .default({});
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
-export const weeklyWindowSchema = z
-  .object({ days: z.array(weekday).min(1), start: hhmm, end: hhmm })
-  .strict();
+export const weeklyWindowSchema = z.object({ days: z.array(weekday).min(1), start: hhmm, end: hhmm }).strict();
 
 export const accessSchema = z
   .object({
@@ -157,13 +156,19 @@ export const doorSchema = z
 export const mqttSchema = z
   .object({
     enabled: z.boolean().default(false),
-    url: z.string().regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'an mqtt://, mqtts://, ws:// or wss:// URL')
+      .default('mqtt://127.0.0.1:1883'),
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
     username: z.string().default(''),
     password: z.string().default(''),
     /** Empty = blink-<unit id>. */
     clientId: z.string().default(''),
-    topicPrefix: z.string().regex(/^[^#+]+$/, 'a topic prefix without wildcards').default('blink'),
+    topicPrefix: z
+      .string()
+      .regex(/^[^#+]+$/, 'a topic prefix without wildcards')
+      .default('blink'),
     keepaliveSec: z.number().int().min(5).max(3600).default(30),
     reconnectMinMs: z.number().int().min(100).max(60_000).default(1000),
     reconnectMaxMs: z.number().int().min(1000).max(600_000).default(60_000),

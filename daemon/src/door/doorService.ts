@@ -77,7 +77,13 @@ export class DoorService implements Service {
       });
     }
     this.log.info(
-      { driver: this.driver.name, relayPin: this.config.relayPin, activeLow: this.config.relayActiveLow, contactPin: this.config.contactPin, exitButtonPin: this.config.exitButtonPin },
+      {
+        driver: this.driver.name,
+        relayPin: this.config.relayPin,
+        activeLow: this.config.relayActiveLow,
+        contactPin: this.config.contactPin,
+        exitButtonPin: this.config.exitButtonPin,
+      },
       'door relay ready (de-energized)',
     );
     this.state_ = 'running';
@@ -220,8 +226,7 @@ export class DoorService implements Service {
     const contact = level === this.config.contactOpenLevel ? 'open' : 'closed';
     if (contact === this.door.contact) return;
     if (contact === 'open') {
-      const authorized =
-        this.door.relay === 'on' || this.door.mode === 'held_unlocked' || performance.now() - this.lastUnlockEndedAt <= LATE_OPEN_GRACE_MS;
+      const authorized = this.door.relay === 'on' || this.door.mode === 'held_unlocked' || performance.now() - this.lastUnlockEndedAt <= LATE_OPEN_GRACE_MS;
       if (!authorized) this.raiseAlarm('forced_open', { mode: this.door.mode });
       if (this.door.mode !== 'held_unlocked') this.armHeldOpen();
     } else {

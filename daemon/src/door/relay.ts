@@ -9,7 +9,11 @@ import type { GpioDriver, GpioOutput } from './gpio/driver.js';
 export class Relay {
   private readonly out: GpioOutput;
 
-  constructor(driver: GpioDriver, pin: number, private readonly activeLow: boolean) {
+  constructor(
+    driver: GpioDriver,
+    pin: number,
+    private readonly activeLow: boolean,
+  ) {
     // Open the pin already at its de-energized level: no glitch at start.
     this.out = driver.output(pin, activeLow ? 1 : 0);
   }

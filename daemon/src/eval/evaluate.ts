@@ -28,7 +28,15 @@ export interface PrecisionReport {
   impostor_pairs: number;
   threshold: number;
   'threshold_at_far_1e-3': number;
-  open_set: { probes: number; correct_accepts: number; wrong_accepts: number; rejected: number; tpir: number; distractors: number; distractors_accepted: number };
+  open_set: {
+    probes: number;
+    correct_accepts: number;
+    wrong_accepts: number;
+    rejected: number;
+    tpir: number;
+    distractors: number;
+    distractors_accepted: number;
+  };
   roc: Array<{ far: number; tar: number; threshold: number }>;
   score_stats: { genuine_min: number; genuine_mean: number; impostor_max: number; impostor_mean: number; distractor_max: number };
 }
@@ -45,7 +53,12 @@ export interface EvalReport {
   fp32?: PrecisionReport;
 }
 
-export async function describeDataset(pipeline: FacePipeline, ds: Dataset, precisions: Precision[], onProgress?: (done: number, total: number) => void): Promise<ImageResult[]> {
+export async function describeDataset(
+  pipeline: FacePipeline,
+  ds: Dataset,
+  precisions: Precision[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<ImageResult[]> {
   const out: ImageResult[] = [];
   for (const [i, im] of ds.images.entries()) {
     let r: ImageResult = { path: im.path, identity: im.identity, detected: false, faces: 0, embeddings: {} };
@@ -82,10 +95,12 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
   let impostorPairs = 0;
   for (let i = 0; i < results.length; i++) {
     for (let j = i + 1; j < results.length; j++) {
-      const a = results[i]!, b = results[j]!;
+      const a = results[i]!,
+        b = results[j]!;
       if (a.identity === null && b.identity === null) continue;
       const genuine = a.identity !== null && a.identity === b.identity;
-      const ea = a.embeddings[p], eb = b.embeddings[p];
+      const ea = a.embeddings[p],
+        eb = b.embeddings[p];
       if (!ea || !eb) {
         if (genuine) missedGenuine++;
         continue;
@@ -112,7 +127,13 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
     }
   });
   gallery.load(entries);
-  let probes = 0, rank1 = 0, correctAccepts = 0, wrongAccepts = 0, rejected = 0, distractors = 0, distractorsAccepted = 0;
+  let probes = 0,
+    rank1 = 0,
+    correctAccepts = 0,
+    wrongAccepts = 0,
+    rejected = 0,
+    distractors = 0,
+    distractorsAccepted = 0;
   const distractorScores: number[] = [];
   results.forEach((r, i) => {
     if (enrolled.has(i)) return;
@@ -151,7 +172,15 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
     impostor_pairs: impostorPairs,
     threshold,
     'threshold_at_far_1e-3': t3.threshold,
-    open_set: { probes, correct_accepts: correctAccepts, wrong_accepts: wrongAccepts, rejected, tpir: probes ? correctAccepts / probes : 0, distractors, distractors_accepted: distractorsAccepted },
+    open_set: {
+      probes,
+      correct_accepts: correctAccepts,
+      wrong_accepts: wrongAccepts,
+      rejected,
+      tpir: probes ? correctAccepts / probes : 0,
+      distractors,
+      distractors_accepted: distractorsAccepted,
+    },
     roc: rocCurve(scores, missedGenuine),
     score_stats: {
       genuine_min: scores.genuine.length ? Math.min(...scores.genuine) : 0,
@@ -163,7 +192,14 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
   };
 }
 
-export function buildReport(ds: Dataset, results: ImageResult[], models: Partial<Record<Precision, string>>, threshold: number, margin: number, clahe: boolean): EvalReport {
+export function buildReport(
+  ds: Dataset,
+  results: ImageResult[],
+  models: Partial<Record<Precision, string>>,
+  threshold: number,
+  margin: number,
+  clahe: boolean,
+): EvalReport {
   const report: EvalReport = {
     dataset: ds.root,
     images: ds.images.length,

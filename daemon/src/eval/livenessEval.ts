@@ -23,9 +23,14 @@ export interface ClipBlinks {
   earSeries: number[];
 }
 
-export async function countBlinks(pipeline: FacePipeline, path: string, options: ConstructorParameters<typeof BlinkDetector>[0] = {}): Promise<Omit<ClipBlinks, 'file' | 'labelled'>> {
+export async function countBlinks(
+  pipeline: FacePipeline,
+  path: string,
+  options: ConstructorParameters<typeof BlinkDetector>[0] = {},
+): Promise<Omit<ClipBlinks, 'file' | 'labelled'>> {
   const det = new BlinkDetector({ ...options, timeoutMs: 0 });
-  let frames = 0, withFace = 0;
+  let frames = 0,
+    withFace = 0;
   const earSeries: number[] = [];
   for await (const f of videoFrames(path)) {
     frames++;
@@ -58,19 +63,34 @@ export async function scoreSpoofSamples(pipeline: FacePipeline, dir: string): Pr
     const [path, , label, attack] = row.split(',');
     const img = await decodeImage(readFileSync(join(dir, path!)));
     const s = await pipeline.describeLargestFace(img, undefined, { passive: true });
-    out.push({ path: path!, label: label === 'live' ? 'live' : 'spoof', attack: attack ?? '', antispoof: s?.face.antispoof ?? null, liveness: s?.face.liveness ?? null });
+    out.push({
+      path: path!,
+      label: label === 'live' ? 'live' : 'spoof',
+      attack: attack ?? '',
+      antispoof: s?.face.antispoof ?? null,
+      liveness: s?.face.liveness ?? null,
+    });
   }
   return out;
 }
 
-export function policyRates(samples: SpoofSample[], combine: PassiveOptions['combine'], threshold: number): { bpcer: number; apcer: number; live: number; attacks: number } {
+export function policyRates(
+  samples: SpoofSample[],
+  combine: PassiveOptions['combine'],
+  threshold: number,
+): { bpcer: number; apcer: number; live: number; attacks: number } {
   const live = samples.filter((s) => s.label === 'live');
   const att = samples.filter((s) => s.label === 'spoof');
   const pass = (s: SpoofSample): boolean => {
     const v = combinePassive(s.antispoof, s.liveness, combine);
     return v !== null && v >= threshold;
   };
-  return { bpcer: live.filter((s) => !pass(s)).length / Math.max(1, live.length), apcer: att.filter(pass).length / Math.max(1, att.length), live: live.length, attacks: att.length };
+  return {
+    bpcer: live.filter((s) => !pass(s)).length / Math.max(1, live.length),
+    apcer: att.filter(pass).length / Math.max(1, att.length),
+    live: live.length,
+    attacks: att.length,
+  };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -81,7 +101,9 @@ async function main(argv: string[]): Promise<void> {
   const cfg = livenessSchema.parse(undefined);
   const labelled: Record<string, number> = { 'dinoman_example_blink2.mp4': 2, 'focus_mahie_test_1.avi': 8 };
   const clips: ClipBlinks[] = [];
-  for (const f of readdirSync(join(root, 'video')).filter((x) => /\.(mp4|avi|gif)$/.test(x)).sort()) {
+  for (const f of readdirSync(join(root, 'video'))
+    .filter((x) => /\.(mp4|avi|gif)$/.test(x))
+    .sort()) {
     const r = await countBlinks(pipeline, join(root, 'video', f), { earClosed: cfg.earClosed, earOpen: cfg.earOpen });
     clips.push({ file: f, labelled: labelled[f] ?? null, ...r });
     process.stderr.write(`${f}: ${r.blinks} blinks (labelled ${labelled[f] ?? 'n/a'}), face in ${r.framesWithFace}/${r.frames} frames\n`);

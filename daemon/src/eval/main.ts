@@ -14,7 +14,18 @@ DIR/<identity>/<image>: folders named "distractors" hold impostors without ident
 function fmt(r: EvalReport): string {
   const lines = [`dataset ${r.dataset}: ${r.images} images, ${r.identities} identities, ${r.distractors} distractors (clahe ${r.clahe ? 'on' : 'off'})`];
   lines.push('metric                       int8        fp32');
-  const keys = ['tar_at_far_1e-2', 'tar_at_far_1e-3', 'eer', 'rank1', 'distractor_false_accept_rate', 'detection_failures', 'genuine_pairs', 'impostor_pairs', 'threshold', 'threshold_at_far_1e-3'] as const;
+  const keys = [
+    'tar_at_far_1e-2',
+    'tar_at_far_1e-3',
+    'eer',
+    'rank1',
+    'distractor_false_accept_rate',
+    'detection_failures',
+    'genuine_pairs',
+    'impostor_pairs',
+    'threshold',
+    'threshold_at_far_1e-3',
+  ] as const;
   for (const k of keys) {
     const v = (p: Precision): string => {
       const x = r[p]?.[k];
@@ -31,7 +42,15 @@ export async function evalMain(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { data: { type: 'string' }, json: { type: 'string' }, threshold: { type: 'string' }, margin: { type: 'string' }, clahe: { type: 'boolean' }, models: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        data: { type: 'string' },
+        json: { type: 'string' },
+        threshold: { type: 'string' },
+        margin: { type: 'string' },
+        clahe: { type: 'boolean' },
+        models: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }));
   } catch (err) {
@@ -56,7 +75,17 @@ export async function evalMain(argv: string[]): Promise<number> {
   }
   const ds = scanDataset(resolve(values.data));
   const clahe = values.clahe ?? vision.clahe;
-  const pipeline = await FacePipeline.create({ modelsDir: values.models, recognitionModel: vision.recognitionModel, precision: 'int8', loadBothPrecisions: true, clahe, antispoof: false, liveness: false, intraOpThreads: vision.intraOpThreads, interOpThreads: vision.interOpThreads });
+  const pipeline = await FacePipeline.create({
+    modelsDir: values.models,
+    recognitionModel: vision.recognitionModel,
+    precision: 'int8',
+    loadBothPrecisions: true,
+    clahe,
+    antispoof: false,
+    liveness: false,
+    intraOpThreads: vision.intraOpThreads,
+    interOpThreads: vision.interOpThreads,
+  });
   try {
     const precisions = pipeline.precisions;
     const results = await describeDataset(pipeline, ds, precisions, (d, t) => {

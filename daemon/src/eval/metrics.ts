@@ -42,7 +42,8 @@ export function equalErrorRate(p: PairScores, missedGenuine = 0): { eer: number;
   const im = [...p.impostor].sort((a, b) => a - b);
   const nG = g.length + missedGenuine;
   let best = { eer: 1, threshold: 0, gap: Infinity };
-  let gi = 0, ii = 0;
+  let gi = 0,
+    ii = 0;
   for (const t of all) {
     while (gi < g.length && g[gi]! < t) gi++;
     while (ii < im.length && im[ii]! < t) ii++;

@@ -21,7 +21,9 @@ async function probe(path: string): Promise<{ width: number; height: number; fps
 export async function* videoFrames(path: string): AsyncGenerator<{ index: number; tsMs: number; image: RgbImage }> {
   const { width, height, fps } = await probe(path);
   const size = width * height * 3;
-  const p = spawn('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vsync', 'passthrough', 'pipe:1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   try {

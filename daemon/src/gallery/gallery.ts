@@ -46,7 +46,9 @@ export function l2normalize(v: Float32Array): Float32Array {
 /** Cosine similarity; 0 for vectors of different length or a zero vector. */
 export function cosine(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return 0;
-  let dot = 0, na = 0, nb = 0;
+  let dot = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i]! * b[i]!;
     na += a[i]! * a[i]!;
@@ -116,7 +118,10 @@ export class Gallery {
     const out = this.scores;
     const d4 = d - (d % 4);
     for (let r = 0, base = 0; r < this.rows; r++, base += d) {
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let i = 0; i < d4; i += 4) {
         s0 += m[base + i]! * q[i]!;
         s1 += m[base + i + 1]! * q[i + 1]!;
@@ -209,10 +214,10 @@ export class Gallery {
 
 /** Open-set decision over the two best people (see Gallery.match). */
 export function decide(top: readonly PersonScore[], threshold: number, margin: number): MatchResult {
-    const [first, second] = top;
-    if (!first) return { decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 };
-    const secondScore = second ? second.score : 0;
-    const m = first.score - (second ? second.score : 0);
-    const decision: MatchDecision = first.score < threshold ? 'no_match' : m < margin ? 'ambiguous' : 'match';
-    return { decision, personId: first.personId, score: first.score, margin: m, secondPersonId: second?.personId ?? null, secondScore };
+  const [first, second] = top;
+  if (!first) return { decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 };
+  const secondScore = second ? second.score : 0;
+  const m = first.score - (second ? second.score : 0);
+  const decision: MatchDecision = first.score < threshold ? 'no_match' : m < margin ? 'ambiguous' : 'match';
+  return { decision, personId: first.personId, score: first.score, margin: m, secondPersonId: second?.personId ?? null, secondScore };
 }

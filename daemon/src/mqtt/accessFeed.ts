@@ -55,7 +55,9 @@ export class AccessFeed {
     for (;;) {
       const n = this.store.transaction(() => {
         const mark = this.mark() ?? 0;
-        const seqs = (this.store.db.prepare('SELECT seq FROM access_events WHERE seq > ? ORDER BY seq LIMIT ?').all(mark, BATCH) as Array<{ seq: number }>).map((r) => r.seq);
+        const seqs = (this.store.db.prepare('SELECT seq FROM access_events WHERE seq > ? ORDER BY seq LIMIT ?').all(mark, BATCH) as Array<{ seq: number }>).map(
+          (r) => r.seq,
+        );
         if (seqs.length === 0) return 0;
         const room = this.outbox.makeRoom(seqs.length);
         if (room === 0) return 0;
@@ -74,7 +76,9 @@ export class AccessFeed {
 
   private setMark(seq: number): void {
     this.store.db
-      .prepare('INSERT INTO mqtt_cursor (name, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO mqtt_cursor (name, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at',
+      )
       .run(CURSOR, seq, isoNow());
   }
 }

@@ -17,8 +17,7 @@ import { COMMAND_NAMES, type CommandName } from './topics.js';
  * is echoed in an error reply so the sender can match it.
  */
 export type ParsedCommand =
-  | { ok: true; name: CommandName; command: Command; ts: number | null; id: string | null }
-  | { ok: false; name: string; error: string; id: string | null };
+  { ok: true; name: CommandName; command: Command; ts: number | null; id: string | null } | { ok: false; name: string; error: string; id: string | null };
 
 export const MAX_COMMAND_PAYLOAD_BYTES = 1024;
 

@@ -102,17 +102,35 @@ export function discoveryMessages(t: Topics, info: DiscoveryInfo): DiscoveryMess
     {
       component: 'sensor',
       object: 'granted_today',
-      config: { name: 'Granted today', icon: 'mdi:door-open', state_topic: t.stats, value_template: '{{ value_json.today.granted }}', state_class: 'total_increasing' },
+      config: {
+        name: 'Granted today',
+        icon: 'mdi:door-open',
+        state_topic: t.stats,
+        value_template: '{{ value_json.today.granted }}',
+        state_class: 'total_increasing',
+      },
     },
     {
       component: 'sensor',
       object: 'denied_today',
-      config: { name: 'Denied today', icon: 'mdi:account-cancel', state_topic: t.stats, value_template: '{{ value_json.today.denied }}', state_class: 'total_increasing' },
+      config: {
+        name: 'Denied today',
+        icon: 'mdi:account-cancel',
+        state_topic: t.stats,
+        value_template: '{{ value_json.today.denied }}',
+        state_class: 'total_increasing',
+      },
     },
     {
       component: 'sensor',
       object: 'outbox_depth',
-      config: { name: 'MQTT outbox depth', entity_category: 'diagnostic', state_topic: t.health, value_template: '{{ value_json.outbox.depth }}', state_class: 'measurement' },
+      config: {
+        name: 'MQTT outbox depth',
+        entity_category: 'diagnostic',
+        state_topic: t.health,
+        value_template: '{{ value_json.outbox.depth }}',
+        state_class: 'measurement',
+      },
     },
     {
       component: 'event',
@@ -149,8 +167,16 @@ export function discoveryMessages(t: Topics, info: DiscoveryInfo): DiscoveryMess
         state_off: 'OFF',
       },
     },
-    { component: 'button', object: 'reload_people', config: { name: 'Reload people', entity_category: 'config', command_topic: t.command('reload_people'), payload_press: 'PRESS' } },
-    { component: 'button', object: 'request_health', config: { name: 'Report health', entity_category: 'diagnostic', command_topic: t.command('request_health'), payload_press: 'PRESS' } },
+    {
+      component: 'button',
+      object: 'reload_people',
+      config: { name: 'Reload people', entity_category: 'config', command_topic: t.command('reload_people'), payload_press: 'PRESS' },
+    },
+    {
+      component: 'button',
+      object: 'request_health',
+      config: { name: 'Report health', entity_category: 'diagnostic', command_topic: t.command('request_health'), payload_press: 'PRESS' },
+    },
   ];
   const prefix = info.discoveryPrefix.replace(/\/+$/, '');
   return entities.map((e) => {

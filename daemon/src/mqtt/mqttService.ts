@@ -93,7 +93,15 @@ export class MqttService implements Service {
     outbox.recount();
     const feed = (this.feed = new AccessFeed(store, outbox, topics.access, unit));
     const mark = feed.init();
-    this.publisher = new OutboxPublisher(store, outbox, cfg.publishWindow, (row) => this.publishRow(row), () => this.connected, (rows) => this.onDelivered(rows), this.log);
+    this.publisher = new OutboxPublisher(
+      store,
+      outbox,
+      cfg.publishWindow,
+      (row) => this.publishRow(row),
+      () => this.connected,
+      (rows) => this.onDelivered(rows),
+      this.log,
+    );
 
     for (const a of this.ctx.door.alarms()) this.activeAlarms.add(a);
     this.enqueueDoorState(this.ctx.door.state());
@@ -318,7 +326,11 @@ export class MqttService implements Service {
   private enqueueHealth(): void {
     const topics = this.topics;
     if (!topics) return;
-    void unitHealthPayload(this.ctx, { unit: this.ctx.config.unit.id, mqtt: { connected: this.connected, connects: this.counters.connects, published: this.publisher?.published ?? 0 }, outbox: this.outboxHealth() })
+    void unitHealthPayload(this.ctx, {
+      unit: this.ctx.config.unit.id,
+      mqtt: { connected: this.connected, connects: this.counters.connects, published: this.publisher?.published ?? 0 },
+      outbox: this.outboxHealth(),
+    })
       .then((payload) => {
         if (this.stopping || !this.outbox || !this.ctx.store.db.open) return;
         this.outbox.enqueue('health', topics.health, payload, false);
@@ -396,7 +408,8 @@ export class MqttService implements Service {
     this.counters.commands += 1;
     let refusal: string | null = null;
     if (packet.retain) refusal = 'retained commands are ignored (clear the retained message on this topic)';
-    else if (!this.commandsLive) refusal = 'command arrived before the subscription was confirmed: it was queued by the broker while the unit was offline and is ignored as stale';
+    else if (!this.commandsLive)
+      refusal = 'command arrived before the subscription was confirmed: it was queued by the broker while the unit was offline and is ignored as stale';
     else if (!parsed.ok) refusal = parsed.error;
     else if (parsed.ts !== null) {
       const ageSec = (Date.now() - parsed.ts) / 1000;
@@ -407,7 +420,12 @@ export class MqttService implements Service {
     if (refusal !== null || !parsed.ok) {
       const error = refusal ?? 'invalid command';
       this.counters.rejectedCommands += 1;
-      this.ctx.store.audit.record(actor, 'mqtt.command_rejected', name, { via: 'mqtt', error, retained: packet.retain, payload: payload.toString('utf8').slice(0, 200) });
+      this.ctx.store.audit.record(actor, 'mqtt.command_rejected', name, {
+        via: 'mqtt',
+        error,
+        retained: packet.retain,
+        payload: payload.toString('utf8').slice(0, 200),
+      });
       this.log.warn({ topic, error, retained: packet.retain }, 'MQTT command refused');
       this.replyError(topic, name, error, id, payload);
       return;

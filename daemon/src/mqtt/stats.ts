@@ -5,12 +5,31 @@ import type { StatsSnapshot } from './payloads.js';
 export function localDayStart(now: Date, timeZone: string): { day: string; startIso: string } {
   let fmt: Intl.DateTimeFormat;
   try {
-    fmt = new Intl.DateTimeFormat('en-CA', { timeZone: timeZone || undefined, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    fmt = new Intl.DateTimeFormat('en-CA', {
+      timeZone: timeZone || undefined,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
   } catch {
-    fmt = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    fmt = new Intl.DateTimeFormat('en-CA', {
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    });
   }
   const p = Object.fromEntries(fmt.formatToParts(now).map((x) => [x.type, x.value])) as Record<string, string>;
-  const y = Number(p.year), m = Number(p.month), d = Number(p.day);
+  const y = Number(p.year),
+    m = Number(p.month),
+    d = Number(p.day);
   const wallAsUtc = Date.UTC(y, m - 1, d, Number(p.hour), Number(p.minute), Number(p.second));
   const offsetMs = wallAsUtc - Math.floor(now.getTime() / 1000) * 1000;
   const start = Date.UTC(y, m - 1, d) - offsetMs;

@@ -9,30 +9,53 @@ export class Topics {
   /** `<prefix>/<unit>` */
   readonly base: string;
 
-  constructor(prefix: string, readonly unitId: string) {
+  constructor(
+    prefix: string,
+    readonly unitId: string,
+  ) {
     this.base = `${prefix.replace(/\/+$/, '')}/${unitId}`;
   }
 
   /** Retained `online`; the last will sets a retained `offline`. */
-  get status(): string { return `${this.base}/status`; }
+  get status(): string {
+    return `${this.base}/status`;
+  }
   /** Every access decision, QoS 1, not retained. */
-  get access(): string { return `${this.base}/access`; }
+  get access(): string {
+    return `${this.base}/access`;
+  }
   /** Retained JSON: contact, relay, mode. */
-  get doorState(): string { return `${this.base}/door/state`; }
+  get doorState(): string {
+    return `${this.base}/door/state`;
+  }
   /** Retained LOCKED | UNLOCKED (Home Assistant lock states). */
-  get lockState(): string { return `${this.base}/lock/state`; }
+  get lockState(): string {
+    return `${this.base}/lock/state`;
+  }
   /** Each alarm raised or cleared, QoS 1, not retained. */
-  get alarm(): string { return `${this.base}/alarm`; }
+  get alarm(): string {
+    return `${this.base}/alarm`;
+  }
   /** Retained JSON: the alarms active now. */
-  get alarmState(): string { return `${this.base}/alarm/state`; }
+  get alarmState(): string {
+    return `${this.base}/alarm/state`;
+  }
   /** Periodic health, QoS 1, not retained. */
-  get health(): string { return `${this.base}/health`; }
+  get health(): string {
+    return `${this.base}/health`;
+  }
   /** Retained JSON: today's counts and the last person (a snapshot, recomputed). */
-  get stats(): string { return `${this.base}/stats`; }
+  get stats(): string {
+    return `${this.base}/stats`;
+  }
   /** Replies to refused commands. */
-  get error(): string { return `${this.base}/error`; }
+  get error(): string {
+    return `${this.base}/error`;
+  }
   /** The subscription filter for every command. */
-  get commandFilter(): string { return `${this.base}/+/set`; }
+  get commandFilter(): string {
+    return `${this.base}/+/set`;
+  }
 
   command(name: CommandName): string {
     return `${this.base}/${name}/set`;

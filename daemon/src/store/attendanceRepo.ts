@@ -30,8 +30,15 @@ interface AttendanceRow {
 
 function toRecord(r: AttendanceRow): AttendanceRecord {
   return {
-    id: r.id, personId: r.person_id, ...(r.person_name !== undefined ? { personName: r.person_name } : {}), day: r.day, kind: r.kind,
-    status: r.status, ts: r.ts, eventId: r.event_id, synced: r.synced === 1,
+    id: r.id,
+    personId: r.person_id,
+    ...(r.person_name !== undefined ? { personName: r.person_name } : {}),
+    day: r.day,
+    kind: r.kind,
+    status: r.status,
+    ts: r.ts,
+    eventId: r.event_id,
+    synced: r.synced === 1,
   };
 }
 

@@ -23,11 +23,25 @@ export class AuditRepo {
   }
 
   recent(limit = 100, action?: string): AuditEntry[] {
-    const rows = (action
-      ? this.db.prepare('SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT ?').all(action, limit)
-      : this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)) as Array<{
-      id: number; ts: string; actor: string; action: string; target: string | null; details_json: string | null;
+    const rows = (
+      action
+        ? this.db.prepare('SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT ?').all(action, limit)
+        : this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit)
+    ) as Array<{
+      id: number;
+      ts: string;
+      actor: string;
+      action: string;
+      target: string | null;
+      details_json: string | null;
     }>;
-    return rows.map((r) => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, details: r.details_json ? (JSON.parse(r.details_json) as Record<string, unknown>) : null }));
+    return rows.map((r) => ({
+      id: r.id,
+      ts: r.ts,
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      details: r.details_json ? (JSON.parse(r.details_json) as Record<string, unknown>) : null,
+    }));
   }
 }

@@ -85,8 +85,18 @@ export class EventsRepo {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
-        id, e.ts ?? isoNow(), e.result, e.reason, e.personId ?? null, e.personName ?? null, e.score ?? null, e.margin ?? null,
-        e.liveness ? JSON.stringify(e.liveness) : null, e.trackId ?? null, e.source ?? 'camera', e.door ?? 'main',
+        id,
+        e.ts ?? isoNow(),
+        e.result,
+        e.reason,
+        e.personId ?? null,
+        e.personName ?? null,
+        e.score ?? null,
+        e.margin ?? null,
+        e.liveness ? JSON.stringify(e.liveness) : null,
+        e.trackId ?? null,
+        e.source ?? 'camera',
+        e.door ?? 'main',
         e.details ? JSON.stringify(e.details) : null,
       );
     return this.bySeq(Number(info.lastInsertRowid)) as AccessEvent;

@@ -30,7 +30,16 @@ export class MqttOutboxRepo {
     const rows = this.db.prepare('SELECT * FROM mqtt_outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Array<
       Omit<MqttOutboxRow, 'retain' | 'createdAt'> & { retain: number; created_at: string }
     >;
-    return rows.map((r) => ({ seq: r.seq, kind: r.kind, topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain === 1, createdAt: r.created_at, attempts: r.attempts }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      kind: r.kind,
+      topic: r.topic,
+      payload: r.payload,
+      qos: r.qos,
+      retain: r.retain === 1,
+      createdAt: r.created_at,
+      attempts: r.attempts,
+    }));
   }
 
   ack(seq: number): void {
@@ -79,12 +88,28 @@ export class SyncOutboxRepo {
   }
 
   peek(limit: number, kind?: string): SyncOutboxRow[] {
-    const rows = (kind
-      ? this.db.prepare('SELECT * FROM sync_outbox WHERE kind = ? ORDER BY seq LIMIT ?').all(kind, limit)
-      : this.db.prepare('SELECT * FROM sync_outbox ORDER BY seq LIMIT ?').all(limit)) as Array<{
-      seq: number; kind: string; ref_id: string; payload: string; created_at: string; attempts: number; last_error: string | null;
+    const rows = (
+      kind
+        ? this.db.prepare('SELECT * FROM sync_outbox WHERE kind = ? ORDER BY seq LIMIT ?').all(kind, limit)
+        : this.db.prepare('SELECT * FROM sync_outbox ORDER BY seq LIMIT ?').all(limit)
+    ) as Array<{
+      seq: number;
+      kind: string;
+      ref_id: string;
+      payload: string;
+      created_at: string;
+      attempts: number;
+      last_error: string | null;
     }>;
-    return rows.map((r) => ({ seq: r.seq, kind: r.kind, refId: r.ref_id, payload: r.payload, createdAt: r.created_at, attempts: r.attempts, lastError: r.last_error }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      kind: r.kind,
+      refId: r.ref_id,
+      payload: r.payload,
+      createdAt: r.created_at,
+      attempts: r.attempts,
+      lastError: r.last_error,
+    }));
   }
 
   ack(seqs: number[]): void {

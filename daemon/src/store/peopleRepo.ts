@@ -85,8 +85,18 @@ export class PeopleRepo {
         `INSERT INTO people (id, external_id, name, status, valid_from, valid_until, schedule_json, notes, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, p.externalId ?? null, p.name, p.status ?? 'ACTIVE', p.validFrom ?? null, p.validUntil ?? null,
-        p.schedule ? JSON.stringify(p.schedule) : null, p.notes ?? null, now, now);
+      .run(
+        id,
+        p.externalId ?? null,
+        p.name,
+        p.status ?? 'ACTIVE',
+        p.validFrom ?? null,
+        p.validUntil ?? null,
+        p.schedule ? JSON.stringify(p.schedule) : null,
+        p.notes ?? null,
+        now,
+        now,
+      );
     return this.get(id) as Person;
   }
 
@@ -138,9 +148,7 @@ export class PeopleRepo {
 
   private filterWhere(filter: PeopleFilter): Where {
     const like = filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : undefined;
-    return new Where()
-      .when(like, `(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`, like, like)
-      .when(filter.status, 'status = ?');
+    return new Where().when(like, `(name LIKE ? ESCAPE '\\' COLLATE NOCASE OR external_id LIKE ? ESCAPE '\\')`, like, like).when(filter.status, 'status = ?');
   }
 
   /** Rows after (greater) or before the key in (name NOCASE, id) order. */
@@ -165,8 +173,17 @@ export class PeopleRepo {
         `UPDATE people SET external_id = ?, name = ?, status = ?, valid_from = ?, valid_until = ?, schedule_json = ?, notes = ?, updated_at = ?
          WHERE id = ?`,
       )
-      .run(next.externalId, next.name, next.status, next.validFrom, next.validUntil,
-        next.schedule ? JSON.stringify(next.schedule) : null, next.notes, isoNow(), id);
+      .run(
+        next.externalId,
+        next.name,
+        next.status,
+        next.validFrom,
+        next.validUntil,
+        next.schedule ? JSON.stringify(next.schedule) : null,
+        next.notes,
+        isoNow(),
+        id,
+      );
     return this.get(id);
   }
 

@@ -40,7 +40,11 @@ export class RetentionService implements Service {
   private state: ServiceStatus = 'stopped';
   private last: ReturnType<typeof pruneExpired> | null = null;
 
-  constructor(private readonly store: Store, private readonly config: Config, private readonly log: Logger) {}
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
 
   async start(): Promise<void> {
     this.run();

@@ -20,7 +20,10 @@ export class Store {
   readonly settings: SettingsRepo;
   readonly audit: AuditRepo;
 
-  constructor(readonly db: Db, readonly file: string) {
+  constructor(
+    readonly db: Db,
+    readonly file: string,
+  ) {
     this.people = new PeopleRepo(db);
     this.templates = new TemplatesRepo(db);
     this.events = new EventsRepo(db);
@@ -44,7 +47,16 @@ export class Store {
     return this.db.transaction(fn).immediate();
   }
 
-  status(): { file: string; schemaVersion: number; people: number; templates: number; events: number; mqttOutbox: number; syncOutbox: number; sizeBytes: number } {
+  status(): {
+    file: string;
+    schemaVersion: number;
+    people: number;
+    templates: number;
+    events: number;
+    mqttOutbox: number;
+    syncOutbox: number;
+    sizeBytes: number;
+  } {
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
     return {

@@ -41,7 +41,15 @@ export function blobToEmbedding(b: Buffer): Float32Array {
 }
 
 function toTemplate(r: TemplateRow): FaceTemplate {
-  return { id: r.id, personId: r.person_id, modelId: r.model_id, embedding: blobToEmbedding(r.embedding), quality: r.quality, source: r.source, createdAt: r.created_at };
+  return {
+    id: r.id,
+    personId: r.person_id,
+    modelId: r.model_id,
+    embedding: blobToEmbedding(r.embedding),
+    quality: r.quality,
+    source: r.source,
+    createdAt: r.created_at,
+  };
 }
 
 export class TemplatesRepo {

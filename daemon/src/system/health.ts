@@ -16,7 +16,12 @@ export function systemHealth(): Record<string, unknown> {
   return {
     load: loadavg().map((l) => Math.round(l * 100) / 100),
     cpuTempC: cpuTemperatureC(),
-    memory: { rssMb: Math.round(mem.rss / 1048576), heapMb: Math.round(mem.heapUsed / 1048576), freeMb: Math.round(freemem() / 1048576), totalMb: Math.round(totalmem() / 1048576) },
+    memory: {
+      rssMb: Math.round(mem.rss / 1048576),
+      heapMb: Math.round(mem.heapUsed / 1048576),
+      freeMb: Math.round(freemem() / 1048576),
+      totalMb: Math.round(totalmem() / 1048576),
+    },
     uptimeSec: Math.round(process.uptime()),
   };
 }

@@ -38,7 +38,8 @@ export interface FrameLoopFacts {
 export function frameLoopHealth(f: FrameLoopFacts): HealthProbe {
   if (f.cameraState === 'none' || f.cameraState === 'finished' || f.cameraState === 'stopped') return { ok: true };
   const age = f.lastFrameAgeMs;
-  if (age === null || age > f.frozenAfterMs) return { ok: false, reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${f.cameraDetail ?? f.cameraState})` };
+  if (age === null || age > f.frozenAfterMs)
+    return { ok: false, reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${f.cameraDetail ?? f.cameraState})` };
   const loop = f.loop;
   if (!loop) return { ok: true };
   if (loop.inFlightMs !== null && loop.inFlightMs > VISION_STUCK_MS) return { ok: false, reason: `vision worker stuck on one frame for ${loop.inFlightMs} ms` };

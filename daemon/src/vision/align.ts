@@ -25,16 +25,16 @@ export type FivePoints = readonly [Point, Point, Point, Point, Point];
  * point 30, the mouth corners points 48 and 54.
  */
 const DLIB_MEAN_X = [
-  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127,
-  0.36688, 0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647, 0.714428, 0.793132,
-  0.858516, 0.79751, 0.719335, 0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721, 0.490127, 0.423532,
-  0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
+  0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124, 0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688,
+  0.426036, 0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335,
+  0.254149, 0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721, 0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127,
+  0.552157, 0.689874, 0.553364, 0.490127, 0.42689,
 ];
 const DLIB_MEAN_Y = [
-  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805,
-  0.515625, 0.587326, 0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077, 0.231733, 0.179852,
-  0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805, 0.902192, 0.909281,
-  0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
+  0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+  0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077,
+  0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746,
+  0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
 ];
 
 function dlibMean(indices68: number[]): Point {
@@ -49,13 +49,7 @@ function dlibMean(indices68: number[]): Point {
 
 /** dlib `get_face_chip_details(shape, size, padding)` geometry expressed as five points in chip pixels. */
 export function dlibChipTemplate(size = 150, padding = 0.25): FivePoints {
-  const unit = [
-    dlibMean([36, 37, 38, 39, 40, 41]),
-    dlibMean([42, 43, 44, 45, 46, 47]),
-    dlibMean([30]),
-    dlibMean([48]),
-    dlibMean([54]),
-  ];
+  const unit = [dlibMean([36, 37, 38, 39, 40, 41]), dlibMean([42, 43, 44, 45, 46, 47]), dlibMean([30]), dlibMean([48]), dlibMean([54])];
   const pts = unit.map((p) => ({ x: ((padding + p.x) / (2 * padding + 1)) * size, y: ((padding + p.y) / (2 * padding + 1)) * size }));
   return pts as unknown as FivePoints;
 }
@@ -81,15 +75,28 @@ export function arcfaceTemplate(size = 112): FivePoints {
 export function estimateSimilarity(src: readonly Point[], dst: readonly Point[]): Similarity {
   const n = src.length;
   if (n < 2 || dst.length !== n) throw new Error(`estimateSimilarity needs ≥2 matching points, got ${n} and ${dst.length}`);
-  let sx = 0, sy = 0, dx = 0, dy = 0;
+  let sx = 0,
+    sy = 0,
+    dx = 0,
+    dy = 0;
   for (let i = 0; i < n; i++) {
-    sx += src[i]!.x; sy += src[i]!.y; dx += dst[i]!.x; dy += dst[i]!.y;
+    sx += src[i]!.x;
+    sy += src[i]!.y;
+    dx += dst[i]!.x;
+    dy += dst[i]!.y;
   }
-  sx /= n; sy /= n; dx /= n; dy /= n;
-  let num1 = 0, num2 = 0, den = 0;
+  sx /= n;
+  sy /= n;
+  dx /= n;
+  dy /= n;
+  let num1 = 0,
+    num2 = 0,
+    den = 0;
   for (let i = 0; i < n; i++) {
-    const px = src[i]!.x - sx, py = src[i]!.y - sy;
-    const qx = dst[i]!.x - dx, qy = dst[i]!.y - dy;
+    const px = src[i]!.x - sx,
+      py = src[i]!.y - sy;
+    const qx = dst[i]!.x - dx,
+      qy = dst[i]!.y - dy;
     num1 += px * qx + py * qy;
     num2 += px * qy - py * qx;
     den += px * px + py * py;
@@ -147,25 +154,36 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
       const wy = fy - y0;
       if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
         // interior: all four neighbours inside
-        const w00 = (1 - wx) * (1 - wy), w10 = wx * (1 - wy), w01 = (1 - wx) * wy, w11 = wx * wy;
-        const i = (y0 * W + x0) * 3, j = i + row;
+        const w00 = (1 - wx) * (1 - wy),
+          w10 = wx * (1 - wy),
+          w01 = (1 - wx) * wy,
+          w11 = wx * wy;
+        const i = (y0 * W + x0) * 3,
+          j = i + row;
         out[o] = w00 * data[i]! + w10 * data[i + 3]! + w01 * data[j]! + w11 * data[j + 3]! + 0.5;
         out[o + 1] = w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5;
         out[o + 2] = w00 * data[i + 2]! + w10 * data[i + 5]! + w01 * data[j + 2]! + w11 * data[j + 5]! + 0.5;
         continue;
       }
       if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        out[o] = 0; out[o + 1] = 0; out[o + 2] = 0;
+        out[o] = 0;
+        out[o + 1] = 0;
+        out[o + 2] = 0;
         continue;
       }
-      const xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= W ? W - 1 : x0 + 1;
-      const ya = y0 < 0 ? 0 : y0, yb = y0 + 1 >= H ? H - 1 : y0 + 1;
+      const xa = x0 < 0 ? 0 : x0,
+        xb = x0 + 1 >= W ? W - 1 : x0 + 1;
+      const ya = y0 < 0 ? 0 : y0,
+        yb = y0 + 1 >= H ? H - 1 : y0 + 1;
       // outside pixels count as black: zero their weights
-      const w00 = (x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy));
-      const w10 = (x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy));
-      const w01 = (x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy);
-      const w11 = (x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy);
-      const i00 = (ya * W + xa) * 3, i10 = (ya * W + xb) * 3, i01 = (yb * W + xa) * 3, i11 = (yb * W + xb) * 3;
+      const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
+      const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
+      const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
+      const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
+      const i00 = (ya * W + xa) * 3,
+        i10 = (ya * W + xb) * 3,
+        i01 = (yb * W + xa) * 3,
+        i11 = (yb * W + xb) * 3;
       for (let c = 0; c < 3; c++) {
         const v = w00 * data[i00 + c]! + w10 * data[i10 + c]! + w01 * data[i01 + c]! + w11 * data[i11 + c]!;
         out[o + c] = v + 0.5;
@@ -186,14 +204,23 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
   const row = W * 3;
   const swap = norm.channels === 'bgr';
   // output channel k reads source channel ch[k]
-  const c0 = swap ? 2 : 0, c2 = swap ? 0 : 2;
-  const m0 = norm.mean[swap ? 2 : 0], m1 = norm.mean[1], m2 = norm.mean[swap ? 0 : 2];
-  const s0 = 1 / norm.std[swap ? 2 : 0], s1 = 1 / norm.std[1], s2 = 1 / norm.std[swap ? 0 : 2];
+  const c0 = swap ? 2 : 0,
+    c2 = swap ? 0 : 2;
+  const m0 = norm.mean[swap ? 2 : 0],
+    m1 = norm.mean[1],
+    m2 = norm.mean[swap ? 0 : 2];
+  const s0 = 1 / norm.std[swap ? 2 : 0],
+    s1 = 1 / norm.std[1],
+    s2 = 1 / norm.std[swap ? 0 : 2];
   const nchw = norm.layout === 'nchw';
   const plane = width * height;
   // NHWC: channel k of pixel p at offset + 3p + k; NCHW: at offset + k·plane + p
-  const step = nchw ? 1 : 3, d1 = nchw ? plane : 1, d2 = nchw ? 2 * plane : 2;
-  const z0 = (0 - m0) * s0, z1 = (0 - m1) * s1, z2 = (0 - m2) * s2;
+  const step = nchw ? 1 : 3,
+    d1 = nchw ? plane : 1,
+    d2 = nchw ? 2 * plane : 2;
+  const z0 = (0 - m0) * s0,
+    z1 = (0 - m1) * s1,
+    z2 = (0 - m2) * s2;
   let o = offset;
   for (let y = 0; y < height; y++) {
     let fx = -inv.b * y + inv.tx;
@@ -205,22 +232,33 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
       const wy = fy - y0;
       let r: number, g: number, b: number;
       if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
-        const w00 = (1 - wx) * (1 - wy), w10 = wx * (1 - wy), w01 = (1 - wx) * wy, w11 = wx * wy;
-        const i = (y0 * W + x0) * 3, j = i + row;
+        const w00 = (1 - wx) * (1 - wy),
+          w10 = wx * (1 - wy),
+          w01 = (1 - wx) * wy,
+          w11 = wx * wy;
+        const i = (y0 * W + x0) * 3,
+          j = i + row;
         r = (w00 * data[i + c0]! + w10 * data[i + 3 + c0]! + w01 * data[j + c0]! + w11 * data[j + 3 + c0]! + 0.5) | 0;
         g = (w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5) | 0;
         b = (w00 * data[i + c2]! + w10 * data[i + 3 + c2]! + w01 * data[j + c2]! + w11 * data[j + 3 + c2]! + 0.5) | 0;
       } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        out[o] = z0; out[o + d1] = z1; out[o + d2] = z2;
+        out[o] = z0;
+        out[o + d1] = z1;
+        out[o + d2] = z2;
         continue;
       } else {
-        const xa = x0 < 0 ? 0 : x0, xb = x0 + 1 >= W ? W - 1 : x0 + 1;
-        const ya = y0 < 0 ? 0 : y0, yb = y0 + 1 >= H ? H - 1 : y0 + 1;
-        const w00 = (x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy));
-        const w10 = (x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy));
-        const w01 = (x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy);
-        const w11 = (x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy);
-        const i00 = (ya * W + xa) * 3, i10 = (ya * W + xb) * 3, i01 = (yb * W + xa) * 3, i11 = (yb * W + xb) * 3;
+        const xa = x0 < 0 ? 0 : x0,
+          xb = x0 + 1 >= W ? W - 1 : x0 + 1;
+        const ya = y0 < 0 ? 0 : y0,
+          yb = y0 + 1 >= H ? H - 1 : y0 + 1;
+        const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
+        const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
+        const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
+        const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
+        const i00 = (ya * W + xa) * 3,
+          i10 = (ya * W + xb) * 3,
+          i01 = (yb * W + xa) * 3,
+          i11 = (yb * W + xb) * 3;
         r = (w00 * data[i00 + c0]! + w10 * data[i10 + c0]! + w01 * data[i01 + c0]! + w11 * data[i11 + c0]! + 0.5) | 0;
         g = (w00 * data[i00 + 1]! + w10 * data[i10 + 1]! + w01 * data[i01 + 1]! + w11 * data[i11 + 1]! + 0.5) | 0;
         b = (w00 * data[i00 + c2]! + w10 * data[i10 + c2]! + w01 * data[i01 + c2]! + w11 * data[i11 + c2]! + 0.5) | 0;
@@ -250,14 +288,18 @@ export function packTensor(rgb: Uint8Array, width: number, height: number, norm:
   const swap = norm.channels === 'bgr';
   if (norm.layout === 'nchw') {
     for (let i = 0, p = 0; i < n; i++, p += 3) {
-      const r = rgb[p]!, g = rgb[p + 1]!, b = rgb[p + 2]!;
+      const r = rgb[p]!,
+        g = rgb[p + 1]!,
+        b = rgb[p + 2]!;
       out[offset + i] = ((swap ? b : r) - m0) * s0;
       out[offset + n + i] = (g - m1) * s1;
       out[offset + 2 * n + i] = ((swap ? r : b) - m2) * s2;
     }
   } else {
     for (let i = 0, p = 0; i < n; i++, p += 3) {
-      const r = rgb[p]!, g = rgb[p + 1]!, b = rgb[p + 2]!;
+      const r = rgb[p]!,
+        g = rgb[p + 1]!,
+        b = rgb[p + 2]!;
       out[offset + p] = ((swap ? b : r) - m0) * s0;
       out[offset + p + 1] = (g - m1) * s1;
       out[offset + p + 2] = ((swap ? r : b) - m2) * s2;

@@ -38,8 +38,10 @@ export function blazeAnchors(size: number): Float32Array {
 }
 
 function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const x0 = Math.max(a.x, b.x),
+    y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width),
+    y1 = Math.min(a.y + a.height, b.y + b.height);
   const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
   const union = a.width * a.height + b.width * b.height - inter;
   return union > 0 ? inter / union : 0;
@@ -69,7 +71,10 @@ export class FaceDetector {
   private readonly tensor: ort.Tensor;
   private readonly norm: InputNorm;
 
-  constructor(readonly session: ort.InferenceSession, readonly entry: ModelEntry) {
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly entry: ModelEntry,
+  ) {
     const s = inputSize(entry);
     if (s.width !== s.height) throw new Error(`detector ${entry.id}: square input expected, got ${s.width}x${s.height}`);
     this.size = s.width;
@@ -98,8 +103,12 @@ export class FaceDetector {
       const r = rows(i);
       const score = sigmoid(r[0]!);
       if (score < o.minScore) continue;
-      const ax = this.anchors[i * 2]!, ay = this.anchors[i * 2 + 1]!;
-      const cx = ax + r[1]!, cy = ay + r[2]!, w = r[3]!, h = r[4]!;
+      const ax = this.anchors[i * 2]!,
+        ay = this.anchors[i * 2 + 1]!;
+      const cx = ax + r[1]!,
+        cy = ay + r[2]!,
+        w = r[3]!,
+        h = r[4]!;
       const p0 = applySimilarity(inv, { x: cx - w / 2, y: cy - h / 2 });
       const p1 = applySimilarity(inv, { x: cx + w / 2, y: cy + h / 2 });
       const keypoints: Point[] = [];
@@ -123,8 +132,10 @@ export class FaceDetector {
     };
     const names = this.entry.outputs.map((s) => s.name);
     const find = (re: RegExp): string => names.find((x) => re.test(x)) ?? '';
-    const s16 = byName(find(/scores.*(16|first|0)$/) || names[0]!), s32 = byName(find(/scores.*(32|second|1)$/) || names[1]!);
-    const b16 = byName(find(/boxes.*(16|first|0)$/) || names[2]!), b32 = byName(find(/boxes.*(32|second|1)$/) || names[3]!);
+    const s16 = byName(find(/scores.*(16|first|0)$/) || names[0]!),
+      s32 = byName(find(/scores.*(32|second|1)$/) || names[1]!);
+    const b16 = byName(find(/boxes.*(16|first|0)$/) || names[2]!),
+      b32 = byName(find(/boxes.*(32|second|1)$/) || names[3]!);
     const n16 = s16.length;
     const row = new Float32Array(17);
     return (i) => {

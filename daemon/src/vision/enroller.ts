@@ -100,7 +100,8 @@ export class Enroller {
     const main = sorted[0]!;
     const ratio = this.options.secondFaceRatio ?? 0.4;
     const others = sorted.slice(1).filter((f) => f.box.width >= ratio * main.box.width);
-    if (others.length > 0) throw new EnrollError('multiple_faces', `${name}: ${others.length + 1} faces found; use a photo of one person`, index, { faces: others.length + 1 });
+    if (others.length > 0)
+      throw new EnrollError('multiple_faces', `${name}: ${others.length + 1} faces found; use a photo of one person`, index, { faces: others.length + 1 });
     if (main.quality.problems.length > 0) {
       throw new EnrollError('poor_quality', `${name}: ${main.quality.problems.join('; ')}`, index, { reasons: main.quality.problems, quality: main.quality });
     }
@@ -118,7 +119,8 @@ export class Enroller {
   async enroll(req: EnrollRequest): Promise<EnrollResult> {
     const max = this.options.maxImages ?? 10;
     if (req.images.length === 0) throw new EnrollError('no_face', 'no images given (1 or more; 3–5 recommended)');
-    if (req.images.length > max) throw new EnrollError('poor_quality', `too many images (${req.images.length} > ${max})`, null, { reasons: ['too many images'] });
+    if (req.images.length > max)
+      throw new EnrollError('poor_quality', `too many images (${req.images.length} > ${max})`, null, { reasons: ['too many images'] });
     let existing: Person | undefined;
     if ('id' in req.person) {
       existing = this.store.people.get(req.person.id);
@@ -132,7 +134,12 @@ export class Enroller {
     const modelId = this.modelId;
     const source = req.source ?? 'upload';
     const person = this.store.transaction(() => {
-      const p = existing ?? this.store.people.create({ name: (req.person as { name: string }).name.trim(), externalId: (req.person as { externalId?: string | null }).externalId ?? null });
+      const p =
+        existing ??
+        this.store.people.create({
+          name: (req.person as { name: string }).name.trim(),
+          externalId: (req.person as { externalId?: string | null }).externalId ?? null,
+        });
       for (const a of analyzed) this.store.templates.add(p.id, modelId, a.embedding, a.quality.overall, source);
       return p;
     });

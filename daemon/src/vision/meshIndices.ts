@@ -27,7 +27,8 @@ function pt(mesh: Mesh, i: number): Point {
 }
 
 function centre(mesh: Mesh, idx: readonly number[]): Point {
-  let x = 0, y = 0;
+  let x = 0,
+    y = 0;
   for (const i of idx) {
     x += mesh[i * 3]!;
     y += mesh[i * 3 + 1]!;

@@ -55,8 +55,10 @@ export function loadModelManifest(modelsDir: string): ModelManifest {
   const m = JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
   if (m.schema !== 1 || !Array.isArray(m.models)) throw new Error(`model manifest ${path}: unsupported schema`);
   for (const e of m.models) {
-    if (!e.id || !e.file || !/^[0-9a-f]{64}$/.test(e.sha256) || !e.input?.name) throw new Error(`model manifest ${path}: malformed entry ${JSON.stringify(e.id ?? e)}`);
-    if (e.input.shape.length === 4 && e.input.layout !== 'NHWC' && e.input.layout !== 'NCHW') throw new Error(`model manifest ${path}: ${e.id} needs input.layout`);
+    if (!e.id || !e.file || !/^[0-9a-f]{64}$/.test(e.sha256) || !e.input?.name)
+      throw new Error(`model manifest ${path}: malformed entry ${JSON.stringify(e.id ?? e)}`);
+    if (e.input.shape.length === 4 && e.input.layout !== 'NHWC' && e.input.layout !== 'NCHW')
+      throw new Error(`model manifest ${path}: ${e.id} needs input.layout`);
   }
   return m;
 }

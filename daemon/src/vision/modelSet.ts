@@ -51,7 +51,9 @@ export function resolveEmbedder(m: ModelManifest, name: string | undefined, prec
     if (hit) return hit;
   }
   if (exact) return exact;
-  throw new Error(`no embedder '${name ?? m.defaults.embedder ?? ''}' (${precision ?? 'any precision'}) in the model manifest; available: ${embedders.map((e) => e.id).join(', ')}`);
+  throw new Error(
+    `no embedder '${name ?? m.defaults.embedder ?? ''}' (${precision ?? 'any precision'}) in the model manifest; available: ${embedders.map((e) => e.id).join(', ')}`,
+  );
 }
 
 function byTask(m: ModelManifest, task: ModelEntry['task'], id?: string): ModelEntry | null {
@@ -127,7 +129,9 @@ export async function createSession(modelsDir: string, e: ModelEntry, o: Session
 export function loadAndVerify(modelsDir: string, sel: ModelSelection): { manifest: ModelManifest; choice: ModelChoice } {
   const manifest = loadModelManifest(modelsDir);
   const choice = chooseModels(manifest, sel);
-  const ids = [choice.detector, choice.fallbackDetector, choice.landmarks, choice.embedder, choice.antispoof, choice.liveness].filter((e): e is ModelEntry => !!e).map((e) => e.id);
+  const ids = [choice.detector, choice.fallbackDetector, choice.landmarks, choice.embedder, choice.antispoof, choice.liveness]
+    .filter((e): e is ModelEntry => !!e)
+    .map((e) => e.id);
   verifyModels(modelsDir, ids);
   return { manifest, choice };
 }

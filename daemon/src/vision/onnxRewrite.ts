@@ -44,7 +44,8 @@ function fields(buf: Uint8Array): Field[] {
     const start = pos;
     const [key, p1] = readVarint(buf, pos);
     pos = p1;
-    const no = Math.floor(key / 8), wire = key & 7;
+    const no = Math.floor(key / 8),
+      wire = key & 7;
     let value: Uint8Array | null = null;
     let varint = 0;
     if (wire === 0) [varint, pos] = readVarint(buf, pos);
@@ -94,7 +95,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 function nodeBytes(op: string, inputs: string[], outputs: string[], name: string): Uint8Array {
-  return concat([...inputs.map((s) => lenField(1, enc.encode(s))), ...outputs.map((s) => lenField(2, enc.encode(s))), lenField(3, enc.encode(name)), lenField(4, enc.encode(op))]);
+  return concat([
+    ...inputs.map((s) => lenField(1, enc.encode(s))),
+    ...outputs.map((s) => lenField(2, enc.encode(s))),
+    lenField(3, enc.encode(name)),
+    lenField(4, enc.encode(op)),
+  ]);
 }
 
 /** Float values of a float32 initializer, or null when it is not one. */
@@ -157,7 +163,9 @@ function rewriteGraph(graph: Uint8Array, report: RewriteReport): Uint8Array {
         if (ok) {
           // y = Relu(x) + s·(x − Relu(x)): x − Relu(x) is exactly min(x, 0), so y is exactly PRelu's x or s·x.
           const [x, s] = [inputs[0]!, inputs[1]!];
-          const pos = `${outputs[0]!}__prelu_pos`, neg = `${outputs[0]!}__prelu_neg`, scaled = `${outputs[0]!}__prelu_scaled`;
+          const pos = `${outputs[0]!}__prelu_pos`,
+            neg = `${outputs[0]!}__prelu_neg`,
+            scaled = `${outputs[0]!}__prelu_scaled`;
           parts.push(lenField(1, nodeBytes('Relu', [x], [pos], `${name}__relu`)));
           parts.push(lenField(1, nodeBytes('Sub', [x, pos], [neg], `${name}__sub`)));
           parts.push(lenField(1, nodeBytes('Mul', [neg, s], [scaled], `${name}__mul`)));

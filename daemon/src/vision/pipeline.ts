@@ -1,10 +1,32 @@
 import ort from 'onnxruntime-node';
-import { type InputNorm, arcfaceTemplate, dlibChipTemplate, estimateSimilarity, invertSimilarity, packTensor, similarityScale, warpRgb, warpToTensor, type FivePoints, type RgbImage, type Similarity } from './align.js';
+import {
+  type InputNorm,
+  arcfaceTemplate,
+  dlibChipTemplate,
+  estimateSimilarity,
+  invertSimilarity,
+  packTensor,
+  similarityScale,
+  warpRgb,
+  warpToTensor,
+  type FivePoints,
+  type RgbImage,
+  type Similarity,
+} from './align.js';
 import { claheRgb } from './clahe.js';
 import { FaceDetector, type Detection, type DetectOptions } from './detector.js';
 import { earFromMesh, fivePointsFromMesh, headPoseFromMesh, MESH_POINTS, type Mesh } from './meshIndices.js';
 import type { ModelEntry } from './modelManifest.js';
-import { createSession, defaultModelsDir, inputNorm, inputSize, loadAndVerify, type ModelChoice, type ModelSelection, type SessionOptions } from './modelSet.js';
+import {
+  createSession,
+  defaultModelsDir,
+  inputNorm,
+  inputSize,
+  loadAndVerify,
+  type ModelChoice,
+  type ModelSelection,
+  type SessionOptions,
+} from './modelSet.js';
 import { assessQuality, DEFAULT_GATES, type QualityGates } from './quality.js';
 import type { Box, FaceObservation, FrameTimings, Point } from './types.js';
 
@@ -55,15 +77,23 @@ function meshRoi(det: Detection, scale = 1.5): { cx: number; cy: number; size: n
 /** image → crop transform for a square ROI of `size` image pixels centred at (cx, cy), rotated by -angle, onto an out×out crop. */
 function roiTransform(cx: number, cy: number, size: number, angle: number, out: number): Similarity {
   const k = out / size;
-  const a = k * Math.cos(-angle), b = k * Math.sin(-angle);
+  const a = k * Math.cos(-angle),
+    b = k * Math.sin(-angle);
   return { a, b, tx: out / 2 - (a * cx - b * cy), ty: out / 2 - (b * cx + a * cy) };
 }
 
 function meshBox(mesh: Mesh): Box {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (let i = 0; i < MESH_POINTS; i++) {
-    const x = mesh[i * 3]!, y = mesh[i * 3 + 1]!;
-    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+    const x = mesh[i * 3]!,
+      y = mesh[i * 3 + 1]!;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
   }
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
@@ -73,7 +103,10 @@ class ImageModel {
   readonly buf: Float32Array;
   private readonly norm: InputNorm;
   private readonly tensor: ort.Tensor;
-  constructor(readonly session: ort.InferenceSession, readonly entry: ModelEntry) {
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly entry: ModelEntry,
+  ) {
     this.size = inputSize(entry);
     this.norm = inputNorm(entry);
     this.buf = new Float32Array(this.size.width * this.size.height * 3);
@@ -189,7 +222,8 @@ export class FacePipeline {
     const zScale = 1 / similarityScale(t);
     const mesh = new Float32Array(MESH_POINTS * 3);
     for (let i = 0; i < MESH_POINTS; i++) {
-      const x = raw[i * 3]!, y = raw[i * 3 + 1]!;
+      const x = raw[i * 3]!,
+        y = raw[i * 3 + 1]!;
       mesh[i * 3] = inv.a * x - inv.b * y + inv.tx;
       mesh[i * 3 + 1] = inv.b * x + inv.a * y + inv.ty;
       mesh[i * 3 + 2] = raw[i * 3 + 2]! * zScale;
@@ -221,8 +255,11 @@ export class FacePipeline {
 
   /** Passive scores on the face box (× 1.4, square, upright: the crop Human's models were trained on). */
   async passiveScores(img: RgbImage, box: Box): Promise<{ antispoof: number | null; liveness: number | null }> {
-    const cx = box.x + box.width / 2, cy = box.y + box.height / 2, size = Math.max(box.width, box.height) * 1.4;
-    let antispoof: number | null = null, liveness: number | null = null;
+    const cx = box.x + box.width / 2,
+      cy = box.y + box.height / 2,
+      size = Math.max(box.width, box.height) * 1.4;
+    let antispoof: number | null = null,
+      liveness: number | null = null;
     if (this.antispoof) {
       const res = await this.antispoof.run(img, roiTransform(cx, cy, size, 0, this.antispoof.size.width));
       antispoof = this.antispoof.out(res, 0)[0] ?? null;
@@ -301,7 +338,11 @@ export class FacePipeline {
    * The largest face of a still image (uploads, eval): detection with the zoomed-out retry,
    * mesh, alignment, quality, and one embedding per requested precision. Null when no face.
    */
-  async describeLargestFace(img: RgbImage, precisions: ('int8' | 'fp32')[] = [this.choice.embedder.precision], o: ProcessOptions = {}): Promise<StillFace | null> {
+  async describeLargestFace(
+    img: RgbImage,
+    precisions: ('int8' | 'fp32')[] = [this.choice.embedder.precision],
+    o: ProcessOptions = {},
+  ): Promise<StillFace | null> {
     const r = await this.process(img, { ...o, retryZoomedOut: true, embed: false, passive: o.passive ?? false, precision: precisions[0] });
     if (r.faces.length === 0) return null;
     const face = r.faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
@@ -319,7 +360,13 @@ export class FacePipeline {
   }
 
   async release(): Promise<void> {
-    const sessions = [...this.detectors.map((d) => d.session), this.mesh.session, ...[...this.embedders.values()].map((e) => e.session), this.antispoof?.session, this.liveness?.session];
+    const sessions = [
+      ...this.detectors.map((d) => d.session),
+      this.mesh.session,
+      ...[...this.embedders.values()].map((e) => e.session),
+      this.antispoof?.session,
+      this.liveness?.session,
+    ];
     await Promise.all(sessions.map((s) => s?.release().catch(() => {})));
   }
 }

@@ -34,23 +34,36 @@ export function luminance(rgb: Uint8Array, width: number, height: number, out = 
 }
 
 export function centralMean(y: Float32Array, width: number, height: number, frac = 0.5): number {
-  const x0 = Math.floor((width * (1 - frac)) / 2), x1 = Math.ceil((width * (1 + frac)) / 2);
-  const y0 = Math.floor((height * (1 - frac)) / 2), y1 = Math.ceil((height * (1 + frac)) / 2);
-  let s = 0, n = 0;
-  for (let r = y0; r < y1; r++) for (let c = x0; c < x1; c++) { s += y[r * width + c]!; n++; }
+  const x0 = Math.floor((width * (1 - frac)) / 2),
+    x1 = Math.ceil((width * (1 + frac)) / 2);
+  const y0 = Math.floor((height * (1 - frac)) / 2),
+    y1 = Math.ceil((height * (1 + frac)) / 2);
+  let s = 0,
+    n = 0;
+  for (let r = y0; r < y1; r++)
+    for (let c = x0; c < x1; c++) {
+      s += y[r * width + c]!;
+      n++;
+    }
   return n ? s / n : 0;
 }
 
 /** Variance of the 4-neighbour Laplacian over the central region (focus measure). */
 export function laplacianVariance(y: Float32Array, width: number, height: number, frac = 0.6): number {
-  const x0 = Math.max(1, Math.floor((width * (1 - frac)) / 2)), x1 = Math.min(width - 1, Math.ceil((width * (1 + frac)) / 2));
-  const y0 = Math.max(1, Math.floor((height * (1 - frac)) / 2)), y1 = Math.min(height - 1, Math.ceil((height * (1 + frac)) / 2));
-  let s = 0, s2 = 0, n = 0;
+  const x0 = Math.max(1, Math.floor((width * (1 - frac)) / 2)),
+    x1 = Math.min(width - 1, Math.ceil((width * (1 + frac)) / 2));
+  const y0 = Math.max(1, Math.floor((height * (1 - frac)) / 2)),
+    y1 = Math.min(height - 1, Math.ceil((height * (1 + frac)) / 2));
+  let s = 0,
+    s2 = 0,
+    n = 0;
   for (let r = y0; r < y1; r++) {
     for (let c = x0; c < x1; c++) {
       const i = r * width + c;
       const v = y[i - 1]! + y[i + 1]! + y[i - width]! + y[i + width]! - 4 * y[i]!;
-      s += v; s2 += v * v; n++;
+      s += v;
+      s2 += v * v;
+      n++;
     }
   }
   return n ? s2 / n - (s / n) ** 2 : 0;
@@ -62,7 +75,14 @@ export function poseScore(pose: HeadPose): number {
 }
 
 /** Quality of one face from its aligned crop, eye positions and pose, with the reasons it fails the gates. */
-export function assessQuality(chip: Uint8Array, chipSize: number, leftEye: Point, rightEye: Point, pose: HeadPose, gates: QualityGates = DEFAULT_GATES): FaceQuality {
+export function assessQuality(
+  chip: Uint8Array,
+  chipSize: number,
+  leftEye: Point,
+  rightEye: Point,
+  pose: HeadPose,
+  gates: QualityGates = DEFAULT_GATES,
+): FaceQuality {
   const y = luminance(chip, chipSize, chipSize);
   const brightness = centralMean(y, chipSize, chipSize);
   const sharpness = laplacianVariance(y, chipSize, chipSize);

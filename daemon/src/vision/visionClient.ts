@@ -44,7 +44,10 @@ export class VisionClient {
   private readonly stats: VisionClientStats = { processed: 0, dropped: 0, errors: 0, lastTotalMs: null };
   info: Extract<FromWorker, { type: 'ready' }> | null = null;
 
-  constructor(private readonly pipeline: PipelineOptions, private readonly processOptions: ProcessOptions = {}) {}
+  constructor(
+    private readonly pipeline: PipelineOptions,
+    private readonly processOptions: ProcessOptions = {},
+  ) {}
 
   async start(): Promise<void> {
     if (this.worker) return;
@@ -109,7 +112,10 @@ export class VisionClient {
     // Copy into a transferable buffer: the camera keeps ownership of its own frame buffer.
     const data = new Uint8Array(f.data.byteLength);
     data.set(f.data);
-    this.worker!.postMessage({ type: 'frame', id: this.inflightId, seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, format: f.format, data } satisfies ToWorker, [data.buffer]);
+    this.worker!.postMessage(
+      { type: 'frame', id: this.inflightId, seq: f.seq, capturedAt: f.capturedAt, width: f.width, height: f.height, format: f.format, data } satisfies ToWorker,
+      [data.buffer],
+    );
   }
 
   private onMessage(m: FromWorker): void {

@@ -77,7 +77,12 @@ export class VisionService implements Service {
   health(): Record<string, unknown> {
     const v = this.ctx.config.vision;
     return {
-      engine: { runtime: 'onnxruntime-node', recognitionModel: this.client?.info?.embedder ?? v.recognitionModel, precision: this.client?.info?.precision ?? v.precision, loaded: this.state === 'running' },
+      engine: {
+        runtime: 'onnxruntime-node',
+        recognitionModel: this.client?.info?.embedder ?? v.recognitionModel,
+        precision: this.client?.info?.precision ?? v.precision,
+        loaded: this.state === 'running',
+      },
       ...(this.client ? { stats: this.client.getStats() } : {}),
       ...(this.error ? { error: this.error } : {}),
     };

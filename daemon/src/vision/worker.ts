@@ -25,14 +25,34 @@ async function handle(m: ToWorker): Promise<void> {
     if (m.type === 'init') {
       pipeline = await FacePipeline.create(m.pipeline);
       processOptions = m.process;
-      post({ type: 'ready', embedder: pipeline.embedderId(), precision: pipeline.choice.embedder.precision, detector: pipeline.choice.detector.id, dim: pipeline.embeddingDim });
+      post({
+        type: 'ready',
+        embedder: pipeline.embedderId(),
+        precision: pipeline.choice.embedder.precision,
+        detector: pipeline.choice.detector.id,
+        dim: pipeline.embeddingDim,
+      });
     } else if (m.type === 'frame') {
       if (!pipeline) throw new Error('vision worker not initialised');
       const t0 = performance.now();
-      const img = await decodeFrame({ seq: m.seq, capturedAt: m.capturedAt, width: m.width, height: m.height, format: m.format, data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) });
+      const img = await decodeFrame({
+        seq: m.seq,
+        capturedAt: m.capturedAt,
+        width: m.width,
+        height: m.height,
+        format: m.format,
+        data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+      });
       const decodeMs = performance.now() - t0;
       const r = await pipeline.process(img, processOptions);
-      const result = { seq: m.seq, capturedAt: m.capturedAt, width: img.width, height: img.height, faces: r.faces, timings: { decodeMs, ...r.timings, totalMs: performance.now() - t0 } };
+      const result = {
+        seq: m.seq,
+        capturedAt: m.capturedAt,
+        width: img.width,
+        height: img.height,
+        faces: r.faces,
+        timings: { decodeMs, ...r.timings, totalMs: performance.now() - t0 },
+      };
       post({ type: 'result', id: m.id, result });
     } else if (m.type === 'close') {
       await pipeline?.release();

@@ -30,15 +30,29 @@ function unit(i: number, mix: Array<[number, number]> = []): Float32Array {
 
 function face(box: Partial<Box>, embedding: Float32Array | null, o: Partial<FaceObservation> = {}): FaceObservation {
   return {
-    box: { x: 100, y: 100, width: 120, height: 120, ...box }, detectorScore: 0.9, landmarks5: [], ear: { left: 0.3, right: 0.3 },
-    pose: { yaw: 0, pitch: 0, roll: 0 }, quality: { faceSizePx: 60, sharpness: 100, brightness: 120, poseScore: 1, overall: 0.9, problems: [] },
-    antispoof: 0.95, liveness: 0.95, embedding, ...o,
+    box: { x: 100, y: 100, width: 120, height: 120, ...box },
+    detectorScore: 0.9,
+    landmarks5: [],
+    ear: { left: 0.3, right: 0.3 },
+    pose: { yaw: 0, pitch: 0, roll: 0 },
+    quality: { faceSizePx: 60, sharpness: 100, brightness: 120, poseScore: 1, overall: 0.9, problems: [] },
+    antispoof: 0.95,
+    liveness: 0.95,
+    embedding,
+    ...o,
   };
 }
 
 let seq = 0;
 function frame(t: number, faces: FaceObservation[]): FrameResult {
-  return { seq: ++seq, capturedAt: t, width: 640, height: 480, faces, timings: { decodeMs: 0, detectMs: 0, meshMs: 0, alignMs: 0, embedMs: 0, antispoofMs: 0, totalMs: 0 } };
+  return {
+    seq: ++seq,
+    capturedAt: t,
+    width: 640,
+    height: 480,
+    faces,
+    timings: { decodeMs: 0, detectMs: 0, meshMs: 0, alignMs: 0, embedMs: 0, antispoofMs: 0, totalMs: 0 },
+  };
 }
 
 const open: Array<() => Promise<void> | void> = [];
@@ -49,12 +63,23 @@ afterEach(async () => {
 async function rig(access: Record<string, unknown> = {}, random: () => number = Math.random) {
   const t = tempDir();
   const store = Store.open(join(t.dir, 'db.sqlite'));
-  const config = parseConfig({ unit: { timezone: 'UTC' }, access: { threshold: 0.8, margin: 0.05, cooldownMs: 5000, liveness: { passive: true, blink: false }, ...access }, door: { pulseMs: 300 } }, 't');
+  const config = parseConfig(
+    {
+      unit: { timezone: 'UTC' },
+      access: { threshold: 0.8, margin: 0.05, cooldownMs: 5000, liveness: { passive: true, blink: false }, ...access },
+      door: { pulseMs: 300 },
+    },
+    't',
+  );
   const bus = new EventBus();
   const gpio = new SimulatedGpioDriver();
   const door = new DoorService(config.door, bus, log, () => gpio);
   await door.start();
-  open.push(t.cleanup, () => store.close(), () => door.stop());
+  open.push(
+    t.cleanup,
+    () => store.close(),
+    () => door.stop(),
+  );
   const ada = store.people.create({ name: 'Ada' });
   const bob = store.people.create({ name: 'Bob' });
   const gallery = new Gallery(DIM);
@@ -62,8 +87,10 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const carl = store.people.create({ name: 'Carl' });
   const dan = store.people.create({ name: 'Dan' });
   gallery.load([
-    { personId: ada.id, embedding: unit(0) }, { personId: bob.id, embedding: unit(1) },
-    { personId: carl.id, embedding: unit(3) }, { personId: dan.id, embedding: unit(3, [[4, 0.3]]) },
+    { personId: ada.id, embedding: unit(0) },
+    { personId: bob.id, embedding: unit(1) },
+    { personId: carl.id, embedding: unit(3) },
+    { personId: dan.id, embedding: unit(3, [[4, 0.3]]) },
   ]);
   const recorder = new AccessRecorder(store, bus, config, log);
   const events: AccessEvent[] = [];
@@ -71,15 +98,19 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   bus.on('access.decided', (e) => void events.push(e));
   bus.on('alarm', (a) => void alarms.push(a));
   let now = 1_000_000;
-  const decider = new AccessDecider(config, {
-    matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-    person: (id) => store.people.get(id),
-    door: () => door.state(),
-    unlock: (reason) => door.grant(reason).ok,
-    record: (e, at) => void recorder.record(e, at),
-    tailgating: (d) => bus.emit('alarm', { type: 'tailgating', active: true, ts: new Date().toISOString(), details: d }),
-    now: () => now,
-  }, random);
+  const decider = new AccessDecider(
+    config,
+    {
+      matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
+      person: (id) => store.people.get(id),
+      door: () => door.state(),
+      unlock: (reason) => door.grant(reason).ok,
+      record: (e, at) => void recorder.record(e, at),
+      tailgating: (d) => bus.emit('alarm', { type: 'tailgating', active: true, ts: new Date().toISOString(), details: d }),
+      now: () => now,
+    },
+    random,
+  );
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
   return { store, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config };
 }
@@ -104,7 +135,14 @@ describe('access decisions (one per track)', () => {
     expect(r.events).toHaveLength(1);
     const stored = r.store.events.query();
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ result: 'GRANTED', reason: 'match', personId: r.ada.id, personName: 'Ada', source: 'camera', liveness: { verdict: 'passed' } });
+    expect(stored[0]).toMatchObject({
+      result: 'GRANTED',
+      reason: 'match',
+      personId: r.ada.id,
+      personName: 'Ada',
+      source: 'camera',
+      liveness: { verdict: 'passed' },
+    });
     const att = r.store.attendance.query();
     expect(att).toHaveLength(1);
     expect(att[0]).toMatchObject({ personId: r.ada.id, kind: 'CHECK_IN', eventId: stored[0]!.id });
@@ -273,7 +311,9 @@ describe('access recorder', () => {
       expect(r1.attendance).toMatchObject({ kind: 'CHECK_IN', status: 'ON_TIME', eventId: r1.event.id });
       // A grant for a person id the people table does not hold: the attendance row violates its
       // foreign key, so the whole decision is rolled back and nothing is announced.
-      expect(() => rec.record({ result: 'GRANTED', reason: 'match', personId: 'ghost', source: 'camera' }, new Date('2026-03-02T08:05:00Z'))).toThrow(/FOREIGN KEY/);
+      expect(() => rec.record({ result: 'GRANTED', reason: 'match', personId: 'ghost', source: 'camera' }, new Date('2026-03-02T08:05:00Z'))).toThrow(
+        /FOREIGN KEY/,
+      );
       expect(store.events.count()).toBe(1);
       expect(heard).toEqual(['match', 'CHECK_IN']);
       rec.record({ result: 'GRANTED', reason: 'exit_request', source: 'exit_button' });

@@ -75,7 +75,17 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     const frames = join(unitDir, 'enroll');
     mkdirSync(frames);
     for (const s of [1, 12, 25]) {
-      const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-ss', String(s), '-i', join(DATA, 'video', 'focus_mahie_test_1.avi'), '-frames:v', '1', join(frames, `mahie_${s}.jpg`)]);
+      const r = spawnSync('ffmpeg', [
+        '-loglevel',
+        'error',
+        '-ss',
+        String(s),
+        '-i',
+        join(DATA, 'video', 'focus_mahie_test_1.avi'),
+        '-frames:v',
+        '1',
+        join(frames, `mahie_${s}.jpg`),
+      ]);
       expect(r.status).toBe(0);
     }
     const e1 = blinkd(unitDir, ['enroll', '--name', 'Mahie', ...[1, 12, 25].map((s) => join(frames, `mahie_${s}.jpg`))]);
@@ -88,12 +98,15 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
 
   it('an enrolled person who blinks is granted once and the relay pulses once (video replay, blink policy)', async () => {
     const dir = unitDir;
-    const d = startBlinkd(['run'], { cwd: dir, env: runEnv(dir, `file:${join(DATA, 'video', 'focus_mahie_test_1.avi')}`, {
-      BLINK_CAMERA__FPS: '15',
-      // Her blinks are at 3.1 s, 9.7 s, 19 s…: a slow, loaded CI box that misses the first still gets the second.
-      BLINK_ACCESS__LIVENESS__BLINK_TIMEOUT_MS: '12000',
-      BLINK_ACCESS__DECISION_TIMEOUT_MS: '15000',
-    }) });
+    const d = startBlinkd(['run'], {
+      cwd: dir,
+      env: runEnv(dir, `file:${join(DATA, 'video', 'focus_mahie_test_1.avi')}`, {
+        BLINK_CAMERA__FPS: '15',
+        // Her blinks are at 3.1 s, 9.7 s, 19 s…: a slow, loaded CI box that misses the first still gets the second.
+        BLINK_ACCESS__LIVENESS__BLINK_TIMEOUT_MS: '12000',
+        BLINK_ACCESS__DECISION_TIMEOUT_MS: '15000',
+      }),
+    });
     cleanups.push(() => void d.child.kill('SIGKILL'));
     const decided = await d.waitForLog((l) => l.msg === 'access decided', 60_000);
     expect(decided).toMatchObject({ result: 'GRANTED', reason: 'match', person: 'Mahie', source: 'camera' });
@@ -130,7 +143,10 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     add(join(DATA, 'faces', 'no_face', 'human__background.jpg'), 25); // 2.5 s empty: the track ends
     add(join(DATA, 'spoof', 'print', 'nuaa__0001_00_01_03_77.jpg'), 70); // 7 s of a printed photo held still
     const before = lastSeq(dir);
-    const d = startBlinkd(['run'], { cwd: dir, env: runEnv(dir, `images:${seq}`, { BLINK_CAMERA__FPS: '10', BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio2.json') }) });
+    const d = startBlinkd(['run'], {
+      cwd: dir,
+      env: runEnv(dir, `images:${seq}`, { BLINK_CAMERA__FPS: '10', BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio2.json') }),
+    });
     cleanups.push(() => void d.child.kill('SIGKILL'));
     await d.waitForLog((l) => l.msg === 'access decided' && l.result === 'DENIED', 60_000);
     await d.waitForLog((l) => l.msg === 'access decided' && l.reason === 'liveness_failed', 60_000);
@@ -139,7 +155,10 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     expect(relayOnWrites(join(dir, 'gpio2.json'))).toBe(0);
     const store = Store.open(join(dir, 'blink.db'));
     try {
-      const events = store.events.query({ limit: 100 }).filter((e) => e.seq > before).reverse();
+      const events = store.events
+        .query({ limit: 100 })
+        .filter((e) => e.seq > before)
+        .reverse();
       expect(events.map((e) => e.result)).toEqual(['DENIED', 'DENIED']);
       const [stranger, photo] = events;
       expect(['unknown', 'below_threshold']).toContain(stranger!.reason);
@@ -160,7 +179,9 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     const d = startBlinkd(['run'], {
       cwd: dir,
       env: runEnv(dir, `file:${join(DATA, 'video', 'focus_mahie_test_1.avi')}`, {
-        BLINK_CAMERA__FPS: '15', BLINK_ACCESS__LIVENESS__BLINK_TIMEOUT_MS: '12000', BLINK_ACCESS__DECISION_TIMEOUT_MS: '15000',
+        BLINK_CAMERA__FPS: '15',
+        BLINK_ACCESS__LIVENESS__BLINK_TIMEOUT_MS: '12000',
+        BLINK_ACCESS__DECISION_TIMEOUT_MS: '15000',
         BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio3.json'),
       }),
     });
@@ -171,7 +192,10 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     expect(relayOnWrites(join(dir, 'gpio3.json'))).toBe(0);
     const store = Store.open(join(dir, 'blink.db'));
     try {
-      const events = store.events.query({ limit: 100 }).filter((e) => e.seq > before).reverse();
+      const events = store.events
+        .query({ limit: 100 })
+        .filter((e) => e.seq > before)
+        .reverse();
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ result: 'DENIED', reason: 'deactivated', personId: mahie.id });
     } finally {

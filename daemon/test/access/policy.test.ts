@@ -6,8 +6,17 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Person } from '../../src/store/peopleRepo.js';
 
 const person = (p: Partial<Person> = {}): Person => ({
-  id: 'p1', externalId: null, name: 'Ada', status: 'ACTIVE', validFrom: null, validUntil: null, schedule: null, notes: null,
-  createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', ...p,
+  id: 'p1',
+  externalId: null,
+  name: 'Ada',
+  status: 'ACTIVE',
+  validFrom: null,
+  validUntil: null,
+  schedule: null,
+  notes: null,
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+  ...p,
 });
 
 describe('schedules and validity', () => {

@@ -56,7 +56,12 @@ export class Client {
 
   constructor(readonly base: string) {}
 
-  async req(method: string, path: string, body?: unknown, options: { csrf?: boolean; headers?: Record<string, string> } = {}): Promise<{ status: number; json: Record<string, unknown>; text: string; headers: Headers }> {
+  async req(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { csrf?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; json: Record<string, unknown>; text: string; headers: Headers }> {
     const headers: Record<string, string> = { ...options.headers };
     if (this.cookie) headers.cookie = this.cookie;
     if (options.csrf !== false && this.csrf && method !== 'GET') headers['x-csrf-token'] = this.csrf;

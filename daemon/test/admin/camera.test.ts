@@ -10,7 +10,10 @@ const FACES = join(testDataDir(), 'faces');
 const haveData = existsSync(join(FACES, 'howard', 'howard1.png'));
 if (!haveData && process.env.CI) throw new Error(`test data missing at ${FACES} (set BLINK_TEST_DATA)`);
 
-interface Meta { analysed: boolean; faces: Array<{ box: { width: number }; quality: { faceSizePx: number; problems: string[] } }> }
+interface Meta {
+  analysed: boolean;
+  faces: Array<{ box: { width: number }; quality: { faceSizePx: number; problems: string[] } }>;
+}
 
 /** The door camera (a real CameraService playing images:DIR) seen through the admin, without the access loop. */
 describe.runIf(haveData)('admin live view and enrollment from the door camera', () => {

@@ -131,14 +131,26 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
 
   it('live view: the newest analysed frame on the bus comes back as JPEG with boxes and names', async () => {
     expect((await c.req('GET', '/api/v1/live/frame')).status).toBe(503);
-    const jpeg = await sharp(readFileSync(join(FACES, 'amy', 'amy4.png'))).jpeg().toBuffer();
+    const jpeg = await sharp(readFileSync(join(FACES, 'amy', 'amy4.png')))
+      .jpeg()
+      .toBuffer();
     const img = await decodeImage(jpeg);
     const pipeline = await FacePipeline.create({ antispoof: false, liveness: false });
     try {
       const r = await pipeline.process(img, { retryZoomedOut: true, passive: false });
       expect(r.faces).toHaveLength(1);
       const frame = { seq: 7, capturedAt: Date.now(), width: img.width, height: img.height, format: 'jpeg' as const, data: jpeg };
-      h.controller.bus.emit('frame.analyzed', { frame, result: { seq: 7, capturedAt: frame.capturedAt, width: img.width, height: img.height, faces: r.faces, timings: { decodeMs: 0, ...r.timings, totalMs: 0 } } });
+      h.controller.bus.emit('frame.analyzed', {
+        frame,
+        result: {
+          seq: 7,
+          capturedAt: frame.capturedAt,
+          width: img.width,
+          height: img.height,
+          faces: r.faces,
+          timings: { decodeMs: 0, ...r.timings, totalMs: 0 },
+        },
+      });
     } finally {
       await pipeline.release();
     }

@@ -9,11 +9,77 @@ import { Client, startAdmin, type Harness } from './adminHarness.js';
  */
 
 const N = 2143;
-const FIRST = ['Ann', 'anna', 'Bo', 'Carl', 'dana', 'Eve', 'Finn', 'Gus', 'Hana', 'Ivo', 'Jan', 'kim', 'Lea', 'Mo', 'Nia', 'Ole', 'Pia', 'Quin', 'Rui', 'Sam', 'Tove', 'Uma', 'Vic', 'Wes', 'Xia', 'Yann', 'Zoe'];
-const LAST = ['Abbott', 'berg', 'Chen', 'Diaz', 'Engel', 'Fox', 'Grant', 'Holm', 'Ito', 'Jensen', 'Khan', 'Lund', 'Moss', 'Nagy', 'Ortiz', 'Park', 'Quist', 'Ruiz', 'Sato', 'Toth', 'Ueda', 'Vogel', 'Wang', 'Young'];
+const FIRST = [
+  'Ann',
+  'anna',
+  'Bo',
+  'Carl',
+  'dana',
+  'Eve',
+  'Finn',
+  'Gus',
+  'Hana',
+  'Ivo',
+  'Jan',
+  'kim',
+  'Lea',
+  'Mo',
+  'Nia',
+  'Ole',
+  'Pia',
+  'Quin',
+  'Rui',
+  'Sam',
+  'Tove',
+  'Uma',
+  'Vic',
+  'Wes',
+  'Xia',
+  'Yann',
+  'Zoe',
+];
+const LAST = [
+  'Abbott',
+  'berg',
+  'Chen',
+  'Diaz',
+  'Engel',
+  'Fox',
+  'Grant',
+  'Holm',
+  'Ito',
+  'Jensen',
+  'Khan',
+  'Lund',
+  'Moss',
+  'Nagy',
+  'Ortiz',
+  'Park',
+  'Quist',
+  'Ruiz',
+  'Sato',
+  'Toth',
+  'Ueda',
+  'Vogel',
+  'Wang',
+  'Young',
+];
 
-interface Item { id: string; name: string; status: string; externalId: string | null; templates: number }
-interface Page { items: Item[]; total: number; offset: number; limit: number; nextCursor: string | null; prevCursor: string | null }
+interface Item {
+  id: string;
+  name: string;
+  status: string;
+  externalId: string | null;
+  templates: number;
+}
+interface Page {
+  items: Item[];
+  total: number;
+  offset: number;
+  limit: number;
+  nextCursor: string | null;
+  prevCursor: string | null;
+}
 
 /** SQLite's NOCASE order (ASCII folded), ties by id: what the API promises. */
 const byName = (a: { name: string; id: string }, b: { name: string; id: string }) => {
@@ -52,7 +118,9 @@ describe('people list paging (2,143 people)', () => {
       for (let i = 0; i < N; i++) {
         // Same names more than once (ties broken by id), mixed case, every 7th deactivated, some badge IDs.
         const name = `${FIRST[i % FIRST.length]} ${LAST[(i * 7) % LAST.length]}`;
-        people.push(store.people.create({ name, status: i % 7 === 3 ? 'DEACTIVATED' : 'ACTIVE', externalId: i % 10 === 0 ? `B-${String(i).padStart(5, '0')}` : null }));
+        people.push(
+          store.people.create({ name, status: i % 7 === 3 ? 'DEACTIVATED' : 'ACTIVE', externalId: i % 10 === 0 ? `B-${String(i).padStart(5, '0')}` : null }),
+        );
       }
     });
     people = people.sort(byName);
@@ -170,10 +238,22 @@ describe('people list paging (2,143 people)', () => {
   });
 
   it('describes the query and the { items, total } response in the OpenAPI document', async () => {
-    const spec = (await c.req('GET', '/docs/json')).json as { paths: Record<string, { get: { parameters: Array<{ name: string }>; responses: Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }> } }> };
+    const spec = (await c.req('GET', '/docs/json')).json as {
+      paths: Record<
+        string,
+        {
+          get: {
+            parameters: Array<{ name: string }>;
+            responses: Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }>;
+          };
+        }
+      >;
+    };
     const op = spec.paths['/api/v1/people']!.get;
     expect(op.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['limit', 'offset', 'after', 'before', 'status', 'search', 'sort']));
-    expect(Object.keys(op.responses['200']!.content['application/json']!.schema.properties)).toEqual(expect.arrayContaining(['items', 'total', 'nextCursor', 'prevCursor']));
+    expect(Object.keys(op.responses['200']!.content['application/json']!.schema.properties)).toEqual(
+      expect.arrayContaining(['items', 'total', 'nextCursor', 'prevCursor']),
+    );
     expect(op.responses['400']).toBeDefined();
   });
 });

@@ -32,7 +32,11 @@ describe('admin security', () => {
     // The token is spent: a second setup (even with it) is refused, and the file is gone.
     expect(await new Client(h.url).setup(token, 'mallory', 'another long password')).toBe(409);
     expect(() => h.setupToken()).toThrow();
-    const users = h.controller.context().store.db.prepare('SELECT username, role, password_hash FROM admin_users').all() as Array<{ username: string; role: string; password_hash: string }>;
+    const users = h.controller.context().store.db.prepare('SELECT username, role, password_hash FROM admin_users').all() as Array<{
+      username: string;
+      role: string;
+      password_hash: string;
+    }>;
     expect(users).toHaveLength(1);
     expect(users[0]!.role).toBe('admin');
     expect(users[0]!.password_hash).toMatch(/^scrypt\$17\$8\$1\$/);
@@ -41,7 +45,14 @@ describe('admin security', () => {
 
   it('unauthenticated requests get 401 and change nothing', async () => {
     const anon = new Client(h.url);
-    for (const [m, p] of [['GET', '/api/v1/people'], ['GET', '/api/v1/dashboard'], ['GET', '/api/v1/events'], ['GET', '/api/v1/settings'], ['POST', '/api/v1/door/unlock'], ['DELETE', '/api/v1/people/x']] as const) {
+    for (const [m, p] of [
+      ['GET', '/api/v1/people'],
+      ['GET', '/api/v1/dashboard'],
+      ['GET', '/api/v1/events'],
+      ['GET', '/api/v1/settings'],
+      ['POST', '/api/v1/door/unlock'],
+      ['DELETE', '/api/v1/people/x'],
+    ] as const) {
       const r = await anon.req(m, p, m === 'POST' ? {} : undefined);
       expect(r.status, `${m} ${p}`).toBe(401);
       expect(r.json.message).toMatch(/sign in/);

@@ -10,7 +10,10 @@ const PASSWORD = 'correct horse battery';
 class From {
   cookie = '';
   csrf = '';
-  constructor(private readonly app: FastifyInstance, readonly address: string) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    readonly address: string,
+  ) {}
   async req(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
     const headers: Record<string, string> = {};
     if (this.cookie) headers.cookie = this.cookie;
@@ -126,7 +129,8 @@ describe('admin security: setup token, passwords, login throttling', () => {
     const c = new From(app, '10.0.3.1');
     expect(await c.login('facilities', PASSWORD)).toBe(200);
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await c.req('POST', '/api/v1/auth/password', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' })).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await c.req('POST', '/api/v1/auth/password', { currentPassword: `guess ${i}`, newPassword: 'a brand new password' })).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
     const right = await c.req('POST', '/api/v1/auth/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
     expect(right.status).toBe(429);

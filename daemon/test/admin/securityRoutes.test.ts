@@ -24,7 +24,16 @@ function allRoutes(app: FastifyInstance): Array<[string, string]> {
 const concrete = (path: string) => path.replace(':id', '00000000-0000-4000-8000-000000000000').replace(/\*$/, 'index.html');
 
 /** What anyone may reach without signing in. /health is the controller's (outside the admin). */
-const PUBLIC = new Set(['GET /health', 'GET /api/v1/auth/state', 'POST /api/v1/auth/setup', 'POST /api/v1/auth/login', 'GET /', 'GET /index.html', 'GET /app.js', 'GET /app.css']);
+const PUBLIC = new Set([
+  'GET /health',
+  'GET /api/v1/auth/state',
+  'POST /api/v1/auth/setup',
+  'POST /api/v1/auth/login',
+  'GET /',
+  'GET /index.html',
+  'GET /app.js',
+  'GET /app.css',
+]);
 /** Changes a viewer may make (their own session and password). */
 const VIEWER_CHANGES = new Set(['POST /api/v1/auth/logout', 'POST /api/v1/auth/password']);
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -49,7 +58,17 @@ describe('admin security: every route is covered by the guard', () => {
 
   it('finds the routes (the list is not empty and has the known ones)', () => {
     const keys = routes.map(([m, p]) => `${m} ${p}`);
-    expect(keys).toEqual(expect.arrayContaining(['POST /api/v1/door/unlock', 'DELETE /api/v1/people/:id', 'PATCH /api/v1/people/:id', 'POST /api/v1/embeddings', 'GET /api/v1/live/stream', 'GET /docs/json', 'GET /index.html']));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/door/unlock',
+        'DELETE /api/v1/people/:id',
+        'PATCH /api/v1/people/:id',
+        'POST /api/v1/embeddings',
+        'GET /api/v1/live/stream',
+        'GET /docs/json',
+        'GET /index.html',
+      ]),
+    );
     expect(routes.length).toBeGreaterThan(40);
   });
 
@@ -114,7 +133,14 @@ describe('admin security: every route is covered by the guard', () => {
   it('static files cannot escape the UI folder (signed in: a stranger gets 401 for any unknown path)', async () => {
     const anon = new Client(h.url);
     expect((await anon.req('GET', '/..%2f..%2fpackage.json')).status).toBe(401);
-    for (const p of ['/../package.json', '/..%2f..%2fpackage.json', '/%2e%2e/%2e%2e/package.json', '/..%5c..%5cpackage.json', '/index.html/../../package.json', '/%2e%2e%2f%2e%2e%2fdaemon/src/admin/guard.ts']) {
+    for (const p of [
+      '/../package.json',
+      '/..%2f..%2fpackage.json',
+      '/%2e%2e/%2e%2e/package.json',
+      '/..%5c..%5cpackage.json',
+      '/index.html/../../package.json',
+      '/%2e%2e%2f%2e%2e%2fdaemon/src/admin/guard.ts',
+    ]) {
       const r = await a.req('GET', p);
       expect(r.status, p).toBe(404);
       expect(r.text).not.toMatch(/"name":\s*"blink|installGuard/);

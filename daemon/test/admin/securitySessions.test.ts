@@ -80,7 +80,7 @@ describe('admin security: sessions', () => {
     expect((await deputy.req('GET', '/api/v1/people')).status).toBe(401);
   });
 
-  it('changing the password signs out the user\'s other sessions but keeps this one', async () => {
+  it("changing the password signs out the user's other sessions but keeps this one", async () => {
     const other = new Client(h.url);
     expect(await other.login('facilities', PASSWORD)).toBe(200);
     expect((await a.req('POST', '/api/v1/auth/password', { currentPassword: PASSWORD, newPassword: 'an even better password' })).status).toBe(200);

@@ -33,7 +33,9 @@ describe('settings, events, attendance and people editing', () => {
   it('applies live settings at once, emits settings.changed, persists them, and says which need a restart', async () => {
     const seen: Array<{ keys: string[]; actor: string }> = [];
     const off = h.controller.bus.on('settings.changed', (e) => void seen.push(e));
-    const r = await c.req('PUT', '/api/v1/settings', { changes: { 'access.threshold': 0.9, 'access.attendance.shiftStart': '08:30', 'mqtt.url': 'mqtt://broker.lan:1883', 'mqtt.password': 's3cret' } });
+    const r = await c.req('PUT', '/api/v1/settings', {
+      changes: { 'access.threshold': 0.9, 'access.attendance.shiftStart': '08:30', 'mqtt.url': 'mqtt://broker.lan:1883', 'mqtt.password': 's3cret' },
+    });
     off();
     expect(r.status, r.text).toBe(200);
     expect((r.json.applied as string[]).sort()).toEqual(['access.attendance.shiftStart', 'access.threshold']);
@@ -43,7 +45,13 @@ describe('settings, events, attendance and people editing', () => {
     expect(seen).toEqual([{ keys: ['access.threshold', 'access.attendance.shiftStart', 'mqtt.url', 'mqtt.password'], actor: 'admin:facilities' }]);
     // Restart-required keys are saved but the running unit keeps the old value until restart.
     expect(h.config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
-    const settings = (await c.req('GET', '/api/v1/settings')).json.settings as Array<{ path: string; value: unknown; isSet?: boolean; overridden: boolean; pendingRestart: boolean }>;
+    const settings = (await c.req('GET', '/api/v1/settings')).json.settings as Array<{
+      path: string;
+      value: unknown;
+      isSet?: boolean;
+      overridden: boolean;
+      pendingRestart: boolean;
+    }>;
     expect(settings.find((s) => s.path === 'mqtt.url')).toMatchObject({ value: 'mqtt://broker.lan:1883', overridden: true, pendingRestart: true });
     expect(settings.find((s) => s.path === 'access.threshold')).toMatchObject({ value: 0.9, pendingRestart: false });
     const pw = settings.find((s) => s.path === 'mqtt.password')!;
@@ -65,9 +73,25 @@ describe('settings, events, attendance and people editing', () => {
     const p = store.people.create({ name: '=HYPERLINK("x")' });
     const q = store.people.create({ name: 'Quinn' });
     const day = new Date().toISOString().slice(0, 10);
-    const g = store.events.insert({ result: 'GRANTED', reason: 'match', personId: p.id, personName: p.name, score: 0.95, margin: 0.2, ts: `${day}T08:45:00.000Z` });
+    const g = store.events.insert({
+      result: 'GRANTED',
+      reason: 'match',
+      personId: p.id,
+      personName: p.name,
+      score: 0.95,
+      margin: 0.2,
+      ts: `${day}T08:45:00.000Z`,
+    });
     store.events.insert({ result: 'DENIED', reason: 'unknown_face', score: 0.41, ts: `${day}T08:50:00.000Z` });
-    const g2 = store.events.insert({ result: 'GRANTED', reason: 'match', personId: q.id, personName: q.name, score: 0.93, margin: 0.1, ts: `${day}T09:10:00.000Z` });
+    const g2 = store.events.insert({
+      result: 'GRANTED',
+      reason: 'match',
+      personId: q.id,
+      personName: q.name,
+      score: 0.93,
+      margin: 0.1,
+      ts: `${day}T09:10:00.000Z`,
+    });
     store.attendance.add({ personId: p.id, day, kind: 'CHECK_IN', status: 'ON_TIME', ts: g.ts, eventId: g.id });
     store.attendance.add({ personId: q.id, day, kind: 'CHECK_IN', status: 'LATE', ts: g2.ts, eventId: g2.id });
 
@@ -90,7 +114,10 @@ describe('settings, events, attendance and people editing', () => {
 
     const att = await c.req('GET', `/api/v1/attendance?from=${day}&to=${day}`);
     const days = att.json.days as Array<{ personName: string; late: boolean; status: string }>;
-    expect(days.map((d) => [d.personName, d.late])).toEqual([['=HYPERLINK("x")', false], ['Quinn', true]]);
+    expect(days.map((d) => [d.personName, d.late])).toEqual([
+      ['=HYPERLINK("x")', false],
+      ['Quinn', true],
+    ]);
     const attCsv = await c.req('GET', `/api/v1/attendance.csv?from=${day}&to=${day}`);
     expect(attCsv.text.split('\r\n')[0]).toBe('day,person_id,person_name,check_in,check_out,status');
     expect(attCsv.text).toContain('Quinn');
@@ -105,7 +132,12 @@ describe('settings, events, attendance and people editing', () => {
     const p = store.people.create({ name: 'Rae' });
     const changes: unknown[] = [];
     const off = h.controller.bus.on('people.changed', (e) => void changes.push(e));
-    const ok = await c.req('PATCH', `/api/v1/people/${p.id}`, { name: 'Rae Mills', validFrom: '2026-01-01', validUntil: '2026-12-31', schedule: [{ days: ['mon', 'fri'], start: '07:00', end: '18:00' }] });
+    const ok = await c.req('PATCH', `/api/v1/people/${p.id}`, {
+      name: 'Rae Mills',
+      validFrom: '2026-01-01',
+      validUntil: '2026-12-31',
+      schedule: [{ days: ['mon', 'fri'], start: '07:00', end: '18:00' }],
+    });
     expect(ok.status, ok.text).toBe(200);
     expect(ok.json).toMatchObject({ name: 'Rae Mills', validUntil: '2026-12-31', schedule: [{ days: ['mon', 'fri'], start: '07:00', end: '18:00' }] });
     const badSchedule = await c.req('PATCH', `/api/v1/people/${p.id}`, { schedule: [{ days: ['someday'], start: '07:00', end: '18:00' }] });
@@ -117,7 +149,10 @@ describe('settings, events, attendance and people editing', () => {
     const deact = await c.req('PATCH', `/api/v1/people/${p.id}`, { status: 'DEACTIVATED' });
     expect(deact.json.status).toBe('DEACTIVATED');
     off();
-    expect(changes).toEqual([{ personId: p.id, action: 'updated' }, { personId: p.id, action: 'updated' }]);
+    expect(changes).toEqual([
+      { personId: p.id, action: 'updated' },
+      { personId: p.id, action: 'updated' },
+    ]);
     expect(store.people.get(p.id)).toMatchObject({ name: 'Rae Mills', status: 'DEACTIVATED', validFrom: '2026-01-01' });
     const audit = await c.req('GET', '/api/v1/audit?action=person.deactivated');
     expect((audit.json.entries as unknown[]).length).toBe(1);
@@ -126,7 +161,11 @@ describe('settings, events, attendance and people editing', () => {
   it('health reports services, system, store, disk', async () => {
     const r = await c.req('GET', '/api/v1/health');
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ status: expect.any(String), system: expect.objectContaining({ load: expect.any(Array) }), store: expect.objectContaining({ mqttOutbox: 0, syncOutbox: 0 }) });
+    expect(r.json).toMatchObject({
+      status: expect.any(String),
+      system: expect.objectContaining({ load: expect.any(Array) }),
+      store: expect.objectContaining({ mqttOutbox: 0, syncOutbox: 0 }),
+    });
     expect((r.json.disk as { freeMb: number }).freeMb).toBeGreaterThan(0);
     const adminHealth = (r.json.services as Record<string, unknown>).admin;
     expect(adminHealth).toMatchObject({ status: 'running', setupPending: false, enrollment: expect.any(String) });

@@ -31,7 +31,9 @@ function cameraConfig(raw: Record<string, unknown>) {
 }
 
 async function solidJpeg(w: number, h: number, v: number): Promise<Buffer> {
-  return sharp({ create: { width: w, height: h, channels: 3, background: { r: v, g: v, b: v } } }).jpeg().toBuffer();
+  return sharp({ create: { width: w, height: h, channels: 3, background: { r: v, g: v, b: v } } })
+    .jpeg()
+    .toBuffer();
 }
 
 function startCamera(cfg: ReturnType<typeof cameraConfig>, factory?: ConstructorParameters<typeof CameraService>[3]) {
@@ -108,7 +110,12 @@ describe('camera source selection', () => {
     const dev = join(t.dir, 'dev');
     const sys = join(t.dir, 'sys');
     mkdirSync(dev);
-    for (const [n, name] of [['video10', 'bcm2835-codec-decode'], ['video2', 'USB Camera'], ['video19', 'bcm2835-isp'], ['video1', 'pispbe']] as const) {
+    for (const [n, name] of [
+      ['video10', 'bcm2835-codec-decode'],
+      ['video2', 'USB Camera'],
+      ['video19', 'bcm2835-isp'],
+      ['video1', 'pispbe'],
+    ] as const) {
       writeFileSync(join(dev, n), '');
       mkdirSync(join(sys, n), { recursive: true });
       writeFileSync(join(sys, n, 'name'), name + '\n');
@@ -182,7 +189,10 @@ describe('camera service', () => {
     const jpg = join(t.dir, 'a.jpg');
     writeFileSync(jpg, await solidJpeg(64, 48, 90));
     const cfg = cameraConfig({ restartBackoffMinMs: 200, restartBackoffMaxMs: 1000 });
-    const { cam, alarms, statuses } = startCamera(cfg, () => new ProcessFrameSource('dies', '/bin/sh', ['-c', `cat ${jpg}; sleep 0.3; echo broken >&2; exit 3`]));
+    const { cam, alarms, statuses } = startCamera(
+      cfg,
+      () => new ProcessFrameSource('dies', '/bin/sh', ['-c', `cat ${jpg}; sleep 0.3; echo broken >&2; exit 3`]),
+    );
     await cam.start();
     await sleep(1500);
     const h = cam.snapshot();

@@ -26,7 +26,9 @@ function fakeTool(dir: string, name: string, cameras: boolean): string {
   const bin = join(dir, 'bin');
   mkdirSync(bin, { recursive: true });
   const file = join(bin, name);
-  writeFileSync(file, `#!/bin/sh
+  writeFileSync(
+    file,
+    `#!/bin/sh
 if [ "$1" = "--list-cameras" ]; then
   ${cameras ? `echo "Available cameras"; echo "-----------------"; echo "0 : imx708 [4608x2592 10-bit RGGB] (/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a)"` : 'echo "No cameras available!"'}
   exit 0
@@ -38,7 +40,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 exec ffmpeg -hide_banner -loglevel error -nostdin -stream_loop -1 -re -i "${VIDEO}" -an -vf "scale=$w:$h,fps=$fps" -f mjpeg pipe:1
-`);
+`,
+  );
   chmodSync(file, 0o755);
   return bin;
 }
@@ -50,7 +53,11 @@ describe.runIf(existsSync(VIDEO))('libcamera source (rpicam-vid stand-in)', () =
     const bin = fakeTool(t.dir, 'rpicam-vid', true);
     process.env.PATH = `${bin}:${savedPath}`;
     expect(resolveSource('auto')).toEqual({ kind: 'libcamera', binary: join(bin, 'rpicam-vid') });
-    const cam = new CameraService(parseConfig({ camera: { source: 'auto', width: 320, height: 240, fps: 10, rotate: 180 } }, 't').camera, new EventBus(), createLogger('silent'));
+    const cam = new CameraService(
+      parseConfig({ camera: { source: 'auto', width: 320, height: 240, fps: 10, rotate: 180 } }, 't').camera,
+      new EventBus(),
+      createLogger('silent'),
+    );
     cleanups.push(() => cam.stop());
     await cam.start();
     expect(await cam.waitUntilReady(10_000)).toBe(true);

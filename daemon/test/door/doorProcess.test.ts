@@ -76,7 +76,10 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     const trigger = join(t.dir, 'crash-now');
     // Preloaded into the real `blinkd run` process: throws from a timer once the trigger file exists.
     const preload = join(t.dir, 'crash.mjs');
-    writeFileSync(preload, `import { existsSync } from 'node:fs';\nconst t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); throw new Error('injected crash'); } }, 20);\nt.unref();\n`);
+    writeFileSync(
+      preload,
+      `import { existsSync } from 'node:fs';\nconst t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); throw new Error('injected crash'); } }, 20);\nt.unref();\n`,
+    );
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
     const d = startBlinkd(['run'], { cwd: t.dir, env: { ...doorEnv(t.dir), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
     cleanups.push(() => void d.child.kill('SIGKILL'));
@@ -116,7 +119,12 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     const status = spawnSync(process.execPath, [BLINKD, 'relay', 'status'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
     expect(JSON.parse(status.stdout)).toMatchObject({ relay: 'off', level: 0 });
     const pulse = spawnSync(process.execPath, [BLINKD, 'relay', 'pulse', '--ms', '150'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
-    expect(pulse.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { relay: string }).relay)).toEqual(['on', 'off']);
+    expect(
+      pulse.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { relay: string }).relay),
+    ).toEqual(['on', 'off']);
     const bad = spawnSync(process.execPath, [BLINKD, 'relay', 'pulse', '--ms', 'soon'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--ms must be an integer');

@@ -97,7 +97,10 @@ describe('door state machine (simulated GPIO)', () => {
     await sleep(500);
     expect(r.alarms.map((a) => [a.type, a.active])).toEqual([['held_open', true]]);
     r.gpio.setInput(CONTACT, 0);
-    expect(r.alarms.map((a) => [a.type, a.active])).toEqual([['held_open', true], ['held_open', false]]);
+    expect(r.alarms.map((a) => [a.type, a.active])).toEqual([
+      ['held_open', true],
+      ['held_open', false],
+    ]);
     expect(r.door.alarms()).toEqual([]);
   });
 
@@ -195,7 +198,14 @@ describe('door state machine (simulated GPIO)', () => {
       expect(await commands.dispatch({ type: 'held_unlocked', on: true }, origin)).toMatchObject({ ok: true, detail: { mode: 'held_unlocked' } });
       expect(r.gpio.outputLevel(RELAY)).toBe(1);
       const audit = store.db.prepare("SELECT action FROM audit_log WHERE actor = 'admin:alice' ORDER BY id").all() as Array<{ action: string }>;
-      expect(audit.map((a) => a.action)).toEqual(['command.unlock', 'command.lockdown', 'command.unlock', 'command.held_unlocked', 'command.lockdown', 'command.held_unlocked']);
+      expect(audit.map((a) => a.action)).toEqual([
+        'command.unlock',
+        'command.lockdown',
+        'command.unlock',
+        'command.held_unlocked',
+        'command.lockdown',
+        'command.held_unlocked',
+      ]);
     } finally {
       store.close();
       t.cleanup();

@@ -108,7 +108,12 @@ describe('configuration', () => {
   });
 
   it('applies BLINK_* environment overrides, typed, and validates them like file values', () => {
-    const { config, envVariables } = loadYaml('admin:\n  port: 9000\n', { BLINK_ADMIN__PORT: '9100', BLINK_ACCESS__LIVENESS__BLINK: 'false', BLINK_MQTT__TLS__CA: '/etc/ca.pem', BLINK_TEST_DATA: '/x' });
+    const { config, envVariables } = loadYaml('admin:\n  port: 9000\n', {
+      BLINK_ADMIN__PORT: '9100',
+      BLINK_ACCESS__LIVENESS__BLINK: 'false',
+      BLINK_MQTT__TLS__CA: '/etc/ca.pem',
+      BLINK_TEST_DATA: '/x',
+    });
     expect(config.admin.port).toBe(9100);
     expect(config.access.liveness.blink).toBe(false);
     expect(config.mqtt.tls.ca).toBe('/etc/ca.pem');

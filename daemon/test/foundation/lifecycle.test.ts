@@ -17,7 +17,10 @@ describe('blinkd lifecycle', () => {
     const t = tempDir();
     try {
       const gpio = join(t.dir, 'gpio.json');
-      const d = startBlinkd(['run'], { cwd: t.dir, env: { BLINK_DOOR__DRIVER: 'simulated', BLINK_DOOR__SIMULATED_STATE_FILE: gpio, BLINK_CAMERA__SOURCE: 'images:' + join(t.dir, 'none') } });
+      const d = startBlinkd(['run'], {
+        cwd: t.dir,
+        env: { BLINK_DOOR__DRIVER: 'simulated', BLINK_DOOR__SIMULATED_STATE_FILE: gpio, BLINK_CAMERA__SOURCE: 'images:' + join(t.dir, 'none') },
+      });
       const listening = await d.waitForLog((l) => l.msg === 'admin listening');
       const res = await fetch(`${listening.url as string}/health`);
       const body = (await res.json()) as Record<string, unknown>;
@@ -77,7 +80,11 @@ describe('blinkd lifecycle', () => {
       const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
       expect(out).toContain('relay energized');
       expect(code).toBe(1);
-      const fatal = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'fatal');
+      const fatal = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.level === 'fatal');
       expect(fatal?.relay).toBe('off');
       expect(JSON.stringify(fatal?.err)).toContain('boom from a timer');
       expect(relayPinLevel(gpio)).toBe(0);

@@ -6,8 +6,18 @@ import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/blinkd.js';
 
 const EXPECTED_TABLES = [
-  'access_events', 'admin_sessions', 'admin_users', 'attendance', 'audit_log', 'auth_attempts', 'face_templates',
-  'face_thumbnails', 'mqtt_outbox', 'people', 'settings', 'sync_outbox',
+  'access_events',
+  'admin_sessions',
+  'admin_users',
+  'attendance',
+  'audit_log',
+  'auth_attempts',
+  'face_templates',
+  'face_thumbnails',
+  'mqtt_outbox',
+  'people',
+  'settings',
+  'sync_outbox',
 ];
 
 describe('store migrations', () => {
@@ -19,7 +29,9 @@ describe('store migrations', () => {
       expect(schemaVersion(db)).toBe(latest);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
-      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name);
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map(
+        (r) => r.name,
+      );
       for (const t of EXPECTED_TABLES) expect(tables).toContain(t);
       db.close();
     } finally {

@@ -79,7 +79,7 @@ describe('Gallery', () => {
   });
 });
 
-describe('AccessGallery (the door runtime\'s gallery)', () => {
+describe("AccessGallery (the door runtime's gallery)", () => {
   let dir = '';
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -90,7 +90,14 @@ describe('AccessGallery (the door runtime\'s gallery)', () => {
     const store = Store.open(join(dir, 'db.sqlite'));
     const bus = new EventBus();
     const warnings: string[] = [];
-    const gallery = new AccessGallery(store, bus, 'model-a', 4, () => ({ threshold: 0.9, margin: 0.02 }), (m) => warnings.push(m));
+    const gallery = new AccessGallery(
+      store,
+      bus,
+      'model-a',
+      4,
+      () => ({ threshold: 0.9, margin: 0.02 }),
+      (m) => warnings.push(m),
+    );
     try {
       const ann = store.people.create({ name: 'Ann' });
       store.templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0, 0]), 0.9);

@@ -63,7 +63,11 @@ export function startBlinkd(args: string[], options: { cwd: string; env?: Record
       const found = lines.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-2000)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            rej(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-2000)}; last lines: ${JSON.stringify(lines.slice(-5))}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (l) => (clearTimeout(timer), res(l)) });
         void exited.then(() => setTimeout(() => rej(new Error(`blinkd exited before the log line; stderr: ${stderr.join('').slice(-2000)}`)), 50));
       });

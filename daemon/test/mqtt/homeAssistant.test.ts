@@ -77,13 +77,19 @@ describe('Home Assistant MQTT discovery (real Mosquitto, blinkd run)', () => {
       for (const k of ['state_topic', 'command_topic', 'json_attributes_topic']) {
         if (k in cfg) expect(String(cfg[k]).startsWith(`${BASE}/`), `${topic} ${k}`).toBe(true);
       }
-      if (!topic.includes('/connectivity/')) expect(cfg.availability).toEqual([{ topic: `${BASE}/status`, payload_available: 'online', payload_not_available: 'offline' }]);
+      if (!topic.includes('/connectivity/'))
+        expect(cfg.availability).toEqual([{ topic: `${BASE}/status`, payload_available: 'online', payload_not_available: 'offline' }]);
     }
     expect(ids.size).toBe(byTopic.size);
     const lock = byTopic.get('homeassistant/lock/blink_door-ha/door/config')!;
     expect(lock).toMatchObject({ command_topic: `${BASE}/lock/set`, state_topic: `${BASE}/lock/state`, payload_unlock: 'UNLOCK', state_locked: 'LOCKED' });
     expect(byTopic.get('homeassistant/event/blink_door-ha/access/config')).toMatchObject({ state_topic: `${BASE}/access`, event_types: ['granted', 'denied'] });
-    expect(byTopic.get('homeassistant/binary_sensor/blink_door-ha/connectivity/config')).toMatchObject({ state_topic: `${BASE}/status`, payload_on: 'online', payload_off: 'offline', device_class: 'connectivity' });
+    expect(byTopic.get('homeassistant/binary_sensor/blink_door-ha/connectivity/config')).toMatchObject({
+      state_topic: `${BASE}/status`,
+      payload_on: 'online',
+      payload_off: 'offline',
+      device_class: 'connectivity',
+    });
   });
 
   it('the state topics the entities read are there: lock LOCKED, door state JSON, alarm state, stats', async () => {
@@ -125,6 +131,11 @@ describe('Home Assistant MQTT discovery (real Mosquitto, blinkd run)', () => {
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0 } }));
     await ha.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).contact === 'closed');
     await ha.waitFor((s) => after(s) && s.topic === `${BASE}/alarm/state` && JSON.stringify(json(s).active) === '[]');
-    expect(alarms().filter((a) => a.active === false).map((a) => a.type).sort()).toEqual(['forced_open', 'held_open']);
+    expect(
+      alarms()
+        .filter((a) => a.active === false)
+        .map((a) => a.type)
+        .sort(),
+    ).toEqual(['forced_open', 'held_open']);
   });
 });

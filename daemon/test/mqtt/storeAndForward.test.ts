@@ -49,7 +49,10 @@ function startDecisionUnit(dir: string, env: Record<string, string>) {
     for (;;) {
       const hit = lines.find(pred);
       if (hit) return hit;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`decision unit exited (${child.exitCode} ${child.signalCode}); stderr: ${stderr.slice(-2000)} last: ${JSON.stringify(lines.slice(-4))}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `decision unit exited (${child.exitCode} ${child.signalCode}); stderr: ${stderr.slice(-2000)} last: ${JSON.stringify(lines.slice(-4))}`,
+        );
       if (Date.now() > deadline) throw new Error(`line not seen; last: ${JSON.stringify(lines.slice(-3))} stderr: ${stderr.slice(-1000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -104,9 +107,36 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
     const got = await fleet.waitForCount((s) => s.topic === `${BASE}/access`, 4);
     const first = json(got[0]!);
     expect(Object.keys(first).sort()).toEqual(
-      ['event_type', 'id', 'seq', 'ts', 'unit', 'door', 'result', 'reason', 'personId', 'personName', 'score', 'margin', 'liveness', 'source', 'trackId'].sort(),
+      [
+        'event_type',
+        'id',
+        'seq',
+        'ts',
+        'unit',
+        'door',
+        'result',
+        'reason',
+        'personId',
+        'personName',
+        'score',
+        'margin',
+        'liveness',
+        'source',
+        'trackId',
+      ].sort(),
     );
-    expect(first).toMatchObject({ event_type: 'granted', unit: UNIT, door: 'main', result: 'GRANTED', reason: 'match', personId: 'person-1', personName: 'Person 1', score: 0.9, liveness: { passive: 0.97, blink: true }, source: 'camera' });
+    expect(first).toMatchObject({
+      event_type: 'granted',
+      unit: UNIT,
+      door: 'main',
+      result: 'GRANTED',
+      reason: 'match',
+      personId: 'person-1',
+      personName: 'Person 1',
+      score: 0.9,
+      liveness: { passive: 0.97, blink: true },
+      source: 'camera',
+    });
     expect(first.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number.isNaN(Date.parse(String(first.ts)))).toBe(false);
     const fourth = json(got[3]!);

@@ -50,8 +50,18 @@ export function relayWrites(dir: string): Array<{ level: number; t: number }> {
 export function auditEntries(dir: string): Array<{ actor: string; action: string; target: string | null; details: Record<string, unknown> | null }> {
   const db = openDatabase(join(dir, 'blink.db'), { readonly: true });
   try {
-    const rows = db.prepare('SELECT actor, action, target, details_json FROM audit_log ORDER BY id').all() as Array<{ actor: string; action: string; target: string | null; details_json: string | null }>;
-    return rows.map((r) => ({ actor: r.actor, action: r.action, target: r.target, details: r.details_json ? (JSON.parse(r.details_json) as Record<string, unknown>) : null }));
+    const rows = db.prepare('SELECT actor, action, target, details_json FROM audit_log ORDER BY id').all() as Array<{
+      actor: string;
+      action: string;
+      target: string | null;
+      details_json: string | null;
+    }>;
+    return rows.map((r) => ({
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      details: r.details_json ? (JSON.parse(r.details_json) as Record<string, unknown>) : null,
+    }));
   } finally {
     db.close();
   }

@@ -39,7 +39,9 @@ export async function watch(url: string, filters: string[], options: IClientOpti
       };
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(check), 1);
-        reject(new Error(`only ${seen.filter(pred).length} of ${count} expected messages within ${timeoutMs} ms; last seen: ${JSON.stringify(seen.slice(-5))}`));
+        reject(
+          new Error(`only ${seen.filter(pred).length} of ${count} expected messages within ${timeoutMs} ms; last seen: ${JSON.stringify(seen.slice(-5))}`),
+        );
       }, timeoutMs);
       waiters.push(check);
       check();

@@ -56,7 +56,12 @@ export async function startNotifyListener(dir: string): Promise<NotifyListener> 
       buf = buf.slice(nl + 1);
       if (line.listening) onListening();
       else if (line.msg !== undefined && line.msg !== 'BARRIER=1') {
-        const fields = Object.fromEntries(line.msg.split('\n').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+        const fields = Object.fromEntries(
+          line.msg
+            .split('\n')
+            .filter(Boolean)
+            .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        );
         messages.push({ fields, pid: line.pid ?? null, t: line.t ?? Date.now() });
       }
     }
@@ -72,7 +77,8 @@ export async function startNotifyListener(dir: string): Promise<NotifyListener> 
         const check = () => {
           const m = messages.find(pred);
           if (m) return resolve(m);
-          if (Date.now() - start > timeoutMs) return reject(new Error(`notify message not seen in ${timeoutMs} ms; got ${JSON.stringify(messages.map((x) => x.fields))}`));
+          if (Date.now() - start > timeoutMs)
+            return reject(new Error(`notify message not seen in ${timeoutMs} ms; got ${JSON.stringify(messages.map((x) => x.fields))}`));
           setTimeout(check, 50);
         };
         check();

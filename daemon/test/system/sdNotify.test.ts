@@ -35,7 +35,16 @@ describe('systemd unit', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const unit = readFileSync(join(REPO_ROOT, 'systemd', 'blinkd.service'), 'utf8');
-    for (const line of ['Type=notify', 'NotifyAccess=all', 'Restart=on-failure', 'RestartPreventExitStatus=78', 'User=blink', 'StateDirectory=blink', 'ProtectSystem=strict', 'NoNewPrivileges=yes']) {
+    for (const line of [
+      'Type=notify',
+      'NotifyAccess=all',
+      'Restart=on-failure',
+      'RestartPreventExitStatus=78',
+      'User=blink',
+      'StateDirectory=blink',
+      'ProtectSystem=strict',
+      'NoNewPrivileges=yes',
+    ]) {
       expect(unit).toContain(line);
     }
     expect(unit).toMatch(/^WatchdogSec=\d+/m);

@@ -23,9 +23,18 @@ describe('frame loop health', () => {
   it('healthy, frozen camera, stuck worker, no results, no camera', () => {
     expect(frameLoopHealth(base)).toEqual({ ok: true });
     expect(frameLoopHealth({ ...base, lastFrameAgeMs: 5001 })).toMatchObject({ ok: false, reason: expect.stringContaining('camera: no frame for 5001 ms') });
-    expect(frameLoopHealth({ ...base, cameraState: 'down', lastFrameAgeMs: null, cameraDetail: 'ffmpeg exited' })).toMatchObject({ ok: false, reason: expect.stringContaining('ffmpeg exited') });
-    expect(frameLoopHealth({ ...base, loop: { inFlightMs: VISION_STUCK_MS + 1, lastResultAgeMs: 60 } })).toMatchObject({ ok: false, reason: expect.stringContaining('vision worker stuck') });
-    expect(frameLoopHealth({ ...base, loop: { inFlightMs: null, lastResultAgeMs: VISION_STUCK_MS + 1 } })).toMatchObject({ ok: false, reason: expect.stringContaining('no vision result') });
+    expect(frameLoopHealth({ ...base, cameraState: 'down', lastFrameAgeMs: null, cameraDetail: 'ffmpeg exited' })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('ffmpeg exited'),
+    });
+    expect(frameLoopHealth({ ...base, loop: { inFlightMs: VISION_STUCK_MS + 1, lastResultAgeMs: 60 } })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('vision worker stuck'),
+    });
+    expect(frameLoopHealth({ ...base, loop: { inFlightMs: null, lastResultAgeMs: VISION_STUCK_MS + 1 } })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('no vision result'),
+    });
     expect(frameLoopHealth({ ...base, cameraState: 'none', lastFrameAgeMs: null })).toEqual({ ok: true });
   });
 
@@ -64,10 +73,11 @@ describe('WatchdogService', () => {
     let release: () => void = () => {};
     const ready = new Promise<void>((r) => (release = r));
     const bus = new EventBus();
-    const w = new WatchdogService(
-      { ready: () => ready, frameLoop: () => health, statusLine: () => 'camera up 15 fps, 2 people enrolled' },
-      bus, log, { NOTIFY_SOCKET: l.socket, WATCHDOG_USEC: '400000', PATH: process.env.PATH },
-    );
+    const w = new WatchdogService({ ready: () => ready, frameLoop: () => health, statusLine: () => 'camera up 15 fps, 2 people enrolled' }, bus, log, {
+      NOTIFY_SOCKET: l.socket,
+      WATCHDOG_USEC: '400000',
+      PATH: process.env.PATH,
+    });
     await w.start();
     cleanups.push(() => w.stop());
     bus.emit('service.status', { name: 'http', status: 'running' });
@@ -88,7 +98,9 @@ describe('WatchdogService', () => {
     await l.waitFor((m) => m.fields.WATCHDOG === '1' && m.fields.STATUS === 'camera up 15 fps, 2 people enrolled', 3000);
     // block the event loop for 1.3 s: the next round sees the lag and does not ping
     const end = Date.now() + 1300;
-    while (Date.now() < end) { /* busy */ }
+    while (Date.now() < end) {
+      /* busy */
+    }
     await l.waitFor((m) => (m.fields.STATUS ?? '').startsWith('unhealthy: event loop blocked'), 3000);
     await w.stop();
     await l.waitFor((m) => m.fields.STOPPING === '1', 3000);

@@ -10,7 +10,8 @@ describe('similarity alignment', () => {
       { x: 15, y: 60 },
       { x: 45, y: 61 },
     ];
-    const th = (23 * Math.PI) / 180, s = 1.7;
+    const th = (23 * Math.PI) / 180,
+      s = 1.7;
     const truth = { a: s * Math.cos(th), b: s * Math.sin(th), tx: -12.5, ty: 33 };
     const dst = src.map((p) => applySimilarity(truth, p));
     const t = estimateSimilarity(src, dst);

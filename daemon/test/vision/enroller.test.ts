@@ -40,7 +40,10 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
 
   const counts = (): [number, number] => [store.people.count(), store.templates.count()];
   async function refused(p: Promise<unknown>): Promise<EnrollError> {
-    const err = await p.then(() => null, (e: unknown) => e);
+    const err = await p.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(EnrollError);
     return err as EnrollError;
   }
@@ -80,7 +83,9 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
   it('refuses non-images, faceless images and group photos with typed errors, writing nothing', async () => {
     const before = counts();
     const enroller = new Enroller(pipeline, store, bus, { threshold });
-    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [img('biden', 0), { name: 'notes.txt', data: Buffer.from('hello') }] }))).kind).toBe('not_an_image');
+    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [img('biden', 0), { name: 'notes.txt', data: Buffer.from('hello') }] }))).kind).toBe(
+      'not_an_image',
+    );
     const noFace = readdirSync(join(DATA, 'faces', 'no_face')).sort()[0]!;
     expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: noFace, data: face('no_face', noFace) }] }))).kind).toBe('no_face');
     const multi = await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: 'couple', data: face('group_photos', 'deepface__couple.jpg') }] }));

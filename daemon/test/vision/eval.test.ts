@@ -5,7 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { evalMain } from '../../src/eval/main.js';
 import { DATA, SKIP_DATA } from './sharedData.js';
 
-const KEYS = ['tar_at_far_1e-2', 'tar_at_far_1e-3', 'eer', 'rank1', 'distractor_false_accept_rate', 'detection_failures', 'genuine_pairs', 'impostor_pairs', 'threshold'];
+const KEYS = [
+  'tar_at_far_1e-2',
+  'tar_at_far_1e-3',
+  'eer',
+  'rank1',
+  'distractor_false_accept_rate',
+  'detection_failures',
+  'genuine_pairs',
+  'impostor_pairs',
+  'threshold',
+];
 
 describe.skipIf(SKIP_DATA)('npm run eval on the shared faces', () => {
   it('writes the JSON keys for int8 and fp32, meets the accuracy bar, and INT8 stays within 1 point of FP32', async () => {

@@ -11,7 +11,10 @@ import { DATA, SKIP_DATA } from './sharedData.js';
 
 describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
   it('returns faces for a frame and drops stale frames while busy (newest wins)', async () => {
-    const jpeg = await sharp(readFileSync(join(DATA, 'faces', 'obama', 'obama.jpg'))).resize(640, 480, { fit: 'contain' }).jpeg().toBuffer();
+    const jpeg = await sharp(readFileSync(join(DATA, 'faces', 'obama', 'obama.jpg')))
+      .resize(640, 480, { fit: 'contain' })
+      .jpeg()
+      .toBuffer();
     const frame = (seq: number) => ({ seq, capturedAt: Date.now(), width: 640, height: 480, format: 'jpeg' as const, data: jpeg });
     const client = new VisionClient({ precision: 'int8', intraOpThreads: 1 });
     await client.start();

@@ -16,11 +16,24 @@ export interface AccessEvent {
 
 export function eventRow(e: AccessEvent): HTMLElement {
   const scores = [e.score !== null ? `score ${e.score.toFixed(2)}` : '', e.margin !== null ? `margin ${e.margin.toFixed(2)}` : ''].filter(Boolean).join(' · ');
-  return h('li.item.event', { dataset: { result: e.result } },
+  return h(
+    'li.item.event',
+    { dataset: { result: e.result } },
     h('span.badge', { class: e.result === 'GRANTED' ? 'ok' : 'bad' }, e.result),
-    h('span.grow', null,
+    h(
+      'span.grow',
+      null,
       h('strong', null, e.personName ?? 'Unknown person'),
-      h('span.small.muted.block', null, h('time', { datetime: e.ts }, fmtDateTime(e.ts)), ' · ', e.reason.replace(/_/g, ' '), scores ? ` · ${scores}` : '', e.source !== 'camera' ? ` · ${e.source.replace(/_/g, ' ')}` : '')),
+      h(
+        'span.small.muted.block',
+        null,
+        h('time', { datetime: e.ts }, fmtDateTime(e.ts)),
+        ' · ',
+        e.reason.replace(/_/g, ' '),
+        scores ? ` · ${scores}` : '',
+        e.source !== 'camera' ? ` · ${e.source.replace(/_/g, ' ')}` : '',
+      ),
+    ),
   );
 }
 
@@ -35,7 +48,13 @@ async function peopleOptions(select: HTMLSelectElement, selected = ''): Promise<
 
 export function eventsView(params: URLSearchParams = new URLSearchParams()): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));
-  const result = h('select', { name: 'result' }, h('option', { value: '' }, 'All results'), h('option', { value: 'GRANTED' }, 'Granted'), h('option', { value: 'DENIED' }, 'Denied'));
+  const result = h(
+    'select',
+    { name: 'result' },
+    h('option', { value: '' }, 'All results'),
+    h('option', { value: 'GRANTED' }, 'Granted'),
+    h('option', { value: 'DENIED' }, 'Denied'),
+  );
   const from = h('input', { type: 'date', name: 'from', value: daysAgo(7) });
   const to = h('input', { type: 'date', name: 'to', value: today() });
   const list = h('ul.list', { id: 'events-list' });
@@ -73,15 +92,36 @@ export function eventsView(params: URLSearchParams = new URLSearchParams()): HTM
   for (const el of [person, result, from, to]) el.addEventListener('change', () => void load(false));
   if (params.get('result')) result.value = params.get('result')!;
   void peopleOptions(person, params.get('personId') ?? '').then(() => load(false));
-  return h('div', null,
-    h('section.card', null, h('h1', null, 'Events'),
-      h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'Result', result), h('label', null, 'From', from), h('label', null, 'To', to)),
-      h('div.row', null, csv)),
+  return h(
+    'div',
+    null,
+    h(
+      'section.card',
+      null,
+      h('h1', null, 'Events'),
+      h(
+        'div.filters',
+        null,
+        h('label', null, 'Person', person),
+        h('label', null, 'Result', result),
+        h('label', null, 'From', from),
+        h('label', null, 'To', to),
+      ),
+      h('div.row', null, csv),
+    ),
     err,
-    h('section.card', null, list, more));
+    h('section.card', null, list, more),
+  );
 }
 
-interface AttendanceDay { day: string; personName: string; checkIn: string | null; checkOut: string | null; status: string | null; late: boolean }
+interface AttendanceDay {
+  day: string;
+  personName: string;
+  checkIn: string | null;
+  checkOut: string | null;
+  status: string | null;
+  late: boolean;
+}
 
 export function attendanceView(): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));
@@ -101,23 +141,49 @@ export function attendanceView(): HTMLElement {
       err.hidden = true;
       const r = await get<{ shiftStart: string; graceMinutes: number; days: AttendanceDay[] }>('/attendance?' + q.toString());
       info.textContent = `Shift starts ${r.shiftStart}; arrivals more than ${r.graceMinutes} min later are late.`;
-      clear(body, r.days.length
-        ? r.days.map((d) => h('tr', { class: d.late ? 'late' : '' },
-          h('td', null, d.day), h('td', null, d.personName),
-          h('td', null, d.checkIn ? new Date(d.checkIn).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
-          h('td', null, d.checkOut ? new Date(d.checkOut).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
-          h('td', null, d.late ? h('span.badge.late', null, 'LATE') : d.status ? h('span.badge.ok', null, 'on time') : '')))
-        : h('tr', null, h('td', { colSpan: 5, class: 'muted' }, 'No attendance in this period.')));
+      clear(
+        body,
+        r.days.length
+          ? r.days.map((d) =>
+              h(
+                'tr',
+                { class: d.late ? 'late' : '' },
+                h('td', null, d.day),
+                h('td', null, d.personName),
+                h('td', null, d.checkIn ? new Date(d.checkIn).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
+                h('td', null, d.checkOut ? new Date(d.checkOut).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
+                h('td', null, d.late ? h('span.badge.late', null, 'LATE') : d.status ? h('span.badge.ok', null, 'on time') : ''),
+              ),
+            )
+          : h('tr', null, h('td', { colSpan: 5, class: 'muted' }, 'No attendance in this period.')),
+      );
     } catch (e) {
       showError(err, e);
     }
   };
   for (const el of [person, from, to]) el.addEventListener('change', () => void load());
   void peopleOptions(person).then(load);
-  return h('div', null,
-    h('section.card', null, h('h1', null, 'Attendance'), info,
+  return h(
+    'div',
+    null,
+    h(
+      'section.card',
+      null,
+      h('h1', null, 'Attendance'),
+      info,
       h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'From', from), h('label', null, 'To', to)),
-      h('div.row', null, csv)),
+      h('div.row', null, csv),
+    ),
     err,
-    h('section.card.scroll', null, h('table#attendance-table', null, h('thead', null, h('tr', null, h('th', null, 'Day'), h('th', null, 'Person'), h('th', null, 'In'), h('th', null, 'Out'), h('th', null, 'Status'))), body)));
+    h(
+      'section.card.scroll',
+      null,
+      h(
+        'table#attendance-table',
+        null,
+        h('thead', null, h('tr', null, h('th', null, 'Day'), h('th', null, 'Person'), h('th', null, 'In'), h('th', null, 'Out'), h('th', null, 'Status'))),
+        body,
+      ),
+    ),
+  );
 }

@@ -5,11 +5,24 @@ import { clear, confirmDialog, fmtDateTime, h, showError, toast } from '../dom.j
 import { liveView, type FrameMeta } from '../liveView.js';
 import type { Session } from '../session.js';
 
-interface Window_ { days: string[]; start: string; end: string }
+interface Window_ {
+  days: string[];
+  start: string;
+  end: string;
+}
 export interface Person {
-  id: string; name: string; externalId: string | null; status: 'ACTIVE' | 'DEACTIVATED';
-  validFrom: string | null; validUntil: string | null; schedule: Window_[] | null; notes: string | null;
-  templates: number; hasThumbnail: boolean; createdAt: string; updatedAt: string;
+  id: string;
+  name: string;
+  externalId: string | null;
+  status: 'ACTIVE' | 'DEACTIVATED';
+  validFrom: string | null;
+  validUntil: string | null;
+  schedule: Window_[] | null;
+  notes: string | null;
+  templates: number;
+  hasThumbnail: boolean;
+  createdAt: string;
+  updatedAt: string;
 }
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -17,17 +30,39 @@ const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 function avatar(p: Person): HTMLElement {
   return p.hasThumbnail
     ? h('img.avatar', { src: `/api/v1/people/${encodeURIComponent(p.id)}/thumbnail?v=${encodeURIComponent(p.updatedAt)}`, alt: '', loading: 'lazy' })
-    : h('span.avatar.initials', { 'aria-hidden': 'true' }, p.name.split(/\s+/).map((w) => w[0]).join('').slice(0, 2).toUpperCase());
+    : h(
+        'span.avatar.initials',
+        { 'aria-hidden': 'true' },
+        p.name
+          .split(/\s+/)
+          .map((w) => w[0])
+          .join('')
+          .slice(0, 2)
+          .toUpperCase(),
+      );
 }
 
 /** One page of GET /api/v1/people. */
-interface PeoplePage { items: Person[]; total: number; offset: number; limit: number; nextCursor: string | null; prevCursor: string | null }
+interface PeoplePage {
+  items: Person[];
+  total: number;
+  offset: number;
+  limit: number;
+  nextCursor: string | null;
+  prevCursor: string | null;
+}
 
 type StatusFilter = '' | 'ACTIVE' | 'DEACTIVATED';
 type SortOrder = 'name' | '-name';
 
 /** What the list shows; kept in the URL hash (#/people?search=…&status=…&sort=…&after=…) so reload and back/forward keep it. */
-interface ListState { search: string; status: StatusFilter; sort: SortOrder; after: string; before: string }
+interface ListState {
+  search: string;
+  status: StatusFilter;
+  sort: SortOrder;
+  after: string;
+  before: string;
+}
 
 const PAGE_SIZE = 100;
 const fmtCount = (n: number) => n.toLocaleString('en-US');
@@ -56,11 +91,18 @@ function listQuery(s: ListState, forApi: boolean): string {
 }
 
 function personRow(p: Person): HTMLElement {
-  return h('li', null, h('a.item.person', { href: `#/people/${encodeURIComponent(p.id)}` },
-    avatar(p),
-    h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
-    h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
-    p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated')));
+  return h(
+    'li',
+    null,
+    h(
+      'a.item.person',
+      { href: `#/people/${encodeURIComponent(p.id)}` },
+      avatar(p),
+      h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
+      h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+      p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
+    ),
+  );
 }
 
 /**
@@ -76,9 +118,21 @@ export function peopleView(session: Session): HTMLElement {
   let searchEntryPushed = false;
   let timer = 0;
 
-  const search = h('input', { type: 'search', placeholder: 'Search by name or ID', 'aria-label': 'search people', id: 'people-search', value: state.search, autocomplete: 'off' });
-  const status = h('select', { id: 'people-status', name: 'status' },
-    h('option', { value: '' }, 'Everyone'), h('option', { value: 'ACTIVE' }, 'Active'), h('option', { value: 'DEACTIVATED' }, 'Deactivated'));
+  const search = h('input', {
+    type: 'search',
+    placeholder: 'Search by name or ID',
+    'aria-label': 'search people',
+    id: 'people-search',
+    value: state.search,
+    autocomplete: 'off',
+  });
+  const status = h(
+    'select',
+    { id: 'people-status', name: 'status' },
+    h('option', { value: '' }, 'Everyone'),
+    h('option', { value: 'ACTIVE' }, 'Active'),
+    h('option', { value: 'DEACTIVATED' }, 'Deactivated'),
+  );
   status.value = state.status;
   const sort = h('select', { id: 'people-sort', name: 'sort' }, h('option', { value: 'name' }, 'Name A–Z'), h('option', { value: '-name' }, 'Name Z–A'));
   sort.value = state.sort;
@@ -88,8 +142,16 @@ export function peopleView(session: Session): HTMLElement {
 
   const pagers: Array<{ el: HTMLElement; prev: HTMLButtonElement; next: HTMLButtonElement; text: HTMLElement }> = [];
   const pager = (where: 'top' | 'bottom') => {
-    const prev = h('button.secondary.prev', { type: 'button', 'aria-label': 'previous page', onclick: () => go({ ...state, after: '', before: page?.prevCursor ?? '' }, true) }, '‹ Previous');
-    const next = h('button.secondary.next', { type: 'button', 'aria-label': 'next page', onclick: () => go({ ...state, after: page?.nextCursor ?? '', before: '' }, true) }, 'Next ›');
+    const prev = h(
+      'button.secondary.prev',
+      { type: 'button', 'aria-label': 'previous page', onclick: () => go({ ...state, after: '', before: page?.prevCursor ?? '' }, true) },
+      '‹ Previous',
+    );
+    const next = h(
+      'button.secondary.next',
+      { type: 'button', 'aria-label': 'next page', onclick: () => go({ ...state, after: page?.nextCursor ?? '', before: '' }, true) },
+      'Next ›',
+    );
     const text = h('span.pager-text.small.muted');
     const el = h('nav.pager', { 'aria-label': `pages (${where})`, dataset: { where } }, prev, text, next);
     pagers.push({ el, prev, next, text });
@@ -98,12 +160,34 @@ export function peopleView(session: Session): HTMLElement {
 
   const render = (r: PeoplePage) => {
     const first = r.items.length ? r.offset + 1 : 0;
-    const shown = r.items.length ? `${fmtCount(first)}–${fmtCount(r.offset + r.items.length)} of ${fmtCount(r.total)}` : `${fmtCount(r.total)} ${r.total === 1 ? 'person' : 'people'}`;
+    const shown = r.items.length
+      ? `${fmtCount(first)}–${fmtCount(r.offset + r.items.length)} of ${fmtCount(r.total)}`
+      : `${fmtCount(r.total)} ${r.total === 1 ? 'person' : 'people'}`;
     range.textContent = shown;
     const filtered = Boolean(state.search.trim() || state.status);
-    clear(list, r.items.length ? r.items.map(personRow)
-      : r.total > 0 ? h('li.muted', null, 'Nobody on this page. ', h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); go({ ...state, after: '', before: '' }, true); } }, 'First page'))
-        : h('li.muted', null, filtered ? 'Nobody matches.' : 'No people enrolled yet. Use "Enroll person" to add the first.'));
+    clear(
+      list,
+      r.items.length
+        ? r.items.map(personRow)
+        : r.total > 0
+          ? h(
+              'li.muted',
+              null,
+              'Nobody on this page. ',
+              h(
+                'a',
+                {
+                  href: '#',
+                  onclick: (e: Event) => {
+                    e.preventDefault();
+                    go({ ...state, after: '', before: '' }, true);
+                  },
+                },
+                'First page',
+              ),
+            )
+          : h('li.muted', null, filtered ? 'Nobody matches.' : 'No people enrolled yet. Use "Enroll person" to add the first.'),
+    );
     for (const p of pagers) {
       p.prev.disabled = !r.prevCursor;
       p.next.disabled = !r.nextCursor;
@@ -124,7 +208,8 @@ export function peopleView(session: Session): HTMLElement {
     } catch (e) {
       if (mine !== seq) return;
       // A cursor in the URL that the API refuses (edited or from an older version): start at the first page.
-      if (e instanceof ApiError && e.status === 400 && (e.body.parameter === 'after' || e.body.parameter === 'before')) return go({ ...state, after: '', before: '' }, false);
+      if (e instanceof ApiError && e.status === 400 && (e.body.parameter === 'after' || e.body.parameter === 'before'))
+        return go({ ...state, after: '', before: '' }, false);
       showError(err, e);
     } finally {
       if (mine === seq) list.removeAttribute('aria-busy');
@@ -160,13 +245,19 @@ export function peopleView(session: Session): HTMLElement {
 
   const listCard = h('section.card', null, pager('top'), list, pager('bottom'));
   void load();
-  return h('div', null,
-    h('section.card', null,
+  return h(
+    'div',
+    null,
+    h(
+      'section.card',
+      null,
       h('div.row', null, h('h1.grow', null, 'People'), range),
       h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person')),
       h('div.filters', null, h('label', null, 'Status', status), h('label', null, 'Sort', sort)),
-      err),
-    listCard);
+      err,
+    ),
+    listCard,
+  );
 }
 
 export function enrollView(): HTMLElement {
@@ -176,17 +267,32 @@ export function enrollView(): HTMLElement {
   const files = h('input', { type: 'file', name: 'photos', accept: 'image/jpeg,image/png,image/webp', multiple: true, id: 'enroll-photos' });
   const previews = h('div.previews');
   files.addEventListener('change', () => {
-    clear(previews, [...(files.files ?? [])].map((f) => h('figure', null, h('img', { src: URL.createObjectURL(f), alt: f.name }), h('figcaption.small', null, f.name))));
+    clear(
+      previews,
+      [...(files.files ?? [])].map((f) => h('figure', null, h('img', { src: URL.createObjectURL(f), alt: f.name }), h('figcaption.small', null, f.name))),
+    );
   });
   const submit = h('button', { type: 'submit' }, 'Enroll');
-  const form = h('form.card', { id: 'enroll-form' },
+  const form = h(
+    'form.card',
+    { id: 'enroll-form' },
     h('h1', null, 'Enroll a person'),
     h('label', null, 'Name', name),
     h('label', null, 'Employee / badge ID (optional)', externalId),
-    h('fieldset', null, h('legend', null, 'Photos'),
-      h('p.muted', null, 'Add 3–5 clear photos of the face from slightly different angles: one face per photo, good light, no sunglasses. On a phone you can take them with the camera.'),
-      files, previews),
-    err, submit,
+    h(
+      'fieldset',
+      null,
+      h('legend', null, 'Photos'),
+      h(
+        'p.muted',
+        null,
+        'Add 3–5 clear photos of the face from slightly different angles: one face per photo, good light, no sunglasses. On a phone you can take them with the camera.',
+      ),
+      files,
+      previews,
+    ),
+    err,
+    submit,
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -209,7 +315,12 @@ export function enrollView(): HTMLElement {
       submit.textContent = 'Enroll';
     }
   });
-  return h('div', null, h('nav.tabs', null, h('a.active', { href: '#/enroll' }, 'Upload photos'), h('a', { href: '#/enroll-camera' }, 'Use the door camera')), form);
+  return h(
+    'div',
+    null,
+    h('nav.tabs', null, h('a.active', { href: '#/enroll' }, 'Upload photos'), h('a', { href: '#/enroll-camera' }, 'Use the door camera')),
+    form,
+  );
 }
 
 export function enrollCameraView(): HTMLElement {
@@ -221,33 +332,50 @@ export function enrollCameraView(): HTMLElement {
   const onMeta = (meta: FrameMeta | null, error: string | null) => {
     if (!meta) return clear(feedback, h('li.bad', null, error ?? 'no camera'));
     const faces = meta.faces;
-    if (faces.length === 0) return clear(feedback, h('li.bad', null, 'No face in view: stand an arm\'s length from the camera, facing it.'));
+    if (faces.length === 0) return clear(feedback, h('li.bad', null, "No face in view: stand an arm's length from the camera, facing it."));
     if (faces.length > 1) return clear(feedback, h('li.bad', null, `${faces.length} faces in view: only the person being enrolled.`));
     const q = faces[0]!.quality;
     if (!q) return clear(feedback, h('li.ok', null, 'One face in view.'));
     // The server's quality gates decide; the numbers are shown for orientation.
-    clear(feedback,
+    clear(
+      feedback,
       h('li', null, `Face size ${Math.round(q.faceSizePx)} px`),
       h('li', null, `Sharpness ${Math.round(q.sharpness)}`),
       h('li', null, `Facing the camera ${Math.round(q.poseScore * 100)}%`),
       ...q.problems.map((p) => h('li.bad', null, p)),
-      q.problems.length === 0 && h('li.ok', null, 'Good: capture now.'));
+      q.problems.length === 0 && h('li.ok', null, 'Good: capture now.'),
+    );
   };
-  const capture = h('button.secondary', { type: 'button', onclick: async () => {
-    try {
-      err.hidden = true;
-      const r = await api<{ captureId: string }>('POST', '/live/capture', {});
-      captures.push(r.captureId);
-      shots.append(h('figure', null, h('img', { src: `/api/v1/live/capture/${r.captureId}`, alt: `capture ${captures.length}` })));
-    } catch (e) {
-      showError(err, e);
-    }
-  } }, 'Capture');
-  const form = h('form.card', null,
+  const capture = h(
+    'button.secondary',
+    {
+      type: 'button',
+      onclick: async () => {
+        try {
+          err.hidden = true;
+          const r = await api<{ captureId: string }>('POST', '/live/capture', {});
+          captures.push(r.captureId);
+          shots.append(h('figure', null, h('img', { src: `/api/v1/live/capture/${r.captureId}`, alt: `capture ${captures.length}` })));
+        } catch (e) {
+          showError(err, e);
+        }
+      },
+    },
+    'Capture',
+  );
+  const form = h(
+    'form.card',
+    null,
     h('h1', null, 'Enroll from the door camera'),
     h('p.muted', null, 'Ask the person to stand at the door and look at the camera. Capture 3–5 times, turning the head slightly between captures.'),
-    liveView(onMeta, { url: '/api/v1/live/assess', periodMs: 700, names: false }), feedback, h('div.row', null, capture), shots,
-    h('label', null, 'Name', name), err, h('button', { type: 'submit' }, 'Enroll'));
+    liveView(onMeta, { url: '/api/v1/live/assess', periodMs: 700, names: false }),
+    feedback,
+    h('div.row', null, capture),
+    shots,
+    h('label', null, 'Name', name),
+    err,
+    h('button', { type: 'submit' }, 'Enroll'),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (!captures.length) return showError(err, new Error('capture at least one photo first'));
@@ -259,22 +387,41 @@ export function enrollCameraView(): HTMLElement {
       showError(err, e2);
     }
   });
-  return h('div', null, h('nav.tabs', null, h('a', { href: '#/enroll' }, 'Upload photos'), h('a.active', { href: '#/enroll-camera' }, 'Use the door camera')), form);
+  return h(
+    'div',
+    null,
+    h('nav.tabs', null, h('a', { href: '#/enroll' }, 'Upload photos'), h('a.active', { href: '#/enroll-camera' }, 'Use the door camera')),
+    form,
+  );
 }
 
 function scheduleEditor(initial: Window_[] | null): { el: HTMLElement; value: () => Window_[] | null } {
   const rows = h('div.schedule');
   const add = (w: Window_) => {
-    const row = h('div.window', null,
-      h('div.days', null, DAYS.map((d) => h('label.day', null, h('input', { type: 'checkbox', value: d, checked: w.days.includes(d) }), d))),
-      h('input', { type: 'time', value: w.start, 'aria-label': 'from' }), '–', h('input', { type: 'time', value: w.end, 'aria-label': 'until' }),
-      h('button.link', { type: 'button', onclick: () => row.remove() }, 'remove'));
+    const row = h(
+      'div.window',
+      null,
+      h(
+        'div.days',
+        null,
+        DAYS.map((d) => h('label.day', null, h('input', { type: 'checkbox', value: d, checked: w.days.includes(d) }), d)),
+      ),
+      h('input', { type: 'time', value: w.start, 'aria-label': 'from' }),
+      '–',
+      h('input', { type: 'time', value: w.end, 'aria-label': 'until' }),
+      h('button.link', { type: 'button', onclick: () => row.remove() }, 'remove'),
+    );
     rows.appendChild(row);
   };
   (initial ?? []).forEach(add);
-  const el = h('fieldset', null, h('legend', null, 'Schedule'),
+  const el = h(
+    'fieldset',
+    null,
+    h('legend', null, 'Schedule'),
     h('p.muted.small', null, 'Empty = any time. Otherwise the person is let in only inside these weekly windows.'),
-    rows, h('button.secondary', { type: 'button', onclick: () => add({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '07:00', end: '19:00' }) }, 'Add window'));
+    rows,
+    h('button.secondary', { type: 'button', onclick: () => add({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '07:00', end: '19:00' }) }, 'Add window'),
+  );
   return {
     el,
     value: () => {
@@ -290,66 +437,132 @@ function scheduleEditor(initial: Window_[] | null): { el: HTMLElement; value: ()
 export function personView(id: string, session: Session): HTMLElement {
   const root = h('div', null, h('p.muted', null, 'Loading…'));
   const isAdmin = session.me.user?.role === 'admin';
-  void get<Person>(`/people/${encodeURIComponent(id)}`).then((p) => {
-    const err = h('p.error', { hidden: true, role: 'alert' });
-    const name = h('input', { name: 'name', value: p.name, required: true, maxLength: 100, disabled: !isAdmin });
-    const ext = h('input', { name: 'externalId', value: p.externalId ?? '', maxLength: 64, disabled: !isAdmin });
-    const from = h('input', { type: 'date', name: 'validFrom', value: p.validFrom ?? '', disabled: !isAdmin });
-    const until = h('input', { type: 'date', name: 'validUntil', value: p.validUntil ?? '', disabled: !isAdmin });
-    const notes = h('textarea', { name: 'notes', maxLength: 1000, disabled: !isAdmin, rows: 2 }, p.notes ?? '');
-    const schedule = scheduleEditor(p.schedule);
-    const form = h('form.card', { id: 'person-form' },
-      h('div.row', null, avatar(p), h('h1.grow', null, p.name), p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated')),
-      h('p.muted.small', null, `${p.templates} face template${p.templates === 1 ? '' : 's'} · enrolled ${fmtDateTime(p.createdAt)}`),
-      h('label', null, 'Name', name), h('label', null, 'Employee / badge ID', ext),
-      h('div.row.wrap', null, h('label', null, 'Valid from', from), h('label', null, 'Valid until', until)),
-      schedule.el, h('label', null, 'Notes', notes), err,
-      isAdmin && h('div.row.wrap', null,
-        h('button', { type: 'submit' }, 'Save'),
-        h('button.secondary', { type: 'button', id: 'toggle-status', onclick: async () => {
+  void get<Person>(`/people/${encodeURIComponent(id)}`)
+    .then((p) => {
+      const err = h('p.error', { hidden: true, role: 'alert' });
+      const name = h('input', { name: 'name', value: p.name, required: true, maxLength: 100, disabled: !isAdmin });
+      const ext = h('input', { name: 'externalId', value: p.externalId ?? '', maxLength: 64, disabled: !isAdmin });
+      const from = h('input', { type: 'date', name: 'validFrom', value: p.validFrom ?? '', disabled: !isAdmin });
+      const until = h('input', { type: 'date', name: 'validUntil', value: p.validUntil ?? '', disabled: !isAdmin });
+      const notes = h('textarea', { name: 'notes', maxLength: 1000, disabled: !isAdmin, rows: 2 }, p.notes ?? '');
+      const schedule = scheduleEditor(p.schedule);
+      const form = h(
+        'form.card',
+        { id: 'person-form' },
+        h(
+          'div.row',
+          null,
+          avatar(p),
+          h('h1.grow', null, p.name),
+          p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
+        ),
+        h('p.muted.small', null, `${p.templates} face template${p.templates === 1 ? '' : 's'} · enrolled ${fmtDateTime(p.createdAt)}`),
+        h('label', null, 'Name', name),
+        h('label', null, 'Employee / badge ID', ext),
+        h('div.row.wrap', null, h('label', null, 'Valid from', from), h('label', null, 'Valid until', until)),
+        schedule.el,
+        h('label', null, 'Notes', notes),
+        err,
+        isAdmin &&
+          h(
+            'div.row.wrap',
+            null,
+            h('button', { type: 'submit' }, 'Save'),
+            h(
+              'button.secondary',
+              {
+                type: 'button',
+                id: 'toggle-status',
+                onclick: async () => {
+                  try {
+                    await api('PATCH', `/people/${encodeURIComponent(p.id)}`, { status: p.status === 'ACTIVE' ? 'DEACTIVATED' : 'ACTIVE' });
+                    toast(p.status === 'ACTIVE' ? 'Deactivated: no longer let in' : 'Reactivated');
+                    clear(root, personView(id, session));
+                  } catch (e) {
+                    showError(err, e);
+                  }
+                },
+              },
+              p.status === 'ACTIVE' ? 'Deactivate' : 'Reactivate',
+            ),
+            h(
+              'button.danger',
+              {
+                type: 'button',
+                id: 'delete-person',
+                onclick: async () => {
+                  if (
+                    !(await confirmDialog(
+                      `Delete ${p.name}? Their face templates and thumbnails are erased for good. Past events keep the name.`,
+                      'Delete and erase',
+                    ))
+                  )
+                    return;
+                  try {
+                    await api('DELETE', `/people/${encodeURIComponent(p.id)}`);
+                    toast(`${p.name} deleted; face data erased`);
+                    location.hash = '#/people';
+                  } catch (e) {
+                    showError(err, e);
+                  }
+                },
+              },
+              'Delete',
+            ),
+          ),
+      );
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        try {
+          err.hidden = true;
+          await api('PATCH', `/people/${encodeURIComponent(p.id)}`, {
+            name: name.value.trim(),
+            externalId: ext.value.trim() || null,
+            validFrom: from.value || null,
+            validUntil: until.value || null,
+            schedule: schedule.value(),
+            notes: notes.value.trim() || null,
+          });
+          toast('Saved');
+          clear(root, personView(id, session));
+        } catch (e2) {
+          showError(err, e2);
+        }
+      });
+      const addErr = h('p.error', { hidden: true, role: 'alert' });
+      const addFiles = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/webp', multiple: true });
+      const addForm =
+        isAdmin &&
+        h(
+          'form.card',
+          null,
+          h('h2', null, 'Add photos'),
+          h('p.muted.small', null, 'More photos (other angles, glasses on/off) make recognition more reliable.'),
+          addFiles,
+          addErr,
+          h('button.secondary', { type: 'submit' }, 'Add'),
+        );
+      if (addForm)
+        addForm.addEventListener('submit', async (e) => {
+          e.preventDefault();
+          const data = new FormData();
+          for (const f of addFiles.files ?? []) data.append('photos', f, f.name);
           try {
-            await api('PATCH', `/people/${encodeURIComponent(p.id)}`, { status: p.status === 'ACTIVE' ? 'DEACTIVATED' : 'ACTIVE' });
-            toast(p.status === 'ACTIVE' ? 'Deactivated: no longer let in' : 'Reactivated');
+            await api('POST', `/people/${encodeURIComponent(p.id)}/photos`, data);
+            toast('Photos added');
             clear(root, personView(id, session));
-          } catch (e) { showError(err, e); }
-        } }, p.status === 'ACTIVE' ? 'Deactivate' : 'Reactivate'),
-        h('button.danger', { type: 'button', id: 'delete-person', onclick: async () => {
-          if (!(await confirmDialog(`Delete ${p.name}? Their face templates and thumbnails are erased for good. Past events keep the name.`, 'Delete and erase'))) return;
-          try {
-            await api('DELETE', `/people/${encodeURIComponent(p.id)}`);
-            toast(`${p.name} deleted; face data erased`);
-            location.hash = '#/people';
-          } catch (e) { showError(err, e); }
-        } }, 'Delete')),
-    );
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      try {
-        err.hidden = true;
-        await api('PATCH', `/people/${encodeURIComponent(p.id)}`, {
-          name: name.value.trim(), externalId: ext.value.trim() || null, validFrom: from.value || null, validUntil: until.value || null,
-          schedule: schedule.value(), notes: notes.value.trim() || null,
+          } catch (e2) {
+            showError(addErr, e2);
+          }
         });
-        toast('Saved');
-        clear(root, personView(id, session));
-      } catch (e2) {
-        showError(err, e2);
-      }
-    });
-    const addErr = h('p.error', { hidden: true, role: 'alert' });
-    const addFiles = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/webp', multiple: true });
-    const addForm = isAdmin && h('form.card', null, h('h2', null, 'Add photos'), h('p.muted.small', null, 'More photos (other angles, glasses on/off) make recognition more reliable.'), addFiles, addErr, h('button.secondary', { type: 'submit' }, 'Add'));
-    if (addForm) addForm.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const data = new FormData();
-      for (const f of addFiles.files ?? []) data.append('photos', f, f.name);
-      try {
-        await api('POST', `/people/${encodeURIComponent(p.id)}/photos`, data);
-        toast('Photos added');
-        clear(root, personView(id, session));
-      } catch (e2) { showError(addErr, e2); }
-    });
-    clear(root, h('a.back', { href: '#/people' }, '← People'), form, addForm, h('section.card', null, h('a', { href: `#/events?personId=${encodeURIComponent(p.id)}` }, 'Events of this person →')));
-  }).catch((e: unknown) => clear(root, h('p.error', null, (e as Error).message)));
+      clear(
+        root,
+        h('a.back', { href: '#/people' }, '← People'),
+        form,
+        addForm,
+        h('section.card', null, h('a', { href: `#/events?personId=${encodeURIComponent(p.id)}` }, 'Events of this person →')),
+      );
+    })
+    .catch((e: unknown) => clear(root, h('p.error', null, (e as Error).message)));
   return root;
 }

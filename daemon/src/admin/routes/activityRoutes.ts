@@ -11,9 +11,19 @@ type EventFilter = EventQuery;
 const eventSchema = {
   type: 'object',
   properties: {
-    seq: { type: 'integer' }, id: { type: 'string' }, ts: { type: 'string' }, result: { type: 'string' }, reason: { type: 'string' },
-    personId: { type: ['string', 'null'] }, personName: { type: ['string', 'null'] }, score: { type: ['number', 'null'] }, margin: { type: ['number', 'null'] },
-    liveness: { type: ['object', 'null'], additionalProperties: true }, trackId: { type: ['integer', 'null'] }, source: { type: 'string' }, door: { type: 'string' },
+    seq: { type: 'integer' },
+    id: { type: 'string' },
+    ts: { type: 'string' },
+    result: { type: 'string' },
+    reason: { type: 'string' },
+    personId: { type: ['string', 'null'] },
+    personName: { type: ['string', 'null'] },
+    score: { type: ['number', 'null'] },
+    margin: { type: ['number', 'null'] },
+    liveness: { type: ['object', 'null'], additionalProperties: true },
+    trackId: { type: ['integer', 'null'] },
+    source: { type: 'string' },
+    door: { type: 'string' },
     details: { type: ['object', 'null'], additionalProperties: true },
   },
 } as const;
@@ -21,17 +31,26 @@ const eventSchema = {
 const attendanceSchema = {
   type: 'object',
   properties: {
-    day: { type: 'string' }, personId: { type: 'string' }, personName: { type: 'string' },
-    checkIn: { type: ['string', 'null'] }, checkOut: { type: ['string', 'null'] }, status: { type: ['string', 'null'] }, late: { type: 'boolean' },
+    day: { type: 'string' },
+    personId: { type: 'string' },
+    personName: { type: 'string' },
+    checkIn: { type: ['string', 'null'] },
+    checkOut: { type: ['string', 'null'] },
+    status: { type: ['string', 'null'] },
+    late: { type: 'boolean' },
   },
 } as const;
 
 const eventQuery = {
-  type: 'object', additionalProperties: false,
+  type: 'object',
+  additionalProperties: false,
   properties: {
-    personId: { type: 'string', maxLength: 64 }, result: { type: 'string', enum: ['GRANTED', 'DENIED'] },
-    from: { type: 'string', pattern: DAY_PATTERN, description: 'first local day (YYYY-MM-DD)' }, to: { type: 'string', pattern: DAY_PATTERN, description: 'last local day (YYYY-MM-DD), inclusive' },
-    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 }, beforeSeq: { type: 'integer', minimum: 1 },
+    personId: { type: 'string', maxLength: 64 },
+    result: { type: 'string', enum: ['GRANTED', 'DENIED'] },
+    from: { type: 'string', pattern: DAY_PATTERN, description: 'first local day (YYYY-MM-DD)' },
+    to: { type: 'string', pattern: DAY_PATTERN, description: 'last local day (YYYY-MM-DD), inclusive' },
+    limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+    beforeSeq: { type: 'integer', minimum: 1 },
   },
 } as const;
 
@@ -57,7 +76,10 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   const queryEvents = (q: EventFilter): AccessEvent[] => {
     checkRange(q);
     return store.events.query({
-      personId: q.personId, result: q.result, limit: q.limit, beforeSeq: q.beforeSeq,
+      personId: q.personId,
+      result: q.result,
+      limit: q.limit,
+      beforeSeq: q.beforeSeq,
       from: q.from ? dayStartIso(tz(), q.from) : undefined,
       to: q.to ? dayStartIso(tz(), nextDay(q.to)) : undefined,
     });
@@ -70,7 +92,15 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
     const byKey = new Map<string, AttendanceDay>();
     for (const r of rows) {
       const key = `${r.day}|${r.personId}`;
-      const d = byKey.get(key) ?? { day: r.day, personId: r.personId, personName: r.personName ?? '', checkIn: null, checkOut: null, status: null, late: false };
+      const d = byKey.get(key) ?? {
+        day: r.day,
+        personId: r.personId,
+        personName: r.personName ?? '',
+        checkIn: null,
+        checkOut: null,
+        status: null,
+        late: false,
+      };
       if (r.kind === 'CHECK_IN') Object.assign(d, { checkIn: r.ts, status: r.status, late: r.status === 'LATE' });
       else if (!d.checkOut || r.ts > d.checkOut) d.checkOut = r.ts;
       byKey.set(key, d);
@@ -78,64 +108,116 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
     return [...byKey.values()].sort((a, b) => (a.day === b.day ? (a.checkIn ?? '').localeCompare(b.checkIn ?? '') : b.day.localeCompare(a.day)));
   };
 
-  app.get('/api/v1/dashboard', {
-    schema: {
-      tags: ['activity'], summary: 'Door state, today\'s counts, attendance and recent decisions',
-      response: { 200: { type: 'object', additionalProperties: true, properties: { recent: { type: 'array', items: eventSchema }, attendance: { type: 'array', items: attendanceSchema } } } },
-    },
-  }, async () => {
-    const today = localDay(tz(), admin.now());
-    const from = dayStartIso(tz(), today);
-    const to = dayStartIso(tz(), nextDay(today));
-    const attendance = attendanceDays({ from: today, to: today });
-    return {
-      unit: { id: config.unit.id, name: config.unit.name },
-      today,
-      door: admin.ctx.door.state(),
-      counts: {
-        granted: store.events.count({ result: 'GRANTED', from, to }),
-        denied: store.events.count({ result: 'DENIED', from, to }),
-        present: attendance.length,
-        late: attendance.filter((a) => a.late).length,
-        people: store.people.count('ACTIVE'),
+  app.get(
+    '/api/v1/dashboard',
+    {
+      schema: {
+        tags: ['activity'],
+        summary: "Door state, today's counts, attendance and recent decisions",
+        response: {
+          200: {
+            type: 'object',
+            additionalProperties: true,
+            properties: { recent: { type: 'array', items: eventSchema }, attendance: { type: 'array', items: attendanceSchema } },
+          },
+        },
       },
-      attendance,
-      recent: store.events.query({ limit: 10 }),
-      camera: { available: (await admin.faces.liveFrame()) !== null },
-    };
-  });
+    },
+    async () => {
+      const today = localDay(tz(), admin.now());
+      const from = dayStartIso(tz(), today);
+      const to = dayStartIso(tz(), nextDay(today));
+      const attendance = attendanceDays({ from: today, to: today });
+      return {
+        unit: { id: config.unit.id, name: config.unit.name },
+        today,
+        door: admin.ctx.door.state(),
+        counts: {
+          granted: store.events.count({ result: 'GRANTED', from, to }),
+          denied: store.events.count({ result: 'DENIED', from, to }),
+          present: attendance.length,
+          late: attendance.filter((a) => a.late).length,
+          people: store.people.count('ACTIVE'),
+        },
+        attendance,
+        recent: store.events.query({ limit: 10 }),
+        camera: { available: (await admin.faces.liveFrame()) !== null },
+      };
+    },
+  );
 
-  app.get<{ Querystring: EventFilter }>('/api/v1/events', {
-    schema: { tags: ['activity'], summary: 'Access decisions with reason and scores (newest first; page with beforeSeq)', querystring: eventQuery, response: { 200: { type: 'object', properties: { events: { type: 'array', items: eventSchema } } }, 400: errorSchema } },
-  }, async (req) => ({ events: queryEvents(req.query) }));
+  app.get<{ Querystring: EventFilter }>(
+    '/api/v1/events',
+    {
+      schema: {
+        tags: ['activity'],
+        summary: 'Access decisions with reason and scores (newest first; page with beforeSeq)',
+        querystring: eventQuery,
+        response: { 200: { type: 'object', properties: { events: { type: 'array', items: eventSchema } } }, 400: errorSchema },
+      },
+    },
+    async (req) => ({ events: queryEvents(req.query) }),
+  );
 
-  app.get<{ Querystring: EventFilter }>('/api/v1/events.csv', {
-    schema: { tags: ['activity'], summary: 'The same, as CSV (up to 10 000 rows)', querystring: eventQuery },
-  }, async (req, reply) => {
-    const events = queryEvents({ ...req.query, limit: req.query.limit && req.query.limit !== 100 ? req.query.limit : 10_000 });
-    admin.audit(req, 'export.events', null, { rows: events.length, ...req.query });
-    const csv = toCsv(
-      ['time', 'result', 'reason', 'person_id', 'person_name', 'score', 'margin', 'source', 'door', 'event_id'],
-      events.map((e) => [e.ts, e.result, e.reason, e.personId, e.personName, e.score, e.margin, e.source, e.door, e.id]),
-    );
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="events-${localDay(tz(), admin.now())}.csv"`).send(csv);
-  });
+  app.get<{ Querystring: EventFilter }>(
+    '/api/v1/events.csv',
+    {
+      schema: { tags: ['activity'], summary: 'The same, as CSV (up to 10 000 rows)', querystring: eventQuery },
+    },
+    async (req, reply) => {
+      const events = queryEvents({ ...req.query, limit: req.query.limit && req.query.limit !== 100 ? req.query.limit : 10_000 });
+      admin.audit(req, 'export.events', null, { rows: events.length, ...req.query });
+      const csv = toCsv(
+        ['time', 'result', 'reason', 'person_id', 'person_name', 'score', 'margin', 'source', 'door', 'event_id'],
+        events.map((e) => [e.ts, e.result, e.reason, e.personId, e.personName, e.score, e.margin, e.source, e.door, e.id]),
+      );
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="events-${localDay(tz(), admin.now())}.csv"`)
+        .send(csv);
+    },
+  );
 
   const attendanceQuery = {
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: { from: { type: 'string', pattern: DAY_PATTERN }, to: { type: 'string', pattern: DAY_PATTERN }, personId: { type: 'string', maxLength: 64 } },
   } as const;
 
-  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>('/api/v1/attendance', {
-    schema: { tags: ['activity'], summary: 'Attendance per person and day, with late arrivals', querystring: attendanceQuery, response: { 200: { type: 'object', properties: { shiftStart: { type: 'string' }, graceMinutes: { type: 'integer' }, days: { type: 'array', items: attendanceSchema } } } } },
-  }, async (req) => ({ shiftStart: config.access.attendance.shiftStart, graceMinutes: config.access.attendance.graceMinutes, days: attendanceDays(req.query) }));
+  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>(
+    '/api/v1/attendance',
+    {
+      schema: {
+        tags: ['activity'],
+        summary: 'Attendance per person and day, with late arrivals',
+        querystring: attendanceQuery,
+        response: {
+          200: {
+            type: 'object',
+            properties: { shiftStart: { type: 'string' }, graceMinutes: { type: 'integer' }, days: { type: 'array', items: attendanceSchema } },
+          },
+        },
+      },
+    },
+    async (req) => ({ shiftStart: config.access.attendance.shiftStart, graceMinutes: config.access.attendance.graceMinutes, days: attendanceDays(req.query) }),
+  );
 
-  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>('/api/v1/attendance.csv', {
-    schema: { tags: ['activity'], summary: 'Attendance as CSV', querystring: attendanceQuery },
-  }, async (req, reply) => {
-    const days = attendanceDays(req.query);
-    admin.audit(req, 'export.attendance', null, { rows: days.length, ...req.query });
-    const csv = toCsv(['day', 'person_id', 'person_name', 'check_in', 'check_out', 'status'], days.map((d) => [d.day, d.personId, d.personName, d.checkIn, d.checkOut, d.status]));
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="attendance-${localDay(tz(), admin.now())}.csv"`).send(csv);
-  });
+  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>(
+    '/api/v1/attendance.csv',
+    {
+      schema: { tags: ['activity'], summary: 'Attendance as CSV', querystring: attendanceQuery },
+    },
+    async (req, reply) => {
+      const days = attendanceDays(req.query);
+      admin.audit(req, 'export.attendance', null, { rows: days.length, ...req.query });
+      const csv = toCsv(
+        ['day', 'person_id', 'person_name', 'check_in', 'check_out', 'status'],
+        days.map((d) => [d.day, d.personId, d.personName, d.checkIn, d.checkOut, d.status]),
+      );
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="attendance-${localDay(tz(), admin.now())}.csv"`)
+        .send(csv);
+    },
+  );
 }

@@ -14,8 +14,14 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
 
 interface PeopleListQuery {
-  limit?: number; offset?: number; after?: string; before?: string;
-  status?: 'ACTIVE' | 'DEACTIVATED'; search?: string; q?: string; sort?: 'name' | '-name';
+  limit?: number;
+  offset?: number;
+  after?: string;
+  before?: string;
+  status?: 'ACTIVE' | 'DEACTIVATED';
+  search?: string;
+  q?: string;
+  sort?: 'name' | '-name';
 }
 const LIST_PARAMS = new Set(['limit', 'offset', 'after', 'before', 'status', 'search', 'q', 'sort']);
 /** What each list parameter must be, for 400 messages that say how to fix the request. */
@@ -59,11 +65,21 @@ function decodeCursor(parameter: 'after' | 'before', cursor: string): PersonKey 
 export const personSchema = {
   type: 'object',
   properties: {
-    id: { type: 'string' }, externalId: { type: ['string', 'null'] }, name: { type: 'string' }, status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
-    validFrom: { type: ['string', 'null'] }, validUntil: { type: ['string', 'null'] },
-    schedule: { type: ['array', 'null'], items: { type: 'object', properties: { days: { type: 'array', items: { type: 'string' } }, start: { type: 'string' }, end: { type: 'string' } } } },
-    notes: { type: ['string', 'null'] }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
-    templates: { type: 'integer' }, hasThumbnail: { type: 'boolean' },
+    id: { type: 'string' },
+    externalId: { type: ['string', 'null'] },
+    name: { type: 'string' },
+    status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
+    validFrom: { type: ['string', 'null'] },
+    validUntil: { type: ['string', 'null'] },
+    schedule: {
+      type: ['array', 'null'],
+      items: { type: 'object', properties: { days: { type: 'array', items: { type: 'string' } }, start: { type: 'string' }, end: { type: 'string' } } },
+    },
+    notes: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    templates: { type: 'integer' },
+    hasThumbnail: { type: 'boolean' },
   },
 } as const;
 
@@ -80,11 +96,19 @@ const peoplePageSchema = {
   required: ['items', 'total', 'offset', 'limit', 'nextCursor', 'prevCursor'],
 } as const;
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD').nullable();
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD')
+  .nullable();
 const patchSchema = z
   .object({
     name: z.string().trim().min(1, 'the name must not be empty').max(100),
-    externalId: z.string().trim().max(64).nullable().transform((v) => (v ? v : null)),
+    externalId: z
+      .string()
+      .trim()
+      .max(64)
+      .nullable()
+      .transform((v) => (v ? v : null)),
     status: z.enum(['ACTIVE', 'DEACTIVATED']),
     validFrom: isoDate,
     validUntil: isoDate,
@@ -140,181 +164,272 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
   /** Adds the template count and thumbnail flag, reading only the rows of these people (one page, not the whole table). */
   const withCounts = (people: Person[]) => {
     const ids = JSON.stringify(people.map((p) => p.id));
-    const counts = new Map((store.db.prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id').all(ids) as Array<{ person_id: string; n: number }>).map((r) => [r.person_id, r.n]));
-    const thumbs = new Set((store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IN (SELECT value FROM json_each(?))').all(ids) as Array<{ person_id: string }>).map((r) => r.person_id));
+    const counts = new Map(
+      (
+        store.db
+          .prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id')
+          .all(ids) as Array<{ person_id: string; n: number }>
+      ).map((r) => [r.person_id, r.n]),
+    );
+    const thumbs = new Set(
+      (
+        store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IN (SELECT value FROM json_each(?))').all(ids) as Array<{
+          person_id: string;
+        }>
+      ).map((r) => r.person_id),
+    );
     return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
   };
 
   const afterEnroll = async (req: FastifyRequest, result: EnrollResult, images: EnrollImage[], isNew: boolean) => {
     const best = result.images.findIndex((i) => i.box);
-    if (best >= 0) await storeThumbnail(admin, result.person.id, images[best]!.data, result.images[best]!.box!).catch((err: unknown) => req.log.warn({ err }, 'thumbnail not stored'));
+    if (best >= 0)
+      await storeThumbnail(admin, result.person.id, images[best]!.data, result.images[best]!.box!).catch((err: unknown) =>
+        req.log.warn({ err }, 'thumbnail not stored'),
+      );
     bus.emit('people.changed', { personId: result.person.id, action: isNew ? 'created' : 'templates' });
-    admin.audit(req, isNew ? 'person.enrolled' : 'person.templates_added', `person:${result.person.id}`, { name: result.person.name, templates: result.templates, photos: images.length });
+    admin.audit(req, isNew ? 'person.enrolled' : 'person.templates_added', `person:${result.person.id}`, {
+      name: result.person.name,
+      templates: result.templates,
+      photos: images.length,
+    });
     return { person: withCounts([result.person])[0], templates: result.templates, images: result.images };
   };
 
-  app.get<{ Querystring: PeopleListQuery }>('/api/v1/people', {
-    attachValidation: true, // the handler turns schema errors into messages that name the parameter
-    schema: {
-      tags: ['people'],
-      summary: 'List people: one page in name order, filtered by status and search, with the total',
-      description: 'Page with the cursors: pass `nextCursor` as `after` for the next page and `prevCursor` as `before` for the previous one. '
-        + 'A cursor is a position in the name order, so renames, enrollments and deletions elsewhere in the list do not shift the next page '
-        + '(with `offset` they would: a deletion on an earlier page skips someone). `offset` is for jumping to a row number.',
-      querystring: {
-        type: 'object',
-        properties: {
-          limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `people per page (1–${MAX_LIMIT})` },
-          offset: { type: 'integer', minimum: 0, maximum: 10_000_000, description: 'start at this row (not with after/before)' },
-          after: { type: 'string', maxLength: 600, description: 'the `nextCursor` of the page before' },
-          before: { type: 'string', maxLength: 600, description: 'the `prevCursor` of the page after' },
-          status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
-          search: { type: 'string', maxLength: 100, description: 'part of the name or the employee / badge ID (case-insensitive)' },
-          q: { type: 'string', maxLength: 100, description: 'older name of `search`' },
-          sort: { type: 'string', enum: ['name', '-name'], default: 'name', description: 'name A–Z, or -name for Z–A' },
+  app.get<{ Querystring: PeopleListQuery }>(
+    '/api/v1/people',
+    {
+      attachValidation: true, // the handler turns schema errors into messages that name the parameter
+      schema: {
+        tags: ['people'],
+        summary: 'List people: one page in name order, filtered by status and search, with the total',
+        description:
+          'Page with the cursors: pass `nextCursor` as `after` for the next page and `prevCursor` as `before` for the previous one. ' +
+          'A cursor is a position in the name order, so renames, enrollments and deletions elsewhere in the list do not shift the next page ' +
+          '(with `offset` they would: a deletion on an earlier page skips someone). `offset` is for jumping to a row number.',
+        querystring: {
+          type: 'object',
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `people per page (1–${MAX_LIMIT})` },
+            offset: { type: 'integer', minimum: 0, maximum: 10_000_000, description: 'start at this row (not with after/before)' },
+            after: { type: 'string', maxLength: 600, description: 'the `nextCursor` of the page before' },
+            before: { type: 'string', maxLength: 600, description: 'the `prevCursor` of the page after' },
+            status: { type: 'string', enum: ['ACTIVE', 'DEACTIVATED'] },
+            search: { type: 'string', maxLength: 100, description: 'part of the name or the employee / badge ID (case-insensitive)' },
+            q: { type: 'string', maxLength: 100, description: 'older name of `search`' },
+            sort: { type: 'string', enum: ['name', '-name'], default: 'name', description: 'name A–Z, or -name for Z–A' },
+          },
+        },
+        response: { 200: peoplePageSchema, 400: errorSchema },
+      },
+    },
+    async (req) => {
+      if (req.validationError) throw queryError(req.validationError, req.raw.url ?? '');
+      const unknown = Object.keys(req.query).filter((k) => !LIST_PARAMS.has(k));
+      if (unknown.length) throw listBadRequest(unknown[0]!, `unknown parameter (use ${[...LIST_PARAMS].filter((p) => p !== 'q').join(', ')})`);
+      const { limit = DEFAULT_LIMIT, offset, status, sort = 'name' } = req.query;
+      if (req.query.search !== undefined && req.query.q !== undefined) throw listBadRequest('q', 'give search or q (its older name), not both');
+      const search = (req.query.search ?? req.query.q ?? '').trim() || undefined;
+      const paging = ['offset', 'after', 'before'].filter((k) => req.query[k as keyof PeopleListQuery] !== undefined);
+      if (paging.length > 1) throw listBadRequest(paging[1]!, `use one of offset, after and before, not ${paging.join(' and ')}`);
+      const after = req.query.after !== undefined ? decodeCursor('after', req.query.after) : undefined;
+      const before = req.query.before !== undefined ? decodeCursor('before', req.query.before) : undefined;
+      const descending = sort === '-name';
+      const filter = { search, status };
+
+      // One read snapshot (deferred: no write lock, the door keeps writing) so the total and the page agree.
+      const { items, position, total } = store.db
+        .transaction(() => {
+          const total = store.people.countMatching(filter);
+          if (offset !== undefined) return { total, position: offset, items: store.people.listPage({ ...filter, limit, offset, descending }) };
+          let page = store.people.listPage({ ...filter, limit, after, before, descending });
+          // Fewer than a page before the key (people were removed ahead of it): show the first page.
+          if (before && page.length < limit) page = store.people.listPage({ ...filter, limit, descending });
+          const first = page[0];
+          const position = first ? store.people.countMatching({ ...filter, before: first, descending }) : after ? total : 0;
+          return { total, position, items: page };
+        })
+        .deferred();
+      const last = items[items.length - 1];
+      return {
+        items: withCounts(items),
+        total,
+        offset: position,
+        limit,
+        nextCursor: last && position + items.length < total ? encodeCursor(last) : null,
+        prevCursor: items[0] && position > 0 ? encodeCursor(items[0]) : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/people/:id',
+    {
+      schema: {
+        tags: ['people'],
+        summary: 'One person',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+        response: { 200: personSchema, 404: errorSchema },
+      },
+    },
+    async (req) => {
+      const p = store.people.get(req.params.id);
+      if (!p) throw notFound('person');
+      return withCounts([p])[0];
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/people/:id/thumbnail',
+    {
+      schema: {
+        tags: ['people'],
+        summary: "The person's face thumbnail (JPEG; stays on the unit)",
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+      },
+    },
+    async (req, reply) => {
+      const row = store.db.prepare('SELECT jpeg FROM face_thumbnails WHERE person_id = ? ORDER BY id DESC LIMIT 1').get(req.params.id) as
+        { jpeg: Buffer } | undefined;
+      if (!row) throw notFound('thumbnail');
+      return reply.type('image/jpeg').header('cache-control', 'private, max-age=60').send(row.jpeg);
+    },
+  );
+
+  app.post(
+    '/api/v1/people',
+    {
+      schema: {
+        tags: ['people'],
+        summary: 'Enroll a new person from photos (multipart: name, externalId?, photos × 1–10; 3–5 recommended)',
+        consumes: ['multipart/form-data'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              person: personSchema,
+              templates: { type: 'integer' },
+              images: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+          400: errorSchema,
+          409: errorSchema,
+          413: errorSchema,
+          422: errorSchema,
+          503: errorSchema,
         },
       },
-      response: { 200: peoplePageSchema, 400: errorSchema },
     },
-  }, async (req) => {
-    if (req.validationError) throw queryError(req.validationError, req.raw.url ?? '');
-    const unknown = Object.keys(req.query).filter((k) => !LIST_PARAMS.has(k));
-    if (unknown.length) throw listBadRequest(unknown[0]!, `unknown parameter (use ${[...LIST_PARAMS].filter((p) => p !== 'q').join(', ')})`);
-    const { limit = DEFAULT_LIMIT, offset, status, sort = 'name' } = req.query;
-    if (req.query.search !== undefined && req.query.q !== undefined) throw listBadRequest('q', 'give search or q (its older name), not both');
-    const search = (req.query.search ?? req.query.q ?? '').trim() || undefined;
-    const paging = ['offset', 'after', 'before'].filter((k) => req.query[k as keyof PeopleListQuery] !== undefined);
-    if (paging.length > 1) throw listBadRequest(paging[1]!, `use one of offset, after and before, not ${paging.join(' and ')}`);
-    const after = req.query.after !== undefined ? decodeCursor('after', req.query.after) : undefined;
-    const before = req.query.before !== undefined ? decodeCursor('before', req.query.before) : undefined;
-    const descending = sort === '-name';
-    const filter = { search, status };
-
-    // One read snapshot (deferred: no write lock, the door keeps writing) so the total and the page agree.
-    const { items, position, total } = store.db.transaction(() => {
-      const total = store.people.countMatching(filter);
-      if (offset !== undefined) return { total, position: offset, items: store.people.listPage({ ...filter, limit, offset, descending }) };
-      let page = store.people.listPage({ ...filter, limit, after, before, descending });
-      // Fewer than a page before the key (people were removed ahead of it): show the first page.
-      if (before && page.length < limit) page = store.people.listPage({ ...filter, limit, descending });
-      const first = page[0];
-      const position = first ? store.people.countMatching({ ...filter, before: first, descending }) : after ? total : 0;
-      return { total, position, items: page };
-    }).deferred();
-    const last = items[items.length - 1];
-    return {
-      items: withCounts(items),
-      total,
-      offset: position,
-      limit,
-      nextCursor: last && position + items.length < total ? encodeCursor(last) : null,
-      prevCursor: items[0] && position > 0 ? encodeCursor(items[0]) : null,
-    };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/people/:id', {
-    schema: { tags: ['people'], summary: 'One person', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } }, response: { 200: personSchema, 404: errorSchema } },
-  }, async (req) => {
-    const p = store.people.get(req.params.id);
-    if (!p) throw notFound('person');
-    return withCounts([p])[0];
-  });
-
-  app.get<{ Params: { id: string } }>('/api/v1/people/:id/thumbnail', {
-    schema: { tags: ['people'], summary: 'The person\'s face thumbnail (JPEG; stays on the unit)', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } } },
-  }, async (req, reply) => {
-    const row = store.db.prepare('SELECT jpeg FROM face_thumbnails WHERE person_id = ? ORDER BY id DESC LIMIT 1').get(req.params.id) as { jpeg: Buffer } | undefined;
-    if (!row) throw notFound('thumbnail');
-    return reply.type('image/jpeg').header('cache-control', 'private, max-age=60').send(row.jpeg);
-  });
-
-  app.post('/api/v1/people', {
-    schema: {
-      tags: ['people'], summary: 'Enroll a new person from photos (multipart: name, externalId?, photos × 1–10; 3–5 recommended)',
-      consumes: ['multipart/form-data'],
-      response: { 200: { type: 'object', properties: { person: personSchema, templates: { type: 'integer' }, images: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, 400: errorSchema, 409: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema },
+    async (req) => {
+      const { fields, images } = await readPhotos(req);
+      const name = (fields.name ?? '').trim();
+      if (!name) throw badRequest("name: enter the person's name");
+      if (name.length > 100) throw badRequest('name: at most 100 characters');
+      if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
+      const externalId = (fields.externalId ?? '').trim() || null;
+      if (externalId && store.people.byExternalId(externalId))
+        throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
+      let result: EnrollResult;
+      try {
+        result = await admin.faces.enroll({ person: { name, externalId }, images, source: 'upload' });
+      } catch (err) {
+        throw faceErrorToHttp(err, images);
+      }
+      return afterEnroll(req, result, images, true);
     },
-  }, async (req) => {
-    const { fields, images } = await readPhotos(req);
-    const name = (fields.name ?? '').trim();
-    if (!name) throw badRequest('name: enter the person\'s name');
-    if (name.length > 100) throw badRequest('name: at most 100 characters');
-    if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
-    const externalId = (fields.externalId ?? '').trim() || null;
-    if (externalId && store.people.byExternalId(externalId)) throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
-    let result: EnrollResult;
-    try {
-      result = await admin.faces.enroll({ person: { name, externalId }, images, source: 'upload' });
-    } catch (err) {
-      throw faceErrorToHttp(err, images);
-    }
-    return afterEnroll(req, result, images, true);
-  });
+  );
 
-  app.post<{ Params: { id: string } }>('/api/v1/people/:id/photos', {
-    schema: {
-      tags: ['people'], summary: 'Add photos (templates) to an existing person', consumes: ['multipart/form-data'],
-      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
-      response: { 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema },
+  app.post<{ Params: { id: string } }>(
+    '/api/v1/people/:id/photos',
+    {
+      schema: {
+        tags: ['people'],
+        summary: 'Add photos (templates) to an existing person',
+        consumes: ['multipart/form-data'],
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+        response: { 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 422: errorSchema, 503: errorSchema },
+      },
     },
-  }, async (req) => {
-    if (!store.people.get(req.params.id)) throw notFound('person');
-    const { images } = await readPhotos(req);
-    if (images.length === 0) throw badRequest('photos: add at least one photo');
-    let result: EnrollResult;
-    try {
-      result = await admin.faces.enroll({ person: { id: req.params.id }, images, source: 'upload' });
-    } catch (err) {
-      throw faceErrorToHttp(err, images);
-    }
-    return afterEnroll(req, result, images, false);
-  });
+    async (req) => {
+      if (!store.people.get(req.params.id)) throw notFound('person');
+      const { images } = await readPhotos(req);
+      if (images.length === 0) throw badRequest('photos: add at least one photo');
+      let result: EnrollResult;
+      try {
+        result = await admin.faces.enroll({ person: { id: req.params.id }, images, source: 'upload' });
+      } catch (err) {
+        throw faceErrorToHttp(err, images);
+      }
+      return afterEnroll(req, result, images, false);
+    },
+  );
 
-  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>('/api/v1/people/:id', {
-    schema: {
-      tags: ['people'], summary: 'Edit name, external id, validity, schedule, notes, or deactivate / reactivate',
-      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
-      body: { type: 'object' },
-      response: { 200: personSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+  app.patch<{ Params: { id: string }; Body: Record<string, unknown> }>(
+    '/api/v1/people/:id',
+    {
+      schema: {
+        tags: ['people'],
+        summary: 'Edit name, external id, validity, schedule, notes, or deactivate / reactivate',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+        body: { type: 'object' },
+        response: { 200: personSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
+      },
     },
-  }, async (req) => {
-    const current = store.people.get(req.params.id);
-    if (!current) throw notFound('person');
-    const parsed = patchSchema.safeParse(req.body);
-    if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    const patch = parsed.data;
-    const from = patch.validFrom !== undefined ? patch.validFrom : current.validFrom;
-    const until = patch.validUntil !== undefined ? patch.validUntil : current.validUntil;
-    if (from && until && from > until) throw badRequest('validUntil: must be on or after validFrom');
-    for (const w of patch.schedule ?? []) if (w.start >= w.end) throw badRequest(`schedule: a window must end after it starts (${w.start}–${w.end})`);
-    if (patch.externalId) {
-      const other = store.people.byExternalId(patch.externalId);
-      if (other && other.id !== current.id) throw new HttpError(409, 'duplicate_external_id', `externalId: "${patch.externalId}" is already used by ${other.name}`);
-    }
-    const updated = store.people.update(current.id, patch)!;
-    bus.emit('people.changed', { personId: current.id, action: 'updated' });
-    const changed = Object.keys(patch).filter((k) => JSON.stringify((patch as Record<string, unknown>)[k]) !== JSON.stringify((current as unknown as Record<string, unknown>)[k]));
-    admin.audit(req, patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated', `person:${current.id}`, { name: updated.name, changed });
-    return withCounts([updated])[0];
-  });
+    async (req) => {
+      const current = store.people.get(req.params.id);
+      if (!current) throw notFound('person');
+      const parsed = patchSchema.safeParse(req.body);
+      if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      const patch = parsed.data;
+      const from = patch.validFrom !== undefined ? patch.validFrom : current.validFrom;
+      const until = patch.validUntil !== undefined ? patch.validUntil : current.validUntil;
+      if (from && until && from > until) throw badRequest('validUntil: must be on or after validFrom');
+      for (const w of patch.schedule ?? []) if (w.start >= w.end) throw badRequest(`schedule: a window must end after it starts (${w.start}–${w.end})`);
+      if (patch.externalId) {
+        const other = store.people.byExternalId(patch.externalId);
+        if (other && other.id !== current.id)
+          throw new HttpError(409, 'duplicate_external_id', `externalId: "${patch.externalId}" is already used by ${other.name}`);
+      }
+      const updated = store.people.update(current.id, patch)!;
+      bus.emit('people.changed', { personId: current.id, action: 'updated' });
+      const changed = Object.keys(patch).filter(
+        (k) => JSON.stringify((patch as Record<string, unknown>)[k]) !== JSON.stringify((current as unknown as Record<string, unknown>)[k]),
+      );
+      admin.audit(
+        req,
+        patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated',
+        `person:${current.id}`,
+        { name: updated.name, changed },
+      );
+      return withCounts([updated])[0];
+    },
+  );
 
-  app.delete<{ Params: { id: string } }>('/api/v1/people/:id', {
-    schema: {
-      tags: ['people'], summary: 'Delete a person and erase all their face templates and thumbnails',
-      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
-      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, templatesErased: { type: 'integer' }, thumbnailsErased: { type: 'integer' } } }, 404: errorSchema },
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/people/:id',
+    {
+      schema: {
+        tags: ['people'],
+        summary: 'Delete a person and erase all their face templates and thumbnails',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+        response: {
+          200: { type: 'object', properties: { ok: { type: 'boolean' }, templatesErased: { type: 'integer' }, thumbnailsErased: { type: 'integer' } } },
+          404: errorSchema,
+        },
+      },
     },
-  }, async (req) => {
-    const p = store.people.get(req.params.id);
-    if (!p) throw notFound('person');
-    const erased = store.transaction(() => {
-      const thumbs = store.db.prepare('DELETE FROM face_thumbnails WHERE person_id = ?').run(p.id).changes;
-      const templates = store.templates.removeForPerson(p.id);
-      store.people.remove(p.id);
-      return { thumbs, templates };
-    });
-    bus.emit('people.changed', { personId: p.id, action: 'removed' });
-    admin.audit(req, 'person.deleted', `person:${p.id}`, { name: p.name, templatesErased: erased.templates, thumbnailsErased: erased.thumbs });
-    return { ok: true, templatesErased: erased.templates, thumbnailsErased: erased.thumbs };
-  });
+    async (req) => {
+      const p = store.people.get(req.params.id);
+      if (!p) throw notFound('person');
+      const erased = store.transaction(() => {
+        const thumbs = store.db.prepare('DELETE FROM face_thumbnails WHERE person_id = ?').run(p.id).changes;
+        const templates = store.templates.removeForPerson(p.id);
+        store.people.remove(p.id);
+        return { thumbs, templates };
+      });
+      bus.emit('people.changed', { personId: p.id, action: 'removed' });
+      admin.audit(req, 'person.deleted', `person:${p.id}`, { name: p.name, templatesErased: erased.templates, thumbnailsErased: erased.thumbs });
+      return { ok: true, templatesErased: erased.templates, thumbnailsErased: erased.thumbs };
+    },
+  );
 }

@@ -55,7 +55,10 @@ export class OnoffGpioDriver implements GpioDriver {
     return {
       pin,
       read: () => g.readSync(),
-      watch: (listener) => g.watch((err, value) => { if (!err) listener(value); }),
+      watch: (listener) =>
+        g.watch((err, value) => {
+          if (!err) listener(value);
+        }),
       close: () => g.unexport(),
     };
   }

@@ -30,7 +30,10 @@ export class HeadTurnChallenge {
   private maxYawSeen = 0;
 
   /** direction: the person's left or right. Yaw > 0 = the person turns to their left (see HeadPose). */
-  constructor(readonly direction: TurnDirection, options: Partial<HeadTurnOptions> = {}) {
+  constructor(
+    readonly direction: TurnDirection,
+    options: Partial<HeadTurnOptions> = {},
+  ) {
     this.o = { ...DEFAULT_HEAD_TURN_OPTIONS, ...options };
   }
 
