@@ -82,6 +82,8 @@ function dot(a: Float32Array, b: Float32Array): number {
 }
 
 const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
+/** The smallest or largest value (0 for none), without spreading the array into arguments. */
+const extreme = (v: number[], pick: (a: number, b: number) => number): number => (v.length ? v.reduce((a, b) => pick(a, b)) : 0);
 
 /**
  * Metrics for one precision. Pairs: every two identity images (genuine when same identity),
@@ -113,8 +115,10 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
       }
     }
   }
-  // open set: the first detected image of each identity enrolled, the rest (and distractors) probe
-  const gallery = new Gallery(128);
+  // open set: the first detected image of each identity enrolled, the rest (and distractors) probe;
+  // the gallery takes the embedder's dimension (the length of its embeddings), whatever the model.
+  const dim = results.find((r) => r.embeddings[p])?.embeddings[p]?.length ?? 1;
+  const gallery = new Gallery(dim);
   const enrolled = new Set<number>();
   const entries: { personId: string; embedding: Float32Array }[] = [];
   const seen = new Set<string>();
@@ -183,11 +187,12 @@ export function evaluatePrecision(results: ImageResult[], p: Precision, threshol
     },
     roc: rocCurve(scores, missedGenuine),
     score_stats: {
-      genuine_min: scores.genuine.length ? Math.min(...scores.genuine) : 0,
+      // Folds, not Math.min(...xs): a spread of 1.2 M impostor scores overflows the call stack.
+      genuine_min: extreme(scores.genuine, Math.min),
       genuine_mean: mean(scores.genuine),
-      impostor_max: scores.impostor.length ? Math.max(...scores.impostor) : 0,
+      impostor_max: extreme(scores.impostor, Math.max),
       impostor_mean: mean(scores.impostor),
-      distractor_max: distractorScores.length ? Math.max(...distractorScores) : 0,
+      distractor_max: extreme(distractorScores, Math.max),
     },
   };
 }
