@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { AttendanceKind, AttendanceRecord, AttendanceStatus } from '../store/attendanceRepo.js';
-import { hhmmToMinutes, localTime } from './localTime.js';
+import { hhmmToMinutes, localTime } from '../time/localTime.js';
 
 export interface AttendanceEntry {
   day: string;

@@ -1,9 +1,7 @@
 import type { WeeklyWindow } from '../config/schema.js';
 import type { Person } from '../store/peopleRepo.js';
-import { hhmmToMinutes, localTime, type LocalTime } from './localTime.js';
+import { hhmmToMinutes, localTime, previousWeekday, type LocalTime } from '../time/localTime.js';
 import type { DenyReason } from './reasons.js';
-
-const DAYS: LocalTime['weekday'][] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 /**
  * Is `t` inside one of the weekly windows? A window whose end is before its start runs
@@ -18,7 +16,7 @@ export function inSchedule(windows: readonly WeeklyWindow[], t: LocalTime): bool
       if (w.days.includes(t.weekday) && t.minutes >= start && t.minutes < end) return true;
     } else {
       if (w.days.includes(t.weekday) && t.minutes >= start) return true;
-      const yesterday = DAYS[(DAYS.indexOf(t.weekday) + 6) % 7]!;
+      const yesterday = previousWeekday(t.weekday);
       if (w.days.includes(yesterday) && t.minutes < end) return true;
     }
   }

@@ -5,7 +5,7 @@ import type { AttendanceRecord } from '../store/attendanceRepo.js';
 import type { AccessEvent, NewAccessEvent } from '../store/eventsRepo.js';
 import type { Store } from '../store/store.js';
 import { attendanceFor } from './attendance.js';
-import { localTime } from './localTime.js';
+import { localTime } from '../time/localTime.js';
 
 export interface RecordedDecision {
   event: AccessEvent;

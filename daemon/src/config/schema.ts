@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidTimeZone } from '../time/localTime.js';
 
 /**
  * The one schema for blinkd's configuration. Every key has a default, so an empty
@@ -21,7 +22,7 @@ export const unitSchema = z
       .default(''),
     name: z.string().min(1).max(100).default('Door'),
     /** IANA time zone for schedules and attendance; empty = the system zone. */
-    timezone: z.string().default(''),
+    timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin, or empty for the system zone').default(''),
   })
   .strict()
   .default({});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluatePolicy, inSchedule, inValidity } from '../../src/access/policy.js';
 import { attendanceFor } from '../../src/access/attendance.js';
-import { localTime } from '../../src/access/localTime.js';
+import { localTime } from '../../src/time/localTime.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Person } from '../../src/store/peopleRepo.js';
 

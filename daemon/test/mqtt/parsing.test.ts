@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/mqtt/commandParser.js';
 import { Topics } from '../../src/mqtt/topics.js';
-import { localDayStart } from '../../src/mqtt/stats.js';
+import { today } from '../../src/time/localTime.js';
 import { nextBackoff } from '../../src/mqtt/clientOptions.js';
 
 const p = (name: string, text: string) => parseCommand(name, Buffer.from(text));
@@ -49,9 +49,9 @@ describe('MQTT topics', () => {
 describe('daily counts and backoff', () => {
   it('finds the start of the local day in the unit time zone', () => {
     const now = new Date('2025-06-15T02:30:00Z');
-    expect(localDayStart(now, 'Europe/Berlin')).toEqual({ day: '2025-06-15', startIso: '2025-06-14T22:00:00.000Z' });
-    expect(localDayStart(now, 'America/New_York')).toEqual({ day: '2025-06-14', startIso: '2025-06-14T04:00:00.000Z' });
-    expect(localDayStart(now, 'UTC')).toEqual({ day: '2025-06-15', startIso: '2025-06-15T00:00:00.000Z' });
+    expect(today('Europe/Berlin', now)).toEqual({ day: '2025-06-15', startIso: '2025-06-14T22:00:00.000Z' });
+    expect(today('America/New_York', now)).toEqual({ day: '2025-06-14', startIso: '2025-06-14T04:00:00.000Z' });
+    expect(today('UTC', now)).toEqual({ day: '2025-06-15', startIso: '2025-06-15T00:00:00.000Z' });
   });
 
   it('backs off exponentially between the bounds', () => {

@@ -3,7 +3,7 @@ import type { AccessEvent, EventQuery } from '../../store/eventsRepo.js';
 import type { AdminContext } from '../adminContext.js';
 import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
-import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../localTime.js';
+import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../../time/localTime.js';
 
 /** The events filter of the API is the repository's query, validated by the route schemas. */
 type EventFilter = EventQuery;
