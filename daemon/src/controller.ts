@@ -9,6 +9,7 @@ import { HttpServer } from './admin/httpServer.js';
 import { CommandDispatcher } from './commands.js';
 import { systemHealth } from './system/health.js';
 import { packageVersion } from './system/paths.js';
+import { withTimeout } from './util/timeout.js';
 
 /** What every service may be handed: built once by the controller, never reached through globals. */
 export interface ServiceContext {
@@ -27,17 +28,6 @@ export interface ServiceContext {
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
 const STOP_TIMEOUT_MS = 2500;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      timer.unref();
-    }),
-  ]);
-}
 
 /**
  * Wires blinkd together: opens the store, builds every service from the config, starts

@@ -8,7 +8,7 @@ import { evaluatePolicy } from './policy.js';
 import type { FaceMatcher } from './ports.js';
 import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
 import { FaceTracker, type Track } from './tracker.js';
-import { cosine } from '../gallery/gallery.js';
+import { cosine } from '../util/vector.js';
 import { TrackLiveness, type LivenessReport } from './trackLiveness.js';
 
 /** Consecutive embedded frames that are not a match before a track is denied as not recognised… */

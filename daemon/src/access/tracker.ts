@@ -1,5 +1,6 @@
 import type { Box, FaceObservation } from '../vision/types.js';
-import { cosine } from '../gallery/gallery.js';
+import { cosine } from '../util/vector.js';
+import { iou } from '../vision/box.js';
 
 export interface TrackerOptions {
   /** Minimum box overlap to continue a track by position alone. */
@@ -22,16 +23,6 @@ export interface Track {
   firstSeenAt: number;
   lastSeenAt: number;
   frames: number;
-}
-
-export function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /**

@@ -1,19 +1,12 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { repoRoot } from '../system/paths.js';
+import { compiledWorker } from '../util/workerPath.js';
 import type { PipelineOptions } from '../vision/pipeline.js';
 import type { EnrollRequest, EnrollResult } from '../vision/enroller.js';
 import type { FromEnrollWorker, ToEnrollWorker } from './enrollProtocol.js';
 import { FaceError, type FaceErrorKind } from './faceServices.js';
 
 function workerPath(): string {
-  const here = fileURLToPath(new URL('./enrollWorker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  const dist = join(repoRoot(), 'dist', 'daemon', 'src', 'admin', 'enrollWorker.js');
-  if (existsSync(dist)) return dist;
-  throw new Error(`enrollment worker not built: ${dist} is missing (run npm run build)`);
+  return compiledWorker('admin/enrollWorker.js', import.meta.url, 'enrollWorker.js');
 }
 
 type Reply = Extract<FromEnrollWorker, { id: number }>;

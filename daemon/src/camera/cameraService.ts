@@ -6,6 +6,7 @@ import type { Frame } from './frame.js';
 import type { FrameSource } from './frameSource.js';
 import { jpegSize } from './jpeg.js';
 import { createSource, resolveSource } from './selectSource.js';
+import { backoffDelay } from '../util/backoff.js';
 
 export type CameraState = 'none' | 'starting' | 'up' | 'down' | 'finished' | 'stopped';
 
@@ -250,7 +251,7 @@ export class CameraService implements Service {
     }
     if (!restart || this.stopped || !this.source) return;
     this.generation++; // ignore anything the dying source still sends
-    const delay = Math.min(this.config.restartBackoffMaxMs, this.config.restartBackoffMinMs * 2 ** this.attempts);
+    const delay = backoffDelay(this.attempts, this.config.restartBackoffMinMs, this.config.restartBackoffMaxMs);
     this.attempts++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const source = this.source;

@@ -1,10 +1,12 @@
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { FrameSource } from './frameSource.js';
 import { ImagesFrameSource } from './imagesSource.js';
 import { ProcessFrameSource } from './processSource.js';
+import { redactUrl } from '../util/redactUrl.js';
+import { findExecutable } from '../util/which.js';
 
 type CameraConfig = Config['camera'];
 
@@ -15,21 +17,6 @@ export type SourceSpec =
   | { kind: 'file'; path: string }
   | { kind: 'images'; dir: string }
   | { kind: 'none'; reason: string };
-
-/** The first executable called `name` on PATH, or null. */
-export function findExecutable(name: string, path = process.env.PATH ?? ''): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
 /** rpicam-vid (Bookworm) or libcamera-vid (Bullseye), or null. */
 export function libcameraBinary(): string | null {
@@ -93,11 +80,6 @@ export function resolveSource(source: string): SourceSpec {
   if (source.startsWith('file:')) return { kind: 'file', path: source.slice(5) };
   if (source.startsWith('images:')) return { kind: 'images', dir: source.slice(7) };
   return { kind: 'none', reason: `camera.source "${source}" is not one of auto, libcamera, v4l2:, rtsp://, file:, images:` };
-}
-
-/** rtsp://user:pass@host → rtsp://***@host, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(rtsps?:\/\/)[^@/]*@/, '$1***@');
 }
 
 function ffmpegFilters(c: CameraConfig, fps: boolean): string {

@@ -41,9 +41,3 @@ export function clientOptions(mqtt: Config['mqtt'], unitId: string, statusTopic:
   if (key) options.key = key;
   return options;
 }
-
-/** Exponential backoff with ±20 % jitter between the configured bounds. */
-export function nextBackoff(previousMs: number, minMs: number, maxMs: number, random = Math.random): number {
-  const base = Math.min(maxMs, Math.max(minMs, previousMs * 2));
-  return Math.round(Math.min(maxMs, Math.max(minMs, base * (0.8 + 0.4 * random()))));
-}

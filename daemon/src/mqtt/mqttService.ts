@@ -7,7 +7,10 @@ import type { MqttOutboxRow } from '../store/outboxRepo.js';
 import { packageVersion } from '../system/paths.js';
 import { AccessFeed } from './accessFeed.js';
 import { BoundedOutbox } from './boundedOutbox.js';
-import { clientOptions, nextBackoff } from './clientOptions.js';
+import { clientOptions } from './clientOptions.js';
+import { backoffDelay } from '../util/backoff.js';
+import { redactUrl } from '../util/redactUrl.js';
+import { settleWithin } from '../util/timeout.js';
 import { parseCommand } from './commandParser.js';
 import { discoveryMessages, homeAssistantStatusTopic } from './homeAssistant.js';
 import { unitHealthPayload } from './healthPayload.js';
@@ -22,21 +25,6 @@ export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
 const CATCH_UP_POLL_MS = 5000;
 /** How long stop() waits for the broker to acknowledge the retained `offline`. */
 const STOP_PUBLISH_MS = 1000;
-
-/** Strips user:password@ from a broker URL for logs and /health. */
-function safeUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      () => (clearTimeout(timer), resolve(undefined)),
-    );
-  });
-}
 
 /**
  * The fleet interface over MQTT. Everything the unit reports (decisions, door and lock
@@ -60,7 +48,8 @@ export class MqttService implements Service {
   private commandsLive = false;
   private connection = 0;
   private stopping = false;
-  private backoffMs = 0;
+  /** Reconnect attempts since the last successful connection (the backoff exponent). */
+  private reconnectAttempts = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private catchUpQueued = false;
   private statsTimer: NodeJS.Timeout | null = null;
@@ -144,8 +133,8 @@ export class MqttService implements Service {
     }
     // Reconnects are ours (exponential backoff); MQTT.js would retry at a fixed period.
     options.reconnectPeriod = 0;
-    this.backoffMs = cfg.reconnectMinMs;
-    this.log.info({ url: safeUrl(cfg.url), clientId: options.clientId, protocolVersion: cfg.protocolVersion, base: topics.base }, 'MQTT connecting');
+    this.reconnectAttempts = 0;
+    this.log.info({ url: redactUrl(cfg.url), clientId: options.clientId, protocolVersion: cfg.protocolVersion, base: topics.base }, 'MQTT connecting');
     const client = (this.client = this.connectFn(cfg.url, options));
     client.on('connect', (connack) => this.onConnect(connack));
     client.on('close', () => this.onClose());
@@ -169,9 +158,9 @@ export class MqttService implements Service {
     const client = this.client;
     if (client) {
       if (this.connected && this.topics) {
-        await withTimeout(client.publishAsync(this.topics.status, 'offline', { qos: 1, retain: true }), STOP_PUBLISH_MS);
+        await settleWithin(client.publishAsync(this.topics.status, 'offline', { qos: 1, retain: true }), STOP_PUBLISH_MS);
       }
-      await withTimeout(new Promise<void>((resolve) => client.end(true, {}, () => resolve())), STOP_PUBLISH_MS);
+      await settleWithin(new Promise<void>((resolve) => client.end(true, {}, () => resolve())), STOP_PUBLISH_MS);
     }
     this.failPending(new Error('MQTT service stopped'));
     this.client = null;
@@ -186,7 +175,7 @@ export class MqttService implements Service {
   health(): Record<string, unknown> {
     if (!this.topics) return { enabled: this.ctx.config.mqtt.enabled };
     return {
-      url: safeUrl(this.ctx.config.mqtt.url),
+      url: redactUrl(this.ctx.config.mqtt.url),
       connected: this.connected,
       base: this.topics.base,
       outbox: this.outboxHealth(),
@@ -216,7 +205,7 @@ export class MqttService implements Service {
     this.commandsLive = false;
     const connection = ++this.connection;
     this.counters.connects += 1;
-    this.backoffMs = cfg.reconnectMinMs;
+    this.reconnectAttempts = 0;
     this.state_ = 'running';
     this.log.info({ sessionPresent: connack.sessionPresent, connection }, 'MQTT connected');
     client.publish(topics.status, 'online', { qos: 1, retain: true });
@@ -252,11 +241,10 @@ export class MqttService implements Service {
     this.failPending(new Error('MQTT connection lost'));
     if (this.stopping || !this.client) return;
     if (this.state_ === 'running') this.state_ = 'degraded';
-    if (wasConnected) this.log.warn({ retryInMs: this.backoffMs }, 'MQTT connection lost');
     if (this.reconnectTimer) return;
-    const delay = this.backoffMs;
     const cfg = this.ctx.config.mqtt;
-    this.backoffMs = nextBackoff(this.backoffMs, cfg.reconnectMinMs, cfg.reconnectMaxMs);
+    const delay = backoffDelay(this.reconnectAttempts++, cfg.reconnectMinMs, cfg.reconnectMaxMs, 'proportional');
+    if (wasConnected) this.log.warn({ retryInMs: delay }, 'MQTT connection lost');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.stopping && this.client && !this.connected) this.client.reconnect();

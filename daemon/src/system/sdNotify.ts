@@ -1,6 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from '../util/which.js';
 
 /**
  * sd_notify(3) from Node. Node has no unix datagram sockets, so the message is handed to
@@ -25,7 +24,7 @@ export class SdNotifier {
     binary?: string | null,
   ) {
     this.socket = env.NOTIFY_SOCKET || null;
-    this.binary = binary === undefined ? findSystemdNotify(env.PATH ?? '') : binary;
+    this.binary = binary === undefined ? findExecutable('systemd-notify', env.PATH ?? '', ['/usr/bin', '/bin']) : binary;
   }
 
   /** true when running under systemd with a notify socket and the tool exists. */
@@ -70,20 +69,6 @@ export class SdNotifier {
     this.warned = true;
     this.warn(msg);
   }
-}
-
-function findSystemdNotify(path: string): string | null {
-  for (const dir of [...path.split(delimiter), '/usr/bin', '/bin']) {
-    if (!dir) continue;
-    const file = join(dir, 'systemd-notify');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
 }
 
 /** The watchdog interval systemd asked for (half of WatchdogSec, in ms), or null when there is none for this process. */

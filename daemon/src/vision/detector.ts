@@ -3,6 +3,7 @@ import type { ModelEntry } from './modelManifest.js';
 import { applySimilarity, invertSimilarity, warpToTensor, type InputNorm, type RgbImage, type Similarity } from './align.js';
 import { inputNorm, inputSize } from './modelSet.js';
 import type { Box, Point } from './types.js';
+import { iou } from './box.js';
 
 /** One face found by the detector, in image pixels. */
 export interface Detection {
@@ -35,16 +36,6 @@ export function blazeAnchors(size: number): Float32Array {
     for (let gy = 0; gy < cells; gy++) for (let gx = 0; gx < cells; gx++) for (let k = 0; k < n; k++) out.push(stride * (gx + 0.5), stride * (gy + 0.5));
   }
   return Float32Array.from(out);
-}
-
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x),
-    y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width),
-    y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 export function nonMaxSuppression(dets: Detection[], iouThreshold: number, maxFaces: number): Detection[] {

@@ -29,6 +29,7 @@ import {
 } from './modelSet.js';
 import { assessQuality, DEFAULT_GATES, type QualityGates } from './quality.js';
 import type { Box, FaceObservation, FrameTimings, Point } from './types.js';
+import { l2normalize } from '../util/vector.js';
 
 export interface PipelineOptions extends ModelSelection, SessionOptions {
   /** Apply CLAHE to the aligned chip before embedding. */
@@ -245,12 +246,7 @@ export class FacePipeline {
     const m = this.embedderFor(precision);
     const input = this.options.clahe ? claheRgb(chip, m.size.width, m.size.height) : chip;
     const res = await m.run(null, null, input);
-    const v = Float32Array.from(m.out(res, 0));
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
-    const k = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let i = 0; i < v.length; i++) v[i] = v[i]! * k;
-    return v;
+    return l2normalize(Float32Array.from(m.out(res, 0)));
   }
 
   /** Passive scores on the face box (× 1.4, square, upright: the crop Human's models were trained on). */

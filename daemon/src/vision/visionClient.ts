@@ -1,20 +1,13 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledWorker } from '../util/workerPath.js';
 import type { Frame } from '../camera/frame.js';
-import { repoRoot } from '../system/paths.js';
 import type { PipelineOptions, ProcessOptions } from './pipeline.js';
 import type { FrameResult } from './types.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
 
 /** The compiled worker (dist), also when this module runs from TypeScript sources (tests). */
 function workerPath(): string {
-  const here = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  const dist = join(repoRoot(), 'dist', 'daemon', 'src', 'vision', 'worker.js');
-  if (existsSync(dist)) return dist;
-  throw new Error(`vision worker not built: ${dist} is missing (run npm run build)`);
+  return compiledWorker('vision/worker.js', import.meta.url, 'worker.js');
 }
 
 interface Pending {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluatePrecision, type ImageResult } from '../../src/eval/evaluate.js';
-import { l2normalize } from '../../src/gallery/gallery.js';
+import { l2normalize } from '../../src/util/vector.js';
 
 /** A unit-length vector near `base` (a person) with a little noise, of any dimension. */
 function near(base: Float32Array, seed: number): Float32Array {

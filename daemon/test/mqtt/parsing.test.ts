@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/mqtt/commandParser.js';
 import { Topics } from '../../src/mqtt/topics.js';
 import { today } from '../../src/time/localTime.js';
-import { nextBackoff } from '../../src/mqtt/clientOptions.js';
+import { backoffDelay } from '../../src/util/backoff.js';
 
 const p = (name: string, text: string) => parseCommand(name, Buffer.from(text));
 
@@ -55,9 +55,14 @@ describe('daily counts and backoff', () => {
   });
 
   it('backs off exponentially between the bounds', () => {
-    expect(nextBackoff(1000, 1000, 60_000, () => 0.5)).toBe(2000);
-    expect(nextBackoff(40_000, 1000, 60_000, () => 0.5)).toBe(60_000);
-    expect(nextBackoff(100, 1000, 60_000, () => 0)).toBe(1000);
-    expect(nextBackoff(4000, 1000, 60_000, () => 0)).toBe(6400);
+    // attempt n waits min·2^n, capped; proportional jitter is ±20 % (clamped to the bounds)
+    expect(backoffDelay(1, 1000, 60_000, 'proportional', () => 0.5)).toBe(2000);
+    expect(backoffDelay(6, 1000, 60_000, 'proportional', () => 0.5)).toBe(60_000);
+    expect(backoffDelay(0, 1000, 60_000, 'proportional', () => 0)).toBe(1000);
+    expect(backoffDelay(3, 1000, 60_000, 'proportional', () => 0)).toBe(6400);
+    expect(backoffDelay(3, 500, 30_000)).toBe(4000);
+    expect(backoffDelay(10, 500, 30_000)).toBe(30_000);
+    // full jitter: uniform in [0, value]
+    expect(backoffDelay(2, 1000, 120_000, 'full', () => 0.25)).toBe(1000);
   });
 });
