@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PeopleTable } from '../../daemon/src/registry/peopleTable.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
 import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
 
@@ -47,12 +48,13 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
     writeFileSync(join(ui.dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
 
     h = await startAdmin({}, { uiDir: ui.dir });
-    const store = h.controller.context().store;
+    const store = h.unit.store;
+    const people = new PeopleTable(store.db);
     store.transaction(() => {
       for (let i = 0; i < N; i++) {
         const status = i % 7 === 3 ? 'DEACTIVATED' : 'ACTIVE';
         if (status === 'DEACTIVATED') deactivated++;
-        store.people.create({ name: `${FIRST[i % FIRST.length]} ${LAST[(i * 3) % LAST.length]} ${String(i).padStart(4, '0')}`, status });
+        people.create({ name: `${FIRST[i % FIRST.length]} ${LAST[(i * 3) % LAST.length]} ${String(i).padStart(4, '0')}`, status });
       }
     });
     expect(await new Client(h.url).setup(h.setupToken(), 'facilities', 'correct horse battery')).toBe(200);

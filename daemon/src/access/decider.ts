@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { DoorState } from '../events.js';
 import type { MatchResult } from '../gallery/gallery.js';
-import type { Person } from '../store/peopleRepo.js';
+import type { Person } from '../registry/peopleRegistry.js';
 import type { NewAccessEvent } from '../store/eventsRepo.js';
 import type { FaceObservation, FrameResult } from '../vision/types.js';
 import { evaluatePolicy } from './policy.js';

@@ -1,5 +1,5 @@
 import type { WeeklyWindow } from '../config/schema.js';
-import type { Person } from '../store/peopleRepo.js';
+import type { Person } from '../registry/peopleRegistry.js';
 import { hhmmToMinutes, localTime, previousWeekday, type LocalTime } from '../time/localTime.js';
 import type { DenyReason } from './reasons.js';
 

@@ -6,21 +6,18 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { ServiceContext } from '../controller.js';
-import type { ServiceStatus } from '../events.js';
-import type { Service } from '../service.js';
+import { BaseService } from '../service.js';
+import type { Prunable } from '../store/retention.js';
 import { packageVersion, repoRoot } from '../system/paths.js';
-import { actorOf, SESSION_COOKIE, type AdminContext } from './adminContext.js';
+import { actorOf, SESSION_COOKIE, type AdminContext, type AdminDeps } from './adminContext.js';
 import type { FaceServices } from './faceServices.js';
-import { faceServicesFor } from './faceServicesAdapter.js';
+import type { HttpServer } from './httpServer.js';
 import { installGuard, markPublic } from './guard.js';
 import { HttpError } from './httpErrors.js';
 import { LoginThrottle } from './loginThrottle.js';
 import { PasswordBusyError, dummyPasswordHash } from './password.js';
 import { AdminSessionsRepo } from './sessionsRepo.js';
-import { applyOverrides } from './settingsEditor.js';
 import { SetupToken } from './setupToken.js';
-import { pruneThumbnails } from './thumbnails.js';
 import { loadTls } from './tls.js';
 import { AdminUsersRepo } from './usersRepo.js';
 import { authRoutes } from './routes/authRoutes.js';
@@ -32,7 +29,6 @@ import { visionRoutes } from './routes/visionRoutes.js';
 export interface AdminApiOptions {
   /** The clock (tests move it to end a lock-out or a session). */
   now?: () => Date;
-  faces?: FaceServices;
   /** Where the built UI is (default: web-admin/dist in the installation). */
   uiDir?: string;
 }
@@ -41,38 +37,34 @@ export interface AdminApiOptions {
 export const JSON_BODY_LIMIT = 256 * 1024;
 const CSP =
   "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-const MAINTENANCE_MS = 3_600_000;
+/** Login attempts are kept this long (for the audit of a guessing attack), then pruned by the retention service. */
+const LOGIN_ATTEMPT_DAYS = 30;
 
 /**
  * The web admin: JSON API under /api/v1 (OpenAPI at /docs) and the UI from web-admin/dist,
- * registered on the shared HttpServer before it starts. Owns the admin accounts, sessions,
- * the first-run setup token and the hourly clean-up (expired sessions, old thumbnails).
+ * registered on the shared HttpServer before it starts. Owns the admin accounts, sessions and
+ * login attempts and the first-run setup token; everything else it asks the unit's owners for
+ * (people registry, settings, door, commands, alarms, health), handed to it by the composition root.
  */
-export class AdminApi implements Service {
-  readonly name = 'admin';
-  private state_: ServiceStatus = 'stopped';
-  private timer: NodeJS.Timeout | null = null;
+export class AdminApi extends BaseService {
   private tlsOn = false;
-  private offSettings: (() => void) | null = null;
   readonly admin: AdminContext;
 
-  constructor(
-    private readonly ctx: ServiceContext,
-    options: AdminApiOptions = {},
-  ) {
-    const db = ctx.store.db;
-    const cfg = () => ctx.config.admin;
+  constructor(deps: AdminDeps, http: HttpServer, faces: FaceServices, options: AdminApiOptions = {}) {
+    super('admin', deps.bus);
+    const db = deps.store.db;
+    const cfg = () => deps.config.admin;
     const now = options.now ?? (() => new Date());
     this.admin = {
-      ctx,
+      ...deps,
       users: new AdminUsersRepo(db),
       sessions: new AdminSessionsRepo(db),
       throttle: new LoginThrottle(db, () => ({ maxFailures: cfg().loginMaxFailures, lockoutMinutes: cfg().lockoutMinutes })),
-      setup: new SetupToken(resolve(ctx.config.store.dataDir)),
-      faces: options.faces ?? faceServicesFor(ctx),
+      setup: new SetupToken(resolve(deps.config.store.dataDir)),
+      faces,
       now,
       secure: () => this.tlsOn,
-      audit: (req, action, target = null, details = null) => ctx.store.audit.record(actorOf(req), action, target, details),
+      audit: (req, action, target = null, details = null) => deps.store.audit.record(actorOf(req), action, target, details),
       setSessionCookie: (reply, token) =>
         reply.setCookie(SESSION_COOKIE, token, {
           path: '/',
@@ -84,69 +76,47 @@ export class AdminApi implements Service {
       clearSessionCookie: (reply) => reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: this.tlsOn }),
     };
     const uiDir = options.uiDir ?? join(repoRoot(), 'web-admin', 'dist');
-    ctx.http.useOptions(() => {
-      const tls = loadTls(ctx.config, ctx.log);
+    http.useOptions(() => {
+      const tls = loadTls(deps.config, deps.log);
       this.tlsOn = tls !== null;
       return tls ? { https: { key: tls.key, cert: tls.cert } } : {};
     });
-    ctx.http.use((app) => this.plugin(app, uiDir));
+    http.use((app) => this.plugin(app, uiDir));
   }
 
-  async start(): Promise<void> {
-    this.state_ = 'starting';
+  protected onStart(): void {
     if (this.admin.users.count() === 0) {
       const token = this.admin.setup.ensure();
-      const { host, port } = this.ctx.config.admin;
-      this.ctx.log.warn(
+      const { host, port } = this.admin.config.admin;
+      this.admin.log.warn(
         { setupToken: token, tokenFile: this.admin.setup.file, admin: `${host}:${port}` },
         `first run: no admin account yet. Open the web admin and enter the one-time setup token ${token}`,
       );
     }
     // Computed now, not at the first unknown user name (whose sign-in would otherwise take two hashes: a timing tell).
-    void dummyPasswordHash().catch((err: unknown) => this.ctx.log.warn({ err }, 'could not prepare the dummy password hash'));
-    (this.admin.faces as FaceServices & { start?: () => void }).start?.();
-    this.maintain();
-    // Retention lowered (or set to 0 = keep none) in the admin: apply it now, not in an hour.
-    this.offSettings = this.ctx.bus.on('settings.changed', (e) => {
-      if (e.keys.includes('admin.thumbnailRetentionDays')) this.maintain();
-    });
-    this.timer = setInterval(() => this.maintain(), MAINTENANCE_MS);
-    this.timer.unref();
-    this.state_ = 'running';
+    void dummyPasswordHash().catch((err: unknown) => this.admin.log.warn({ err }, 'could not prepare the dummy password hash'));
+    this.admin.faces.start();
   }
 
-  async stop(): Promise<void> {
-    this.offSettings?.();
-    this.offSettings = null;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await (this.admin.faces as FaceServices & { stop?: () => Promise<void> }).stop?.();
-    this.state_ = 'stopped';
+  protected override async onStop(): Promise<void> {
+    await this.admin.faces.stop();
   }
 
-  status(): ServiceStatus {
-    return this.state_;
+  /** What the retention service prunes for the admin, each with the admin's own rule. */
+  prunables(): Prunable[] {
+    return [
+      { name: 'admin_sessions', prune: (now) => this.admin.sessions.pruneExpired(now, this.admin.config.admin.sessionIdleMinutes) },
+      { name: 'auth_attempts', prune: (now) => this.admin.throttle.prune(new Date(now.getTime() - LOGIN_ATTEMPT_DAYS * 86_400_000)) },
+    ];
   }
 
   health(): Record<string, unknown> {
-    // /health is public (fleet monitoring, the relay API's shape): no account or session counts here.
+    // /health is public (fleet monitoring, the original API's shape): no account or session counts here.
     return { setupPending: this.admin.setup.active(), tls: this.tlsOn, enrollment: this.admin.faces.unavailableReason() ?? 'ready' };
   }
 
-  private maintain(): void {
-    try {
-      const now = this.admin.now();
-      const sessions = this.admin.sessions.pruneExpired(now, this.ctx.config.admin.sessionIdleMinutes);
-      const thumbnails = pruneThumbnails(this.admin);
-      const attempts = this.admin.throttle.prune(new Date(now.getTime() - 30 * 86_400_000));
-      if (sessions || thumbnails || attempts) this.ctx.log.debug({ sessions, thumbnails, attempts }, 'admin clean-up');
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'admin clean-up failed');
-    }
-  }
-
   private async plugin(app: FastifyInstance, uiDir: string): Promise<void> {
-    const maxBytes = Math.ceil(this.ctx.config.admin.maxUploadMb * 1024 * 1024);
+    const maxBytes = Math.ceil(this.admin.config.admin.maxUploadMb * 1024 * 1024);
     // Only JSON bodies (and multipart): a cross-site form can send text/plain without a preflight.
     app.removeContentTypeParser('text/plain');
     // A JSON body is parsed on the main thread (the door's event loop): keep it small, not maxUploadMb.
@@ -182,7 +152,7 @@ export class AdminApi implements Service {
       if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
         return reply.code(413).send({
           error: 'too_large',
-          message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo`,
+          message: `upload larger than the ${this.admin.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo`,
         });
       }
       if (e.code === 'FST_FILES_LIMIT') return reply.code(413).send({ error: 'too_many_files', message: 'at most 10 photos per request' });
@@ -230,12 +200,4 @@ export class AdminApi implements Service {
       }
     });
   }
-}
-
-/** The SERVICE_FACTORIES entry: lays the settings saved in the admin over the file config, then builds the admin. */
-export function createAdminApi(ctx: ServiceContext): AdminApi | null {
-  if (!ctx.config.admin.enabled) return null;
-  const { applied, skipped } = applyOverrides(ctx.config, ctx.store.settings.all());
-  if (applied.length || skipped.length) ctx.log.info({ applied, skipped }, 'settings from the admin laid over the configuration');
-  return new AdminApi(ctx);
 }

@@ -1,5 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServiceContext } from '../controller.js';
+import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
+import type { CommandDispatcher } from '../commands/dispatcher.js';
+import type { Config } from '../config/schema.js';
+import type { UnitSettings } from '../config/unitSettings.js';
+import type { DoorService } from '../door/doorService.js';
+import type { EventBus } from '../events.js';
+import type { Logger } from '../logging.js';
+import type { PeopleRegistry } from '../registry/peopleRegistry.js';
+import type { Store } from '../store/store.js';
 import type { AdminUsersRepo, AdminRole } from './usersRepo.js';
 import type { AdminSessionsRepo, AdminSession } from './sessionsRepo.js';
 import type { LoginThrottle } from './loginThrottle.js';
@@ -17,9 +25,26 @@ declare module 'fastify' {
   }
 }
 
-/** What the admin routes share: the unit's context plus the admin's own repositories and clock. */
-export interface AdminContext {
-  ctx: ServiceContext;
+/** The unit's parts the admin uses, handed to it by the composition root. */
+export interface AdminDeps {
+  /** The effective configuration (read at use: live settings change it in place). */
+  config: Config;
+  /** Saved settings: the only way the admin changes the configuration. */
+  settings: UnitSettings;
+  /** Decisions, attendance and the audit log. */
+  store: Store;
+  registry: PeopleRegistry;
+  door: DoorService;
+  commands: CommandDispatcher;
+  alarms: AlarmRegistry;
+  bus: EventBus;
+  log: Logger;
+  /** The unit's health report (the body of GET /health). */
+  health: () => { httpStatus: number; body: Record<string, unknown> };
+}
+
+/** What the admin routes share: the unit's parts plus the admin's own repositories and clock. */
+export interface AdminContext extends AdminDeps {
   users: AdminUsersRepo;
   sessions: AdminSessionsRepo;
   throttle: LoginThrottle;

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { compiledWorker } from '../util/workerPath.js';
 import type { PipelineOptions } from '../vision/pipeline.js';
-import type { EnrollRequest, EnrollResult } from '../vision/enroller.js';
+import type { AnalyzedImage, EnrollImage } from '../vision/enroller.js';
+import { EnrollError } from '../vision/enrollError.js';
 import type { FromEnrollWorker, ToEnrollWorker } from './enrollProtocol.js';
-import { FaceError, type FaceErrorKind } from './faceServices.js';
 
 function workerPath(): string {
   return compiledWorker('admin/enrollWorker.js', import.meta.url, 'enrollWorker.js');
@@ -26,14 +26,14 @@ export class EnrollClient {
 
   constructor(
     private readonly pipeline: () => PipelineOptions,
-    private readonly dbFile: string,
     private readonly idleMs = 5 * 60_000,
   ) {}
 
-  enroll(request: EnrollRequest, threshold: number): Promise<EnrollResult> {
-    return this.call((id) => ({ type: 'enroll', id, threshold, request })).then((m) => {
-      if (m.type !== 'enrolled') throw new Error('unexpected reply from the enrollment worker');
-      return m.result;
+  /** Every enrollment photo analysed (one face each, quality gates, embedding), or an EnrollError. */
+  analyzePhotos(images: EnrollImage[]): Promise<{ modelId: string; faces: AnalyzedImage[] }> {
+    return this.call((id) => ({ type: 'analyze_photos', id, images })).then((m) => {
+      if (m.type !== 'photos_analyzed') throw new Error('unexpected reply from the enrollment worker');
+      return { modelId: m.modelId, faces: m.faces };
     });
   }
 
@@ -45,9 +45,9 @@ export class EnrollClient {
   }
 
   /** Faces and their quality in one image (no embedding): the camera-enrollment feedback. */
-  analyze(data: Buffer): Promise<Extract<FromEnrollWorker, { type: 'analyzed' }>> {
-    return this.call((id) => ({ type: 'analyze', id, data })).then((m) => {
-      if (m.type !== 'analyzed') throw new Error('unexpected reply from the enrollment worker');
+  assess(data: Buffer): Promise<Extract<FromEnrollWorker, { type: 'assessed' }>> {
+    return this.call((id) => ({ type: 'assess', id, data })).then((m) => {
+      if (m.type !== 'assessed') throw new Error('unexpected reply from the enrollment worker');
       return m;
     });
   }
@@ -85,13 +85,13 @@ export class EnrollClient {
           resolve(worker);
         } else if (m.type === 'error' && m.id === null) {
           void worker.terminate();
-          reject(new FaceError('unavailable', `face recognition could not start: ${m.message}`));
+          reject(new EnrollError('unavailable', `face recognition could not start: ${m.message}`));
         }
       };
       worker.on('message', onMessage);
       worker.once('error', (err) => {
         this.failAll(err);
-        reject(new FaceError('unavailable', `face recognition could not start: ${err.message}`));
+        reject(new EnrollError('unavailable', `face recognition could not start: ${err.message}`));
       });
       worker.on('exit', () => {
         if (this.worker === worker || this.ready) this.failAll(new Error('the enrollment worker stopped'));
@@ -99,7 +99,7 @@ export class EnrollClient {
         this.ready = null;
       });
       worker.unref();
-      worker.postMessage({ type: 'init', pipeline: this.pipeline(), dbFile: this.dbFile } satisfies ToEnrollWorker);
+      worker.postMessage({ type: 'init', pipeline: this.pipeline() } satisfies ToEnrollWorker);
     });
     this.ready.catch(() => (this.ready = null));
     return this.ready;
@@ -110,7 +110,7 @@ export class EnrollClient {
     const p = this.pending.get(m.id);
     if (!p) return;
     if (m.type === 'error') {
-      p.reject(m.kind ? new FaceError(m.kind as FaceErrorKind, m.message, m.imageIndex, m.details) : new Error(m.message));
+      p.reject(m.kind ? EnrollError.from({ kind: m.kind, message: m.message, imageIndex: m.imageIndex, details: m.details }) : new Error(m.message));
     } else p.resolve(m);
   }
 

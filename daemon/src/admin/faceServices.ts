@@ -1,31 +1,7 @@
-import type { Person } from '../store/peopleRepo.js';
-import type { EnrollErrorKind, EnrollRequest } from '../vision/enroller.js';
+import type { AnalyzedImage, EnrollImage } from '../vision/enroller.js';
 import type { Box } from '../vision/types.js';
 
-/** Why a photo could not be used; mirrors the vision enroller's typed errors. */
-export type FaceErrorKind = EnrollErrorKind | 'unavailable';
-
-export class FaceError extends Error {
-  constructor(
-    readonly kind: FaceErrorKind,
-    message: string,
-    /** Which uploaded image (0-based) the error is about, when it is about one. */
-    readonly imageIndex: number | null = null,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'FaceError';
-  }
-}
-
-export type { EnrollImage, EnrollRequest } from '../vision/enroller.js';
-
-export interface EnrollResult {
-  person: Person;
-  templates: number;
-  /** Per-image quality the enroller measured. */
-  images: Array<{ name: string; quality: number; box: Box | null }>;
-}
+export type { EnrollImage } from '../vision/enroller.js';
 
 export interface Embedding {
   embedding: number[];
@@ -36,7 +12,9 @@ export interface Embedding {
 
 export interface LiveFace {
   box: Box;
+  /** The person the registry recognises (their status beside it), or null. */
   name: string | null;
+  status: 'ACTIVE' | 'DEACTIVATED' | null;
   score: number | null;
   quality: { faceSizePx: number; sharpness: number; poseScore: number; problems: string[] } | null;
 }
@@ -53,39 +31,23 @@ export interface LiveFrame {
 }
 
 /**
- * What the admin needs from vision and the camera, behind one interface so the routes
- * do not reach into other subsystems' internals. The adapter over the real enroller,
- * embedder and camera lives in faceServicesAdapter.ts; until those run, every call
- * answers "unavailable" (HTTP 503) with a clear message.
+ * What the admin needs from vision and the camera, behind one interface so the routes do not
+ * reach into other subsystems. The real one (faceServicesAdapter.ts) analyses photos in the
+ * admin's enrollment worker and reads the live view from the door's frames; the people registry
+ * does the rest. Until vision runs, calls fail with EnrollError 'unavailable' (HTTP 503).
  */
 export interface FaceServices {
   /** Null when ready, else why not (shown in the UI). */
   unavailableReason(): string | null;
-  enroll(req: EnrollRequest): Promise<EnrollResult>;
+  /** Enrollment photos analysed (one face each, quality gates, embedding). */
+  analyzePhotos(images: EnrollImage[]): Promise<{ modelId: string; faces: AnalyzedImage[] }>;
   embed(image: Buffer): Promise<Embedding>;
   /** The newest camera frame with its faces, or null when no camera runs. */
   liveFrame(): Promise<LiveFrame | null>;
-  /**
-   * The camera's newest frame analysed on demand by the admin's own worker (faces and quality,
-   * no names): the enrollment page's feedback and captures. Null when there is no camera.
-   */
-  assessCamera?(): Promise<LiveFrame | null>;
+  /** The camera's newest frame analysed now by the admin's own worker (faces and quality, no names); null without a camera. */
+  assessCamera(): Promise<LiveFrame | null>;
   /** Per-stage timings (ms) of the newest analysed frame, when frames flow. */
-  stageTimings?(): Record<string, number> | null;
-}
-
-export class UnavailableFaceServices implements FaceServices {
-  constructor(private readonly reason = 'face recognition is not running on this unit yet (vision service not loaded)') {}
-  unavailableReason(): string {
-    return this.reason;
-  }
-  enroll(): Promise<EnrollResult> {
-    return Promise.reject(new FaceError('unavailable', this.reason));
-  }
-  embed(): Promise<Embedding> {
-    return Promise.reject(new FaceError('unavailable', this.reason));
-  }
-  liveFrame(): Promise<null> {
-    return Promise.resolve(null);
-  }
+  stageTimings(): Record<string, number> | null;
+  start(): void;
+  stop(): Promise<void>;
 }

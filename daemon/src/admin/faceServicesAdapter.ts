@@ -1,38 +1,24 @@
-import type { ServiceContext } from '../controller.js';
-import { databasePath } from '../store/store.js';
-import { defaultModelsDir } from '../vision/modelSet.js';
+import { EnrollError } from '../vision/enrollError.js';
+import type { AnalyzedImage, EnrollImage } from '../vision/enroller.js';
+import type { PipelineOptions } from '../vision/pipeline.js';
 import { EnrollClient } from './enrollClient.js';
-import { LiveTap } from './liveTap.js';
-import { doorRuntime } from '../access/runtime.js';
-import { FaceError, type Embedding, type EnrollRequest, type EnrollResult, type FaceServices, type LiveFrame } from './faceServices.js';
+import type { Embedding, FaceServices, LiveFrame } from './faceServices.js';
+import type { LiveTap } from './liveTap.js';
 
 /**
- * The admin's view of vision and the camera. Enrollment and the embeddings API run the
- * vision Enroller in the admin's enrollment worker (off the main thread). The live view
- * reads frames and faces from `live` once the door runtime provides them.
+ * The admin's view of vision and the camera. Enrollment analysis and the embeddings API run in
+ * the admin's enrollment worker (off the main thread); the live view reads the door's analysed
+ * frames through the LiveTap.
  */
 export class VisionFaceServices implements FaceServices {
   readonly client: EnrollClient;
   private lastError: string | null = null;
 
   constructor(
-    private readonly ctx: ServiceContext,
+    pipeline: () => PipelineOptions,
     private readonly live: LiveTap,
   ) {
-    this.client = new EnrollClient(() => {
-      const v = ctx.config.vision;
-      return {
-        modelsDir: v.modelsDir || defaultModelsDir(),
-        recognitionModel: v.recognitionModel,
-        precision: v.precision,
-        detector: v.detector,
-        clahe: v.clahe,
-        intraOpThreads: v.intraOpThreads,
-        interOpThreads: 1,
-        antispoof: false,
-        liveness: false,
-      };
-    }, databasePath(ctx.config));
+    this.client = new EnrollClient(pipeline);
   }
 
   unavailableReason(): string | null {
@@ -45,14 +31,13 @@ export class VisionFaceServices implements FaceServices {
       this.lastError = null;
       return r;
     } catch (err) {
-      if (err instanceof FaceError && err.kind === 'unavailable') this.lastError = err.message;
+      if (err instanceof EnrollError && err.kind === 'unavailable') this.lastError = err.message;
       throw err;
     }
   }
 
-  async enroll(req: EnrollRequest): Promise<EnrollResult> {
-    const r = await this.guard(() => this.client.enroll(req, this.ctx.config.access.threshold));
-    return { person: r.person, templates: r.templates, images: r.images.map((i) => ({ name: i.name, quality: i.quality, box: i.box })) };
+  analyzePhotos(images: EnrollImage[]): Promise<{ modelId: string; faces: AnalyzedImage[] }> {
+    return this.guard(() => this.client.analyzePhotos(images));
   }
 
   async embed(image: Buffer): Promise<Embedding> {
@@ -67,7 +52,7 @@ export class VisionFaceServices implements FaceServices {
   async assessCamera(): Promise<LiveFrame | null> {
     const raw = await this.live.rawFrame();
     if (!raw) return null;
-    const r = await this.guard(() => this.client.analyze(raw.jpeg));
+    const r = await this.guard(() => this.client.assess(raw.jpeg));
     return {
       seq: raw.frame.seq,
       capturedAt: raw.frame.capturedAt,
@@ -78,6 +63,7 @@ export class VisionFaceServices implements FaceServices {
       faces: r.faces.map((f) => ({
         box: f.box,
         name: null,
+        status: null,
         score: null,
         quality: { faceSizePx: f.quality.faceSizePx, sharpness: f.quality.sharpness, poseScore: f.quality.poseScore, problems: f.quality.problems },
       })),
@@ -97,18 +83,4 @@ export class VisionFaceServices implements FaceServices {
     this.live.stop();
     return this.client.stop();
   }
-}
-
-export function faceServicesFor(ctx: ServiceContext): FaceServices & { start?: () => void; stop?: () => Promise<void> } {
-  const a = ctx.config.access;
-  return new VisionFaceServices(
-    ctx,
-    new LiveTap(
-      ctx.bus,
-      ctx.store,
-      () => ({ threshold: a.threshold, margin: a.margin }),
-      Date.now,
-      () => doorRuntime(ctx).camera?.peek() ?? null,
-    ),
-  );
 }

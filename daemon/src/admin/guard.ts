@@ -43,7 +43,7 @@ export function installGuard(app: FastifyInstance, admin: AdminContext): void {
   app.decorateRequest('adminSession', null);
   app.addHook('onRequest', async (req) => {
     const token = req.cookies[SESSION_COOKIE];
-    const cfg = admin.ctx.config.admin;
+    const cfg = admin.config.admin;
     req.adminSession = token ? (admin.sessions.validate(token, admin.now(), cfg.sessionIdleMinutes) ?? null) : null;
     // No is404 shortcut: routes registered by plugins can lack config.url (swagger-ui's /docs/*), and
     // a not-found answer to a stranger is one more thing they need not learn. Unknown paths need a session.

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
-import type { ServiceStatus } from '../events.js';
+import type { EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
-import type { Service } from '../service.js';
+import { BaseService } from '../service.js';
 
 export type RoutePlugin = (app: FastifyInstance) => Promise<void> | void;
 
@@ -10,19 +10,20 @@ export type RoutePlugin = (app: FastifyInstance) => Promise<void> | void;
  * The admin HTTP server (Fastify). Features add routes through plugins registered
  * before start(); /health is always there. Bound to localhost unless configured otherwise.
  */
-export class HttpServer implements Service {
-  readonly name = 'http';
-  private state_: ServiceStatus = 'stopped';
+export class HttpServer extends BaseService {
   private readonly plugins: RoutePlugin[] = [];
   private app: FastifyInstance | null = null;
   private address_: string | null = null;
 
   constructor(
     private readonly config: Config['admin'],
+    bus: EventBus,
     private readonly log: Logger,
     private readonly healthReport: () => { httpStatus: number; body: Record<string, unknown> },
     private appOptions: () => Promise<Record<string, unknown>> | Record<string, unknown> = () => ({}),
-  ) {}
+  ) {
+    super('http', bus);
+  }
 
   use(plugin: RoutePlugin): void {
     this.plugins.push(plugin);
@@ -33,17 +34,11 @@ export class HttpServer implements Service {
     this.appOptions = options;
   }
 
-  /** The controller's health report, as /health serves it. */
-  report(): { httpStatus: number; body: Record<string, unknown> } {
-    return this.healthReport();
-  }
-
-  async start(): Promise<void> {
+  protected async onStart(): Promise<void> {
     if (!this.config.enabled) {
-      this.state_ = 'disabled';
+      this.lifecycle = 'disabled';
       return;
     }
-    this.state_ = 'starting';
     const app = Fastify({
       // Request lines only at warn and above: the journal on an SD card is not an access log.
       loggerInstance: this.log.child({ component: 'http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
@@ -59,7 +54,6 @@ export class HttpServer implements Service {
     for (const plugin of this.plugins) await app.register(async (scope) => plugin(scope));
     this.address_ = await app.listen({ host: this.config.host, port: this.config.port });
     this.log.info({ url: this.address_ }, 'admin listening');
-    this.state_ = 'running';
   }
 
   address(): string | null {
@@ -70,15 +64,9 @@ export class HttpServer implements Service {
     return this.app;
   }
 
-  async stop(): Promise<void> {
+  protected override async onStop(): Promise<void> {
     if (!this.app) return;
-    this.state_ = 'stopping';
     await this.app.close();
     this.app = null;
-    this.state_ = 'stopped';
-  }
-
-  status(): ServiceStatus {
-    return this.state_;
   }
 }

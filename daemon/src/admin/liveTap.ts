@@ -1,8 +1,7 @@
 import sharp from 'sharp';
 import type { Frame } from '../camera/frame.js';
 import type { EventBus } from '../events.js';
-import { Gallery } from '../gallery/gallery.js';
-import type { Store } from '../store/store.js';
+import type { PeopleRegistry } from '../registry/peopleRegistry.js';
 import type { FrameResult } from '../vision/types.js';
 import type { LiveFace, LiveFrame } from './faceServices.js';
 
@@ -17,12 +16,10 @@ const STALE_MS = 5000;
 export class LiveTap {
   private latest: { frame: Frame; result: FrameResult; at: number } | null = null;
   private encoded: { seq: number; jpeg: Buffer } | null = null;
-  private gallery: { gallery: Gallery; names: Map<string, string> } | null = null;
-  private readonly off: Array<() => void> = [];
 
   constructor(
     private readonly bus: EventBus,
-    private readonly store: Store,
+    private readonly registry: PeopleRegistry,
     private readonly threshold: () => { threshold: number; margin: number },
     private readonly now: () => number = Date.now,
     /** The camera's newest frame, analysed or not (the door runtime's camera.peek()). */
@@ -30,14 +27,11 @@ export class LiveTap {
   ) {}
 
   start(): void {
-    this.off.push(
-      this.bus.on('frame.analyzed', ({ frame, result }) => void (this.latest = { frame, result, at: this.now() })),
-      this.bus.on('people.changed', () => void (this.gallery = null)),
-    );
+    this.bus.on(this, 'frame.analyzed', ({ frame, result }) => void (this.latest = { frame, result, at: this.now() }));
   }
 
   stop(): void {
-    for (const f of this.off.splice(0)) f();
+    this.bus.removeListeners(this);
     this.latest = null;
   }
 
@@ -65,7 +59,7 @@ export class LiveTap {
         width: result.width,
         height: result.height,
         jpeg: await this.jpeg(frame),
-        faces: result.faces.map((f) => this.label(f)),
+        faces: await Promise.all(result.faces.map((f) => this.label(f))),
         analysed: true,
       };
     }
@@ -94,33 +88,20 @@ export class LiveTap {
     return this.encoded.jpeg;
   }
 
-  private label(f: FrameResult['faces'][number]): LiveFace {
+  private async label(f: FrameResult['faces'][number]): Promise<LiveFace> {
     const quality = { faceSizePx: f.quality.faceSizePx, sharpness: f.quality.sharpness, poseScore: f.quality.poseScore, problems: f.quality.problems };
     let name: string | null = null;
+    let status: LiveFace['status'] = null;
     let score: number | null = null;
     if (f.embedding) {
-      const g = this.galleryFor(f.embedding.length);
-      if (g && g.gallery.size > 0) {
-        const { threshold, margin } = this.threshold();
-        const m = g.gallery.match(f.embedding, threshold, margin);
-        score = m.score;
-        if (m.decision === 'match' && m.personId) name = g.names.get(m.personId) ?? null;
+      const { threshold, margin } = this.threshold();
+      const m = await this.registry.match(f.embedding, threshold, margin);
+      if (m.person) score = m.score;
+      if (m.decision === 'match' && m.person) {
+        name = m.person.name;
+        status = m.person.status;
       }
     }
-    return { box: f.box, name, score, quality };
-  }
-
-  /** Templates of active people of the model with this dimension that has the most templates. */
-  private galleryFor(dim: number): { gallery: Gallery; names: Map<string, string> } | null {
-    if (this.gallery && this.gallery.gallery.dim === dim) return this.gallery;
-    const model = this.store.db.prepare('SELECT model_id FROM face_templates WHERE dim = ? GROUP BY model_id ORDER BY count(*) DESC LIMIT 1').get(dim) as
-      { model_id: string } | undefined;
-    if (!model) return null;
-    const templates = this.store.templates.activeForModel(model.model_id);
-    const gallery = new Gallery(dim);
-    gallery.load(templates.map((t) => ({ personId: t.personId, embedding: t.embedding })));
-    const names = new Map(this.store.people.list({ status: 'ACTIVE', limit: 1_000_000 }).map((p) => [p.id, p.name]));
-    this.gallery = { gallery, names };
-    return this.gallery;
+    return { box: f.box, name, status, score, quality };
   }
 }

@@ -17,7 +17,8 @@ import type { BenchResult, BenchSection } from './main.js';
 import { configSchema } from '../config/schema.js';
 import { Controller } from '../controller.js';
 import { createLogger } from '../logging.js';
-import { AdminApi } from '../admin/adminApi.js';
+import { buildUnit } from '../compositionRoot.js';
+import { PeopleTable } from '../registry/peopleTable.js';
 import { hashPassword } from '../admin/password.js';
 import { testDataDir } from '../system/paths.js';
 
@@ -45,16 +46,17 @@ export const adminSection: BenchSection = {
 
     const dir = mkdtempSync(join(tmpdir(), 'blink-bench-admin-'));
     const config = configSchema.parse({ store: { dataDir: dir }, door: { driver: 'simulated' }, admin: { port: 0 } });
-    let admin: AdminApi | null = null;
-    const controller = new Controller(config, createLogger('silent'), [(c) => (admin = new AdminApi(c))]);
+    const unit = buildUnit(config, createLogger('silent'), { runtime: 'none' });
+    const controller = new Controller(unit, createLogger('silent'));
     await controller.start();
     try {
-      const url = controller.context().http.address()!;
-      const store = controller.context().store;
+      const url = unit.http.address()!;
+      const store = unit.store;
+      const people = new PeopleTable(store.db);
       ctx.log('admin: seeding 2,000 people and 20,000 events');
       store.transaction(() => {
         const ids: string[] = [];
-        for (let i = 0; i < 2000; i++) ids.push(store.people.create({ name: `Person ${i}` }).id);
+        for (let i = 0; i < 2000; i++) ids.push(people.create({ name: `Person ${i}` }).id);
         const t0 = Date.now() - 20_000 * 60_000;
         for (let i = 0; i < 20_000; i++) {
           const pid = ids[i % ids.length]!;
@@ -115,7 +117,6 @@ export const adminSection: BenchSection = {
     } finally {
       await controller.stop('bench');
       rmSync(dir, { recursive: true, force: true });
-      void admin;
     }
 
     const ui = join(ctx.repoRoot, 'web-admin', 'dist');

@@ -26,7 +26,8 @@ import { SimulatedGpioDriver } from '../door/gpio/simulatedDriver.js';
 import { AccessDecider } from '../access/decider.js';
 import { FrameLoop } from '../access/frameLoop.js';
 import { AccessRecorder } from '../access/recorder.js';
-import { Gallery } from '../gallery/gallery.js';
+import { AlarmRegistry } from '../alarms/alarmRegistry.js';
+import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store } from '../store/store.js';
 import { testDataDir } from '../system/paths.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
@@ -75,7 +76,8 @@ function videoFrame(second: number): Buffer {
 async function pulseErrors(count: number, ms: number): Promise<number[]> {
   const config = parseConfig({ door: { driver: 'simulated', pulseMs: ms } }, 'bench').door;
   const gpio = new SimulatedGpioDriver();
-  const door = new DoorService(config, new EventBus(), log, () => gpio);
+  const bus = new EventBus();
+  const door = new DoorService(config, bus, new AlarmRegistry(bus, log), log, () => gpio);
   await door.start();
   for (let i = 0; i < count; i++) {
     door.pulse('bench', ms);
@@ -95,9 +97,8 @@ async function pulseErrors(count: number, ms: number): Promise<number[]> {
   return errors;
 }
 
-/** Matches faces against Mahie's templates so the main thread does the real per-frame work. */
-async function enrolledGallery(client: VisionClient, store: Store): Promise<{ gallery: Gallery; personId: string }> {
-  const person = store.people.create({ name: 'Mahie' });
+/** Enrolls Mahie (the registry, as the admin would) so the main thread does the real per-frame matching work. */
+async function enrolledGallery(client: VisionClient, store: Store): Promise<{ registry: PeopleRegistry; personId: string }> {
   const entries = [];
   let seq = 0;
   for (const s of [1, 12, 25]) {
@@ -105,11 +106,13 @@ async function enrolledGallery(client: VisionClient, store: Store): Promise<{ ga
     const r = await client.process({ seq: ++seq, capturedAt: Date.now(), width: 640, height: 480, format: 'jpeg', data });
     const e = r?.faces[0]?.embedding;
     if (!e) throw new Error(`no face embedded in the enrollment frame at ${s} s`);
-    entries.push({ personId: person.id, embedding: e });
+    entries.push({ embedding: e, quality: 1 });
   }
-  const gallery = new Gallery(entries[0]!.embedding.length);
-  gallery.load(entries);
-  return { gallery, personId: person.id };
+  const registry = new PeopleRegistry(store, store.audit, new EventBus(), log);
+  const modelId = client.info!.embedder;
+  registry.activate(modelId, entries[0]!.embedding.length);
+  const { person } = registry.enroll({ person: { name: 'Mahie' }, faces: entries, modelId, source: 'cli', duplicateThreshold: 1.01, actor: 'bench' });
+  return { registry, personId: person.id };
 }
 
 async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
@@ -123,17 +126,18 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     ctx.log('  relay pulses, idle');
     const idle = await pulseErrors(20, 250);
     const client = await startVision(config);
-    const { gallery } = await enrolledGallery(client, store);
+    const { registry } = await enrolledGallery(client, store);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-      person: (id) => store.people.get(id),
+      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      person: (id) => registry.get(id),
       door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
       unlock: () => true,
       record: () => {},
       tailgating: () => {},
       now: () => Date.now(),
     });
-    const camera = new CameraService(config.camera, new EventBus(), log);
+    const camBus = new EventBus();
+    const camera = new CameraService(config.camera, camBus, new AlarmRegistry(camBus, log), log);
     let results = 0;
     const loop = new FrameLoop(
       camera,
@@ -230,15 +234,15 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
   );
   try {
     const client = await startVision(config);
-    const { gallery } = await enrolledGallery(client, store);
+    const { registry } = await enrolledGallery(client, store);
     const bus = new EventBus();
     const gpio = new SimulatedGpioDriver();
-    const door = new DoorService(config.door, bus, log, () => gpio);
+    const door = new DoorService(config.door, bus, new AlarmRegistry(bus, log), log, () => gpio);
     await door.start();
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-      person: (id) => store.people.get(id),
+      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
       record: (e, at) => void recorder.record(e, at),
@@ -252,12 +256,12 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     const face = videoFrame(5);
     const source = new ScriptedSource(bg, face, 15, 1800, 1200, trials);
     const latencies: number[] = [];
-    bus.on('door.changed', (d) => {
+    bus.on(latencies, 'door.changed', (d) => {
       if (d.relay !== 'on') return;
       const start = source.faceStarts[source.faceStarts.length - 1];
       if (start !== undefined) latencies.push(Date.now() - start);
     });
-    const camera = new CameraService(config.camera, bus, log, () => source);
+    const camera = new CameraService(config.camera, bus, new AlarmRegistry(bus, log), log, () => source);
     const loop = new FrameLoop(camera, { analyze: (f) => client.process(f) }, async (r) => void (await decider.onFrame(r)), log);
     loop.start();
     await camera.start();

@@ -1,7 +1,8 @@
+import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
 import type { Config } from '../config/schema.js';
 import type { EventBus, ServiceStatus } from '../events.js';
 import type { Logger } from '../logging.js';
-import type { Service } from '../service.js';
+import { BaseService } from '../service.js';
 import type { Frame } from './frame.js';
 import type { FrameSource } from './frameSource.js';
 import { jpegSize } from './jpeg.js';
@@ -32,12 +33,11 @@ const FPS_WINDOW_MS = 2000;
  *
  * Consumers call onFrame() to be told a frame arrived and take() to get the newest one;
  * a frame that is replaced before it is taken is counted as dropped, never queued.
- * Reports: bus 'camera.status' up/down, alarm camera_lost while down.
+ * Reports: bus 'camera.status' up/down, the camera_lost alarm (AlarmRegistry) while down.
  */
-export class CameraService implements Service {
-  readonly name = 'camera';
+export class CameraService extends BaseService {
   private source: FrameSource | null = null;
-  private state: CameraState = 'stopped';
+  private camState: CameraState = 'stopped';
   private detail: string | null = null;
   private description = 'none';
   private newest: Frame | null = null;
@@ -52,22 +52,24 @@ export class CameraService implements Service {
   private readonly listeners = new Set<(f: Frame) => void>();
   private restartTimer: NodeJS.Timeout | null = null;
   private freezeTimer: NodeJS.Timeout | null = null;
-  private alarmActive = false;
   private stopped = true;
   private generation = 0;
   private firstFrameWaiters: Array<(ok: boolean) => void> = [];
 
   constructor(
     private readonly config: Config['camera'],
-    private readonly bus: EventBus,
+    bus: EventBus,
+    private readonly alarms: AlarmRegistry,
     private readonly log: Logger,
     private readonly sourceFactory: () => FrameSource | null | { none: string } = () => {
       const spec = resolveSource(config.source);
       return spec.kind === 'none' ? { none: spec.reason } : createSource(spec, config);
     },
-  ) {}
+  ) {
+    super('camera', bus);
+  }
 
-  async start(): Promise<void> {
+  protected async onStart(): Promise<void> {
     this.stopped = false;
     let made: FrameSource | null | { none: string };
     try {
@@ -79,7 +81,7 @@ export class CameraService implements Service {
       return;
     }
     if (!made || 'none' in made) {
-      this.state = 'none';
+      this.camState = 'none';
       this.detail = made && 'none' in made ? made.none : 'no camera';
       this.log.warn({ detail: this.detail }, 'no camera: the unit runs without one');
       this.bus.emit('camera.status', { source: 'none', status: 'down', detail: this.detail });
@@ -112,7 +114,7 @@ export class CameraService implements Service {
 
   /** true at the first frame or when the unit has no camera; false after timeoutMs or on stop. */
   waitUntilReady(timeoutMs: number): Promise<boolean> {
-    if (this.state === 'up' || this.state === 'none') return Promise.resolve(true);
+    if (this.camState === 'up' || this.camState === 'none') return Promise.resolve(true);
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), timeoutMs);
       this.firstFrameWaiters.push((ok) => (clearTimeout(t), resolve(ok)));
@@ -120,7 +122,7 @@ export class CameraService implements Service {
   }
 
   cameraState(): CameraState {
-    return this.state;
+    return this.camState;
   }
 
   /** ms since the last frame, or null before the first. */
@@ -135,7 +137,7 @@ export class CameraService implements Service {
     return Math.round((((this.recent.length - 1) * 1000) / (this.recent[this.recent.length - 1]! - this.recent[0]!)) * 10) / 10;
   }
 
-  async stop(): Promise<void> {
+  protected override async onStop(): Promise<void> {
     this.stopped = true;
     this.generation++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
@@ -143,14 +145,14 @@ export class CameraService implements Service {
     this.restartTimer = null;
     this.freezeTimer = null;
     await this.source?.stop().catch(() => {});
-    this.state = 'stopped';
+    this.camState = 'stopped';
     this.resolveWaiters(false);
   }
 
-  status(): ServiceStatus {
-    if (this.stopped) return 'stopped';
-    if (this.state === 'up') return 'running';
-    if (this.state === 'starting') return 'starting';
+  override status(): ServiceStatus {
+    if (this.stopped) return this.lifecycle === 'stopping' ? 'stopping' : 'stopped';
+    if (this.camState === 'up') return 'running';
+    if (this.camState === 'starting') return 'starting';
     return 'degraded';
   }
 
@@ -161,8 +163,8 @@ export class CameraService implements Service {
   snapshot(): CameraHealth {
     return {
       source: this.description,
-      state: this.state,
-      detail: this.state === 'none' && !this.detail ? 'no camera' : this.detail,
+      state: this.camState,
+      detail: this.camState === 'none' && !this.detail ? 'no camera' : this.detail,
       fps: this.fps(),
       frames: this.frames,
       dropped: this.dropped,
@@ -177,7 +179,7 @@ export class CameraService implements Service {
     const source = this.source;
     if (!source || this.stopped) return;
     const gen = ++this.generation;
-    this.state = 'starting';
+    this.camState = 'starting';
     this.lastFrameAt = null;
     try {
       await source.start({
@@ -187,7 +189,7 @@ export class CameraService implements Service {
         ended: (reason, kind) => {
           if (gen !== this.generation || this.stopped) return;
           if (kind === 'finished' && !this.config.loop) {
-            this.state = 'finished';
+            this.camState = 'finished';
             this.detail = reason;
             this.log.info({ source: this.description, reason }, 'camera source finished');
             this.bus.emit('camera.status', { source: this.description, status: 'down', detail: reason });
@@ -213,16 +215,13 @@ export class CameraService implements Service {
     this.lastFrameAt = Date.now();
     this.recent.push(performance.now());
     if (this.recent.length > 600) this.recent.shift();
-    if (this.state !== 'up') {
-      this.state = 'up';
+    if (this.camState !== 'up') {
+      this.camState = 'up';
       this.detail = null;
       this.attempts = 0;
       this.log.info({ source: this.description, width: size.width, height: size.height }, 'camera up');
       this.bus.emit('camera.status', { source: this.description, status: 'up' });
-      if (this.alarmActive) {
-        this.alarmActive = false;
-        this.bus.emit('alarm', { type: 'camera_lost', active: false, ts: new Date().toISOString(), details: { source: this.description } });
-      }
+      this.alarms.clear('camera_lost', `frames arrive again from ${this.description}`);
       this.resolveWaiters();
     }
     for (const l of this.listeners) {
@@ -235,20 +234,17 @@ export class CameraService implements Service {
   }
 
   private checkFrozen(): void {
-    if (this.state !== 'up' || this.lastFrameAt === null) return;
+    if (this.camState !== 'up' || this.lastFrameAt === null) return;
     const age = Date.now() - this.lastFrameAt;
     if (age > this.config.frozenAfterMs) this.setDown(`no frame for ${age} ms (frozen)`, true);
   }
 
   private setDown(reason: string, restart: boolean): void {
-    this.state = 'down';
+    this.camState = 'down';
     this.detail = reason;
     this.log.warn({ source: this.description, reason }, 'camera down');
     this.bus.emit('camera.status', { source: this.description, status: 'down', detail: reason });
-    if (!this.alarmActive) {
-      this.alarmActive = true;
-      this.bus.emit('alarm', { type: 'camera_lost', active: true, ts: new Date().toISOString(), details: { source: this.description, reason } });
-    }
+    this.alarms.raise('camera_lost', reason, { source: this.description });
     if (!restart || this.stopped || !this.source) return;
     this.generation++; // ignore anything the dying source still sends
     const delay = backoffDelay(this.attempts, this.config.restartBackoffMinMs, this.config.restartBackoffMaxMs);

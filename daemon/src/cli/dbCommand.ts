@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../config/load.js';
+import { loadEffectiveConfig } from '../config/effective.js';
+import { EventBus } from '../events.js';
+import { createLogger } from '../logging.js';
+import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store, databasePath } from '../store/store.js';
 import { MIGRATIONS } from '../store/migrations.js';
 import { parseCommandArgs, UsageError } from './args.js';
@@ -9,12 +12,19 @@ export async function dbCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'status') throw new UsageError(`unknown db subcommand "${sub ?? ''}" (expected: db status)`);
   const { values } = parseCommandArgs(rest, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, false);
-  const { config } = loadConfig({ path: values.config });
+  const { config } = loadEffectiveConfig({ path: values.config });
   const file = databasePath(config);
   const existed = existsSync(file);
   const store = Store.open(file);
   try {
-    const status = { ...store.status(), created: !existed, latestSchema: Math.max(...MIGRATIONS.map((m) => m.version)) };
+    const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('silent'));
+    const status = {
+      ...store.status(),
+      people: registry.count(),
+      templates: registry.templateCount(),
+      created: !existed,
+      latestSchema: MIGRATIONS.reduce((m, x) => Math.max(m, x.version), 0),
+    };
     if (values.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
     else for (const [k, v] of Object.entries(status)) process.stdout.write(`${k.padEnd(14)} ${String(v)}\n`);
   } finally {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { EventBus } from '../events.js';
-import { Enroller, EnrollError } from '../vision/enroller.js';
+import { enrollFromPhotos } from '../registry/enrollFromPhotos.js';
+import { Enroller } from '../vision/enroller.js';
+import { EnrollError } from '../vision/enrollError.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { openVision } from './visionContext.js';
 
@@ -24,8 +25,15 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   });
   const ctx = await openVision(values.config);
   try {
-    const enroller = new Enroller(ctx.pipeline, ctx.store, new EventBus(), { threshold: ctx.config.access.threshold });
-    const r = await enroller.enroll({ person: { name: values.name, externalId: values['external-id'] ?? null }, images, source: 'cli' });
+    const enroller = new Enroller(ctx.pipeline);
+    const r = await enrollFromPhotos(async (imgs) => ({ modelId: enroller.modelId, faces: await enroller.analyzeAll(imgs) }), ctx.registry, {
+      person: { name: values.name, externalId: values['external-id'] ?? null },
+      images,
+      source: 'cli',
+      actor: 'cli',
+      duplicateThreshold: ctx.config.access.threshold,
+      keepThumbnail: ctx.config.admin.thumbnailRetentionDays > 0,
+    });
     if (values.json)
       process.stdout.write(
         JSON.stringify(
@@ -35,7 +43,7 @@ export async function enrollCommand(argv: string[]): Promise<number> {
             name: r.person.name,
             templates: r.templates,
             model: r.modelId,
-            images: r.images.map((i) => ({ name: i.name, quality: i.quality })),
+            images: r.images.map((i) => ({ name: i.name, quality: i.quality.overall })),
           },
           null,
           2,
@@ -44,7 +52,7 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     else {
       process.stdout.write(`enrolled ${r.person.name} (${r.person.id}): ${r.templates} template(s), model ${r.modelId}\n`);
       for (const i of r.images)
-        process.stdout.write(`  ${i.name}: quality ${i.quality.toFixed(2)}, eye distance ${i.qualityDetails.faceSizePx.toFixed(0)} px\n`);
+        process.stdout.write(`  ${i.name}: quality ${i.quality.overall.toFixed(2)}, eye distance ${i.quality.faceSizePx.toFixed(0)} px\n`);
     }
     return 0;
   } catch (err) {

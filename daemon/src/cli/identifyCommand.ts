@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Gallery } from '../gallery/gallery.js';
 import { decodeImage, NotAnImageError } from '../vision/decode.js';
 import { parseCommandArgs, UsageError } from './args.js';
 import { openVision } from './visionContext.js';
@@ -33,19 +32,19 @@ export async function identifyCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const modelId = ctx.pipeline.embedderId();
-    const gallery = new Gallery(ctx.pipeline.embeddingDim);
-    gallery.load(ctx.store.templates.activeForModel(modelId).map((t) => ({ personId: t.personId, embedding: t.embedding })));
     const { threshold, margin } = ctx.config.access;
-    const m = gallery.match(still.face.embedding!, threshold, margin);
-    const name = m.personId ? (ctx.store.people.get(m.personId)?.name ?? null) : null;
-    const second = m.secondPersonId ? (ctx.store.people.get(m.secondPersonId)?.name ?? null) : null;
+    // The registry's one rule: every enrolled person of this embedder, deactivated ones too — reported with their status.
+    const m = ctx.registry.identify(still.face.embedding!, threshold, margin);
+    const name = m.person?.name ?? null;
+    const status = m.person?.status ?? null;
     const out = {
       face: true,
       decision: m.decision,
       personId: m.decision === 'match' ? m.personId : null,
       name: m.decision === 'match' ? name : null,
-      best: { personId: m.personId, name, score: m.score },
-      second: { personId: m.secondPersonId, name: second, score: m.secondScore },
+      status: m.decision === 'match' ? status : null,
+      best: { personId: m.personId, name, status, score: m.score },
+      second: { personId: m.secondPersonId, name: m.secondName, score: m.secondScore },
       score: m.score,
       margin: m.margin,
       threshold,
@@ -56,15 +55,17 @@ export async function identifyCommand(argv: string[]): Promise<number> {
       pose: still.face.pose,
       faces: still.faces,
       model: modelId,
-      gallery: { templates: gallery.size, people: gallery.people },
+      gallery: { people: ctx.registry.searchable() },
     };
     if (values.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     else {
       const f = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
       process.stdout.write(
         [
-          m.decision === 'match' ? `match: ${name} (${m.personId})` : `no match (${m.decision}; best: ${name ?? '-'})`,
-          `score ${f(m.score)} (threshold ${threshold}), margin ${f(m.margin)} over ${second ?? 'nobody'} (required ${margin})`,
+          m.decision === 'match'
+            ? `match: ${name} (${m.personId})${status === 'DEACTIVATED' ? ' — DEACTIVATED: the door denies this person' : ''}`
+            : `no match (${m.decision}; best: ${name ?? '-'})`,
+          `score ${f(m.score)} (threshold ${threshold}), margin ${f(m.margin)} over ${m.secondName ?? 'nobody'} (required ${margin})`,
           `liveness: antispoof ${f(still.face.antispoof)}, liveness ${f(still.face.liveness)}`,
           `quality ${still.face.quality.overall.toFixed(2)}, yaw ${still.face.pose.yaw.toFixed(0)}°, faces in image ${still.faces}`,
         ].join('\n') + '\n',

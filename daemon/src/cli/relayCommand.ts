@@ -6,39 +6,39 @@ import { detectGpioOffset } from '../door/gpio/onoffDriver.js';
 import { Relay } from '../door/relay.js';
 import { parseCommandArgs, UsageError } from './args.js';
 
-function describe(config: Config['door'], energized: boolean | null, driver: string): string {
-  const level = energized === null ? 'unknown' : energized === config.relayActiveLow ? 0 : 1;
+function describe(config: Config['door'], on: boolean | null, driver: string): string {
+  const level = on === null ? 'unknown' : on === config.relayActiveLow ? 0 : 1;
   return JSON.stringify({
     driver,
     pin: config.relayPin,
     activeLow: config.relayActiveLow,
     level,
-    relay: energized === null ? 'unknown' : energized ? 'on' : 'off',
+    relay: on === null ? 'unknown' : on ? 'on' : 'off',
   });
 }
 
 /** Reads the relay level without touching the pin's direction (opening it as an output would drive it). */
-function readRelay(config: Config['door']): { driver: string; energized: boolean | null } {
+function readRelay(config: Config['door']): { driver: string; on: boolean | null } {
   const useOnoff = config.driver === 'onoff' || (config.driver === 'auto' && existsSync('/sys/class/gpio/export'));
   if (useOnoff) {
     const offset = config.gpioOffset === 'auto' ? detectGpioOffset() : config.gpioOffset;
     const file = `/sys/class/gpio/gpio${config.relayPin + offset}/value`;
-    if (!existsSync(file)) return { driver: 'onoff', energized: null };
+    if (!existsSync(file)) return { driver: 'onoff', on: null };
     const level = Number(readFileSync(file, 'utf8').trim());
-    return { driver: 'onoff', energized: level === (config.relayActiveLow ? 0 : 1) };
+    return { driver: 'onoff', on: level === (config.relayActiveLow ? 0 : 1) };
   }
-  if (!config.simulatedStateFile || !existsSync(config.simulatedStateFile)) return { driver: 'simulated', energized: null };
+  if (!config.simulatedStateFile || !existsSync(config.simulatedStateFile)) return { driver: 'simulated', on: null };
   const state = JSON.parse(readFileSync(config.simulatedStateFile, 'utf8')) as { outputs?: Record<string, number> };
   const level = state.outputs?.[String(config.relayPin)];
-  return { driver: 'simulated', energized: level === undefined ? null : level === (config.relayActiveLow ? 0 : 1) };
+  return { driver: 'simulated', on: level === undefined ? null : level === (config.relayActiveLow ? 0 : 1) };
 }
 
 /**
  * `blinkd relay off|status|pulse`: the relay without the daemon.
- *  - off: write the de-energized level (systemd ExecStopPost runs this after every stop or
+ *  - off: write the off level (systemd ExecStopPost runs this after every stop or
  *    crash, so the door never stays unlocked because blinkd died). The pin is left driven.
  *  - status: print the pin level (JSON), without changing it.
- *  - pulse [--ms N]: energize for N ms (default door.pulseMs), then de-energize. For wiring tests;
+ *  - pulse [--ms N]: on for N ms (default door.pulseMs), then off. For wiring tests;
  *    do not run it while blinkd runs.
  */
 export async function relayCommand(argv: string[]): Promise<number> {
@@ -50,14 +50,14 @@ export async function relayCommand(argv: string[]): Promise<number> {
     case 'off': {
       const driver = selectGpioDriver(door, (m) => process.stderr.write(`blinkd relay: ${m}\n`));
       const relay = new Relay(driver, door.relayPin, door.relayActiveLow);
-      relay.deEnergize();
-      process.stdout.write(describe(door, relay.isEnergized(), driver.name) + '\n');
+      relay.off();
+      process.stdout.write(describe(door, relay.isOn(), driver.name) + '\n');
       // Deliberately no close(): unexporting would release the pin; it must stay driven de-energized.
       return 0;
     }
     case 'status': {
       const r = readRelay(door);
-      process.stdout.write(describe(door, r.energized, r.driver) + '\n');
+      process.stdout.write(describe(door, r.on, r.driver) + '\n');
       return 0;
     }
     case 'pulse': {
@@ -66,19 +66,19 @@ export async function relayCommand(argv: string[]): Promise<number> {
         throw new UsageError(`--ms must be an integer from 1 to door.maxUnlockMs (${door.maxUnlockMs}), got "${values.ms}"`);
       const driver = selectGpioDriver(door, (m) => process.stderr.write(`blinkd relay: ${m}\n`));
       const relay = new Relay(driver, door.relayPin, door.relayActiveLow);
-      const off = () => relay.deEnergize();
+      const off = () => relay.off();
       process.once('SIGINT', off);
       process.once('SIGTERM', off);
       try {
-        relay.energize();
-        process.stdout.write(describe(door, relay.isEnergized(), driver.name) + '\n');
+        relay.on();
+        process.stdout.write(describe(door, relay.isOn(), driver.name) + '\n');
         await new Promise((r) => setTimeout(r, ms));
       } finally {
-        relay.deEnergize();
+        relay.off();
         process.off('SIGINT', off);
         process.off('SIGTERM', off);
       }
-      process.stdout.write(describe(door, relay.isEnergized(), driver.name) + '\n');
+      process.stdout.write(describe(door, relay.isOn(), driver.name) + '\n');
       driver.close();
       return 0;
     }

@@ -1,17 +1,18 @@
 import { loadConfig } from '../config/load.js';
+import { buildUnit } from '../compositionRoot.js';
 import { Controller } from '../controller.js';
 import { createLogger } from '../logging.js';
 import { installProcessHandlers } from '../system/lifecycle.js';
 import { packageVersion } from '../system/paths.js';
-import { SERVICE_FACTORIES } from '../serviceFactories.js';
 import { parseCommandArgs } from './args.js';
 
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, { config: { type: 'string', short: 'c' } }, false);
-  const { config, file, envVariables } = loadConfig({ path: values.config });
+  const { config, file, envVariables, migrationNotes } = loadConfig({ path: values.config });
   const log = createLogger(config.logging.level);
   log.info({ version: packageVersion(), config: file ?? '(defaults)', env: envVariables, unit: config.unit.id, pid: process.pid }, 'blinkd starting');
-  const controller = new Controller(config, log, SERVICE_FACTORIES);
+  for (const note of migrationNotes) log.warn({ config: file }, `configuration: ${note}`);
+  const controller = new Controller(buildUnit(config, log), log);
   installProcessHandlers(controller, log);
   try {
     await controller.start();

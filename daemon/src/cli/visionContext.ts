@@ -1,31 +1,35 @@
-import { loadConfig } from '../config/load.js';
+import { loadEffectiveConfig } from '../config/effective.js';
 import type { Config } from '../config/schema.js';
+import { EventBus } from '../events.js';
+import { createLogger } from '../logging.js';
+import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store } from '../store/store.js';
-import { defaultModelsDir } from '../vision/modelSet.js';
 import { FacePipeline } from '../vision/pipeline.js';
+import { pipelineOptions } from '../vision/pipelineOptions.js';
 
-/** Config, store and an in-process vision pipeline for the enroll / identify CLI commands. */
-export async function openVision(
-  configPath: string | undefined,
-  passive = false,
-): Promise<{ config: Config; store: Store; pipeline: FacePipeline; close: () => Promise<void> }> {
-  const { config } = loadConfig({ path: configPath });
-  const v = config.vision;
-  const pipeline = await FacePipeline.create({
-    modelsDir: v.modelsDir || defaultModelsDir(),
-    recognitionModel: v.recognitionModel,
-    precision: v.precision,
-    detector: v.detector,
-    clahe: v.clahe,
-    intraOpThreads: v.intraOpThreads,
-    interOpThreads: v.interOpThreads,
-    antispoof: passive,
-    liveness: passive,
-  });
+export interface VisionContext {
+  config: Config;
+  store: Store;
+  registry: PeopleRegistry;
+  pipeline: FacePipeline;
+  close(): Promise<void>;
+}
+
+/**
+ * The effective configuration, the store, the people registry (its gallery built for the
+ * pipeline's embedder) and an in-process pipeline, for the enroll / identify commands. A running
+ * unit notices what these commands change within seconds (registry revision).
+ */
+export async function openVision(configPath: string | undefined, passive = false): Promise<VisionContext> {
+  const { config } = loadEffectiveConfig({ path: configPath });
+  const pipeline = await FacePipeline.create(pipelineOptions(config.vision, { passive }));
   const store = Store.fromConfig(config);
+  const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'));
+  registry.activate(pipeline.embedderId(), pipeline.embeddingDim);
   return {
     config,
     store,
+    registry,
     pipeline,
     close: async () => {
       store.close();

@@ -6,6 +6,7 @@ import { configSchema, type Config } from './schema.js';
 import { ConfigError, describeIssues } from './errors.js';
 import { applyOverrides, readEnvOverrides } from './envOverrides.js';
 import { repoRoot } from '../system/paths.js';
+import { migrateConfig } from './migrations.js';
 
 export const SYSTEM_CONFIG_PATH = '/etc/blink/blinkd.yaml';
 
@@ -14,6 +15,8 @@ export interface LoadedConfig {
   /** The file read, or null when running on defaults. */
   file: string | null;
   envVariables: string[];
+  /** What the layout migration changed in the file (renamed keys), for a warning. */
+  migrationNotes: string[];
 }
 
 /**
@@ -57,23 +60,10 @@ export function parseConfig(raw: unknown, source: string): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(source, describeIssues(result.error, raw));
   const config = result.data;
-  if (config.camera.restartBackoffMinMs > config.camera.restartBackoffMaxMs) {
-    throw new ConfigError(source, [
-      `camera.restartBackoffMinMs: got ${config.camera.restartBackoffMinMs} (number), expected at most camera.restartBackoffMaxMs (${config.camera.restartBackoffMaxMs})`,
-    ]);
-  }
-  if (config.access.liveness.earClosed >= config.access.liveness.earOpen) {
-    throw new ConfigError(source, [
-      `access.liveness.earClosed: got ${config.access.liveness.earClosed} (number), expected less than access.liveness.earOpen (${config.access.liveness.earOpen})`,
-    ]);
-  }
-  if (config.door.pulseMs > config.door.maxUnlockMs) {
-    throw new ConfigError(source, [`door.pulseMs: got ${config.door.pulseMs} (number), expected at most door.maxUnlockMs (${config.door.maxUnlockMs})`]);
-  }
   if (config.sync.enabled) {
-    // The keys are validated now so files written for the relay sync stay valid; the sync
-    // service itself is not in this release, and a switch that silently does nothing would mislead.
-    throw new ConfigError(source, ['sync.enabled: got true (boolean), expected false: cloud relay sync is not available in this version of blinkd']);
+    // The keys are validated now so files written for sync stay valid; the sync service itself is
+    // not in this release, and a switch that silently does nothing would mislead.
+    throw new ConfigError(source, ['sync.enabled: got true (boolean), expected false: sync with a sync server is not available in this version of blinkd']);
   }
   if (!config.unit.id)
     config.unit.id =
@@ -87,8 +77,14 @@ export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } =
   const env = options.env ?? process.env;
   const file = resolveConfigPath(options.path, env);
   const raw = (file ? readFile(file) : {}) as Record<string, unknown>;
+  let migrationNotes: string[];
+  try {
+    migrationNotes = migrateConfig(raw).notes;
+  } catch (err) {
+    throw new ConfigError(file ?? 'defaults', [(err as Error).message]);
+  }
   const overrides = readEnvOverrides(env);
   applyOverrides(raw, overrides);
   const source = [file ?? 'defaults', ...(overrides.length ? ['environment'] : [])].join(' + ');
-  return { config: parseConfig(raw, source), file, envVariables: overrides.map((o) => o.variable) };
+  return { config: parseConfig(raw, source), file, envVariables: overrides.map((o) => o.variable), migrationNotes };
 }

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../time/localTime.js';
+import { key, schemaKeys, section } from './meta.js';
 
 /**
- * The one schema for blinkd's configuration. Every key has a default, so an empty
- * file (or no file) gives a working unit on embedded defaults. Objects are strict:
- * an unknown key is an error, because a typo in a door controller's config must not
- * silently fall back to a default.
+ * The one schema for blinkd's configuration. Every key has a default, so an empty file (or no
+ * file) gives a working unit on embedded defaults. Objects are strict: an unknown key is an
+ * error, because a typo in a door controller's config must not silently fall back to a default
+ * (renamed keys are carried over by config/migrations.ts). Each key carries its own facts
+ * (meaning, secret, editable in the admin, applies live) — see config/meta.ts; docs, the admin's
+ * settings list and redaction are derived from them. Rules between keys of one section live with
+ * that section (superRefine).
  */
 
 // 0 = any free port (tests); the port chosen is logged.
@@ -13,113 +17,155 @@ const port = z.number().int().min(0).max(65535);
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24-hour)');
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+/** The version of the configuration layout this blinkd writes and reads (older files are migrated). */
+export const CONFIG_VERSION = 2;
+
 export const unitSchema = z
   .object({
-    /** Stable id of this door unit; used in MQTT topics and sync. Empty = derived from the hostname. */
-    id: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
-      .default(''),
-    name: z.string().min(1).max(100).default('Door'),
-    /** IANA time zone for schedules and attendance; empty = the system zone. */
-    timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin, or empty for the system zone').default(''),
+    id: key(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
+        .default(''),
+      {
+        doc: 'Stable id of the unit: MQTT topics (`<prefix>/<id>/…`), client id, sync. Letters, digits, `_`, `-`. Empty = derived from the hostname.',
+        defaultText: 'hostname',
+      },
+    ),
+    name: key(z.string().min(1).max(100).default('Door'), { doc: 'Name shown in the admin and in Home Assistant.' }),
+    timezone: key(z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin, or empty for the system zone').default(''), {
+      doc: 'IANA zone for schedules, validity dates, attendance days and "today" everywhere (`Europe/Berlin`). Checked at start.',
+      defaultText: 'system zone',
+    }),
   })
   .strict()
   .default({});
 
 export const cameraSchema = z
   .object({
-    /** auto | libcamera | v4l2:/dev/videoN | rtsp://… | file:PATH | images:DIR */
-    source: z
-      .string()
-      .refine(
-        (s) => s === 'auto' || s === 'libcamera' || /^(v4l2:|rtsp:\/\/|rtsps:\/\/|file:|images:)./.test(s),
-        'auto, libcamera, v4l2:/dev/videoN, rtsp://…, file:PATH or images:DIR',
-      )
-      .default('auto'),
-    width: z.number().int().min(64).max(4096).default(640),
-    height: z.number().int().min(64).max(4096).default(480),
-    fps: z.number().min(1).max(120).default(15),
-    /** file: sources: loop the replay (true) or play once. */
-    loop: z.boolean().default(true),
-    rotate: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]).default(0),
-    restartBackoffMinMs: z.number().int().min(100).max(60_000).default(500),
-    restartBackoffMaxMs: z.number().int().min(1000).max(600_000).default(30_000),
-    /** Frames older than this are considered a frozen camera (watchdog stops). */
-    frozenAfterMs: z.number().int().min(500).max(120_000).default(5000),
+    source: key(
+      z
+        .string()
+        .refine(
+          (s) => s === 'auto' || s === 'libcamera' || /^(v4l2:|rtsp:\/\/|rtsps:\/\/|file:|images:)./.test(s),
+          'auto, libcamera, v4l2:/dev/videoN, rtsp://…, file:PATH or images:DIR',
+        )
+        .default('auto'),
+      {
+        doc: '`auto`, `libcamera` (rpicam-vid / libcamera-vid), `v4l2:/dev/videoN`, `rtsp://…`, `file:PATH` (replay), `images:DIR` (a folder played as a sequence). `auto` tries libcamera, then the first `/dev/video*`, else runs with no camera and says so in health.',
+      },
+    ),
+    width: key(z.number().int().min(64).max(4096).default(640), { doc: 'Capture width in pixels.' }),
+    height: key(z.number().int().min(64).max(4096).default(480), { doc: 'Capture height in pixels.' }),
+    fps: key(z.number().min(1).max(120).default(15), { doc: 'Capture rate; also the playback rate of `images:` sources.' }),
+    loop: key(z.boolean().default(true), { doc: '`file:` and `images:` sources: start again at the end (true) or stop.' }),
+    rotate: key(z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]).default(0), { doc: 'Rotate frames by 0, 90, 180 or 270 degrees.' }),
+    restartBackoffMinMs: key(z.number().int().min(100).max(60_000).default(500), {
+      doc: 'First wait before restarting a dead source; doubles on each failure…',
+    }),
+    restartBackoffMaxMs: key(z.number().int().min(1000).max(600_000).default(30_000), { doc: '…up to this.' }),
+    frozenAfterMs: key(z.number().int().min(500).max(120_000).default(5000), {
+      doc: 'No new frame for this long = camera lost: alarm, restart, and the systemd watchdog stops being fed.',
+    }),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    if (c.restartBackoffMinMs > c.restartBackoffMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['restartBackoffMinMs'], message: `at most camera.restartBackoffMaxMs (${c.restartBackoffMaxMs})` });
+    }
+  })
   .default({});
 
 export const visionSchema = z
   .object({
-    /** Folder holding manifest.json and the .onnx files; empty = the models/ folder shipped with blinkd. */
-    modelsDir: z.string().default(''),
-    recognitionModel: z.string().min(1).default('faceapi-resnet128'),
-    precision: z.enum(['int8', 'fp32']).default('int8'),
-    detector: z.string().min(1).default('auto'),
-    /** Per ONNX session; 1 measured fastest on 2 cores (no thread wake-ups between the chained small networks, docs/BENCHMARKS.md). */
-    intraOpThreads: z.number().int().min(1).max(16).default(1),
-    interOpThreads: z.number().int().min(1).max(16).default(1),
-    minFaceSizePx: z.number().int().min(20).max(2000).default(60),
-    detectorScore: z.number().min(0.05).max(0.99).default(0.5),
-    clahe: z.boolean().default(false),
+    modelsDir: key(z.string().default(''), {
+      doc: "Folder with `manifest.json` and the `.onnx` files. Every file is checked against the manifest's sha256 at start.",
+      defaultText: 'the shipped `models/`',
+    }),
+    recognitionModel: key(z.string().min(1).default('faceapi-resnet128'), {
+      doc: 'The embedder family; with `vision.precision` it selects the manifest entry (`faceapi-resnet-int8` / `-fp32`), or name a manifest id of your own model.',
+    }),
+    precision: key(z.enum(['int8', 'fp32']).default('int8'), { doc: '`int8` (default, 2.5× faster) or `fp32`.' }),
+    detector: key(z.string().min(1).default('auto'), {
+      doc: '`auto` = short-range detector with BlazeFace fallback; `blazeface` = BlazeFace only (finds smaller faces, slower); or a manifest id.',
+    }),
+    intraOpThreads: key(z.number().int().min(1).max(16).default(1), {
+      doc: 'ONNX Runtime threads per model (1 measured fastest on 2 busy cores: no thread wake-ups between the chained small networks).',
+    }),
+    interOpThreads: key(z.number().int().min(1).max(16).default(1), { doc: 'ONNX Runtime inter-op threads.' }),
+    minFaceSizePx: key(z.number().int().min(20).max(2000).default(60), { doc: 'Smaller faces are ignored.' }),
+    detectorScore: key(z.number().min(0.05).max(0.99).default(0.5), { doc: 'Detector confidence needed to consider a face.' }),
+    clahe: key(z.boolean().default(false), {
+      doc: 'CLAHE lighting correction before embedding. Measured to lower accuracy on the test data (docs/EVALUATION.md), so off.',
+    }),
   })
   .strict()
   .default({});
 
+const liveness = <T extends z.ZodTypeAny>(doc: string, schema: T): T => key(schema, { doc, admin: 'liveness', live: true });
+
 export const livenessSchema = z
   .object({
-    /**
-     * Let the passive anti-spoof / liveness network scores decide. Off by default: measured on
-     * the shared spoof set, antispoof ≥ 0.5 rejects 33 % of live faces and still accepts 70 % of
-     * attacks, and a live 640×480 webcam subject scored 0.50–0.58 (docs/EVALUATION.md). A check
-     * that turns away real people without stopping photos is worse than none; blink (the
-     * default) rejects every print and screen sample. The scores are still computed and kept
-     * with every decision, so a site can calibrate and enable this.
-     */
-    passive: z.boolean().default(false),
-    passiveThreshold: z.number().min(0).max(1).default(0.5),
-    /** Require an eye blink (open → closed → open) within the time limit. */
-    blink: z.boolean().default(true),
-    blinkTimeoutMs: z.number().int().min(500).max(30_000).default(4000),
-    earClosed: z.number().min(0.05).max(0.5).default(0.2),
-    earOpen: z.number().min(0.1).max(0.6).default(0.26),
-    /** Ask for a head turn in a random direction. */
-    headTurn: z.boolean().default(false),
-    headTurnYawDeg: z.number().min(5).max(60).default(20),
-    headTurnTimeoutMs: z.number().int().min(1000).max(30_000).default(5000),
+    // Off by default: measured on the shared spoof set, antispoof ≥ 0.5 rejects 33 % of live faces and still
+    // accepts 70 % of attacks (docs/EVALUATION.md). A check that turns away real people without stopping photos
+    // is worse than none; blink (the default) rejects every print and screen sample. The scores are still
+    // computed and kept with every decision, so a site can calibrate and enable this.
+    passive: liveness(
+      'Let the passive anti-spoof / liveness scores decide. Off: measured unreliable on the test data; the scores are still recorded with every decision.',
+      z.boolean().default(false),
+    ),
+    passiveThreshold: liveness('Score (0–1) the passive checks must reach when they decide.', z.number().min(0).max(1).default(0.5)),
+    blink: liveness('Require an eye blink (open → closed → open). Stops printed photos and still screens.', z.boolean().default(true)),
+    blinkTimeoutMs: liveness('Time allowed for the blink.', z.number().int().min(500).max(30_000).default(4000)),
+    earClosed: key(z.number().min(0.05).max(0.5).default(0.2), {
+      doc: "Eye aspect ratio under which an eye counts as closed (the detector also adapts to the person's open-eye value).",
+    }),
+    earOpen: key(z.number().min(0.1).max(0.6).default(0.26), { doc: 'Eye aspect ratio over which an eye counts as open again.' }),
+    headTurn: liveness('Ask for a head turn to a random side. Stops replayed videos.', z.boolean().default(false)),
+    headTurnYawDeg: liveness('How far the head must turn.', z.number().min(5).max(60).default(20)),
+    headTurnTimeoutMs: liveness('Time allowed for the turn.', z.number().int().min(1000).max(30_000).default(5000)),
   })
   .strict()
+  .superRefine((l, ctx) => {
+    if (l.earClosed >= l.earOpen) ctx.addIssue({ code: 'custom', path: ['earClosed'], message: `less than access.liveness.earOpen (${l.earOpen})` });
+  })
   .default({});
 
 const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
 export const weeklyWindowSchema = z.object({ days: z.array(weekday).min(1), start: hhmm, end: hhmm }).strict();
 
+const recognition = { admin: 'recognition', live: true } as const;
+const attendance = { admin: 'attendance', live: true } as const;
+
 export const accessSchema = z
   .object({
-    /**
-     * Cosine similarity a probe must reach against a person's best template. 0.926 = the
-     * smallest threshold with FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs with the
-     * default detector cascade (int8 0.9251), rounded up; see docs/EVALUATION.md. face-api's descriptors are not zero-mean,
-     * so impostor cosines sit around 0.82 and genuine ones around 0.97.
-     */
-    threshold: z.number().min(0).max(1).default(0.926),
-    /** Best person must beat the best other person by this much, else "ambiguous" (0.02 measured: 0.05 rejects 12 % of genuine probes). */
-    margin: z.number().min(0).max(1).default(0.02),
-    liveness: livenessSchema,
-    /** A granted person is not re-decided for this long while they stand there. */
-    cooldownMs: z.number().int().min(0).max(600_000).default(5000),
-    /** Give up on a track (deny) after this long without a decision. */
-    decisionTimeoutMs: z.number().int().min(1000).max(60_000).default(8000),
-    lockdown: z.boolean().default(false),
+    // 0.926 = the smallest threshold with FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs with the default
+    // detector cascade (int8 0.9251), rounded up; see docs/EVALUATION.md. face-api's descriptors are not
+    // zero-mean, so impostor cosines sit around 0.82 and genuine ones around 0.97.
+    threshold: key(z.number().min(0).max(1).default(0.926), {
+      doc: "Cosine similarity a face must reach against a person's best template. Chosen for a false-accept rate ≤ 1e-3 on the evaluation data (docs/EVALUATION.md).",
+      ...recognition,
+    }),
+    margin: key(z.number().min(0).max(1).default(0.02), {
+      doc: 'The best person must beat the best other person by this much, else the decision is "ambiguous match" (denied). 0.02 measured: 0.05 rejects 12 % of genuine probes.',
+      ...recognition,
+    }),
+    liveness: section(livenessSchema, { note: 'The liveness policy: which checks a recognised face must pass before a grant.' }),
+    cooldownMs: key(z.number().int().min(0).max(600_000).default(5000), {
+      doc: 'After a grant, the same person is not decided again for this long while they stand there.',
+      ...recognition,
+    }),
+    decisionTimeoutMs: key(z.number().int().min(1000).max(60_000).default(8000), { doc: 'A face still undecided after this long is denied.', ...recognition }),
+    lockdown: key(z.boolean().default(false), { doc: 'Start in lockdown (no grants; the exit button still opens).' }),
     attendance: z
       .object({
-        enabled: z.boolean().default(true),
-        shiftStart: hhmm.default('09:00'),
-        graceMinutes: z.number().int().min(0).max(240).default(10),
-        /** A second grant at least this long after check-in counts as check-out. */
-        minCheckoutGapMinutes: z.number().int().min(0).max(1440).default(60),
+        enabled: key(z.boolean().default(true), { doc: 'Derive attendance (check-in/out) from grants.', ...attendance }),
+        shiftStart: key(hhmm.default('09:00'), { doc: 'Check-ins after shift start + grace are LATE.', ...attendance }),
+        graceMinutes: key(z.number().int().min(0).max(240).default(10), { doc: 'Grace period after shift start.', ...attendance }),
+        minCheckoutGapMinutes: key(z.number().int().min(0).max(1440).default(60), {
+          doc: 'A grant at least this long after the check-in counts as check-out.',
+          ...attendance,
+        }),
       })
       .strict()
       .default({}),
@@ -128,137 +174,171 @@ export const accessSchema = z
   .default({});
 
 const gpioPin = z.number().int().min(0).max(1023);
+const doorLive = { admin: 'door', live: true } as const;
+
 export const doorSchema = z
   .object({
-    /** auto = onoff when /sys/class/gpio exists and onoff loads, else simulated. */
-    driver: z.enum(['auto', 'simulated', 'onoff']).default('auto'),
-    /** BCM numbering; on a Pi 5 the gpiochip offset is added (see README). */
-    relayPin: gpioPin.default(17),
-    relayActiveLow: z.boolean().default(false),
-    pulseMs: z.number().int().min(100).max(60_000).default(3000),
-    maxUnlockMs: z.number().int().min(1000).max(3_600_000).default(30_000),
-    contactPin: gpioPin.nullable().default(null),
-    /** Input level that means "door open" on the contact pin. */
-    contactOpenLevel: z.union([z.literal(0), z.literal(1)]).default(1),
-    exitButtonPin: gpioPin.nullable().default(null),
-    exitButtonActiveLevel: z.union([z.literal(0), z.literal(1)]).default(0),
-    debounceMs: z.number().int().min(0).max(1000).default(30),
-    heldOpenAlarmMs: z.number().int().min(1000).max(3_600_000).default(30_000),
-    /** auto = detect (Pi 5 exposes BCM pins at an offset on its gpiochip); or a number. */
-    gpioOffset: z.union([z.literal('auto'), z.number().int().min(0).max(2048)]).default('auto'),
-    /** Simulated driver only: mirror pin states to this JSON file (for tests and the admin). */
-    simulatedStateFile: z.string().default(''),
-    /** Simulated driver only: another process drives inputs by writing {"inputs": {"<pin>": 0|1}} to this file. */
-    simulatedInputsFile: z.string().default(''),
+    driver: key(z.enum(['auto', 'simulated', 'onoff']).default('auto'), {
+      doc: '`onoff` (GPIO via sysfs), `simulated`, or `auto` (onoff where GPIO exists, else simulated).',
+    }),
+    relayPin: key(gpioPin.default(17), { doc: 'BCM number of the relay output (the Pi 5 gpiochip offset is added for you; docs/INSTALL.md).' }),
+    relayActiveLow: key(z.boolean().default(false), { doc: 'True for relay boards that switch on with a low level.' }),
+    pulseMs: key(z.number().int().min(100).max(60_000).default(3000), { doc: 'How long a grant keeps the lock released.', ...doorLive }),
+    maxUnlockMs: key(z.number().int().min(1000).max(3_600_000).default(30_000), { doc: 'Hard cap on any single unlock.', ...doorLive }),
+    contactPin: key(gpioPin.nullable().default(null), { doc: 'Door contact input (BCM); enables held-open and forced-open alarms.', defaultText: 'none' }),
+    contactOpenLevel: key(z.union([z.literal(0), z.literal(1)]).default(1), { doc: 'Level on the contact pin that means "open".' }),
+    exitButtonPin: key(gpioPin.nullable().default(null), { doc: 'Request-to-exit button input (BCM).', defaultText: 'none' }),
+    exitButtonActiveLevel: key(z.union([z.literal(0), z.literal(1)]).default(0), { doc: 'Level on the button pin when pressed.' }),
+    debounceMs: key(z.number().int().min(0).max(1000).default(30), { doc: 'Input debounce.' }),
+    heldOpenAlarmMs: key(z.number().int().min(1000).max(3_600_000).default(30_000), { doc: 'Door open longer than this = held-open alarm.', ...doorLive }),
+    gpioOffset: key(z.union([z.literal('auto'), z.number().int().min(0).max(2048)]).default('auto'), {
+      doc: 'Number added to BCM pin numbers for sysfs; `auto` detects the Pi 5 (RP1) chip.',
+    }),
+    simulatedStateFile: key(z.string().default(''), { doc: 'Simulated driver: mirror pin levels to this JSON file (tests, demos).', defaultText: 'none' }),
+    simulatedInputsFile: key(z.string().default(''), {
+      doc: 'Simulated driver: read input levels (contact, exit button) from this JSON file.',
+      defaultText: 'none',
+    }),
   })
   .strict()
+  .superRefine((d, ctx) => {
+    if (d.pulseMs > d.maxUnlockMs) ctx.addIssue({ code: 'custom', path: ['pulseMs'], message: `at most door.maxUnlockMs (${d.maxUnlockMs})` });
+  })
   .default({});
 
-export const mqttSchema = z
-  .object({
-    enabled: z.boolean().default(false),
-    url: z
-      .string()
-      .regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'an mqtt://, mqtts://, ws:// or wss:// URL')
-      .default('mqtt://127.0.0.1:1883'),
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
-    username: z.string().default(''),
-    password: z.string().default(''),
-    /** Empty = blink-<unit id>. */
-    clientId: z.string().default(''),
-    topicPrefix: z
-      .string()
-      .regex(/^[^#+]+$/, 'a topic prefix without wildcards')
-      .default('blink'),
-    keepaliveSec: z.number().int().min(5).max(3600).default(30),
-    reconnectMinMs: z.number().int().min(100).max(60_000).default(1000),
-    reconnectMaxMs: z.number().int().min(1000).max(600_000).default(60_000),
-    tls: z
-      .object({
-        ca: z.string().default(''),
-        cert: z.string().default(''),
-        key: z.string().default(''),
-        rejectUnauthorized: z.boolean().default(true),
-      })
-      .strict()
-      .default({}),
-    homeAssistant: z
-      .object({
-        enabled: z.boolean().default(true),
-        discoveryPrefix: z.string().default('homeassistant'),
-      })
-      .strict()
-      .default({}),
-    healthIntervalSec: z.number().int().min(5).max(86_400).default(60),
-    /** Rows in the MQTT outbox before health messages are dropped (access events never are). */
-    outboxMaxRows: z.number().int().min(100).max(10_000_000).default(100_000),
-    /** MQTT 5 only: how long the broker keeps this unit's session after a disconnect. */
-    sessionExpirySec: z.number().int().min(0).max(4_294_967_295).default(86_400),
-    /** QoS 1 messages in flight at once while the outbox drains (in seq order, one window at a time). */
-    publishWindow: z.number().int().min(1).max(1000).default(20),
-    /** A command whose JSON payload carries "ts" older than this is refused as stale. */
-    commandMaxAgeSec: z.number().int().min(1).max(86_400).default(30),
-  })
-  .strict()
-  .default({});
+const mqttRestart = { admin: 'mqtt', live: false } as const;
 
-export const syncSchema = z
-  .object({
-    enabled: z.boolean().default(false),
-    relayUrl: z.string().default(''),
-    apiKey: z.string().default(''),
-    /** 32-byte AES-256-GCM key, base64. Templates leave the unit only encrypted with it. */
-    encryptionKey: z.string().default(''),
-    intervalSec: z.number().int().min(5).max(86_400).default(60),
-    batchSize: z.number().int().min(1).max(10_000).default(200),
-  })
-  .strict()
-  .default({});
+export const mqttSchema = section(
+  z
+    .object({
+      enabled: key(z.boolean().default(false), { doc: 'Connect to a broker.', ...mqttRestart }),
+      url: key(
+        z
+          .string()
+          .regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'an mqtt://, mqtts://, ws:// or wss:// URL')
+          .default('mqtt://127.0.0.1:1883'),
+        { doc: 'Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`).', ...mqttRestart },
+      ),
+      protocolVersion: key(z.union([z.literal(4), z.literal(5)]).default(4), { doc: '4 = MQTT 3.1.1, 5 = MQTT 5.' }),
+      username: key(z.string().default(''), { doc: 'Broker user name.', defaultText: 'empty', ...mqttRestart }),
+      password: key(z.string().default(''), { doc: 'Broker password (secret).', defaultText: 'empty', secret: true, ...mqttRestart }),
+      clientId: key(z.string().default(''), { doc: 'Client id; must be unique per unit (persistent session).', defaultText: '`blink-<unit.id>`' }),
+      topicPrefix: key(
+        z
+          .string()
+          .regex(/^[^#+]+$/, 'a topic prefix without wildcards')
+          .default('blink'),
+        { doc: 'First topic level.', ...mqttRestart },
+      ),
+      keepaliveSec: key(z.number().int().min(5).max(3600).default(30), { doc: 'Keepalive interval.' }),
+      reconnectMinMs: key(z.number().int().min(100).max(60_000).default(1000), { doc: 'First reconnect delay; doubles…' }),
+      reconnectMaxMs: key(z.number().int().min(1000).max(600_000).default(60_000), { doc: '…up to this.' }),
+      tls: z
+        .object({
+          ca: key(z.string().default(''), { doc: 'CA certificate file for the broker.', defaultText: 'empty' }),
+          cert: key(z.string().default(''), { doc: 'Client certificate file.', defaultText: 'empty' }),
+          key: key(z.string().default(''), { doc: 'Client key file (secret).', defaultText: 'empty', secret: true }),
+          rejectUnauthorized: key(z.boolean().default(true), { doc: "Verify the broker's certificate." }),
+        })
+        .strict()
+        .default({}),
+      homeAssistant: z
+        .object({
+          enabled: key(z.boolean().default(true), { doc: 'Publish Home Assistant discovery configs.', ...mqttRestart }),
+          discoveryPrefix: key(z.string().default('homeassistant'), { doc: "Home Assistant's discovery prefix." }),
+        })
+        .strict()
+        .default({}),
+      healthIntervalSec: key(z.number().int().min(5).max(86_400).default(60), { doc: 'Period of `<prefix>/<unit>/health`.', ...mqttRestart }),
+      outboxMaxRows: key(z.number().int().min(100).max(10_000_000).default(100_000), {
+        doc: 'Outbox bound: when full, oldest health then state messages are dropped; access events never.',
+      }),
+      sessionExpirySec: key(z.number().int().min(0).max(4_294_967_295).default(86_400), { doc: 'MQTT 5 session expiry.' }),
+      publishWindow: key(z.number().int().min(1).max(1000).default(20), { doc: 'Messages in flight at once from the outbox.' }),
+      commandMaxAgeSec: key(z.number().int().min(1).max(86_400).default(30), { doc: 'Commands carrying an older `ts` are refused.' }),
+    })
+    .strict()
+    .default({}),
+  { note: 'See docs/MQTT.md for topics and payloads.' },
+);
 
-export const adminSchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    /** localhost by default; set 0.0.0.0 to serve the LAN. */
-    host: z.string().min(1).default('127.0.0.1'),
-    port: port.default(8080),
-    tls: z
-      .object({
-        mode: z.enum(['off', 'self-signed', 'provided']).default('off'),
-        cert: z.string().default(''),
-        key: z.string().default(''),
-      })
-      .strict()
-      .default({}),
-    sessionIdleMinutes: z.number().int().min(1).max(1440).default(30),
-    sessionAbsoluteHours: z.number().int().min(1).max(168).default(12),
-    maxUploadMb: z.number().min(0.1).max(100).default(10),
-    loginMaxFailures: z.number().int().min(3).max(100).default(10),
-    lockoutMinutes: z.number().int().min(1).max(1440).default(15),
-    /** Days to keep face thumbnails on the unit; 0 = store none. */
-    thumbnailRetentionDays: z.number().int().min(0).max(3650).default(30),
-  })
-  .strict()
-  .default({});
+const syncRestart = { admin: 'sync', live: false } as const;
+
+export const syncSchema = section(
+  z
+    .object({
+      enabled: key(z.boolean().default(false), { doc: 'Must be false in this release.', ...syncRestart }),
+      serverUrl: key(z.string().default(''), { doc: 'Sync server base URL.', defaultText: 'empty', ...syncRestart }),
+      apiKey: key(z.string().default(''), { doc: 'Sync server API key (secret).', defaultText: 'empty', secret: true, ...syncRestart }),
+      encryptionKey: key(z.string().default(''), { doc: '32-byte AES-256-GCM key, base64 (secret).', defaultText: 'empty', secret: true, ...syncRestart }),
+      intervalSec: key(z.number().int().min(5).max(86_400).default(60), { doc: 'Sync period.', ...syncRestart }),
+      batchSize: key(z.number().int().min(1).max(10_000).default(200), { doc: 'Records per request.' }),
+    })
+    .strict()
+    .default({}),
+  {
+    note: 'Store-and-forward sync with the sync server (attendance and encrypted templates) is not in this release. The keys are validated so configuration files written for it stay valid, but `sync.enabled: true` is refused with a clear error rather than silently doing nothing.',
+  },
+);
+
+const adminLive = { admin: 'admin', live: true } as const;
+
+export const adminSchema = section(
+  z
+    .object({
+      enabled: key(z.boolean().default(true), { doc: 'Serve the web admin and `/health`.' }),
+      host: key(z.string().min(1).default('127.0.0.1'), { doc: 'Listen address; `0.0.0.0` to serve the LAN.' }),
+      port: key(port.default(8080), { doc: 'Listen port (0 = any free port, logged).' }),
+      tls: z
+        .object({
+          mode: key(z.enum(['off', 'self-signed', 'provided']).default('off'), {
+            doc: '`off`, `self-signed` (generated once into the data folder), or `provided`.',
+          }),
+          cert: key(z.string().default(''), { doc: 'Certificate file for `provided`.', defaultText: 'empty' }),
+          key: key(z.string().default(''), { doc: 'Key file for `provided` (secret).', defaultText: 'empty', secret: true }),
+        })
+        .strict()
+        .default({}),
+      sessionIdleMinutes: key(z.number().int().min(1).max(1440).default(30), { doc: 'Sign out after this long without activity.', ...adminLive }),
+      sessionAbsoluteHours: key(z.number().int().min(1).max(168).default(12), { doc: 'Sign out after this long in any case.', ...adminLive }),
+      maxUploadMb: key(z.number().min(0.1).max(100).default(10), { doc: 'Largest upload (photos); larger gets 413.' }),
+      loginMaxFailures: key(z.number().int().min(3).max(100).default(10), { doc: 'Failed logins before lock-out.', ...adminLive }),
+      lockoutMinutes: key(z.number().int().min(1).max(1440).default(15), { doc: 'Lock-out length.', ...adminLive }),
+      thumbnailRetentionDays: key(z.number().int().min(0).max(3650).default(30), {
+        doc: 'Days face thumbnails are kept on the unit; 0 = none stored.',
+        ...adminLive,
+      }),
+    })
+    .strict()
+    .default({}),
+  { note: 'See docs/ADMIN.md.' },
+);
 
 export const storeSchema = z
   .object({
-    /** Where the SQLite database and unit state live. Relative paths are from the working directory. */
-    dataDir: z.string().min(1).default('data'),
-    dbFile: z.string().min(1).default('blink.db'),
-    eventRetentionDays: z.number().int().min(1).max(36_500).default(365),
+    dataDir: key(z.string().min(1).default('data'), {
+      doc: 'Folder for the database and unit state (relative to the working directory; the systemd unit uses `/var/lib/blink`).',
+    }),
+    dbFile: key(z.string().min(1).default('blink.db'), { doc: 'SQLite file name in the data folder.' }),
+    eventRetentionDays: key(z.number().int().min(1).max(36_500).default(365), {
+      doc: 'Access events and attendance older than this are deleted (checked at start and every hour).',
+    }),
   })
   .strict()
   .default({});
 
 export const loggingSchema = z
   .object({
-    level: logLevel.default('info'),
+    level: key(logLevel.default('info'), { doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. JSON lines on stdout.' }),
   })
   .strict()
   .default({});
 
 export const configSchema = z
   .object({
+    version: key(z.literal(CONFIG_VERSION).default(CONFIG_VERSION), {
+      doc: 'Layout version of this file. Older files are migrated at load (renamed keys carried over, with a warning naming the new key); a file newer than this blinkd is refused.',
+    }),
     unit: unitSchema,
     camera: cameraSchema,
     vision: visionSchema,
@@ -275,5 +355,7 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type WeeklyWindow = z.infer<typeof weeklyWindowSchema>;
 
-/** Key paths whose values are secrets: redacted by `config check` and the admin API. */
-export const SECRET_PATHS: readonly string[] = ['mqtt.password', 'mqtt.tls.key', 'sync.apiKey', 'sync.encryptionKey', 'admin.tls.key'];
+/** Key paths whose values are secrets (from the schema): redacted by `config check` and the admin API, never echoed in errors. */
+export const SECRET_PATHS: readonly string[] = schemaKeys(configSchema)
+  .filter((k) => k.meta?.secret)
+  .map((k) => k.path);

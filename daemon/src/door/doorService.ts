@@ -1,7 +1,8 @@
+import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
 import type { Config } from '../config/schema.js';
-import type { AlarmType, DoorState, EventBus, ServiceStatus } from '../events.js';
+import type { DoorState, EventBus, ExitRequest } from '../events.js';
 import type { Logger } from '../logging.js';
-import type { Service } from '../service.js';
+import { BaseService } from '../service.js';
 import type { GpioDriver, GpioInput, Level } from './gpio/driver.js';
 import { selectGpioDriver } from './gpio/selectDriver.js';
 import { SimulatedGpioDriver, type SimulatedPinState } from './gpio/simulatedDriver.js';
@@ -9,13 +10,6 @@ import { Relay } from './relay.js';
 
 /** A door opening is "authorized" if it starts this long after an unlock ended (people are slow to push). */
 const LATE_OPEN_GRACE_MS = 1500;
-
-export interface ExitRequest {
-  ts: string;
-  /** false when the relay could not be pulsed (never in practice: egress is not blocked by lockdown). */
-  opened: boolean;
-  mode: DoorState['mode'];
-}
 
 export interface PulseResult {
   ok: boolean;
@@ -25,22 +19,20 @@ export interface PulseResult {
 }
 
 /**
- * The door state machine. Owns the relay output, the door contact and the
- * request-to-exit button, and the mode (normal | lockdown | held_unlocked).
+ * The door state machine. Owns the relay output, the door contact and the request-to-exit
+ * button, and the mode (normal | lockdown | held_unlocked).
  *
  *  - grant(): one relay pulse (door.pulseMs, capped at door.maxUnlockMs); refused in lockdown.
- *  - exit button: a pulse in every mode (egress is never blocked by software), reported to
- *    onExitRequest listeners (the access recorder logs it as an access event).
+ *  - exit button: a pulse in every mode (egress is never blocked by software), announced on the
+ *    bus as 'door.exit_request' (the access service records it as an access event).
  *  - contact: opening while the relay is off and no unlock just ended → forced_open alarm;
- *    open longer than door.heldOpenAlarmMs → held_open alarm (not in held_unlocked mode);
- *    both clear when the door closes.
+ *    open longer than door.heldOpenAlarmMs → held_open alarm (not in held_unlocked mode); both
+ *    clear when the door closes. Alarms live in the AlarmRegistry.
  *
- * The relay is de-energized at start, at stop and from the crash handler (emergencyOff).
- * It is the first service started and the last stopped.
+ * The relay is off at start, at stop and from the crash handler (emergencyOff). It is the first
+ * service started and the last stopped.
  */
-export class DoorService implements Service {
-  readonly name = 'door';
-  private state_: ServiceStatus = 'stopped';
+export class DoorService extends BaseService {
   private driver: GpioDriver | null = null;
   private relay: Relay | null = null;
   private contact: GpioInput | null = null;
@@ -48,23 +40,23 @@ export class DoorService implements Service {
   private pulseTimer: NodeJS.Timeout | null = null;
   private heldOpenTimer: NodeJS.Timeout | null = null;
   private lastUnlockEndedAt = -Infinity;
-  private readonly activeAlarms = new Set<AlarmType>();
-  private readonly exitListeners: Array<(r: ExitRequest) => void> = [];
   private door: DoorState = { relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: new Date().toISOString() };
   private pulses = 0;
 
   constructor(
     private readonly config: Config['door'],
-    private readonly bus: EventBus,
+    bus: EventBus,
+    private readonly alarms: AlarmRegistry,
     private readonly log: Logger,
     private readonly driverFactory: (c: Config['door']) => GpioDriver = (c) => selectGpioDriver(c, (m) => log.warn(m)),
-  ) {}
+  ) {
+    super('door', bus);
+  }
 
-  async start(): Promise<void> {
-    this.state_ = 'starting';
+  protected onStart(): void {
     this.driver = this.driverFactory(this.config);
     this.relay = new Relay(this.driver, this.config.relayPin, this.config.relayActiveLow);
-    this.relay.deEnergize();
+    this.relay.off();
     if (this.config.contactPin !== null) {
       this.contact = this.driver.input(this.config.contactPin, this.config.debounceMs);
       this.door.contact = this.contact.read() === this.config.contactOpenLevel ? 'open' : 'closed';
@@ -84,9 +76,8 @@ export class DoorService implements Service {
         contactPin: this.config.contactPin,
         exitButtonPin: this.config.exitButtonPin,
       },
-      'door relay ready (de-energized)',
+      'door relay ready (off)',
     );
-    this.state_ = 'running';
   }
 
   /**
@@ -105,13 +96,13 @@ export class DoorService implements Service {
     if (!Number.isFinite(ms) || ms <= 0) return { ok: false, error: `pulse length must be a positive number of ms (got ${ms})` };
     const length = Math.min(ms, this.config.maxUnlockMs);
     if (this.pulseTimer) clearTimeout(this.pulseTimer);
-    this.relay.energize();
+    this.relay.on();
     this.pulses++;
     this.setState({ relay: 'on', unlockReason: reason });
     this.pulseTimer = setTimeout(() => {
       this.pulseTimer = null;
       if (this.door.mode === 'held_unlocked') return;
-      this.relay?.deEnergize();
+      this.relay?.off();
       this.lastUnlockEndedAt = performance.now();
       this.setState({ relay: 'off', unlockReason: null });
     }, length);
@@ -127,11 +118,11 @@ export class DoorService implements Service {
     if (this.pulseTimer) clearTimeout(this.pulseTimer);
     this.pulseTimer = null;
     const wasOn = this.door.relay === 'on';
-    if (mode === 'held_unlocked') this.relay.energize();
-    else this.relay.deEnergize();
+    if (mode === 'held_unlocked') this.relay.on();
+    else this.relay.off();
     if (wasOn && mode !== 'held_unlocked') this.lastUnlockEndedAt = performance.now();
     if (mode === 'held_unlocked') {
-      this.clearAlarm('held_open');
+      this.alarms.clear('held_open', 'the door is held unlocked');
       if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
       this.heldOpenTimer = null;
     } else if (this.door.contact === 'open' && !this.heldOpenTimer) this.armHeldOpen();
@@ -139,21 +130,12 @@ export class DoorService implements Service {
     this.setState({ mode, relay: mode === 'held_unlocked' ? 'on' : 'off', unlockReason: mode === 'held_unlocked' ? 'held_unlocked' : null });
   }
 
-  /** Listen for request-to-exit presses (the access recorder logs them). Returns an unsubscribe function. */
-  onExitRequest(listener: (r: ExitRequest) => void): () => void {
-    this.exitListeners.push(listener);
-    return () => {
-      const i = this.exitListeners.indexOf(listener);
-      if (i >= 0) this.exitListeners.splice(i, 1);
-    };
-  }
-
   /** Synchronous relay off, for shutdown and crash paths. Never throws. */
   emergencyOff(): boolean {
     try {
       if (this.pulseTimer) clearTimeout(this.pulseTimer);
       this.pulseTimer = null;
-      this.relay?.deEnergize();
+      this.relay?.off();
       this.door = { ...this.door, relay: 'off', unlockReason: null, changedAt: new Date().toISOString() };
       return true;
     } catch {
@@ -163,14 +145,6 @@ export class DoorService implements Service {
 
   state(): DoorState {
     return { ...this.door };
-  }
-
-  alarms(): AlarmType[] {
-    return [...this.activeAlarms];
-  }
-
-  driverInstance(): GpioDriver | null {
-    return this.driver;
   }
 
   /** Pin levels of the simulated driver (admin UI), or null on real GPIO. */
@@ -198,10 +172,9 @@ export class DoorService implements Service {
     return { ok: true };
   }
 
-  async stop(): Promise<void> {
-    this.state_ = 'stopping';
+  protected override onStop(): void {
     this.emergencyOff();
-    for (const t of [this.heldOpenTimer]) if (t) clearTimeout(t);
+    if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
     this.heldOpenTimer = null;
     this.contact?.close();
     this.exitButton?.close();
@@ -211,15 +184,10 @@ export class DoorService implements Service {
     this.exitButton = null;
     this.relay = null;
     this.driver = null;
-    this.state_ = 'stopped';
-  }
-
-  status(): ServiceStatus {
-    return this.state_;
   }
 
   health(): Record<string, unknown> {
-    return { driver: this.driver?.name ?? null, ...this.door, alarms: this.alarms(), pulses: this.pulses };
+    return { driver: this.driver?.name ?? null, ...this.door, pulses: this.pulses };
   }
 
   private onContact(level: Level): void {
@@ -227,13 +195,13 @@ export class DoorService implements Service {
     if (contact === this.door.contact) return;
     if (contact === 'open') {
       const authorized = this.door.relay === 'on' || this.door.mode === 'held_unlocked' || performance.now() - this.lastUnlockEndedAt <= LATE_OPEN_GRACE_MS;
-      if (!authorized) this.raiseAlarm('forced_open', { mode: this.door.mode });
+      if (!authorized) this.alarms.raise('forced_open', 'the door opened while locked', { mode: this.door.mode });
       if (this.door.mode !== 'held_unlocked') this.armHeldOpen();
     } else {
       if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
       this.heldOpenTimer = null;
-      this.clearAlarm('held_open');
-      this.clearAlarm('forced_open');
+      this.alarms.clear('held_open', 'the door closed');
+      this.alarms.clear('forced_open', 'the door closed');
     }
     this.setState({ contact });
   }
@@ -242,7 +210,9 @@ export class DoorService implements Service {
     if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
     this.heldOpenTimer = setTimeout(() => {
       this.heldOpenTimer = null;
-      if (this.door.contact === 'open' && this.door.mode !== 'held_unlocked') this.raiseAlarm('held_open', { afterMs: this.config.heldOpenAlarmMs });
+      if (this.door.contact === 'open' && this.door.mode !== 'held_unlocked') {
+        this.alarms.raise('held_open', `the door has been open for more than ${this.config.heldOpenAlarmMs} ms`, { afterMs: this.config.heldOpenAlarmMs });
+      }
     }, this.config.heldOpenAlarmMs);
   }
 
@@ -252,26 +222,7 @@ export class DoorService implements Service {
     if (mode !== 'held_unlocked') opened = this.pulse('exit_button').ok;
     this.log.info({ mode, opened }, 'exit request');
     const req: ExitRequest = { ts: new Date().toISOString(), opened, mode };
-    for (const l of [...this.exitListeners]) {
-      try {
-        l(req);
-      } catch (err) {
-        this.log.error({ err }, 'exit request listener failed');
-      }
-    }
-  }
-
-  private raiseAlarm(type: AlarmType, details: Record<string, unknown>): void {
-    if (this.activeAlarms.has(type)) return;
-    this.activeAlarms.add(type);
-    this.log.warn({ alarm: type, ...details }, 'door alarm');
-    this.bus.emit('alarm', { type, active: true, ts: new Date().toISOString(), details });
-  }
-
-  private clearAlarm(type: AlarmType): void {
-    if (!this.activeAlarms.delete(type)) return;
-    this.log.info({ alarm: type }, 'door alarm cleared');
-    this.bus.emit('alarm', { type, active: false, ts: new Date().toISOString() });
+    this.bus.emit('door.exit_request', req);
   }
 
   private setState(patch: Partial<DoorState>): void {

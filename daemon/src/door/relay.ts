@@ -1,10 +1,10 @@
 import type { GpioDriver, GpioOutput } from './gpio/driver.js';
 
 /**
- * The door strike/maglock relay. `energize()` unlocks (for a fail-secure strike) and
- * `deEnergize()` returns to the resting state. Active-low boards (most opto-isolated relay
- * HATs) are handled here, so the rest of blinkd thinks only in energized/de-energized.
- * All writes are synchronous so crash and exit handlers can call deEnergize().
+ * The door strike/maglock relay. One vocabulary in blinkd: the relay is **on** (coil energised:
+ * a fail-secure strike unlocks) or **off** (at rest). Active-low boards (most opto-isolated relay
+ * HATs) are handled here, so nothing else thinks in pin levels. All writes are synchronous so
+ * crash and exit handlers can call off().
  */
 export class Relay {
   private readonly out: GpioOutput;
@@ -14,24 +14,24 @@ export class Relay {
     pin: number,
     private readonly activeLow: boolean,
   ) {
-    // Open the pin already at its de-energized level: no glitch at start.
+    // Open the pin already at its off level: no glitch at start.
     this.out = driver.output(pin, activeLow ? 1 : 0);
   }
 
-  energize(): void {
+  on(): void {
     this.out.write(this.activeLow ? 0 : 1);
   }
 
-  deEnergize(): void {
+  off(): void {
     this.out.write(this.activeLow ? 1 : 0);
   }
 
-  isEnergized(): boolean {
+  isOn(): boolean {
     return this.out.read() === (this.activeLow ? 0 : 1);
   }
 
   close(): void {
-    this.deEnergize();
+    this.off();
     this.out.close();
   }
 }

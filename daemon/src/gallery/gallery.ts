@@ -88,6 +88,27 @@ export class Gallery {
     this.personBestRow = new Int32Array(this.personIds.length);
   }
 
+  /**
+   * Replaces one person's rows (none = removes the person) without reading anything else again:
+   * one pass that copies the other rows into a new matrix. For a change to one person in a large
+   * gallery this is a memory copy, not a rebuild from the database.
+   */
+  replacePerson(personId: string, embeddings: readonly Float32Array[]): void {
+    const keep: GalleryEntry[] = [];
+    const d = this.dim;
+    for (let r = 0; r < this.rows; r++) {
+      const id = this.personIds[this.rowPerson[r]!]!;
+      if (id !== personId) keep.push({ personId: id, embedding: this.matrix.subarray(r * d, (r + 1) * d) });
+    }
+    for (const e of embeddings) keep.push({ personId, embedding: e });
+    this.load(keep);
+  }
+
+  /** Is this person in the gallery? */
+  has(personId: string): boolean {
+    return this.personIds.includes(personId);
+  }
+
   /** Cosine similarity of the (normalised) probe against every row, into a reused buffer. */
   private scoreAll(probe: Float32Array): Float32Array {
     if (probe.length !== this.dim) throw new Error(`probe has ${probe.length} values, the gallery holds ${this.dim}`);

@@ -29,7 +29,7 @@ export class AccessFeed {
     return this.store.transaction(() => {
       const mark = this.mark();
       if (mark !== null) return mark;
-      const newest = (this.store.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM access_events').get() as { s: number }).s;
+      const newest = this.store.events.maxSeq();
       this.setMark(newest);
       return newest;
     });
@@ -43,7 +43,7 @@ export class AccessFeed {
   /** Decisions recorded but not yet in the outbox. */
   pending(): number {
     const mark = this.mark() ?? 0;
-    return (this.store.db.prepare('SELECT count(*) AS n FROM access_events WHERE seq > ?').get(mark) as { n: number }).n;
+    return this.store.events.countAfter(mark);
   }
 
   /**
@@ -55,9 +55,7 @@ export class AccessFeed {
     for (;;) {
       const n = this.store.transaction(() => {
         const mark = this.mark() ?? 0;
-        const seqs = (this.store.db.prepare('SELECT seq FROM access_events WHERE seq > ? ORDER BY seq LIMIT ?').all(mark, BATCH) as Array<{ seq: number }>).map(
-          (r) => r.seq,
-        );
+        const seqs = this.store.events.seqsAfter(mark, BATCH);
         if (seqs.length === 0) return 0;
         const room = this.outbox.makeRoom(seqs.length);
         if (room === 0) return 0;

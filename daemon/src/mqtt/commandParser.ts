@@ -1,4 +1,4 @@
-import type { Command } from '../commands.js';
+import type { Command } from '../commands/command.js';
 import { COMMAND_NAMES, type CommandName } from './topics.js';
 
 /**

@@ -1,4 +1,3 @@
-import type { ServiceContext } from '../controller.js';
 import { cpuTemperatureC, systemHealth } from '../system/health.js';
 
 type Json = Record<string, unknown>;
@@ -18,10 +17,10 @@ function numberAt(obj: unknown, path: string[]): number | null {
  * frame rate, decision latency, CPU temperature, memory, outbox depth, service states.
  * Values a unit cannot measure (no camera yet, no thermal zone) are null.
  */
-export async function unitHealthPayload(ctx: ServiceContext, extra: { unit: string; mqtt: Json; outbox: Json }): Promise<string> {
+export async function unitHealthPayload(health: () => Json, extra: { unit: string; mqtt: Json; outbox: Json }): Promise<string> {
   let report: Json | null = null;
   try {
-    report = ctx.health();
+    report = health();
   } catch {
     report = null;
   }
@@ -32,6 +31,7 @@ export async function unitHealthPayload(ctx: ServiceContext, extra: { unit: stri
     ts: new Date().toISOString(),
     unit: extra.unit,
     status: report?.status ?? null,
+    alarms: report?.alarms ?? null,
     uptimeSec: Math.round(process.uptime()),
     // Analysed frames per second and capture → vision-result latency of the newest frame.
     fps: numberAt(services, ['access', 'frameLoop', 'fps']) ?? numberAt(services, ['camera', 'fps']),

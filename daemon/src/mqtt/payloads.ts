@@ -1,4 +1,5 @@
-import type { AlarmEvent, AlarmType, DoorState } from '../events.js';
+import type { ActiveAlarm } from '../alarms/alarmRegistry.js';
+import type { AlarmEvent, DoorState } from '../events.js';
 import type { AccessEvent } from '../store/eventsRepo.js';
 
 /**
@@ -46,12 +47,13 @@ export function lockStatePayload(s: DoorState): string {
 
 /** `<base>/alarm`: one alarm raised (`active: true`) or cleared. */
 export function alarmPayload(a: AlarmEvent, unit: string): string {
-  return JSON.stringify({ type: a.type, active: a.active, ts: a.ts, unit, details: a.details ?? null });
+  return JSON.stringify({ type: a.type, active: a.active, ts: a.ts, since: a.since, reason: a.reason, unit, details: a.details ?? null });
 }
 
-/** `<base>/alarm/state` (retained): which alarms are active now. */
-export function alarmStatePayload(active: readonly AlarmType[], ts: string): string {
-  return JSON.stringify({ active: [...active].sort(), ts });
+/** `<base>/alarm/state` (retained): which alarms are active now, since when and why. */
+export function alarmStatePayload(active: readonly ActiveAlarm[], ts: string): string {
+  const alarms = [...active].sort((a, b) => a.type.localeCompare(b.type));
+  return JSON.stringify({ active: alarms.map((a) => a.type), alarms: alarms.map((a) => ({ type: a.type, since: a.since, reason: a.reason })), ts });
 }
 
 export interface StatsSnapshot {

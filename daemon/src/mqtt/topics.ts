@@ -48,7 +48,11 @@ export class Topics {
   get stats(): string {
     return `${this.base}/stats`;
   }
-  /** Replies to refused commands. */
+  /** Every command's outcome (acted on or refused), echoing the request's id. */
+  get response(): string {
+    return `${this.base}/response`;
+  }
+  /** Refused commands only (kept for senders that listen here). */
   get error(): string {
     return `${this.base}/error`;
   }

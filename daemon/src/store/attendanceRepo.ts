@@ -58,9 +58,18 @@ export class AttendanceRepo {
 
   query(q: { from?: string; to?: string; personId?: string; limit?: number } = {}): AttendanceRecord[] {
     const where = new Where().when(q.from, 'a.day >= ?').when(q.to, 'a.day <= ?').when(q.personId, 'a.person_id = ?');
-    const sql = `SELECT a.*, p.name AS person_name FROM attendance a JOIN people p ON p.id = a.person_id
-      ${where} ORDER BY a.day DESC, a.ts ASC LIMIT ?`;
+    const sql = `SELECT a.* FROM attendance a ${where} ORDER BY a.day DESC, a.ts ASC LIMIT ?`;
     return (this.db.prepare(sql).all(...where.args, Math.min(q.limit ?? 1000, 100_000)) as AttendanceRow[]).map(toRecord);
+  }
+
+  /** Deletes rows older than `cutoffIso` (with keepUnsynced, only those already delivered). Returns how many went. */
+  pruneBefore(cutoffIso: string, keepUnsynced: boolean): number {
+    return this.db.prepare(`DELETE FROM attendance WHERE ts < ? ${keepUnsynced ? 'AND synced = 1' : ''}`).run(cutoffIso).changes;
+  }
+
+  /** Event ids the rows older than `cutoffIso` still refer to (their events must stay). */
+  eventIdsBefore(cutoffIso: string): string[] {
+    return (this.db.prepare('SELECT event_id FROM attendance WHERE ts < ?').all(cutoffIso) as Array<{ event_id: string }>).map((r) => r.event_id);
   }
 
   unsynced(limit: number): AttendanceRecord[] {

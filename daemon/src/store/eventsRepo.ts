@@ -123,6 +123,26 @@ export class EventsRepo {
     return (this.db.prepare(sql).all(...where.args, Math.min(q.limit ?? 100, 10_000)) as EventRow[]).map(toEvent);
   }
 
+  /** The newest seq (0 for an empty table). */
+  maxSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM access_events').get() as { s: number }).s;
+  }
+
+  /** Seqs after `mark`, oldest first (the MQTT feed's next batch). */
+  seqsAfter(mark: number, limit: number): number[] {
+    return (this.db.prepare('SELECT seq FROM access_events WHERE seq > ? ORDER BY seq LIMIT ?').all(mark, limit) as Array<{ seq: number }>).map((r) => r.seq);
+  }
+
+  countAfter(mark: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM access_events WHERE seq > ?').get(mark) as { n: number }).n;
+  }
+
+  /** Deletes events older than `cutoffIso`, except those listed (an attendance row still refers to them). */
+  pruneBefore(cutoffIso: string, keepIds: readonly string[]): number {
+    return this.db.prepare('DELETE FROM access_events WHERE ts < ? AND id NOT IN (SELECT value FROM json_each(?))').run(cutoffIso, JSON.stringify(keepIds))
+      .changes;
+  }
+
   count(q: Pick<EventQuery, 'result' | 'from' | 'to'> = {}): number {
     const where = new Where().when(q.result, 'result = ?').when(q.from, 'ts >= ?').when(q.to, 'ts < ?');
     return (this.db.prepare(`SELECT count(*) AS n FROM access_events ${where}`).get(...where.args) as { n: number }).n;

@@ -172,4 +172,17 @@ CREATE TABLE mqtt_cursor (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'people registry revision',
+    sql: `
+-- Bumped in the same transaction as every change to people, face_templates or face_thumbnails
+-- (registry/revisionTable.ts): a running unit notices changes made by another process (the CLI).
+CREATE TABLE registry_revision (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  rev  INTEGER NOT NULL
+);
+INSERT INTO registry_revision (id, rev) VALUES (1, 0);
+`,
+  },
 ];

@@ -125,4 +125,9 @@ export class SyncOutboxRepo {
   depth(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM sync_outbox').get() as { n: number }).n;
   }
+
+  /** The records still waiting to be delivered (retention keeps them). */
+  refIds(): string[] {
+    return (this.db.prepare('SELECT DISTINCT ref_id FROM sync_outbox').all() as Array<{ ref_id: string }>).map((r) => r.ref_id);
+  }
 }

@@ -1,76 +1,89 @@
 import type { Config } from '../config/schema.js';
+import type { EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
-import type { Service } from '../service.js';
-import type { ServiceStatus } from '../events.js';
+import { BaseService } from '../service.js';
 import type { Store } from './store.js';
 
 const DAY_MS = 86_400_000;
+const RUN_EVERY_MS = 3_600_000;
+
+/** A table owner's retention rule: deletes what its own rule says is expired; returns how many rows went. */
+export interface Prunable {
+  name: string;
+  prune(now: Date): number;
+}
 
 /**
- * Deletes access events (with their attendance rows) and authentication attempts older than
- * store.eventRetentionDays, and admin sessions that have expired. Records still waiting for
- * the cloud relay are kept (with sync on, attendance only goes once synced; nothing in the
- * sync outbox goes), so nothing is lost before it was delivered.
+ * The decisions' rule (store.eventRetentionDays): attendance rows older than the retention go
+ * (with sync on, only those already delivered), then the access events older than it that no
+ * remaining attendance row refers to and that are not waiting in the sync outbox: nothing goes
+ * before it was delivered.
  */
-export function pruneExpired(
-  store: Store,
-  retentionDays: number,
-  options: { syncEnabled: boolean; now?: Date },
-): { events: number; attendance: number; authAttempts: number; sessions: number } {
+export function pruneDecisions(store: Store, retentionDays: number, options: { syncEnabled: boolean; now?: Date }): { events: number; attendance: number } {
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - retentionDays * DAY_MS).toISOString();
   return store.transaction(() => {
-    const keep = `SELECT ref_id FROM sync_outbox`;
-    const attendance = store.db
-      .prepare(`DELETE FROM attendance WHERE ts < ? ${options.syncEnabled ? 'AND synced = 1' : ''} AND event_id NOT IN (${keep})`)
-      .run(cutoff).changes;
-    const events = store.db
-      .prepare(`DELETE FROM access_events WHERE ts < ? AND id NOT IN (SELECT event_id FROM attendance) AND id NOT IN (${keep})`)
-      .run(cutoff).changes;
-    const authAttempts = store.db.prepare('DELETE FROM auth_attempts WHERE ts < ?').run(cutoff).changes;
-    const sessions = store.db.prepare('DELETE FROM admin_sessions WHERE expires_at < ?').run(now.toISOString()).changes;
-    return { events, attendance, authAttempts, sessions };
+    const attendance = store.attendance.pruneBefore(cutoff, options.syncEnabled);
+    const events = store.events.pruneBefore(cutoff, [...store.attendance.eventIdsBefore(cutoff), ...store.syncOutbox.refIds()]);
+    return { events, attendance };
   });
 }
 
-/** Runs pruneExpired at start and then every six hours. */
-export class RetentionService implements Service {
-  readonly name = 'retention';
-  private timer: NodeJS.Timeout | null = null;
-  private state: ServiceStatus = 'stopped';
-  private last: ReturnType<typeof pruneExpired> | null = null;
+/**
+ * Runs every table owner's retention rule at start, every hour, and when a retention setting
+ * changes. The rules stay with their owners (one rule per table): decisions here, thumbnails in
+ * the people registry (admin.thumbnailRetentionDays), sessions and login attempts in the admin.
+ */
+export class RetentionService extends BaseService {
+  private last: Record<string, number> | null = null;
 
   constructor(
     private readonly store: Store,
     private readonly config: Config,
+    bus: EventBus,
     private readonly log: Logger,
-  ) {}
+    private readonly others: Prunable[] = [],
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    super('retention', bus);
+  }
 
-  async start(): Promise<void> {
+  /** Every rule this service runs (for the docs and tests). */
+  prunables(): Prunable[] {
+    return [
+      {
+        name: 'access_events+attendance',
+        prune: (now) => {
+          const r = pruneDecisions(this.store, this.config.store.eventRetentionDays, { syncEnabled: this.config.sync.enabled, now });
+          return r.events + r.attendance;
+        },
+      },
+      ...this.others,
+    ];
+  }
+
+  protected onStart(): void {
     this.run();
-    this.timer = setInterval(() => this.run(), 6 * 3600_000);
-    this.timer.unref();
-    this.state = 'running';
+    this.every(RUN_EVERY_MS, () => this.run());
+    this.listen('settings.changed', (e) => {
+      if (e.keys.some((k) => /RetentionDays$/.test(k))) this.run();
+    });
   }
 
-  private run(): void {
-    try {
-      const days = this.config.store.eventRetentionDays;
-      this.last = pruneExpired(this.store, days, { syncEnabled: this.config.sync.enabled });
-      if (this.last.events || this.last.attendance) this.log.info({ ...this.last, retentionDays: days }, 'retention: old records deleted');
-    } catch (err) {
-      this.log.error({ err }, 'retention run failed');
+  /** One pass over every rule; a failing rule is logged and the others still run. */
+  run(): Record<string, number> {
+    const now = this.now();
+    const result: Record<string, number> = {};
+    for (const p of this.prunables()) {
+      try {
+        result[p.name] = p.prune(now);
+      } catch (err) {
+        this.log.error({ err, table: p.name }, 'retention rule failed');
+      }
     }
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.state = 'stopped';
-  }
-
-  status(): ServiceStatus {
-    return this.state;
+    this.last = result;
+    if (Object.values(result).some((n) => n > 0)) this.log.info({ deleted: result }, 'retention: old records deleted');
+    return result;
   }
 
   health(): Record<string, unknown> {

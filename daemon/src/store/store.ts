@@ -1,36 +1,32 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { openDatabase, schemaVersion, type Db } from './database.js';
-import { PeopleRepo } from './peopleRepo.js';
-import { TemplatesRepo } from './templatesRepo.js';
 import { EventsRepo } from './eventsRepo.js';
 import { AttendanceRepo } from './attendanceRepo.js';
 import { MqttOutboxRepo, SyncOutboxRepo } from './outboxRepo.js';
-import { SettingsRepo } from './settingsRepo.js';
 import { AuditRepo } from './auditRepo.js';
 
-/** The unit's database and its repositories. One instance per process, owned by the controller. */
+/**
+ * The unit's database and the repositories of the tables no feature owns: decisions (access
+ * events, attendance), the outboxes and the audit log. Feature-owned tables have their repository
+ * with their owner (people, templates and thumbnails: registry/; settings: config/; admin users,
+ * sessions and login attempts: admin/; the MQTT cursor: mqtt/). One instance per process.
+ */
 export class Store {
-  readonly people: PeopleRepo;
-  readonly templates: TemplatesRepo;
   readonly events: EventsRepo;
   readonly attendance: AttendanceRepo;
   readonly mqttOutbox: MqttOutboxRepo;
   readonly syncOutbox: SyncOutboxRepo;
-  readonly settings: SettingsRepo;
   readonly audit: AuditRepo;
 
   constructor(
     readonly db: Db,
     readonly file: string,
   ) {
-    this.people = new PeopleRepo(db);
-    this.templates = new TemplatesRepo(db);
     this.events = new EventsRepo(db);
     this.attendance = new AttendanceRepo(db);
     this.mqttOutbox = new MqttOutboxRepo(db);
     this.syncOutbox = new SyncOutboxRepo(db);
-    this.settings = new SettingsRepo(db);
     this.audit = new AuditRepo(db);
   }
 
@@ -50,8 +46,6 @@ export class Store {
   status(): {
     file: string;
     schemaVersion: number;
-    people: number;
-    templates: number;
     events: number;
     mqttOutbox: number;
     syncOutbox: number;
@@ -62,8 +56,6 @@ export class Store {
     return {
       file: this.file,
       schemaVersion: schemaVersion(this.db),
-      people: this.people.count(),
-      templates: this.templates.count(),
       events: this.events.count(),
       mqttOutbox: this.mqttOutbox.depth(),
       syncOutbox: this.syncOutbox.depth(),

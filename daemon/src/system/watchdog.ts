@@ -1,12 +1,15 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { EventBus, ServiceStatus } from '../events.js';
+import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
+import type { EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
-import type { Service } from '../service.js';
+import { BaseService } from '../service.js';
 import { SdNotifier, watchdogIntervalMs } from './sdNotify.js';
 
 export interface HealthProbe {
   ok: boolean;
   reason?: string;
+  /** What failed: no frames from the camera, or no results from the vision worker. */
+  cause?: 'camera' | 'vision';
 }
 
 export interface WatchdogProbes {
@@ -32,18 +35,22 @@ export interface FrameLoopFacts {
 }
 
 /**
- * Is the frame loop healthy? A camera that delivers no frame for frozenAfterMs, a frame stuck in
- * the vision worker, or no vision result for VISION_STUCK_MS is a problem (the pings stop).
+ * Is the frame loop healthy? A camera that delivers no frame for frozenAfterMs (cause: camera), a
+ * frame stuck in the vision worker, or no vision result for VISION_STUCK_MS (cause: vision) is a
+ * problem (the pings stop).
  */
 export function frameLoopHealth(f: FrameLoopFacts): HealthProbe {
   if (f.cameraState === 'none' || f.cameraState === 'finished' || f.cameraState === 'stopped') return { ok: true };
   const age = f.lastFrameAgeMs;
-  if (age === null || age > f.frozenAfterMs)
-    return { ok: false, reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${f.cameraDetail ?? f.cameraState})` };
+  if (age === null || age > f.frozenAfterMs) {
+    return { ok: false, cause: 'camera', reason: `camera: no frame for ${age === null ? 'ever' : `${age} ms`} (${f.cameraDetail ?? f.cameraState})` };
+  }
   const loop = f.loop;
   if (!loop) return { ok: true };
-  if (loop.inFlightMs !== null && loop.inFlightMs > VISION_STUCK_MS) return { ok: false, reason: `vision worker stuck on one frame for ${loop.inFlightMs} ms` };
-  if (loop.lastResultAgeMs !== null && loop.lastResultAgeMs > VISION_STUCK_MS) return { ok: false, reason: `no vision result for ${loop.lastResultAgeMs} ms` };
+  if (loop.inFlightMs !== null && loop.inFlightMs > VISION_STUCK_MS)
+    return { ok: false, cause: 'vision', reason: `vision worker stuck on one frame for ${loop.inFlightMs} ms` };
+  if (loop.lastResultAgeMs !== null && loop.lastResultAgeMs > VISION_STUCK_MS)
+    return { ok: false, cause: 'vision', reason: `no vision result for ${loop.lastResultAgeMs} ms` };
   return { ok: true };
 }
 
@@ -60,11 +67,9 @@ export const EVENT_LOOP_MAX_LAG_MS = 1000;
  * WatchdogSec/2 only while the event loop and the frame loop are healthy (so a frozen camera
  * or a stuck vision worker makes systemd restart blinkd), STATUS= with fps and people
  * enrolled, STOPPING=1 when shutting down. Without NOTIFY_SOCKET it only logs health changes.
+ * A stuck vision worker also raises the vision_stalled alarm (cleared when results flow again).
  */
-export class WatchdogService implements Service {
-  readonly name = 'systemd';
-  private state: ServiceStatus = 'stopped';
-  private timer: NodeJS.Timeout | null = null;
+export class WatchdogService extends BaseService {
   private histogram: IntervalHistogram | null = null;
   private ready = false;
   private lastProblem: string | null = null;
@@ -72,48 +77,51 @@ export class WatchdogService implements Service {
   private pings = 0;
   private lastRoundAt = 0;
   private readonly notifier: SdNotifier;
+  private readonly intervalMs: number | null;
 
   constructor(
     private readonly probes: WatchdogProbes,
-    private readonly bus: EventBus,
+    bus: EventBus,
+    private readonly alarms: AlarmRegistry,
     private readonly log: Logger,
     env: NodeJS.ProcessEnv = process.env,
   ) {
+    super('systemd', bus);
     this.notifier = new SdNotifier(env, (m) => log.warn(m));
     this.intervalMs = watchdogIntervalMs(env);
   }
 
-  private readonly intervalMs: number | null;
-
-  async start(): Promise<void> {
-    this.state = 'running';
+  protected onStart(): void {
+    this.lifecycle = 'running';
     this.histogram = monitorEventLoopDelay({ resolution: 20 });
     this.histogram.enable();
     // Not awaited: the remaining services (HTTP) start meanwhile; READY waits for them too.
     void this.announceReady();
     const every = this.intervalMs ?? 5000;
     this.lastRoundAt = performance.now();
-    this.timer = setInterval(() => {
+    this.every(every, () => {
       const now = performance.now();
       const lateMs = now - this.lastRoundAt - every;
       this.lastRoundAt = now;
       void this.tick(lateMs);
-    }, every);
-    this.timer.unref();
+    });
     this.log.info({ notify: this.notifier.enabled, watchdogIntervalMs: this.intervalMs }, 'systemd integration');
   }
 
   private async announceReady(): Promise<void> {
     const httpStarted = new Promise<void>((resolve) => {
-      const off: () => void = this.bus.on('service.status', (s): void => {
-        if (s.name !== 'http' || s.status === 'starting') return;
-        off();
+      const owner = {};
+      const done = () => {
+        this.bus.removeListeners(owner);
         resolve();
+      };
+      this.bus.on(owner, 'service.status', (s) => {
+        if (s.name === 'http' && s.status !== 'starting') done();
       });
-      setTimeout(() => (off(), resolve()), 10_000).unref();
+      setTimeout(done, 10_000).unref();
     });
     await Promise.all([this.probes.ready(), httpStarted]);
-    if (this.state !== 'running') return;
+    if (this.lifecycle !== 'running') return;
     this.ready = true;
     const status = this.probes.statusLine();
     this.lastStatus = status;
@@ -122,9 +130,9 @@ export class WatchdogService implements Service {
     void this.tick();
   }
 
-  /** One watchdog round: ping if healthy, update STATUS when it changed. */
+  /** One watchdog round: ping if healthy, update STATUS when it changed, raise or clear vision_stalled. */
   async tick(timerLateMs = 0): Promise<void> {
-    if (!this.ready || this.state !== 'running') return;
+    if (!this.ready || this.lifecycle !== 'running') return;
     const problem = this.problem(timerLateMs);
     if (problem !== this.lastProblem) {
       if (problem) this.log.error({ problem }, 'watchdog: unhealthy, not pinging systemd');
@@ -145,23 +153,16 @@ export class WatchdogService implements Service {
     const histogramMs = h && h.count > 0 ? h.max / 1e6 : 0;
     h?.reset();
     const lagMs = Math.max(histogramMs, timerLateMs);
-    if (lagMs > EVENT_LOOP_MAX_LAG_MS) return `event loop blocked (${Math.round(lagMs)} ms)`;
     const f = this.probes.frameLoop();
+    if (f.cause === 'vision') this.alarms.raise('vision_stalled', f.reason ?? 'no vision results');
+    else if (f.ok) this.alarms.clear('vision_stalled', 'vision results arrive again');
+    if (lagMs > EVENT_LOOP_MAX_LAG_MS) return `event loop blocked (${Math.round(lagMs)} ms)`;
     return f.ok ? null : (f.reason ?? 'frame loop unhealthy');
   }
 
-  async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopping';
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  protected override onStop(): void {
     this.histogram?.disable();
     this.notifier.notifySync({ STOPPING: 1, STATUS: 'stopping' });
-    this.state = 'stopped';
-  }
-
-  status(): ServiceStatus {
-    return this.state;
   }
 
   health(): Record<string, unknown> {

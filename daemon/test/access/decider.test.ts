@@ -10,6 +10,8 @@ import { EventBus, type AlarmEvent } from '../../src/events.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { Store } from '../../src/store/store.js';
+import { PeopleTable } from '../../src/registry/peopleTable.js';
+import { AlarmRegistry } from '../../src/alarms/alarmRegistry.js';
 import type { AccessEvent } from '../../src/store/eventsRepo.js';
 import type { Box, FaceObservation, FrameResult } from '../../src/vision/types.js';
 import { tempDir } from '../helpers/blinkd.js';
@@ -73,19 +75,21 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   );
   const bus = new EventBus();
   const gpio = new SimulatedGpioDriver();
-  const door = new DoorService(config.door, bus, log, () => gpio);
+  const alarmRegistry = new AlarmRegistry(bus, log);
+  const door = new DoorService(config.door, bus, alarmRegistry, log, () => gpio);
+  const people = new PeopleTable(store.db);
   await door.start();
   open.push(
     t.cleanup,
     () => store.close(),
     () => door.stop(),
   );
-  const ada = store.people.create({ name: 'Ada' });
-  const bob = store.people.create({ name: 'Bob' });
+  const ada = people.create({ name: 'Ada' });
+  const bob = people.create({ name: 'Bob' });
   const gallery = new Gallery(DIM);
   // Carl and Dan look alike (cosine 0.96): a face between them is ambiguous.
-  const carl = store.people.create({ name: 'Carl' });
-  const dan = store.people.create({ name: 'Dan' });
+  const carl = people.create({ name: 'Carl' });
+  const dan = people.create({ name: 'Dan' });
   gallery.load([
     { personId: ada.id, embedding: unit(0) },
     { personId: bob.id, embedding: unit(1) },
@@ -95,24 +99,24 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const recorder = new AccessRecorder(store, bus, config, log);
   const events: AccessEvent[] = [];
   const alarms: AlarmEvent[] = [];
-  bus.on('access.decided', (e) => void events.push(e));
-  bus.on('alarm', (a) => void alarms.push(a));
+  bus.on(events, 'access.decided', (e) => void events.push(e));
+  bus.on(alarms, 'alarm', (a) => void alarms.push(a));
   let now = 1_000_000;
   const decider = new AccessDecider(
     config,
     {
       matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
-      person: (id) => store.people.get(id),
+      person: (id) => people.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
       record: (e, at) => void recorder.record(e, at),
-      tailgating: (d) => bus.emit('alarm', { type: 'tailgating', active: true, ts: new Date().toISOString(), details: d }),
+      tailgating: (d) => alarmRegistry.raise('tailgating', 'test', d),
       now: () => now,
     },
     random,
   );
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
-  return { store, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config };
+  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config };
 }
 
 describe('access decisions (one per track)', () => {
@@ -207,11 +211,11 @@ describe('access decisions (one per track)', () => {
       r.advance(10_000); // past the cooldown
       return got.map((o) => o.reason);
     };
-    r.store.people.update(r.ada.id, { status: 'DEACTIVATED' });
+    r.people.update(r.ada.id, { status: 'DEACTIVATED' });
     expect(await once(unit(0))).toEqual(['deactivated']);
-    r.store.people.update(r.ada.id, { status: 'ACTIVE', validUntil: '2000-01-01' });
+    r.people.update(r.ada.id, { status: 'ACTIVE', validUntil: '2000-01-01' });
     expect(await once(unit(0))).toEqual(['outside_validity']);
-    r.store.people.update(r.ada.id, { validUntil: null, schedule: [{ days: ['mon'], start: '00:00', end: '00:01' }] });
+    r.people.update(r.ada.id, { validUntil: null, schedule: [{ days: ['mon'], start: '00:00', end: '00:01' }] });
     const reason = (await once(unit(0)))[0];
     expect(['outside_schedule', 'match']).toContain(reason); // match only in the first minute of a Monday (UTC)
     expect(r.store.events.query({ result: 'DENIED' }).every((e) => e.personId === r.ada.id)).toBe(true);
@@ -302,11 +306,11 @@ describe('access recorder', () => {
     try {
       const bus = new EventBus();
       const heard: string[] = [];
-      bus.on('access.decided', (e) => void heard.push(e.reason));
-      bus.on('attendance.recorded', (a) => void heard.push(a.kind));
+      bus.on(heard, 'access.decided', (e) => void heard.push(e.reason));
+      bus.on(heard, 'attendance.recorded', (a) => void heard.push(a.kind));
       const config = parseConfig({ unit: { timezone: 'UTC' } }, 't');
       const rec = new AccessRecorder(store, bus, config, log);
-      const p = store.people.create({ name: 'Ada' });
+      const p = new PeopleTable(store.db).create({ name: 'Ada' });
       const r1 = rec.record({ result: 'GRANTED', reason: 'match', personId: p.id, personName: 'Ada', source: 'camera' }, new Date('2026-03-02T08:00:00Z'));
       expect(r1.attendance).toMatchObject({ kind: 'CHECK_IN', status: 'ON_TIME', eventId: r1.event.id });
       // A grant for a person id the people table does not hold: the attendance row violates its

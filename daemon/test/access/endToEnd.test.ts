@@ -4,6 +4,10 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
 import { Store } from '../../src/store/store.js';
+import type { AccessEvent } from '../../src/store/eventsRepo.js';
+import { PeopleRegistry } from '../../src/registry/peopleRegistry.js';
+import { EventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logging.js';
 import { testDataDir } from '../../src/system/paths.js';
 import { parseConfig } from '../../src/config/load.js';
 
@@ -33,6 +37,30 @@ function lastSeq(dir: string): number {
     return s.events.query({ limit: 1 })[0]?.seq ?? 0;
   } finally {
     s.close();
+  }
+}
+
+/** The decisions recorded after `afterSeq`, oldest first (read from the unit's database, as an operator would). */
+function decisionsAfter(dir: string, afterSeq: number): AccessEvent[] {
+  const s = Store.open(join(dir, 'blink.db'));
+  try {
+    return s.events
+      .query({ limit: 100 })
+      .filter((e) => e.seq > afterSeq)
+      .reverse();
+  } finally {
+    s.close();
+  }
+}
+
+/** Polls the database until the decisions after `afterSeq` satisfy `pred` (the unit's state, not its log wording). */
+async function waitForDecisions(dir: string, afterSeq: number, pred: (events: AccessEvent[]) => boolean, timeoutMs = 60_000): Promise<AccessEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = decisionsAfter(dir, afterSeq);
+    if (pred(events)) return events;
+    if (Date.now() > deadline) throw new Error(`decisions not recorded within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => [e.result, e.reason]))}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -98,7 +126,8 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
 
   it('an enrolled person who blinks is granted once and the relay pulses once (video replay, blink policy)', async () => {
     const dir = unitDir;
-    const d = startBlinkd(['run'], {
+    const before = lastSeq(dir);
+    const d = await startBlinkd(['run'], {
       cwd: dir,
       env: runEnv(dir, `file:${join(DATA, 'video', 'focus_mahie_test_1.avi')}`, {
         BLINK_CAMERA__FPS: '15',
@@ -108,8 +137,8 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       }),
     });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    const decided = await d.waitForLog((l) => l.msg === 'access decided', 60_000);
-    expect(decided).toMatchObject({ result: 'GRANTED', reason: 'match', person: 'Mahie', source: 'camera' });
+    const [decided] = await waitForDecisions(dir, before, (e) => e.length > 0);
+    expect(decided).toMatchObject({ result: 'GRANTED', reason: 'match', personName: 'Mahie', source: 'camera' });
     // She keeps standing there, past the cooldown: still one grant, one pulse.
     await new Promise((r) => setTimeout(r, 6000));
     d.child.kill('SIGTERM');
@@ -143,13 +172,12 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
     add(join(DATA, 'faces', 'no_face', 'human__background.jpg'), 25); // 2.5 s empty: the track ends
     add(join(DATA, 'spoof', 'print', 'nuaa__0001_00_01_03_77.jpg'), 70); // 7 s of a printed photo held still
     const before = lastSeq(dir);
-    const d = startBlinkd(['run'], {
+    const d = await startBlinkd(['run'], {
       cwd: dir,
       env: runEnv(dir, `images:${seq}`, { BLINK_CAMERA__FPS: '10', BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio2.json') }),
     });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    await d.waitForLog((l) => l.msg === 'access decided' && l.result === 'DENIED', 60_000);
-    await d.waitForLog((l) => l.msg === 'access decided' && l.reason === 'liveness_failed', 60_000);
+    await waitForDecisions(dir, before, (e) => e.some((x) => x.reason === 'liveness_failed'));
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(relayOnWrites(join(dir, 'gpio2.json'))).toBe(0);
@@ -172,11 +200,12 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
   it('a deactivated person is recognised and denied as deactivated, never granted', async () => {
     const dir = unitDir;
     const s0 = Store.open(join(dir, 'blink.db'));
-    const mahie = s0.people.list({ search: 'Mahie' })[0]!;
-    s0.people.update(mahie.id, { status: 'DEACTIVATED' });
+    const people = new PeopleRegistry(s0, s0.audit, new EventBus(), createLogger('silent'));
+    const mahie = people.list({ search: 'Mahie' })[0]!;
+    people.update(mahie.id, { status: 'DEACTIVATED' }, 'test');
     s0.close();
     const before = lastSeq(dir);
-    const d = startBlinkd(['run'], {
+    const d = await startBlinkd(['run'], {
       cwd: dir,
       env: runEnv(dir, `file:${join(DATA, 'video', 'focus_mahie_test_1.avi')}`, {
         BLINK_CAMERA__FPS: '15',
@@ -186,7 +215,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       }),
     });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    await d.waitForLog((l) => l.msg === 'access decided', 60_000);
+    await waitForDecisions(dir, before, (e) => e.length > 0);
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(relayOnWrites(join(dir, 'gpio3.json'))).toBe(0);

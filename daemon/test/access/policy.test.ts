@@ -3,7 +3,7 @@ import { evaluatePolicy, inSchedule, inValidity } from '../../src/access/policy.
 import { attendanceFor } from '../../src/access/attendance.js';
 import { localTime } from '../../src/time/localTime.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Person } from '../../src/store/peopleRepo.js';
+import type { Person } from '../../src/registry/peopleRegistry.js';
 
 const person = (p: Partial<Person> = {}): Person => ({
   id: 'p1',

@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { Controller, type ServiceFactory } from '../../src/controller.js';
+import { buildUnit, type Unit, type UnitOptions } from '../../src/compositionRoot.js';
+import { Controller } from '../../src/controller.js';
 import { createLogger } from '../../src/logging.js';
-import { AdminApi, type AdminApiOptions } from '../../src/admin/adminApi.js';
+import type { AdminApi } from '../../src/admin/adminApi.js';
 import { tempDir } from '../helpers/blinkd.js';
 
 export interface Harness {
   url: string;
   controller: Controller;
+  unit: Unit;
   admin: AdminApi;
   config: Config;
   dataDir: string;
@@ -18,26 +20,35 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A real blinkd controller (SQLite file, simulated door, Fastify on a random port) with the admin registered. */
-export async function startAdmin(overrides: Record<string, unknown> = {}, options: AdminApiOptions = {}, before: ServiceFactory[] = []): Promise<Harness> {
+export interface HarnessOptions {
+  /** none (default): no camera; camera: the camera without vision and access (live view, captures). */
+  runtime?: 'none' | 'camera';
+  uiDir?: string;
+}
+
+/** A real blinkd unit from the composition root (SQLite file, simulated door, Fastify on a random port) with the admin. */
+export async function startAdmin(overrides: Record<string, unknown> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const tmp = tempDir('blink-admin-');
   const raw = { store: { dataDir: tmp.dir }, door: { driver: 'simulated' }, ...overrides } as Record<string, unknown>;
   raw.admin = { port: 0, ...((overrides.admin as object) ?? {}) };
   const config = configSchema.parse(raw);
   let offset = 0;
-  let admin: AdminApi | null = null;
-  const controller = new Controller(config, createLogger('silent'), [
-    ...before,
-    (ctx) => (admin = new AdminApi(ctx, { now: () => new Date(Date.now() + offset), ...options })),
-  ]);
+  const unitOptions: UnitOptions = {
+    runtime: options.runtime ?? 'none',
+    adminNow: () => new Date(Date.now() + offset),
+    ...(options.uiDir ? { adminUiDir: options.uiDir } : {}),
+  };
+  const unit = buildUnit(config, createLogger('silent'), unitOptions);
+  const controller = new Controller(unit, createLogger('silent'));
   await controller.start();
-  const address = controller.context().http.address();
-  if (!address || !admin) throw new Error('admin did not start');
+  const address = unit.http.address();
+  if (!address || !unit.admin) throw new Error('admin did not start');
   return {
     url: address.replace('0.0.0.0', '127.0.0.1'),
     controller,
-    admin,
-    config,
+    unit,
+    admin: unit.admin,
+    config: unit.config,
     dataDir: tmp.dir,
     advance: (ms) => void (offset += ms),
     setupToken: () => readFileSync(join(tmp.dir, 'admin-setup-token'), 'utf8').trim(),
@@ -99,5 +110,5 @@ export class Client {
 }
 
 export function count(h: Harness, table: string): number {
-  return (h.controller.context().store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return (h.unit.store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }

@@ -1,7 +1,6 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cameraFactory } from '../../src/access/runtime.js';
 import { testDataDir } from '../../src/system/paths.js';
 import { Client, count, startAdmin, type Harness } from './adminHarness.js';
 import { tempDir } from '../helpers/blinkd.js';
@@ -24,7 +23,7 @@ describe.runIf(haveData)('admin live view and enrollment from the door camera', 
   beforeAll(async () => {
     const cam = camDir.dir;
     copyFileSync(join(FACES, 'howard', 'howard2.png'), join(cam, 'howard2.png'));
-    h = await startAdmin({ camera: { source: `images:${cam}`, fps: 5 } }, {}, [cameraFactory]);
+    h = await startAdmin({ camera: { source: `images:${cam}`, fps: 5 } }, { runtime: 'camera' });
     c = new Client(h.url);
     expect(await c.setup(h.setupToken())).toBe(200);
     // Wait for the first frames.
@@ -65,7 +64,7 @@ describe.runIf(haveData)('admin live view and enrollment from the door camera', 
     expect(r.status, r.text).toBe(200);
     expect(r.json.templates).toBe(2);
     const id = (r.json.person as { id: string }).id;
-    const sources = h.controller.context().store.db.prepare('SELECT source FROM face_templates WHERE person_id = ?').all(id) as Array<{ source: string }>;
+    const sources = h.unit.store.db.prepare('SELECT source FROM face_templates WHERE person_id = ?').all(id) as Array<{ source: string }>;
     expect(sources.map((s) => s.source)).toEqual(['camera', 'camera']);
     expect(count(h, 'face_thumbnails')).toBe(1);
     // Captures are single-use.

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { testDataDir } from '../../src/system/paths.js';
 import { decodeImage } from '../../src/vision/decode.js';
 import { FacePipeline } from '../../src/vision/pipeline.js';
+import { pipelineOptions } from '../../src/vision/pipelineOptions.js';
 import { Client, count, startAdmin, type Harness } from './adminHarness.js';
 
 const FACES = join(testDataDir(), 'faces');
@@ -135,12 +136,15 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
       .jpeg()
       .toBuffer();
     const img = await decodeImage(jpeg);
-    const pipeline = await FacePipeline.create({ antispoof: false, liveness: false });
+    // The door's vision worker as the unit configures it (the same embedder the admin enrolled with).
+    const pipeline = await FacePipeline.create(pipelineOptions(h.config.vision, { passive: false }));
     try {
       const r = await pipeline.process(img, { retryZoomedOut: true, passive: false });
       expect(r.faces).toHaveLength(1);
+      // This harness runs no door vision service: the registry's gallery gets the embedder it would report.
+      h.unit.registry.activate(pipeline.embedderId(), pipeline.embeddingDim);
       const frame = { seq: 7, capturedAt: Date.now(), width: img.width, height: img.height, format: 'jpeg' as const, data: jpeg };
-      h.controller.bus.emit('frame.analyzed', {
+      h.unit.bus.emit('frame.analyzed', {
         frame,
         result: {
           seq: 7,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Person } from '../../src/store/peopleRepo.js';
+import { PeopleTable } from '../../src/registry/peopleTable.js';
+import type { Person } from '../../src/registry/peopleRegistry.js';
 import { Client, startAdmin, type Harness } from './adminHarness.js';
 
 /**
@@ -113,13 +114,17 @@ describe('people list paging (2,143 people)', () => {
     h = await startAdmin();
     c = new Client(h.url);
     expect(await c.setup(h.setupToken())).toBe(200);
-    const store = h.controller.context().store;
+    const store = h.unit.store;
     store.transaction(() => {
       for (let i = 0; i < N; i++) {
         // Same names more than once (ties broken by id), mixed case, every 7th deactivated, some badge IDs.
         const name = `${FIRST[i % FIRST.length]} ${LAST[(i * 7) % LAST.length]}`;
         people.push(
-          store.people.create({ name, status: i % 7 === 3 ? 'DEACTIVATED' : 'ACTIVE', externalId: i % 10 === 0 ? `B-${String(i).padStart(5, '0')}` : null }),
+          new PeopleTable(store.db).create({
+            name,
+            status: i % 7 === 3 ? 'DEACTIVATED' : 'ACTIVE',
+            externalId: i % 10 === 0 ? `B-${String(i).padStart(5, '0')}` : null,
+          }),
         );
       }
     });
@@ -195,19 +200,18 @@ describe('people list paging (2,143 people)', () => {
   });
 
   it('a cursor survives renames and deletions on earlier pages (an offset would skip someone)', async () => {
-    const store = h.controller.context().store;
     const p1 = await page('limit=100&status=ACTIVE');
     const byOffsetBefore = await page('limit=100&status=ACTIVE&offset=100');
     // Meanwhile someone on page 1 is deleted and someone else on page 1 is renamed to sort last.
-    store.people.remove(p1.items[10]!.id);
-    store.people.update(p1.items[20]!.id, { name: 'Zz Renamed' });
+    h.unit.registry.remove(p1.items[10]!.id, 'test');
+    h.unit.registry.update(p1.items[20]!.id, { name: 'Zz Renamed' }, 'test');
     const next = await page(`limit=100&status=ACTIVE&after=${encodeURIComponent(p1.nextCursor!)}`);
     expect(next.items.map((x) => x.id)).toEqual(byOffsetBefore.items.map((x) => x.id));
     expect(next.offset).toBe(98); // two fewer ahead of it now
     const byOffsetAfter = await page('limit=100&status=ACTIVE&offset=100');
     expect(byOffsetAfter.items[0]!.id).toBe(byOffsetBefore.items[2]!.id); // offset paging skipped two people
     // The cursor names a row that was deleted: paging still continues after its place.
-    store.people.remove(p1.items[99]!.id);
+    h.unit.registry.remove(p1.items[99]!.id, 'test');
     const again = await page(`limit=100&status=ACTIVE&after=${encodeURIComponent(p1.nextCursor!)}`);
     expect(again.items.map((x) => x.id)).toEqual(byOffsetBefore.items.map((x) => x.id));
   });

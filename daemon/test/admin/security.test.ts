@@ -32,7 +32,7 @@ describe('admin security', () => {
     // The token is spent: a second setup (even with it) is refused, and the file is gone.
     expect(await new Client(h.url).setup(token, 'mallory', 'another long password')).toBe(409);
     expect(() => h.setupToken()).toThrow();
-    const users = h.controller.context().store.db.prepare('SELECT username, role, password_hash FROM admin_users').all() as Array<{
+    const users = h.unit.store.db.prepare('SELECT username, role, password_hash FROM admin_users').all() as Array<{
       username: string;
       role: string;
       password_hash: string;
@@ -57,7 +57,7 @@ describe('admin security', () => {
       expect(r.status, `${m} ${p}`).toBe(401);
       expect(r.json.message).toMatch(/sign in/);
     }
-    expect(h.controller.context().door.state().relay).toBe('off');
+    expect(h.unit.door.state().relay).toBe('off');
   });
 
   it('a state-changing request without the CSRF token is refused with 403', async () => {
@@ -69,12 +69,12 @@ describe('admin security', () => {
     expect(wrong.status).toBe(403);
     const crossSite = await admin.req('POST', '/api/v1/door/unlock', {}, { headers: { origin: 'http://evil.example' } });
     expect(crossSite.status).toBe(403);
-    expect(h.controller.context().door.state().relay).toBe('off');
+    expect(h.unit.door.state().relay).toBe('off');
     expect(count(h, 'audit_log')).toBe(auditBefore);
     // With the token it works, and the unlock is audited by name.
     const ok = await admin.req('POST', '/api/v1/door/unlock', {});
     expect(ok.status).toBe(200);
-    expect(h.controller.context().door.state().relay).toBe('on');
+    expect(h.unit.door.state().relay).toBe('on');
     const audit = await admin.req('GET', '/api/v1/audit?action=command.unlock');
     expect((audit.json.entries as Array<{ actor: string }>)[0]!.actor).toBe('admin:facilities');
   });

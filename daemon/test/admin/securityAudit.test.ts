@@ -1,7 +1,6 @@
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cameraFactory } from '../../src/access/runtime.js';
 import { testDataDir } from '../../src/system/paths.js';
 import { tempDir } from '../helpers/blinkd.js';
 import { Client, startAdmin, type Harness } from './adminHarness.js';
@@ -30,12 +29,12 @@ describe.runIf(haveData)('admin security: every change is audited with its actor
   const exercised = new Set<string>();
 
   const auditSince = (id: number) =>
-    h.controller.context().store.db.prepare('SELECT actor, action, target FROM audit_log WHERE id > ? ORDER BY id').all(id) as Array<{
+    h.unit.store.db.prepare('SELECT actor, action, target FROM audit_log WHERE id > ? ORDER BY id').all(id) as Array<{
       actor: string;
       action: string;
       target: string | null;
     }>;
-  const lastAuditId = () => (h.controller.context().store.db.prepare('SELECT coalesce(max(id), 0) AS n FROM audit_log').get() as { n: number }).n;
+  const lastAuditId = () => (h.unit.store.db.prepare('SELECT coalesce(max(id), 0) AS n FROM audit_log').get() as { n: number }).n;
 
   /** Runs one route and expects 2xx and an audit row by `actor` with `action`. */
   async function expectAudited(
@@ -60,7 +59,7 @@ describe.runIf(haveData)('admin security: every change is audited with its actor
 
   beforeAll(async () => {
     copyFileSync(join(FACES, 'howard', 'howard2.png'), join(camDir.dir, 'howard2.png'));
-    h = await startAdmin({ camera: { source: `images:${camDir.dir}`, fps: 5 } }, {}, [cameraFactory]);
+    h = await startAdmin({ camera: { source: `images:${camDir.dir}`, fps: 5 } }, { runtime: 'camera' });
     c = new Client(h.url);
   });
   afterAll(async () => {
@@ -124,7 +123,7 @@ describe.runIf(haveData)('admin security: every change is audited with its actor
     await expectAudited('POST', '/api/v1/auth/logout', '/api/v1/auth/logout', {}, 'admin.logout');
 
     // Every mutating route of the server was exercised above.
-    const tree = h.controller.context().http.instance()!.printRoutes({ commonPrefix: false });
+    const tree = h.unit.http.instance()!.printRoutes({ commonPrefix: false });
     const stack: string[] = [];
     const mutating: string[] = [];
     for (const line of tree.split('\n')) {

@@ -42,7 +42,7 @@ describe('admin security: setup token, passwords, login throttling', () => {
     // The dummy hash for unknown user names is prepared at start, not at the first unknown name.
     for (let i = 0; i < 100 && scryptRuns() === before; i++) await new Promise((r) => setTimeout(r, 50));
     runsAtStart = scryptRuns() - before;
-    app = h.controller.context().http.instance()!;
+    app = h.unit.http.instance()!;
   });
   afterAll(async () => h?.close());
 

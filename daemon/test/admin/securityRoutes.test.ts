@@ -47,7 +47,7 @@ describe('admin security: every route is covered by the guard', () => {
 
   beforeAll(async () => {
     h = await startAdmin();
-    routes = allRoutes(h.controller.context().http.instance()!);
+    routes = allRoutes(h.unit.http.instance()!);
     a = admin();
     expect(await a.setup(h.setupToken(), 'facilities', PASSWORD)).toBe(200);
     expect((await a.req('POST', '/api/v1/users', { username: 'guard', password: 'viewer password 1', role: 'viewer' })).status).toBe(200);
@@ -74,7 +74,7 @@ describe('admin security: every route is covered by the guard', () => {
 
   it('without a session every route but the public allow-list answers 401, also with the path percent-encoded', async () => {
     const anon = new Client(h.url);
-    const relay = () => h.controller.context().door.state().relay;
+    const relay = () => h.unit.door.state().relay;
     for (const [m, p] of routes) {
       const key = `${m} ${p}`;
       const r = await anon.req(m, concrete(p), SAFE.has(m) ? undefined : {});
@@ -109,17 +109,17 @@ describe('admin security: every route is covered by the guard', () => {
       const cross = await a.req(m, concrete(p), {}, { headers: { origin: 'http://evil.example' } });
       expect(cross.status, `cross-site ${key}`).toBe(403);
     }
-    expect(h.controller.context().door.state().relay).toBe('off');
+    expect(h.unit.door.state().relay).toBe('off');
     expect(count(h, 'admin_users')).toBe(2);
   });
 
   it('GET routes change nothing', async () => {
     const tables = ['people', 'face_templates', 'face_thumbnails', 'settings', 'admin_users', 'admin_sessions'];
     const before = tables.map((t) => count(h, t));
-    const door = JSON.stringify(h.controller.context().door.state());
+    const door = JSON.stringify(h.unit.door.state());
     for (const [m, p] of routes) if (m === 'GET') await a.req('GET', concrete(p));
     expect(tables.map((t) => count(h, t))).toEqual(before);
-    expect(JSON.stringify(h.controller.context().door.state())).toBe(door);
+    expect(JSON.stringify(h.unit.door.state())).toBe(door);
   });
 
   it('the OpenAPI docs need a session (they name the exact version; Swagger UI stays out of reach of cross-site links)', async () => {

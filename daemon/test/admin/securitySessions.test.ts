@@ -7,7 +7,7 @@ const PASSWORD = 'correct horse battery';
 describe('admin security: sessions', () => {
   let h: Harness;
   let a: Client;
-  const db = () => h.controller.context().store.db;
+  const db = () => h.unit.store.db;
 
   beforeAll(async () => {
     h = await startAdmin();

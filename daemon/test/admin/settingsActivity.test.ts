@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Store } from '../../src/store/store.js';
+import { PeopleTable } from '../../src/registry/peopleTable.js';
 import { configSchema } from '../../src/config/schema.js';
-import { applyOverrides } from '../../src/admin/settingsEditor.js';
+import { UnitSettings } from '../../src/config/unitSettings.js';
 import { Client, count, startAdmin, type Harness } from './adminHarness.js';
 
 describe('settings, events, attendance and people editing', () => {
@@ -32,11 +32,11 @@ describe('settings, events, attendance and people editing', () => {
 
   it('applies live settings at once, emits settings.changed, persists them, and says which need a restart', async () => {
     const seen: Array<{ keys: string[]; actor: string }> = [];
-    const off = h.controller.bus.on('settings.changed', (e) => void seen.push(e));
+    h.unit.bus.on(seen, 'settings.changed', (e) => void seen.push(e));
     const r = await c.req('PUT', '/api/v1/settings', {
       changes: { 'access.threshold': 0.9, 'access.attendance.shiftStart': '08:30', 'mqtt.url': 'mqtt://broker.lan:1883', 'mqtt.password': 's3cret' },
     });
-    off();
+    h.unit.bus.removeListeners(seen);
     expect(r.status, r.text).toBe(200);
     expect((r.json.applied as string[]).sort()).toEqual(['access.attendance.shiftStart', 'access.threshold']);
     expect((r.json.restartRequired as string[]).sort()).toEqual(['mqtt.password', 'mqtt.url']);
@@ -59,9 +59,7 @@ describe('settings, events, attendance and people editing', () => {
     expect(pw.isSet).toBe(true);
     expect(JSON.stringify(settings)).not.toContain('s3cret');
     // Persisted: a restart lays them over a fresh file config.
-    const stored = new Store(h.controller.context().store.db, 'x').settings.all();
-    const fresh = configSchema.parse({});
-    applyOverrides(fresh, stored);
+    const fresh = UnitSettings.resolve(configSchema.parse({}), h.unit.store.db).config;
     expect(fresh.access.threshold).toBe(0.9);
     expect(fresh.mqtt.url).toBe('mqtt://broker.lan:1883');
     const audit = await c.req('GET', '/api/v1/audit?action=settings.changed');
@@ -69,9 +67,9 @@ describe('settings, events, attendance and people editing', () => {
   });
 
   it('lists events with filters and exports CSV (formula cells neutralised)', async () => {
-    const store = h.controller.context().store;
-    const p = store.people.create({ name: '=HYPERLINK("x")' });
-    const q = store.people.create({ name: 'Quinn' });
+    const store = h.unit.store;
+    const p = new PeopleTable(store.db).create({ name: '=HYPERLINK("x")' });
+    const q = new PeopleTable(store.db).create({ name: 'Quinn' });
     const day = new Date().toISOString().slice(0, 10);
     const g = store.events.insert({
       result: 'GRANTED',
@@ -128,10 +126,10 @@ describe('settings, events, attendance and people editing', () => {
   });
 
   it('edits a person (validity, schedule), deactivates, and validates input', async () => {
-    const store = h.controller.context().store;
-    const p = store.people.create({ name: 'Rae' });
+    const store = h.unit.store;
+    const p = new PeopleTable(store.db).create({ name: 'Rae' });
     const changes: unknown[] = [];
-    const off = h.controller.bus.on('people.changed', (e) => void changes.push(e));
+    h.unit.bus.on(changes, 'people.changed', (e) => void changes.push(e));
     const ok = await c.req('PATCH', `/api/v1/people/${p.id}`, {
       name: 'Rae Mills',
       validFrom: '2026-01-01',
@@ -148,12 +146,12 @@ describe('settings, events, attendance and people editing', () => {
     expect(badRange.json.message).toMatch(/validUntil: must be on or after validFrom/);
     const deact = await c.req('PATCH', `/api/v1/people/${p.id}`, { status: 'DEACTIVATED' });
     expect(deact.json.status).toBe('DEACTIVATED');
-    off();
+    h.unit.bus.removeListeners(changes);
     expect(changes).toEqual([
       { personId: p.id, action: 'updated' },
       { personId: p.id, action: 'updated' },
     ]);
-    expect(store.people.get(p.id)).toMatchObject({ name: 'Rae Mills', status: 'DEACTIVATED', validFrom: '2026-01-01' });
+    expect(h.unit.registry.get(p.id)).toMatchObject({ name: 'Rae Mills', status: 'DEACTIVATED', validFrom: '2026-01-01' });
     const audit = await c.req('GET', '/api/v1/audit?action=person.deactivated');
     expect((audit.json.entries as unknown[]).length).toBe(1);
   });

@@ -7,6 +7,7 @@ import { CameraService } from '../../src/camera/cameraService.js';
 import { ProcessFrameSource } from '../../src/camera/processSource.js';
 import { createSource, ffmpegArgs, firstVideoDevice, resolveSource } from '../../src/camera/selectSource.js';
 import { redactUrl } from '../../src/util/redactUrl.js';
+import { AlarmRegistry } from '../../src/alarms/alarmRegistry.js';
 import { EventBus, type AlarmEvent } from '../../src/events.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
@@ -37,13 +38,13 @@ async function solidJpeg(w: number, h: number, v: number): Promise<Buffer> {
     .toBuffer();
 }
 
-function startCamera(cfg: ReturnType<typeof cameraConfig>, factory?: ConstructorParameters<typeof CameraService>[3]) {
+function startCamera(cfg: ReturnType<typeof cameraConfig>, factory?: ConstructorParameters<typeof CameraService>[4]) {
   const bus = new EventBus();
   const alarms: AlarmEvent[] = [];
   const statuses: string[] = [];
-  bus.on('alarm', (a) => void alarms.push(a));
-  bus.on('camera.status', (s) => void statuses.push(s.status));
-  const cam = new CameraService(cfg, bus, log, factory);
+  bus.on(alarms, 'alarm', (a) => void alarms.push(a));
+  bus.on(statuses, 'camera.status', (s) => void statuses.push(s.status));
+  const cam = new CameraService(cfg, bus, new AlarmRegistry(bus, log), log, factory);
   cleanups.push(() => cam.stop());
   return { cam, alarms, statuses };
 }
@@ -199,7 +200,7 @@ describe('camera service', () => {
     const h = cam.snapshot();
     expect(h.restarts).toBeGreaterThanOrEqual(1);
     expect(statuses.slice(0, 3)).toEqual(['up', 'down', 'up']);
-    expect(alarms[0]).toMatchObject({ type: 'camera_lost', active: true, details: { reason: expect.stringContaining('code 3') } });
+    expect(alarms[0]).toMatchObject({ type: 'camera_lost', active: true, reason: expect.stringContaining('code 3') });
     expect(alarms[1]).toMatchObject({ type: 'camera_lost', active: false });
   });
 

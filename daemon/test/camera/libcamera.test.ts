@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { CameraService } from '../../src/camera/cameraService.js';
 import { firstVideoDevice, resolveSource } from '../../src/camera/selectSource.js';
+import { AlarmRegistry } from '../../src/alarms/alarmRegistry.js';
 import { EventBus } from '../../src/events.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
@@ -53,9 +54,11 @@ describe.runIf(existsSync(VIDEO))('libcamera source (rpicam-vid stand-in)', () =
     const bin = fakeTool(t.dir, 'rpicam-vid', true);
     process.env.PATH = `${bin}:${savedPath}`;
     expect(resolveSource('auto')).toEqual({ kind: 'libcamera', binary: join(bin, 'rpicam-vid') });
+    const bus = new EventBus();
     const cam = new CameraService(
       parseConfig({ camera: { source: 'auto', width: 320, height: 240, fps: 10, rotate: 180 } }, 't').camera,
-      new EventBus(),
+      bus,
+      new AlarmRegistry(bus, createLogger('silent')),
       createLogger('silent'),
     );
     cleanups.push(() => cam.stop());

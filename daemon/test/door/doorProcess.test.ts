@@ -5,11 +5,24 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
 import { Store } from '../../src/store/store.js';
+import { openDatabase } from '../../src/store/database.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
+
+/** Access events recorded with source exit_button (read from the unit's database by another connection, as an operator would). */
+function exitEvents(dir: string): number {
+  const db = openDatabase(join(dir, 'blink.db'), { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM access_events WHERE source = 'exit_button'").get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db.close();
+  }
+}
 
 function relayLevel(stateFile: string): number | undefined {
   return (JSON.parse(readFileSync(stateFile, 'utf8')) as { outputs: Record<string, number> }).outputs['17'];
@@ -43,19 +56,19 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     cleanups.push(t.cleanup);
     const gpio = join(t.dir, 'gpio.json');
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
-    const d = startBlinkd(['run'], { cwd: t.dir, env: doorEnv(t.dir) });
+    const d = await startBlinkd(['run'], { cwd: t.dir, env: doorEnv(t.dir) });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    await d.waitForHealth();
     expect(relayLevel(gpio)).toBe(0);
     // press the request-to-exit button (active low)
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 0 } }));
     await until(() => relayLevel(gpio) === 1, 3000, 'relay on after the exit button');
-    await d.waitForLog((l) => l.msg === 'access decided' && l.reason === 'exit_request');
+    await until(() => exitEvents(t.dir) === 1, 3000, 'the exit request recorded as an access event');
     // the door opens during the unlock: no forced-open alarm
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 1 } }));
     await until(() => (JSON.parse(readFileSync(gpio, 'utf8')) as { inputs: Record<string, number> }).inputs['22'] === 1, 3000, 'contact open');
     await new Promise((r) => setTimeout(r, 200));
-    expect(d.lines.some((l) => l.msg === 'door alarm' && l.alarm === 'forced_open')).toBe(false);
+    expect((await d.waitForHealth()).alarms.map((a) => a.type)).not.toContain('forced_open');
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(relayLevel(gpio)).toBe(0);
@@ -81,9 +94,9 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
       `import { existsSync } from 'node:fs';\nconst t = setInterval(() => { if (existsSync(${JSON.stringify(trigger)})) { clearInterval(t); throw new Error('injected crash'); } }, 20);\nt.unref();\n`,
     );
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
-    const d = startBlinkd(['run'], { cwd: t.dir, env: { ...doorEnv(t.dir), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+    const d = await startBlinkd(['run'], { cwd: t.dir, env: { ...doorEnv(t.dir), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    await d.waitForHealth();
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 0 } }));
     await until(() => relayLevel(gpio) === 1, 3000, 'relay on after the exit button');
     writeFileSync(trigger, '');
@@ -101,11 +114,11 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     const gpio = join(t.dir, 'gpio.json');
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
     const env = doorEnv(t.dir);
-    const d = startBlinkd(['run'], { cwd: t.dir, env });
+    const d = await startBlinkd(['run'], { cwd: t.dir, env });
     cleanups.push(() => void d.child.kill('SIGKILL'));
-    await d.waitForLog((l) => l.msg === 'blinkd running', 60_000);
+    await d.waitForHealth();
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 1 } }));
-    await d.waitForLog((l) => l.msg === 'door alarm' && l.alarm === 'forced_open', 3000);
+    await d.waitForHealth((h) => h.alarms.some((a) => a.type === 'forced_open'), 3000, 'the forced_open alarm');
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 1 } }));
     await until(() => relayLevel(gpio) === 1, 3000, 'relay on');
     d.child.kill('SIGKILL'); // no handler runs: the relay stays energized in the state file

@@ -4,8 +4,10 @@ import { DoorService } from '../../src/door/doorService.js';
 import { SimulatedGpioDriver } from '../../src/door/gpio/simulatedDriver.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
-import { registerDoorCommands } from '../../src/door/doorCommands.js';
-import { CommandDispatcher } from '../../src/commands.js';
+import { commandTable } from '../../src/commands/commandTable.js';
+import { CommandDispatcher } from '../../src/commands/dispatcher.js';
+import { PeopleRegistry } from '../../src/registry/peopleRegistry.js';
+import { AlarmRegistry } from '../../src/alarms/alarmRegistry.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/blinkd.js';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ interface Rig {
   gpio: SimulatedGpioDriver;
   bus: EventBus;
   alarms: AlarmEvent[];
+  registry: AlarmRegistry;
   changes: DoorState[];
 }
 
@@ -36,15 +39,16 @@ async function rig(over: Record<string, unknown> = {}, raw: Record<string, unkno
   const bus = new EventBus();
   const alarms: AlarmEvent[] = [];
   const changes: DoorState[] = [];
-  bus.on('alarm', (a) => void alarms.push(a));
-  bus.on('door.changed', (s) => void changes.push(s));
-  const door = new DoorService(config, bus, createLogger('silent'), () => gpio);
+  bus.on(alarms, 'alarm', (a) => void alarms.push(a));
+  bus.on(changes, 'door.changed', (s) => void changes.push(s));
+  const registry = new AlarmRegistry(bus, createLogger('silent'));
+  const door = new DoorService(config, bus, registry, createLogger('silent'), () => gpio);
   rigs.push(door);
   // Contact closed at rest (open level is 1).
   gpio.setInput(CONTACT, 0);
   gpio.setInput(EXIT, 1);
   await door.start();
-  return { door, gpio, bus, alarms, changes };
+  return { door, gpio, bus, alarms, registry, changes };
 }
 
 /** Durations of relay energized periods from the simulated write log (ms). */
@@ -101,7 +105,7 @@ describe('door state machine (simulated GPIO)', () => {
       ['held_open', true],
       ['held_open', false],
     ]);
-    expect(r.door.alarms()).toEqual([]);
+    expect(r.registry.active()).toEqual([]);
   });
 
   it('raises forced_open when the door opens with no grant or exit request', async () => {
@@ -127,7 +131,7 @@ describe('door state machine (simulated GPIO)', () => {
   it('exit button opens the door, reports the request, and works in lockdown (egress)', async () => {
     const r = await rig();
     const requests: Array<{ opened: boolean; mode: string }> = [];
-    r.door.onExitRequest((q) => void requests.push(q));
+    r.bus.on(requests, 'door.exit_request', (q) => void requests.push(q));
     r.gpio.setInput(EXIT, 0); // active level 0 (pull-up button)
     expect(r.gpio.outputLevel(RELAY)).toBe(1);
     expect(r.door.state().unlockReason).toBe('exit_button');
@@ -145,7 +149,7 @@ describe('door state machine (simulated GPIO)', () => {
   it('debounces the exit button like hardware', async () => {
     const r = await rig({}, { debounceMs: 40 });
     let n = 0;
-    r.door.onExitRequest(() => void n++);
+    r.bus.on(r, 'door.exit_request', () => void n++);
     for (let i = 0; i < 5; i++) r.gpio.setInput(EXIT, (i % 2) as 0 | 1); // bounce, ending at 0 (pressed)
     await sleep(80);
     expect(n).toBe(1);
@@ -184,8 +188,12 @@ describe('door state machine (simulated GPIO)', () => {
     const store = Store.open(join(t.dir, 'db.sqlite'));
     try {
       const r = await rig();
-      const commands = new CommandDispatcher(store.audit, r.bus);
-      registerDoorCommands(commands, r.door, parseConfig({ door: { pulseMs: 200 } }, 'test'));
+      const config = parseConfig({ door: { pulseMs: 200 } }, 'test');
+      const registry = new PeopleRegistry(store, store.audit, r.bus, createLogger('silent'));
+      const commands = new CommandDispatcher(
+        commandTable({ door: r.door, registry, config, healthStatus: () => 'healthy', publishHealth: () => {} }),
+        store.audit,
+      );
       const origin = { actor: 'admin:alice', via: 'admin' as const };
       expect(await commands.dispatch({ type: 'unlock' }, origin)).toMatchObject({ ok: true });
       expect(r.gpio.outputLevel(RELAY)).toBe(1);

@@ -39,7 +39,7 @@ describe('configuration', () => {
     expect(c.mqtt.enabled).toBe(false);
     expect(c.store.dataDir).toBe('data');
     expect(c.unit.id).not.toBe('');
-    expect(Object.keys(config).sort()).toEqual(['access', 'admin', 'camera', 'door', 'logging', 'mqtt', 'store', 'sync', 'unit', 'vision']);
+    expect(Object.keys(config).sort()).toEqual(['access', 'admin', 'camera', 'door', 'logging', 'mqtt', 'store', 'sync', 'unit', 'version', 'vision']);
   });
 
   it('names the key, the value and the expectation for a wrong type', () => {

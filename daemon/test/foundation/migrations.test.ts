@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { migrate, openDatabase, schemaVersion } from '../../src/store/database.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { Store } from '../../src/store/store.js';
+import { PeopleTable } from '../../src/registry/peopleTable.js';
+import { TemplatesTable } from '../../src/registry/templatesTable.js';
 import { tempDir } from '../helpers/blinkd.js';
 
 const EXPECTED_TABLES = [
@@ -44,13 +46,13 @@ describe('store migrations', () => {
     try {
       const file = join(t.dir, 'blink.db');
       const s1 = Store.open(file);
-      const p = s1.people.create({ name: 'Ada' });
+      const p = new PeopleTable(s1.db).create({ name: 'Ada' });
       s1.close();
       const db = openDatabase(file);
       expect(migrate(db)).toEqual([]);
       db.close();
       const s2 = Store.open(file);
-      expect(s2.people.get(p.id)?.name).toBe('Ada');
+      expect(new PeopleTable(s2.db).get(p.id)?.name).toBe('Ada');
       s2.close();
     } finally {
       t.cleanup();
@@ -83,13 +85,15 @@ describe('store migrations', () => {
     const t = tempDir();
     try {
       const s = Store.open(join(t.dir, 'blink.db'));
-      const p = s.people.create({ name: 'Bob' });
-      s.templates.add(p.id, 'm', new Float32Array([0.6, 0.8]), 0.9);
+      const people = new PeopleTable(s.db);
+      const templates = new TemplatesTable(s.db);
+      const p = people.create({ name: 'Bob' });
+      templates.add(p.id, 'm', new Float32Array([0.6, 0.8]), 0.9);
       const e = s.events.insert({ result: 'GRANTED', reason: 'match', personId: p.id, personName: 'Bob', score: 0.9 });
       s.attendance.add({ personId: p.id, day: '2026-01-05', kind: 'CHECK_IN', status: 'ON_TIME', ts: e.ts, eventId: e.id });
-      expect(s.templates.forPerson(p.id)[0]?.embedding[1]).toBeCloseTo(0.8, 6);
-      s.people.remove(p.id);
-      expect(s.templates.count()).toBe(0);
+      expect(templates.forPerson(p.id)[0]?.embedding[1]).toBeCloseTo(0.8, 6);
+      people.remove(p.id);
+      expect(templates.count()).toBe(0);
       expect(s.attendance.query()).toHaveLength(0);
       expect(s.events.count()).toBe(1); // the decision itself stays on record
       s.close();

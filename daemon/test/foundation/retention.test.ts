@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
-import { pruneExpired } from '../../src/store/retention.js';
+import { pruneDecisions } from '../../src/store/retention.js';
+import { PeopleTable } from '../../src/registry/peopleTable.js';
 import { tempDir } from '../helpers/blinkd.js';
 
 describe('retention', () => {
@@ -12,7 +13,7 @@ describe('retention', () => {
       const now = new Date('2026-06-01T12:00:00Z');
       const old = '2025-01-01T08:00:00.000Z';
       const recent = '2026-05-30T08:00:00.000Z';
-      const p = s.people.create({ name: 'Ada' });
+      const p = new PeopleTable(s.db).create({ name: 'Ada' });
       const e1 = s.events.insert({ ts: old, result: 'GRANTED', reason: 'match', personId: p.id });
       s.attendance.add({ personId: p.id, day: '2025-01-01', kind: 'CHECK_IN', status: 'ON_TIME', ts: old, eventId: e1.id });
       s.events.insert({ ts: old, result: 'DENIED', reason: 'unknown' });
@@ -22,10 +23,10 @@ describe('retention', () => {
       s.attendance.add({ personId: p.id, day: '2026-05-30', kind: 'CHECK_IN', status: 'LATE', ts: recent, eventId: e4.id });
 
       // With sync on, unsynced attendance (and its event) waits for the relay.
-      expect(pruneExpired(s, 365, { syncEnabled: true, now })).toMatchObject({ events: 1, attendance: 0 });
+      expect(pruneDecisions(s, 365, { syncEnabled: true, now })).toMatchObject({ events: 1, attendance: 0 });
       expect(s.events.get(e1.id)).toBeDefined();
       // With sync off, age alone decides; the event queued for sync still stays.
-      expect(pruneExpired(s, 365, { syncEnabled: false, now })).toMatchObject({ events: 1, attendance: 1 });
+      expect(pruneDecisions(s, 365, { syncEnabled: false, now })).toMatchObject({ events: 1, attendance: 1 });
       expect(s.events.get(e1.id)).toBeUndefined();
       expect(s.events.get(pending.id)).toBeDefined();
       expect(s.events.get(e4.id)).toBeDefined();

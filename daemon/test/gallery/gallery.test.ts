@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events.js';
 import { Gallery, decide } from '../../src/gallery/gallery.js';
-import { AccessGallery } from '../../src/access/accessGallery.js';
+import { PeopleRegistry } from '../../src/registry/peopleRegistry.js';
+import { TemplatesTable } from '../../src/registry/templatesTable.js';
+import { createLogger } from '../../src/logging.js';
 import { Store } from '../../src/store/store.js';
 
 function unit(dim: number, hot: number, spill = 0, spillAt = (hot + 1) % dim): Float32Array {
@@ -79,49 +81,75 @@ describe('Gallery', () => {
   });
 });
 
-describe("AccessGallery (the door runtime's gallery)", () => {
+describe('PeopleRegistry (the one gallery: the door, the live view, identify and the duplicate check)', () => {
   let dir = '';
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('rebuilds from the store on people.changed, with the templates of its model only, deactivated people included', async () => {
+  const face = (v: number[]) => ({ embedding: Float32Array.from(v), quality: 0.9 });
+  const enroll = (r: PeopleRegistry, name: string, v: number[], modelId = 'model-a') =>
+    r.enroll({ person: { name }, faces: [face(v)], modelId, source: 'cli', duplicateThreshold: 0.99, actor: 'test' }).person;
+
+  it("holds the active model's templates of everyone, deactivated included, and follows every change through the registry", async () => {
     dir = mkdtempSync(join(tmpdir(), 'blink-gallery-'));
     const store = Store.open(join(dir, 'db.sqlite'));
     const bus = new EventBus();
-    const warnings: string[] = [];
-    const gallery = new AccessGallery(
-      store,
-      bus,
-      'model-a',
-      4,
-      () => ({ threshold: 0.9, margin: 0.02 }),
-      (m) => warnings.push(m),
-    );
+    const changes: string[] = [];
+    bus.on(changes, 'people.changed', (e) => void changes.push(e.action));
+    const registry = new PeopleRegistry(store, store.audit, bus, createLogger('silent'));
     try {
-      const ann = store.people.create({ name: 'Ann' });
-      store.templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0, 0]), 0.9);
-      store.templates.add(ann.id, 'model-b', Float32Array.from([0, 1, 0, 0]), 0.9);
-      store.templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0]), 0.9); // wrong dimension: skipped, warned
-      await gallery.start();
-      expect(gallery.gallery.size).toBe(1);
-      expect(warnings).toHaveLength(1);
-      const bob = store.people.create({ name: 'Bob' });
-      store.templates.add(bob.id, 'model-a', Float32Array.from([0, 0, 1, 0]), 0.9);
-      expect((await gallery.match(Float32Array.from([0, 0, 1, 0]))).decision).toBe('no_match');
-      bus.emit('people.changed', { personId: bob.id, action: 'created' });
-      const m = await gallery.match(Float32Array.from([0, 0, 1, 0]));
-      expect(m).toMatchObject({ decision: 'match', personId: bob.id });
-      // A deactivated person stays recognisable, so the decision can say "deactivated" instead of "unknown".
-      store.people.update(bob.id, { status: 'DEACTIVATED' });
-      bus.emit('people.changed', { personId: bob.id, action: 'updated' });
-      expect(await gallery.match(Float32Array.from([0, 0, 1, 0]))).toMatchObject({ decision: 'match', personId: bob.id });
-      store.people.remove(bob.id);
-      bus.emit('people.changed', { personId: bob.id, action: 'removed' });
-      expect((await gallery.match(Float32Array.from([0, 0, 1, 0]))).decision).toBe('no_match');
-      expect(gallery.rebuilds).toBe(4);
+      const ann = enroll(registry, 'Ann', [1, 0, 0, 0]);
+      const templates = new TemplatesTable(store.db);
+      templates.add(ann.id, 'model-b', Float32Array.from([0, 1, 0, 0]), 0.9); // another embedder: never matched
+      templates.add(ann.id, 'model-a', Float32Array.from([1, 0, 0]), 0.9); // wrong dimension: skipped
+      registry.activate('model-a', 4);
+      expect(registry.searchable()).toBe(1);
+      expect(registry.identify(Float32Array.from([0, 1, 0, 0]), 0.9, 0.02).decision).toBe('no_match');
+      const bob = enroll(registry, 'Bob', [0, 0, 1, 0]);
+      // The registry's own write updates the gallery at once: no event round trip, no rebuild from the database.
+      expect(await registry.match(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02)).toMatchObject({
+        decision: 'match',
+        personId: bob.id,
+        person: { name: 'Bob', status: 'ACTIVE' },
+      });
+      // A deactivated person stays recognisable and is reported with their status.
+      registry.update(bob.id, { status: 'DEACTIVATED' }, 'test');
+      expect(registry.identify(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02)).toMatchObject({ decision: 'match', person: { id: bob.id, status: 'DEACTIVATED' } });
+      // …and a duplicate enrollment of them is refused, naming them.
+      expect(() => enroll(registry, 'Bobby', [0, 0, 1, 0])).toThrow(/already enrolled as Bob .*deactivated/);
+      const removed = registry.remove(bob.id, 'test');
+      expect(removed).toMatchObject({ templatesErased: 1 });
+      expect(registry.identify(Float32Array.from([0, 0, 1, 0]), 0.9, 0.02).decision).toBe('no_match');
+      expect(changes).toEqual(['created', 'created', 'updated', 'removed']);
+      expect(store.audit.recent(10).map((a) => a.action)).toEqual(['person.deleted', 'person.deactivated', 'person.enrolled', 'person.enrolled']);
     } finally {
-      await gallery.close();
+      await registry.stop();
+      store.close();
+    }
+  });
+
+  it('a change made by another process (the CLI) reaches a running registry through the revision, without a restart', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'blink-gallery-'));
+    const file = join(dir, 'db.sqlite');
+    const store = Store.open(file);
+    const bus = new EventBus();
+    const running = new PeopleRegistry(store, store.audit, bus, createLogger('silent'), () => ({ id: 'model-a', dim: 4 }));
+    await running.start();
+    const other = Store.open(file);
+    try {
+      const cli = new PeopleRegistry(other, other.audit, new EventBus(), createLogger('silent'));
+      const cara = enroll(cli, 'Cara', [0, 0, 0, 1]);
+      expect(running.searchable()).toBe(0);
+      const deadline = Date.now() + 5000;
+      while (running.searchable() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(running.identify(Float32Array.from([0, 0, 0, 1]), 0.9, 0.02)).toMatchObject({ decision: 'match', personId: cara.id });
+      cli.remove(cara.id, 'cli');
+      while (running.searchable() === 1 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 100));
+      expect(running.identify(Float32Array.from([0, 0, 0, 1]), 0.9, 0.02).decision).toBe('no_match');
+    } finally {
+      await running.stop();
+      other.close();
       store.close();
     }
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,26 +12,74 @@ export function tempDir(prefix = 'blink-test-'): { dir: string; cleanup: () => v
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A TCP port that was free a moment ago (for a child process that must listen where the test can find it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export type HealthBody = Record<string, unknown> & {
+  status: string;
+  alarms: Array<{ type: string; since: string; reason: string }>;
+  services: Record<string, Record<string, unknown> & { status: string }>;
+};
+
+/** GET /health of a unit, or null while it does not answer. */
+export async function health(url: string): Promise<HealthBody | null> {
+  try {
+    const res = await fetch(`${url}/health`);
+    return (await res.json()) as HealthBody;
+  } catch {
+    return null;
+  }
+}
+
+/** Polls /health until `pred` holds (default: it answers at all); the unit's state, not its log wording. */
+export async function waitForHealth(
+  url: string,
+  pred: (h: HealthBody) => boolean = () => true,
+  timeoutMs = 20_000,
+  what = 'the expected health',
+): Promise<HealthBody> {
+  const deadline = Date.now() + timeoutMs;
+  let last: HealthBody | null = null;
+  while (Date.now() < deadline) {
+    last = await health(url);
+    if (last && pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} not seen within ${timeoutMs} ms at ${url}/health; last: ${JSON.stringify(last)?.slice(0, 1500)}`);
+}
+
 export interface RunningBlinkd {
   child: ChildProcess;
+  /** http://127.0.0.1:PORT of the unit's admin and /health. */
+  url: string;
+  /** Resolves once /health answers (every service started) and `pred` holds. */
+  waitForHealth(pred?: (h: HealthBody) => boolean, timeoutMs?: number, what?: string): Promise<HealthBody>;
   lines: Array<Record<string, unknown>>;
   stderr: string[];
-  /** Resolves with the first JSON log line matching the predicate. */
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `blinkd <args>` (compiled) with a clean BLINK_* environment plus `env`, in `cwd`. */
-export function startBlinkd(args: string[], options: { cwd: string; env?: Record<string, string> }): RunningBlinkd {
+/** Starts `blinkd <args>` (compiled) with a clean BLINK_* environment plus `env`, in `cwd`, its admin on a free port. */
+export async function startBlinkd(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<RunningBlinkd> {
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BLINK_') || k === 'BLINK_TEST_DATA'));
+  const port = options.env?.BLINK_ADMIN__PORT ?? String(await freePort());
+  const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [BLINKD, ...args], {
     cwd: options.cwd,
-    env: { ...baseEnv, BLINK_LOGGING__LEVEL: 'debug', BLINK_ADMIN__PORT: '0', ...options.env },
+    env: { ...baseEnv, BLINK_LOGGING__LEVEL: 'debug', ...options.env, BLINK_ADMIN__PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
-  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let buf = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     buf += chunk;
@@ -45,32 +94,22 @@ export function startBlinkd(args: string[], options: { cwd: string; env?: Record
         line = { raw: text };
       }
       lines.push(line);
-      for (const w of [...waiters]) {
-        if (!w.pred(line)) continue;
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
   return {
     child,
+    url,
+    waitForHealth: (pred, timeoutMs = 60_000, what) =>
+      Promise.race([
+        waitForHealth(url, pred, timeoutMs, what),
+        exited.then((e) => {
+          throw new Error(`blinkd exited (${e.code ?? e.signal}) before ${what ?? 'health'}; stderr: ${stderr.join('').slice(-2000)}`);
+        }),
+      ]),
     lines,
     stderr,
     exited,
-    waitForLog(pred, timeoutMs = 20_000) {
-      const found = lines.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((res, rej) => {
-        const timer = setTimeout(
-          () =>
-            rej(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-2000)}; last lines: ${JSON.stringify(lines.slice(-5))}`)),
-          timeoutMs,
-        );
-        waiters.push({ pred, resolve: (l) => (clearTimeout(timer), res(l)) });
-        void exited.then(() => setTimeout(() => rej(new Error(`blinkd exited before the log line; stderr: ${stderr.join('').slice(-2000)}`)), 50));
-      });
-    },
   };
 }

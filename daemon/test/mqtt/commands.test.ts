@@ -24,7 +24,7 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     // Left behind by some tool before the unit starts: must never open the door.
     await w.client.publishAsync(`${BASE}/lock/set`, 'UNLOCK', { qos: 1, retain: true });
     env = unitEnv(t.dir, broker.url, UNIT);
-    unit = startUnit(t.dir, env);
+    unit = await startUnit(t.dir, env);
     await waitCommandsLive(unit);
   });
 
@@ -138,7 +138,7 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     // Sent while the unit is down: the broker queues it for the unit's persistent session.
     await w.client.publishAsync(`${BASE}/lock/set`, 'UNLOCK', { qos: 1 });
     const before = w.seen.length;
-    unit = startUnit(t.dir, env);
+    unit = await startUnit(t.dir, env);
     await waitCommandsLive(unit);
     const e = await w.waitFor((s) => w.seen.indexOf(s) >= before && s.topic === `${BASE}/error` && json(s).command === 'lock', 10_000);
     expect(String(json(e).error)).toContain('queued by the broker while the unit was offline');

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
-import { REPO_ROOT, tempDir, type RunningBlinkd } from '../helpers/blinkd.js';
+import { REPO_ROOT, freePort, tempDir, waitForHealth, type HealthBody, type RunningBlinkd } from '../helpers/blinkd.js';
 import { startBroker, type TestBroker } from './broker.js';
 import { kill, startUnit, unitEnv, waitCommandsLive } from './unit.js';
 import { json, watch, type Watcher } from './watcher.js';
@@ -74,6 +74,8 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
   let t: ReturnType<typeof tempDir>;
   let fleet: Watcher;
   let env: Record<string, string>;
+  let port = 0;
+  const unitHealth = (pred: (h: HealthBody) => boolean, what: string) => waitForHealth(`http://127.0.0.1:${port}`, pred, 30_000, what);
   let unit: RunningBlinkd | null = null;
   let producer: ReturnType<typeof startDecisionUnit> | null = null;
 
@@ -82,7 +84,8 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
     t = tempDir('blink-mqtt-saf-');
     const cfg = join(t.dir, 'blinkd.yaml');
     writeFileSync(cfg, '{}\n');
-    env = unitEnv(t.dir, broker.url, UNIT, { BLINK_CONFIG: cfg, BLINK_ADMIN__ENABLED: 'false' });
+    port = await freePort();
+    env = unitEnv(t.dir, broker.url, UNIT, { BLINK_CONFIG: cfg, BLINK_ADMIN__PORT: String(port) });
     // The fleet manager: a persistent session (clean off, QoS 1), so messages published while
     // it reconnects after the broker restart are queued for it, as for any durable consumer.
     fleet = await watch(broker.url, [`${BASE}/access`, `${BASE}/status`], { clientId: 'fleet-manager-test', clean: false });
@@ -101,7 +104,7 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
 
   it('publishes each decision on <base>/access with the documented payload', async () => {
     producer = startDecisionUnit(t.dir, env);
-    await producer.waitLine((l) => l.msg === 'MQTT commands live');
+    await unitHealth((h) => h.services.mqtt?.commandsLive === true, 'MQTT commands live');
     producer.send('produce 4 wait');
     await producer.waitLine((l) => l.msg === 'produced' && l.total === 4);
     const got = await fleet.waitForCount((s) => s.topic === `${BASE}/access`, 4);
@@ -147,7 +150,7 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
 
   it('broker down, 1,000 decisions, unit crashes and restarts while the broker is still down: all arrive in order once it is back', async () => {
     await broker.stop();
-    await producer!.waitLine((l) => l.msg === 'MQTT connection lost');
+    await unitHealth((h) => h.services.mqtt?.connected === false, 'the broker connection lost');
     // 500 decisions queued in the outbox by the running unit...
     producer!.send('produce 500 wait');
     const queued = await producer!.waitLine((l) => l.msg === 'produced' && l.total === 504);
@@ -159,9 +162,14 @@ describe('MQTT store-and-forward (real Mosquitto with persistence)', () => {
     expect(eventIdsInSeqOrder(t.dir)).toHaveLength(1004);
 
     // The unit restarts (the real CLI) while the broker is still down and catches up from access_events.
-    unit = startUnit(t.dir, env);
-    const ready = await unit.waitForLog((l) => l.msg === 'MQTT outbox ready');
-    expect(ready.caughtUp).toBe(500);
+    unit = await startUnit(t.dir, env);
+    // It caught up from access_events: nothing recorded is left outside the outbox (500 queued before the crash + 500 caught up).
+    const ready = await unit.waitForHealth(
+      (h) => (h.services.mqtt?.outbox as { accessNotYetQueued?: number })?.accessNotYetQueued === 0,
+      30_000,
+      'the catch-up',
+    );
+    expect((ready.services.mqtt!.outbox as { depth: number }).depth).toBeGreaterThanOrEqual(1000);
     await new Promise((r) => setTimeout(r, 300));
     await broker.start();
     await waitCommandsLive(unit);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/store/database.js';
-import { startBlinkd, type RunningBlinkd } from '../helpers/blinkd.js';
+import { startBlinkd, type HealthBody, type RunningBlinkd } from '../helpers/blinkd.js';
 
 /** BLINK_* variables for a unit with MQTT on `url`, a simulated relay mirrored to dir/gpio.json and its database in dir. */
 export function unitEnv(dir: string, url: string, unitId: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -22,12 +22,17 @@ export function unitEnv(dir: string, url: string, unitId: string, extra: Record<
 }
 
 /** `blinkd run` (the compiled CLI) as a child process, started in dir. */
-export function startUnit(dir: string, env: Record<string, string>): RunningBlinkd {
+export function startUnit(dir: string, env: Record<string, string>): Promise<RunningBlinkd> {
   return startBlinkd(['run'], { cwd: dir, env });
 }
 
-export function waitCommandsLive(unit: RunningBlinkd, connection = 1): Promise<Record<string, unknown>> {
-  return unit.waitForLog((l) => l.msg === 'MQTT commands live' && l.connection === connection, 20_000);
+/** Until the unit's command subscription on its `connection`-th broker connection is confirmed (its /health says so). */
+export function waitCommandsLive(unit: RunningBlinkd, connection = 1): Promise<HealthBody> {
+  return unit.waitForHealth(
+    (h) => Number(h.services.mqtt?.connects) >= connection && h.services.mqtt?.commandsLive === true,
+    20_000,
+    `MQTT commands live on connection ${connection}`,
+  );
 }
 
 export async function kill(unit: RunningBlinkd, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

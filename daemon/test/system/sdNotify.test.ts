@@ -79,7 +79,7 @@ describe('sd_notify', () => {
     cleanups.push(t.cleanup);
     const l: NotifyListener = await startNotifyListener(t.dir);
     cleanups.push(l.close);
-    const d: RunningBlinkd = startBlinkd(['run'], {
+    const d: RunningBlinkd = await startBlinkd(['run'], {
       cwd: t.dir,
       env: {
         NOTIFY_SOCKET: l.socket,
@@ -115,7 +115,6 @@ describe('sd_notify', () => {
     process.kill(ffmpeg!, 'SIGCONT'); // lets the SIGTERM it already got take effect, if the SIGKILL did not
     await l.waitFor((m) => m.t > silentFrom && m.fields.WATCHDOG === '1', 20_000);
     expect(pings().length).toBeGreaterThan(before);
-    expect(d.lines.some((l2) => l2.msg === 'watchdog: unhealthy, not pinging systemd')).toBe(true);
     d.child.kill('SIGTERM');
     const exit = await d.exited;
     expect(exit.code).toBe(0);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { AlarmRegistry } from '../../src/alarms/alarmRegistry.js';
 import { EventBus } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { frameLoopHealth, VISION_STUCK_MS, WatchdogService, type HealthProbe } from '../../src/system/watchdog.js';
@@ -44,7 +45,8 @@ describe('frame loop health', () => {
     const dir = join(t.dir, 'img');
     mkdirSync(dir);
     symlinkSync(join(testDataDir(), 'faces', 'obama', 'obama.jpg'), join(dir, 'a.jpg'));
-    const camera = new CameraService(parseConfig({ camera: { source: `images:${dir}`, fps: 20 } }, 't').camera, new EventBus(), log);
+    const bus0 = new EventBus();
+    const camera = new CameraService(parseConfig({ camera: { source: `images:${dir}`, fps: 20 } }, 't').camera, bus0, new AlarmRegistry(bus0, log), log);
     cleanups.push(() => camera.stop());
     let calls = 0;
     // The vision worker is not under test: an analyzer that never answers stands for a stuck one.
@@ -73,11 +75,17 @@ describe('WatchdogService', () => {
     let release: () => void = () => {};
     const ready = new Promise<void>((r) => (release = r));
     const bus = new EventBus();
-    const w = new WatchdogService({ ready: () => ready, frameLoop: () => health, statusLine: () => 'camera up 15 fps, 2 people enrolled' }, bus, log, {
-      NOTIFY_SOCKET: l.socket,
-      WATCHDOG_USEC: '400000',
-      PATH: process.env.PATH,
-    });
+    const w = new WatchdogService(
+      { ready: () => ready, frameLoop: () => health, statusLine: () => 'camera up 15 fps, 2 people enrolled' },
+      bus,
+      new AlarmRegistry(bus, log),
+      log,
+      {
+        NOTIFY_SOCKET: l.socket,
+        WATCHDOG_USEC: '400000',
+        PATH: process.env.PATH,
+      },
+    );
     await w.start();
     cleanups.push(() => w.stop());
     bus.emit('service.status', { name: 'http', status: 'running' });

@@ -5,10 +5,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessSchema } from '../../src/config/schema.js';
 import { EventBus } from '../../src/events.js';
-import { Gallery } from '../../src/gallery/gallery.js';
+import { createLogger } from '../../src/logging.js';
+import { enrollFromPhotos, type PhotoEnrollment } from '../../src/registry/enrollFromPhotos.js';
+import { PeopleRegistry } from '../../src/registry/peopleRegistry.js';
+import { TemplatesTable } from '../../src/registry/templatesTable.js';
 import { Store } from '../../src/store/store.js';
 import { decodeImage } from '../../src/vision/decode.js';
-import { Enroller, EnrollError } from '../../src/vision/enroller.js';
+import { Enroller } from '../../src/vision/enroller.js';
+import { EnrollError } from '../../src/vision/enrollError.js';
 import { FacePipeline } from '../../src/vision/pipeline.js';
 import { DATA, SKIP_DATA } from './sharedData.js';
 
@@ -18,10 +22,12 @@ const img = (identity: string, i: number): { name: string; data: Buffer } => {
   return { name: f, data: face(identity, f) };
 };
 
-describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
+describe.skipIf(SKIP_DATA)('enrollment with real photos (Enroller analysis + the people registry)', () => {
   let pipeline: FacePipeline;
   let dir: string;
   let store: Store;
+  let registry: PeopleRegistry;
+  let enroller: Enroller;
   const bus = new EventBus();
   const changes: unknown[] = [];
   const { threshold, margin } = accessSchema.parse(undefined);
@@ -30,7 +36,10 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
     pipeline = await FacePipeline.create({ precision: 'int8', antispoof: false, liveness: false, intraOpThreads: 1 });
     dir = mkdtempSync(join(tmpdir(), 'blink-enroll-'));
     store = Store.open(join(dir, 'db.sqlite'));
-    bus.on('people.changed', (e) => void changes.push(e));
+    registry = new PeopleRegistry(store, store.audit, bus, createLogger('silent'));
+    registry.activate(pipeline.embedderId(), pipeline.embeddingDim);
+    enroller = new Enroller(pipeline);
+    bus.on(changes, 'people.changed', (e) => void changes.push(e));
   });
   afterAll(async () => {
     store?.close();
@@ -38,7 +47,15 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const counts = (): [number, number] => [store.people.count(), store.templates.count()];
+  const counts = (): [number, number] => [registry.count(), registry.templateCount()];
+  const enroll = (req: Pick<PhotoEnrollment, 'person' | 'images'>) =>
+    enrollFromPhotos(async (imgs) => ({ modelId: enroller.modelId, faces: await enroller.analyzeAll(imgs) }), registry, {
+      ...req,
+      source: 'cli',
+      actor: 'test',
+      duplicateThreshold: threshold,
+      keepThumbnail: false,
+    });
   async function refused(p: Promise<unknown>): Promise<EnrollError> {
     const err = await p.then(
       () => null,
@@ -49,30 +66,26 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
   }
 
   it('enrolls a person from several photos, stores templates under the manifest model id and emits people.changed', async () => {
-    const enroller = new Enroller(pipeline, store, bus, { threshold });
-    const r = await enroller.enroll({ person: { name: 'Barack Obama' }, images: [img('obama', 0), img('obama', 1)], source: 'cli' });
+    const r = await enroll({ person: { name: 'Barack Obama' }, images: [img('obama', 0), img('obama', 1)] });
     expect(r.templates).toBe(2);
     expect(r.modelId).toBe('faceapi-resnet-int8');
-    expect(store.templates.forPerson(r.person.id).map((t) => t.modelId)).toEqual(['faceapi-resnet-int8', 'faceapi-resnet-int8']);
+    expect(new TemplatesTable(store.db).forPerson(r.person.id).map((t) => t.modelId)).toEqual(['faceapi-resnet-int8', 'faceapi-resnet-int8']);
     expect(changes).toContainEqual({ personId: r.person.id, action: 'created' });
-    expect(r.images.every((i) => i.quality > 0)).toBe(true);
+    expect(r.images.every((i) => i.quality.overall > 0)).toBe(true);
   });
 
   it('identifies the enrolled person from a different photo, and not a different person', async () => {
-    const gallery = new Gallery(128);
-    gallery.load(store.templates.activeForModel(pipeline.embedderId()).map((t) => ({ personId: t.personId, embedding: t.embedding })));
     const probe = await pipeline.describeLargestFace(await decodeImage(img('obama', 2).data));
-    const m = gallery.match(probe!.face.embedding!, threshold, margin);
+    const m = registry.identify(probe!.face.embedding!, threshold, margin);
     expect(m.decision).toBe('match');
-    expect(store.people.get(m.personId!)?.name).toBe('Barack Obama');
+    expect(m.person?.name).toBe('Barack Obama');
     const stranger = await pipeline.describeLargestFace(await decodeImage(img('biden', 0).data));
-    expect(gallery.match(stranger!.face.embedding!, threshold, margin).decision).toBe('no_match');
+    expect(registry.identify(stranger!.face.embedding!, threshold, margin).decision).toBe('no_match');
   });
 
   it('refuses a face already enrolled as someone else, naming them, and writes nothing', async () => {
     const before = counts();
-    const enroller = new Enroller(pipeline, store, bus, { threshold });
-    const err = await refused(enroller.enroll({ person: { name: 'Not Obama' }, images: [img('biden', 0), img('obama', 2)] }));
+    const err = await refused(enroll({ person: { name: 'Not Obama' }, images: [img('biden', 0), img('obama', 2)] }));
     expect(err.kind).toBe('duplicate');
     expect(err.imageIndex).toBe(1);
     expect(err.message).toMatch(/Barack Obama/);
@@ -82,22 +95,20 @@ describe.skipIf(SKIP_DATA)('Enroller with real photos', () => {
 
   it('refuses non-images, faceless images and group photos with typed errors, writing nothing', async () => {
     const before = counts();
-    const enroller = new Enroller(pipeline, store, bus, { threshold });
-    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [img('biden', 0), { name: 'notes.txt', data: Buffer.from('hello') }] }))).kind).toBe(
+    expect((await refused(enroll({ person: { name: 'X' }, images: [img('biden', 0), { name: 'notes.txt', data: Buffer.from('hello') }] }))).kind).toBe(
       'not_an_image',
     );
     const noFace = readdirSync(join(DATA, 'faces', 'no_face')).sort()[0]!;
-    expect((await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: noFace, data: face('no_face', noFace) }] }))).kind).toBe('no_face');
-    const multi = await refused(enroller.enroll({ person: { name: 'X' }, images: [{ name: 'couple', data: face('group_photos', 'deepface__couple.jpg') }] }));
+    expect((await refused(enroll({ person: { name: 'X' }, images: [{ name: noFace, data: face('no_face', noFace) }] }))).kind).toBe('no_face');
+    const multi = await refused(enroll({ person: { name: 'X' }, images: [{ name: 'couple', data: face('group_photos', 'deepface__couple.jpg') }] }));
     expect(multi.kind).toBe('multiple_faces');
     expect(counts()).toEqual(before);
   });
 
   it('refuses a blurred photo as poor_quality with the reason', async () => {
     const before = counts();
-    const enroller = new Enroller(pipeline, store, bus, { threshold });
     const blurred = await sharp(img('kit_harington', 0).data).blur(6).jpeg().toBuffer();
-    const err = await refused(enroller.enroll({ person: { name: 'Blurry' }, images: [{ name: 'blurred.jpg', data: blurred }] }));
+    const err = await refused(enroll({ person: { name: 'Blurry' }, images: [{ name: 'blurred.jpg', data: blurred }] }));
     expect(err.kind).toBe('poor_quality');
     expect((err.details.reasons as string[]).join(' ')).toMatch(/blurry/);
     expect(counts()).toEqual(before);

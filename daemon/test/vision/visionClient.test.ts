@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
-import type { ServiceContext } from '../../src/controller.js';
+import { EventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logging.js';
 import { VisionClient } from '../../src/vision/visionClient.js';
 import { VisionService } from '../../src/vision/visionService.js';
 import { DATA, SKIP_DATA } from './sharedData.js';
@@ -45,7 +46,7 @@ describe('VisionService', () => {
       const manifest = JSON.parse(readFileSync(join(process.cwd(), 'models', 'manifest.json'), 'utf8')) as { models: { file: string }[] };
       writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
       const config = configSchema.parse({ vision: { modelsDir: dir } });
-      const svc = new VisionService({ config, log: { info() {} } } as unknown as ServiceContext);
+      const svc = new VisionService(config.vision, new EventBus(), createLogger('silent'));
       await expect(svc.start()).rejects.toThrow(/model file missing: .*\.onnx.*npm run models/);
       expect(svc.status()).toBe('failed');
       await svc.stop();

@@ -65,7 +65,7 @@ export interface AttendanceDay {
 }
 
 export function activityRoutes(app: FastifyInstance, admin: AdminContext): void {
-  const { store, config } = admin.ctx;
+  const { store, config, registry } = admin;
   const tz = () => config.unit.timezone;
 
   const checkRange = (q: { from?: string; to?: string }) => {
@@ -89,13 +89,14 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   const attendanceDays = (q: { from?: string; to?: string; personId?: string }): AttendanceDay[] => {
     checkRange(q);
     const rows = store.attendance.query({ ...q, limit: 100_000 });
+    const names = registry.names(rows.map((r) => r.personId));
     const byKey = new Map<string, AttendanceDay>();
     for (const r of rows) {
       const key = `${r.day}|${r.personId}`;
       const d = byKey.get(key) ?? {
         day: r.day,
         personId: r.personId,
-        personName: r.personName ?? '',
+        personName: names.get(r.personId) ?? '',
         checkIn: null,
         checkOut: null,
         status: null,
@@ -131,13 +132,13 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
       return {
         unit: { id: config.unit.id, name: config.unit.name },
         today,
-        door: admin.ctx.door.state(),
+        door: admin.door.state(),
         counts: {
           granted: store.events.count({ result: 'GRANTED', from, to }),
           denied: store.events.count({ result: 'DENIED', from, to }),
           present: attendance.length,
           late: attendance.filter((a) => a.late).length,
-          people: store.people.count('ACTIVE'),
+          people: registry.count('ACTIVE'),
         },
         attendance,
         recent: store.events.query({ limit: 10 }),

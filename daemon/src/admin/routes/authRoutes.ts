@@ -29,8 +29,8 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       setupRequired: admin.users.count() === 0,
       user: s ? { id: s.userId, username: s.username, role: s.role } : null,
       csrfToken: s?.csrfToken ?? null,
-      unit: { id: admin.ctx.config.unit.id, name: admin.ctx.config.unit.name },
-      idleMinutes: admin.ctx.config.admin.sessionIdleMinutes,
+      unit: { id: admin.config.unit.id, name: admin.config.unit.name },
+      idleMinutes: admin.config.admin.sessionIdleMinutes,
     };
   };
 
@@ -41,7 +41,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
     const { token, session } = admin.sessions.create(
       user.id,
       admin.now(),
-      admin.ctx.config.admin.sessionAbsoluteHours,
+      admin.config.admin.sessionAbsoluteHours,
       remoteOf(req),
       req.headers['user-agent'] ?? null,
     );
@@ -118,7 +118,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
     async (req, reply) => {
       const { username, password } = req.body;
       const remote = remoteOf(req);
-      const cfg = admin.ctx.config.admin;
+      const cfg = admin.config.admin;
       const verdict = admin.throttle.check(username, remote, admin.now());
       if (!verdict.allowed) {
         admin.throttle.record(username, remote, false, 'locked_out', admin.now());
@@ -143,7 +143,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
         const after = admin.throttle.check(username, remote, admin.now());
         if (!after.allowed) {
           reply.header('retry-after', String(after.retryAfterSec));
-          admin.ctx.store.audit.record('system', 'admin.lockout', `user:${username.toLowerCase()}`, { remote, minutes: cfg.lockoutMinutes });
+          admin.store.audit.record('system', 'admin.lockout', `user:${username.toLowerCase()}`, { remote, minutes: cfg.lockoutMinutes });
           throw new HttpError(429, 'locked_out', `too many failed sign-ins: locked for ${cfg.lockoutMinutes} minute(s)`, {
             retryAfterSec: after.retryAfterSec,
           });

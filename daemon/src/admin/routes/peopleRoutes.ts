@@ -3,11 +3,12 @@ import type { MultipartFile } from '@fastify/multipart';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { weeklyWindowSchema } from '../../config/schema.js';
-import type { Person, PersonKey } from '../../store/peopleRepo.js';
-import type { AdminContext } from '../adminContext.js';
-import { FaceError, type EnrollImage, type EnrollResult } from '../faceServices.js';
+import type { PersonKey } from '../../registry/peopleRegistry.js';
+import { enrollFromPhotos, type PhotoEnrollmentResult } from '../../registry/enrollFromPhotos.js';
+import { EnrollError } from '../../vision/enrollError.js';
+import { actorOf, type AdminContext } from '../adminContext.js';
+import type { EnrollImage } from '../faceServices.js';
 import { HttpError, badRequest, errorSchema, notFound } from '../httpErrors.js';
-import { storeThumbnail } from '../thumbnails.js';
 
 const MAX_PHOTOS = 10;
 const DEFAULT_LIMIT = 100;
@@ -149,52 +150,51 @@ export async function assertImage(img: EnrollImage): Promise<void> {
   }
 }
 
-/** Maps the enroller's typed errors to HTTP: 400 not an image, 409 duplicate, 422 unusable face, 503 vision not running. */
-export function faceErrorToHttp(err: unknown, images: EnrollImage[] = []): unknown {
-  if (!(err instanceof FaceError)) return err;
+/** Maps the enrollment error to HTTP: 400 not an image or invalid, 404 no such person, 409 duplicate, 422 unusable face, 503 vision not running. */
+export function enrollErrorToHttp(err: unknown, images: EnrollImage[] = []): unknown {
+  if (!(err instanceof EnrollError)) return err;
   const which = err.imageIndex !== null && images[err.imageIndex] ? images[err.imageIndex]!.name : null;
   const prefix = which && !err.message.startsWith(which) ? `"${which}": ` : '';
-  const status = { not_an_image: 400, duplicate: 409, no_face: 422, multiple_faces: 422, poor_quality: 422, unavailable: 503 }[err.kind];
+  const status = { not_an_image: 400, invalid: 400, not_found: 404, duplicate: 409, no_face: 422, multiple_faces: 422, poor_quality: 422, unavailable: 503 }[
+    err.kind
+  ];
   return new HttpError(status, err.kind, prefix + err.message, { image: which, ...err.details });
 }
 
-export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
-  const { store, bus } = admin.ctx;
-
-  /** Adds the template count and thumbnail flag, reading only the rows of these people (one page, not the whole table). */
-  const withCounts = (people: Person[]) => {
-    const ids = JSON.stringify(people.map((p) => p.id));
-    const counts = new Map(
-      (
-        store.db
-          .prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id')
-          .all(ids) as Array<{ person_id: string; n: number }>
-      ).map((r) => [r.person_id, r.n]),
-    );
-    const thumbs = new Set(
-      (
-        store.db.prepare('SELECT DISTINCT person_id FROM face_thumbnails WHERE person_id IN (SELECT value FROM json_each(?))').all(ids) as Array<{
-          person_id: string;
-        }>
-      ).map((r) => r.person_id),
-    );
-    return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
-  };
-
-  const afterEnroll = async (req: FastifyRequest, result: EnrollResult, images: EnrollImage[], isNew: boolean) => {
-    const best = result.images.findIndex((i) => i.box);
-    if (best >= 0)
-      await storeThumbnail(admin, result.person.id, images[best]!.data, result.images[best]!.box!).catch((err: unknown) =>
-        req.log.warn({ err }, 'thumbnail not stored'),
-      );
-    bus.emit('people.changed', { personId: result.person.id, action: isNew ? 'created' : 'templates' });
-    admin.audit(req, isNew ? 'person.enrolled' : 'person.templates_added', `person:${result.person.id}`, {
-      name: result.person.name,
-      templates: result.templates,
-      photos: images.length,
+/**
+ * Enrollment from the admin (uploaded photos or camera captures): the one path through
+ * enrollFromPhotos — analysed in the admin's worker, then the people registry writes the person,
+ * templates, thumbnail and audit entry in one transaction and tells everyone.
+ */
+export async function enrollFromAdmin(
+  admin: AdminContext,
+  req: FastifyRequest,
+  person: { name: string; externalId?: string | null } | { id: string },
+  images: EnrollImage[],
+  source: 'upload' | 'camera',
+): Promise<PhotoEnrollmentResult> {
+  try {
+    return await enrollFromPhotos((imgs) => admin.faces.analyzePhotos(imgs), admin.registry, {
+      person,
+      images,
+      source,
+      actor: actorOf(req),
+      duplicateThreshold: admin.config.access.threshold,
+      keepThumbnail: admin.config.admin.thumbnailRetentionDays > 0,
     });
-    return { person: withCounts([result.person])[0], templates: result.templates, images: result.images };
-  };
+  } catch (err) {
+    throw enrollErrorToHttp(err, images);
+  }
+}
+
+export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
+  const { registry } = admin;
+
+  const enrolled = (r: PhotoEnrollmentResult) => ({
+    person: registry.row(r.person.id),
+    templates: r.templates,
+    images: r.images.map((i) => ({ name: i.name, quality: i.quality.overall, box: i.box })),
+  });
 
   app.get<{ Querystring: PeopleListQuery }>(
     '/api/v1/people',
@@ -237,22 +237,11 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       const descending = sort === '-name';
       const filter = { search, status };
 
-      // One read snapshot (deferred: no write lock, the door keeps writing) so the total and the page agree.
-      const { items, position, total } = store.db
-        .transaction(() => {
-          const total = store.people.countMatching(filter);
-          if (offset !== undefined) return { total, position: offset, items: store.people.listPage({ ...filter, limit, offset, descending }) };
-          let page = store.people.listPage({ ...filter, limit, after, before, descending });
-          // Fewer than a page before the key (people were removed ahead of it): show the first page.
-          if (before && page.length < limit) page = store.people.listPage({ ...filter, limit, descending });
-          const first = page[0];
-          const position = first ? store.people.countMatching({ ...filter, before: first, descending }) : after ? total : 0;
-          return { total, position, items: page };
-        })
-        .deferred();
+      // One read snapshot (no write lock, the door keeps writing) so the total and the page agree.
+      const { items, position, total } = registry.page({ filter, limit, offset, after, before, descending });
       const last = items[items.length - 1];
       return {
-        items: withCounts(items),
+        items,
         total,
         offset: position,
         limit,
@@ -273,9 +262,9 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      const p = store.people.get(req.params.id);
+      const p = registry.row(req.params.id);
       if (!p) throw notFound('person');
-      return withCounts([p])[0];
+      return p;
     },
   );
 
@@ -289,10 +278,9 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req, reply) => {
-      const row = store.db.prepare('SELECT jpeg FROM face_thumbnails WHERE person_id = ? ORDER BY id DESC LIMIT 1').get(req.params.id) as
-        { jpeg: Buffer } | undefined;
-      if (!row) throw notFound('thumbnail');
-      return reply.type('image/jpeg').header('cache-control', 'private, max-age=60').send(row.jpeg);
+      const jpeg = registry.thumbnail(req.params.id);
+      if (!jpeg) throw notFound('thumbnail');
+      return reply.type('image/jpeg').header('cache-control', 'private, max-age=60').send(jpeg);
     },
   );
 
@@ -327,15 +315,9 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       if (name.length > 100) throw badRequest('name: at most 100 characters');
       if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
       const externalId = (fields.externalId ?? '').trim() || null;
-      if (externalId && store.people.byExternalId(externalId))
+      if (externalId && registry.byExternalId(externalId))
         throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
-      let result: EnrollResult;
-      try {
-        result = await admin.faces.enroll({ person: { name, externalId }, images, source: 'upload' });
-      } catch (err) {
-        throw faceErrorToHttp(err, images);
-      }
-      return afterEnroll(req, result, images, true);
+      return enrolled(await enrollFromAdmin(admin, req, { name, externalId }, images, 'upload'));
     },
   );
 
@@ -351,16 +333,10 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      if (!store.people.get(req.params.id)) throw notFound('person');
+      if (!registry.get(req.params.id)) throw notFound('person');
       const { images } = await readPhotos(req);
       if (images.length === 0) throw badRequest('photos: add at least one photo');
-      let result: EnrollResult;
-      try {
-        result = await admin.faces.enroll({ person: { id: req.params.id }, images, source: 'upload' });
-      } catch (err) {
-        throw faceErrorToHttp(err, images);
-      }
-      return afterEnroll(req, result, images, false);
+      return enrolled(await enrollFromAdmin(admin, req, { id: req.params.id }, images, 'upload'));
     },
   );
 
@@ -376,7 +352,7 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      const current = store.people.get(req.params.id);
+      const current = registry.get(req.params.id);
       if (!current) throw notFound('person');
       const parsed = patchSchema.safeParse(req.body);
       if (!parsed.success) throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
@@ -386,22 +362,12 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       if (from && until && from > until) throw badRequest('validUntil: must be on or after validFrom');
       for (const w of patch.schedule ?? []) if (w.start >= w.end) throw badRequest(`schedule: a window must end after it starts (${w.start}–${w.end})`);
       if (patch.externalId) {
-        const other = store.people.byExternalId(patch.externalId);
+        const other = registry.byExternalId(patch.externalId);
         if (other && other.id !== current.id)
           throw new HttpError(409, 'duplicate_external_id', `externalId: "${patch.externalId}" is already used by ${other.name}`);
       }
-      const updated = store.people.update(current.id, patch)!;
-      bus.emit('people.changed', { personId: current.id, action: 'updated' });
-      const changed = Object.keys(patch).filter(
-        (k) => JSON.stringify((patch as Record<string, unknown>)[k]) !== JSON.stringify((current as unknown as Record<string, unknown>)[k]),
-      );
-      admin.audit(
-        req,
-        patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated',
-        `person:${current.id}`,
-        { name: updated.name, changed },
-      );
-      return withCounts([updated])[0];
+      registry.update(current.id, patch, actorOf(req));
+      return registry.row(current.id);
     },
   );
 
@@ -419,17 +385,9 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      const p = store.people.get(req.params.id);
-      if (!p) throw notFound('person');
-      const erased = store.transaction(() => {
-        const thumbs = store.db.prepare('DELETE FROM face_thumbnails WHERE person_id = ?').run(p.id).changes;
-        const templates = store.templates.removeForPerson(p.id);
-        store.people.remove(p.id);
-        return { thumbs, templates };
-      });
-      bus.emit('people.changed', { personId: p.id, action: 'removed' });
-      admin.audit(req, 'person.deleted', `person:${p.id}`, { name: p.name, templatesErased: erased.templates, thumbnailsErased: erased.thumbs });
-      return { ok: true, templatesErased: erased.templates, thumbnailsErased: erased.thumbs };
+      const erased = registry.remove(req.params.id, actorOf(req));
+      if (!erased) throw notFound('person');
+      return { ok: true, templatesErased: erased.templatesErased, thumbnailsErased: erased.thumbnailsErased };
     },
   );
 }

@@ -1,12 +1,12 @@
 import { statfsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Command } from '../../commands.js';
+import type { Command } from '../../commands/command.js';
 import { loadModelManifest } from '../../vision/modelManifest.js';
 import { defaultModelsDir } from '../../vision/modelSet.js';
 import { actorOf, type AdminContext } from '../adminContext.js';
 import { HttpError, errorSchema } from '../httpErrors.js';
-import { SettingsValidationError, applyOverrides, settingsView, validateChanges, setPath } from '../settingsEditor.js';
+import { SettingsValidationError } from '../../config/unitSettings.js';
 
 function disk(path: string): Record<string, unknown> | null {
   try {
@@ -40,7 +40,7 @@ function models(dir: string): Array<Record<string, unknown>> | { error: string }
 }
 
 export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
-  const { store, config, commands, bus } = admin.ctx;
+  const { store, config, commands, settings } = admin;
 
   // ---- door ----
   app.get(
@@ -48,13 +48,13 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
     {
       schema: { tags: ['door'], summary: 'Door state (relay, contact, mode)', response: { 200: { type: 'object', additionalProperties: true } } },
     },
-    async () => admin.ctx.door.state(),
+    async () => admin.door.state(),
   );
 
   const run = async (cmd: Command, actor: string) => {
     const result = await commands.dispatch(cmd, { actor, via: 'admin' });
     if (!result.ok) throw new HttpError(409, 'refused', result.error ?? 'the command was refused');
-    return { ok: true, ...(result.detail ? { detail: result.detail } : {}), door: admin.ctx.door.state() };
+    return { ok: true, ...(result.detail ? { detail: result.detail } : {}), door: admin.door.state() };
   };
   const doorResponse = {
     200: {
@@ -100,7 +100,7 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async () => {
-      const { body } = admin.ctx.http.report();
+      const { body } = admin.health();
       const services = body.services as Record<string, Record<string, unknown> | undefined> | undefined;
       const frameLoop = services?.access?.frameLoop as { fps?: number; lastLatencyMs?: number } | undefined;
       return {
@@ -168,7 +168,7 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
         response: { 200: { type: 'object', additionalProperties: true } },
       },
     },
-    async () => ({ settings: settingsView(config, store.settings.all()) }),
+    async () => ({ settings: settings.view() }),
   );
 
   app.put<{ Body: { changes: Record<string, unknown> } }>(
@@ -197,30 +197,18 @@ export function systemRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      let result: ReturnType<typeof validateChanges>;
+      const actor = actorOf(req);
+      let result: ReturnType<typeof settings.change>;
       try {
-        // Against the running config plus the changes already saved for the next start.
-        const base = structuredClone(config);
-        applyOverrides(base, store.settings.all());
-        result = validateChanges(base, req.body.changes);
+        // Saved, and the live keys applied now (see UnitSettings.change).
+        result = settings.change(req.body.changes, actor);
       } catch (err) {
         if (err instanceof SettingsValidationError) throw new HttpError(400, 'invalid_settings', err.problems.join('; '), { problems: err.problems });
         throw err;
       }
-      const keys = Object.keys(result.values);
-      const actor = actorOf(req);
-      store.transaction(() => {
-        for (const k of keys) store.settings.set(k, result.values[k], actor);
-      });
-      // Live keys take effect now (services read the shared config when they use a value); the
-      // others are saved and laid over the file config at the next start, so a running service
-      // never sees half of a change it only reads at start (e.g. a new broker URL with the old password).
-      for (const k of result.live) setPath(config as unknown as Record<string, unknown>, k, result.values[k]);
-      if (keys.length) {
-        bus.emit('settings.changed', { keys, actor });
-        admin.audit(req, 'settings.changed', null, { keys, restartRequired: result.restartRequired });
-      }
-      return { applied: result.live, restartRequired: result.restartRequired, settings: settingsView(config, store.settings.all()) };
+      const keys = [...result.applied, ...result.restartRequired];
+      if (keys.length) admin.audit(req, 'settings.changed', null, { keys, restartRequired: result.restartRequired });
+      return { applied: result.applied, restartRequired: result.restartRequired, settings: settings.view() };
     },
   );
 }

@@ -2,10 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import type { AdminContext } from '../adminContext.js';
-import type { EnrollImage, EnrollResult, LiveFrame } from '../faceServices.js';
+import type { EnrollImage, LiveFrame } from '../faceServices.js';
 import { HttpError, badRequest, errorSchema } from '../httpErrors.js';
-import { assertImage, faceErrorToHttp, personSchema } from './peopleRoutes.js';
-import { storeThumbnail } from '../thumbnails.js';
+import { assertImage, enrollErrorToHttp, enrollFromAdmin, personSchema } from './peopleRoutes.js';
 
 const NO_CAMERA = 'no live camera frames: the camera is not running or has sent nothing for 5 seconds';
 const CAPTURE_TTL_MS = 10 * 60_000;
@@ -69,7 +68,7 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
         try {
           result = await admin.faces.embed(img.data);
         } catch (err) {
-          throw faceErrorToHttp(err, [img]);
+          throw enrollErrorToHttp(err, [img]);
         }
         // A face template leaving the unit: who asked for it is recorded.
         admin.audit(req, 'vision.embedding', null, { image: img.name, dimension: result.dimension });
@@ -106,11 +105,9 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (_req, reply) => {
-      const f = admin.faces.assessCamera
-        ? await admin.faces.assessCamera().catch((err: unknown) => {
-            throw faceErrorToHttp(err);
-          })
-        : null;
+      const f = await admin.faces.assessCamera().catch((err: unknown) => {
+        throw enrollErrorToHttp(err);
+      });
       if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
       return reply.type('image/jpeg').header('cache-control', 'no-store').header('x-frame-meta', frameMeta(f)).send(f.jpeg);
     },
@@ -161,11 +158,9 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
     async (req) => {
       prune();
       // Analyse the frame now (the admin's worker), so a capture works whether or not the door's frame loop publishes its results.
-      const assessed = admin.faces.assessCamera
-        ? await admin.faces.assessCamera().catch((err: unknown) => {
-            throw faceErrorToHttp(err);
-          })
-        : null;
+      const assessed = await admin.faces.assessCamera().catch((err: unknown) => {
+        throw enrollErrorToHttp(err);
+      });
       const live = assessed ? null : await admin.faces.liveFrame();
       const f = assessed ?? (live?.analysed ? live : null);
       if (!f) throw new HttpError(503, 'no_camera', NO_CAMERA);
@@ -232,20 +227,11 @@ export function visionRoutes(app: FastifyInstance, admin: AdminContext): void {
         images.push({ name: `capture ${images.length + 1}`, data: c.jpeg });
       }
       const externalId = req.body.externalId?.trim() || null;
-      if (externalId && admin.ctx.store.people.byExternalId(externalId))
+      if (externalId && admin.registry.byExternalId(externalId))
         throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
-      let result: EnrollResult;
-      try {
-        result = await admin.faces.enroll({ person: { name: req.body.name.trim(), externalId }, images, source: 'camera' });
-      } catch (err) {
-        throw faceErrorToHttp(err, images);
-      }
+      const result = await enrollFromAdmin(admin, req, { name: req.body.name.trim(), externalId }, images, 'camera');
       for (const id of req.body.captures) captures.delete(id);
-      const best = result.images.findIndex((i) => i.box);
-      if (best >= 0) await storeThumbnail(admin, result.person.id, images[best]!.data, result.images[best]!.box!).catch(() => false);
-      admin.ctx.bus.emit('people.changed', { personId: result.person.id, action: 'created' });
-      admin.audit(req, 'person.enrolled', `person:${result.person.id}`, { name: result.person.name, templates: result.templates, source: 'camera' });
-      return { person: { ...result.person, templates: result.templates, hasThumbnail: best >= 0 }, templates: result.templates };
+      return { person: admin.registry.row(result.person.id), templates: result.templates };
     },
   );
 }

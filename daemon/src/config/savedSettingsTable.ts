@@ -1,11 +1,12 @@
-import type { Db } from './database.js';
-import { isoNow } from './time.js';
+import type { Db } from '../store/database.js';
+import { isoNow } from '../store/time.js';
 
 /**
- * Settings changed at run time (admin UI, MQTT) as key-path → JSON value. They are laid
- * over the configuration file at start, so a change made in the admin survives a restart.
+ * Settings changed at run time (the admin) as key-path → JSON value. Owned by config/unitSettings.ts,
+ * which lays them over the configuration file for every entry point, so a change made in the admin
+ * survives a restart and is what the CLI uses too.
  */
-export class SettingsRepo {
+export class SavedSettingsTable {
   constructor(private readonly db: Db) {}
 
   all(): Record<string, unknown> {
@@ -20,6 +21,13 @@ export class SettingsRepo {
          ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
       )
       .run(key, JSON.stringify(value), isoNow(), by);
+  }
+
+  /** Saves several values in one transaction. */
+  setMany(values: Record<string, unknown>, by: string | null = null): void {
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(values)) this.set(k, v, by);
+    })();
   }
 
   remove(key: string): void {

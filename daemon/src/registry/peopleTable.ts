@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from './database.js';
-import { isoNow } from './time.js';
-import { Where } from './where.js';
+import type { Db } from '../store/database.js';
+import { isoNow } from '../store/time.js';
+import { Where } from '../store/where.js';
 import type { WeeklyWindow } from '../config/schema.js';
 
 export type PersonStatus = 'ACTIVE' | 'DEACTIVATED';
@@ -74,7 +74,7 @@ export interface PeoplePageQuery extends PeopleFilter {
 export type NewPerson = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>> & { name: string; id?: string };
 export type PersonPatch = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>>;
 
-export class PeopleRepo {
+export class PeopleTable {
   constructor(private readonly db: Db) {}
 
   create(p: NewPerson): Person {

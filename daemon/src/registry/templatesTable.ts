@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
-import type { Db } from './database.js';
-import { isoNow } from './time.js';
+import type { Db } from '../store/database.js';
+import { isoNow } from '../store/time.js';
 
 export interface FaceTemplate {
   id: number;
@@ -52,7 +52,7 @@ function toTemplate(r: TemplateRow): FaceTemplate {
   };
 }
 
-export class TemplatesRepo {
+export class TemplatesTable {
   constructor(private readonly db: Db) {}
 
   add(personId: string, modelId: string, embedding: Float32Array, quality: number, source = 'upload'): FaceTemplate {
@@ -67,18 +67,6 @@ export class TemplatesRepo {
     return (this.db.prepare('SELECT * FROM face_templates WHERE person_id = ? ORDER BY id').all(personId) as TemplateRow[]).map(toTemplate);
   }
 
-  /** Templates of ACTIVE people for one model, ordered for a stable gallery layout. */
-  activeForModel(modelId: string): FaceTemplate[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT t.* FROM face_templates t JOIN people p ON p.id = t.person_id
-           WHERE t.model_id = ? AND p.status = 'ACTIVE' ORDER BY t.person_id, t.id`,
-        )
-        .all(modelId) as TemplateRow[]
-    ).map(toTemplate);
-  }
-
   /** Templates of every person (ACTIVE and DEACTIVATED) for one model, in one query. */
   forModel(modelId: string): FaceTemplate[] {
     return (
@@ -88,12 +76,36 @@ export class TemplatesRepo {
     ).map(toTemplate);
   }
 
+  /** Template counts of these people (all models), for list pages: reads only their rows. */
+  countsFor(personIds: readonly string[]): Map<string, number> {
+    const rows = this.db
+      .prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id')
+      .all(JSON.stringify(personIds)) as Array<{ person_id: string; n: number }>;
+    return new Map(rows.map((r) => [r.person_id, r.n]));
+  }
+
+  /** People (ids) among these with at least one template of `modelId`. */
+  withModel(personIds: readonly string[], modelId: string): Set<string> {
+    const rows = this.db
+      .prepare('SELECT DISTINCT person_id FROM face_templates WHERE model_id = ? AND person_id IN (SELECT value FROM json_each(?))')
+      .all(modelId, JSON.stringify(personIds)) as Array<{ person_id: string }>;
+    return new Set(rows.map((r) => r.person_id));
+  }
+
   countForPerson(personId: string): number {
     return (this.db.prepare('SELECT count(*) AS n FROM face_templates WHERE person_id = ?').get(personId) as { n: number }).n;
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM face_templates').get() as { n: number }).n;
+  count(modelId?: string): number {
+    const row = modelId
+      ? (this.db.prepare('SELECT count(*) AS n FROM face_templates WHERE model_id = ?').get(modelId) as { n: number })
+      : (this.db.prepare('SELECT count(*) AS n FROM face_templates').get() as { n: number });
+    return row.n;
+  }
+
+  /** People with at least one template of `modelId`. */
+  peopleWithModel(modelId: string): number {
+    return (this.db.prepare('SELECT count(DISTINCT person_id) AS n FROM face_templates WHERE model_id = ?').get(modelId) as { n: number }).n;
   }
 
   removeForPerson(personId: string): number {

@@ -1,0 +1,413 @@
+import type { EventBus } from '../events.js';
+import { Gallery, type MatchResult } from '../gallery/gallery.js';
+import type { Logger } from '../logging.js';
+import { BaseService } from '../service.js';
+import type { AuditRepo } from '../store/auditRepo.js';
+import type { Store } from '../store/store.js';
+import { isoNow } from '../store/time.js';
+import { EnrollError } from '../vision/enrollError.js';
+import type { Box } from '../vision/types.js';
+import { PeopleTable, type NewPerson, type PeopleFilter, type Person, type PersonKey, type PersonPatch, type PersonStatus } from './peopleTable.js';
+import { RevisionTable } from './revisionTable.js';
+import { TemplatesTable } from './templatesTable.js';
+import { ThumbnailsTable } from './thumbnailsTable.js';
+
+export type { Person, PersonPatch, PersonStatus, PersonKey, PeopleFilter } from './peopleTable.js';
+
+/** Where a template came from. */
+export type TemplateSource = 'upload' | 'camera' | 'cli' | 'sync';
+
+/** One face analysed for enrollment: its embedding (L2-normalised) and quality. */
+export interface EnrollmentFace {
+  embedding: Float32Array;
+  quality: number;
+  /** The face box in the image it came from (for the thumbnail). */
+  box?: Box | null;
+  /** The image's name, for messages (`photo 2.jpg: already enrolled as …`). */
+  name?: string;
+}
+
+export interface EnrollInput {
+  /** A new person, or an existing person's id to add templates to. */
+  person: { name: string; externalId?: string | null } | { id: string };
+  faces: EnrollmentFace[];
+  /** The embedder the faces were embedded with (manifest id). */
+  modelId: string;
+  source: TemplateSource;
+  /** Cosine similarity at or above which a face is "already enrolled" as someone else (access.threshold). */
+  duplicateThreshold: number;
+  /** A small JPEG crop of the face, kept on the unit (null: none, e.g. thumbnails switched off). */
+  thumbnail?: Buffer | null;
+  /** Who did it, for the audit log: admin:<user>, cli, sync:<unit>. */
+  actor: string;
+}
+
+export interface EnrollOutcome {
+  person: Person;
+  templates: number;
+  created: boolean;
+}
+
+/** A 1:N answer with the best person's identity as the registry knows it (status included). */
+export interface Identification extends MatchResult {
+  /** The best person (also for no_match and ambiguous), or null for an empty gallery. */
+  person: { id: string; name: string; status: PersonStatus } | null;
+  /** The runner-up, by name. */
+  secondName: string | null;
+}
+
+/** A page of the people list with the data the admin shows per row. */
+export interface PersonRow extends Person {
+  templates: number;
+  hasThumbnail: boolean;
+}
+
+/** How often a running unit looks for changes made by another process (the CLI). */
+const REVISION_POLL_MS = 2000;
+
+/**
+ * The one owner of the people, their face templates and thumbnails, and of the in-memory gallery
+ * built from them. Every writer goes through here — the admin, `blinkd enroll` and `people remove`,
+ * and later sync — and every reader asks it — the door's decision, the admin's live view,
+ * `blinkd identify`, the enrollment duplicate check.
+ *
+ * One membership rule for the gallery: the templates of the active embedder (its manifest id) of
+ * every person, ACTIVE and DEACTIVATED alike. Identity is identity: a deactivated person is
+ * recognised and reported with their status (the door denies them as `deactivated`, the live view
+ * names them as deactivated, a duplicate enrollment of them is refused) instead of being called a
+ * stranger — and a look-alike of a deactivated person cannot slip through on a wide margin.
+ * Templates of another embedder are never matched.
+ *
+ * Every change commits in one transaction with a revision bump and an audit entry, then updates
+ * the gallery and emits 'people.changed'. Changes by another process are picked up by polling the
+ * revision (every 2 s while the service runs).
+ */
+export class PeopleRegistry extends BaseService {
+  private readonly people: PeopleTable;
+  private readonly templates: TemplatesTable;
+  private readonly thumbnails: ThumbnailsTable;
+  private readonly revisions: RevisionTable;
+  private gallery: Gallery | null = null;
+  private model: { id: string; dim: number } | null = null;
+  /** The revision the gallery reflects. */
+  private revision = -1;
+  rebuilds = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditRepo,
+    bus: EventBus,
+    private readonly log: Logger,
+    /** The running embedder (from the vision service), asked when the service starts. */
+    private readonly embedder: () => { id: string; dim: number } | null = () => null,
+  ) {
+    super('registry', bus);
+    this.people = new PeopleTable(store.db);
+    this.templates = new TemplatesTable(store.db);
+    this.thumbnails = new ThumbnailsTable(store.db);
+    this.revisions = new RevisionTable(store.db);
+  }
+
+  protected async onStart(): Promise<void> {
+    const e = this.embedder();
+    if (e) {
+      this.activate(e.id, e.dim);
+      await this.gallery!.accelerate();
+    }
+    this.every(REVISION_POLL_MS, () => this.pollRevision());
+  }
+
+  protected override async onStop(): Promise<void> {
+    await this.gallery?.release();
+  }
+
+  /** Builds the gallery for this embedder (manifest id and embedding dimension). */
+  activate(modelId: string, dim: number): void {
+    this.model = { id: modelId, dim };
+    this.gallery = new Gallery(dim);
+    this.rebuild();
+  }
+
+  activeModel(): { id: string; dim: number } | null {
+    return this.model;
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  get(id: string): Person | undefined {
+    return this.people.get(id);
+  }
+
+  byExternalId(externalId: string): Person | undefined {
+    return this.people.byExternalId(externalId);
+  }
+
+  /** People matching the filter, in name order (the CLI's list; the admin pages with page()). */
+  list(filter: PeopleFilter & { limit?: number } = {}): Person[] {
+    return this.people.list({ ...filter, limit: filter.limit ?? 10_000_000 });
+  }
+
+  count(status?: PersonStatus): number {
+    return this.people.count(status);
+  }
+
+  /**
+   * One page in name order from a cursor key (see PeopleTable.listPage), with the total and the
+   * page's position, read in one snapshot so they agree.
+   */
+  page(q: { filter: PeopleFilter; limit: number; offset?: number; after?: PersonKey; before?: PersonKey; descending?: boolean }): {
+    items: PersonRow[];
+    total: number;
+    position: number;
+  } {
+    const { filter, limit, offset, after, before, descending } = q;
+    const { items, total, position } = this.store.db
+      .transaction(() => {
+        const total = this.people.countMatching(filter);
+        if (offset !== undefined) return { total, position: offset, items: this.people.listPage({ ...filter, limit, offset, descending }) };
+        let page = this.people.listPage({ ...filter, limit, after, before, descending });
+        // Fewer than a page before the key (people were removed ahead of it): show the first page.
+        if (before && page.length < limit) page = this.people.listPage({ ...filter, limit, descending });
+        const first = page[0];
+        const position = first ? this.people.countMatching({ ...filter, before: first, descending }) : after ? total : 0;
+        return { total, position, items: page };
+      })
+      .deferred();
+    return { items: this.rows(items), total, position };
+  }
+
+  /** Adds each person's template count and thumbnail flag (reading only these people's rows). */
+  rows(people: Person[]): PersonRow[] {
+    const ids = people.map((p) => p.id);
+    const counts = this.templates.countsFor(ids);
+    const thumbs = this.thumbnails.haveThumbnail(ids);
+    return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
+  }
+
+  row(id: string): PersonRow | undefined {
+    const p = this.people.get(id);
+    return p ? this.rows([p])[0] : undefined;
+  }
+
+  /** Names of these people (ids not found are left out). */
+  names(ids: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const id of new Set(ids)) {
+      const p = this.people.get(id);
+      if (p) out.set(id, p.name);
+    }
+    return out;
+  }
+
+  thumbnail(personId: string): Buffer | undefined {
+    return this.thumbnails.latest(personId);
+  }
+
+  templateCount(personId?: string): number {
+    return personId ? this.templates.countForPerson(personId) : this.templates.count();
+  }
+
+  // ---- matching ---------------------------------------------------------------------------
+
+  /** People searchable now (with a template of the active embedder). */
+  searchable(): number {
+    return this.gallery?.people ?? 0;
+  }
+
+  /** The door's 1:N decision (threshold + margin), scored off the event loop for large galleries. */
+  async match(embedding: Float32Array, threshold: number, margin: number): Promise<Identification> {
+    if (!this.gallery || this.gallery.size === 0)
+      return this.describe({ decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 });
+    return this.describe(await this.gallery.matchAsync(embedding, threshold, margin));
+  }
+
+  /** The same, synchronously (the live view, `blinkd identify`). */
+  identify(embedding: Float32Array, threshold: number, margin: number): Identification {
+    if (!this.gallery || this.gallery.size === 0)
+      return this.describe({ decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 });
+    return this.describe(this.gallery.match(embedding, threshold, margin));
+  }
+
+  private describe(m: MatchResult): Identification {
+    const p = m.personId ? this.people.get(m.personId) : undefined;
+    const second = m.secondPersonId ? this.people.get(m.secondPersonId) : undefined;
+    return { ...m, person: p ? { id: p.id, name: p.name, status: p.status } : null, secondName: second?.name ?? null };
+  }
+
+  // ---- writes -----------------------------------------------------------------------------
+
+  /**
+   * Enrolls a new person from analysed faces, or adds templates to an existing one. Refuses (an
+   * EnrollError 'duplicate', nothing written) a face that matches someone else at or above the
+   * threshold — any status: a deactivated person is still that person. Check and write happen
+   * without yielding, so two enrollments of the same face cannot both pass.
+   */
+  enroll(req: EnrollInput): EnrollOutcome {
+    if (req.faces.length === 0) throw new EnrollError('no_face', 'no faces given (1 or more; 3–5 recommended)');
+    let existing: Person | undefined;
+    if ('id' in req.person) {
+      existing = this.people.get(req.person.id);
+      if (!existing) throw new EnrollError('not_found', `no person with id ${req.person.id}`);
+    } else if (!req.person.name.trim()) {
+      throw new EnrollError('invalid', 'a name is required');
+    }
+    this.checkDuplicates(req, existing?.id ?? null);
+    const now = isoNow();
+    const person = this.store.transaction(() => {
+      const p =
+        existing ??
+        this.people.create({
+          name: (req.person as { name: string }).name.trim(),
+          externalId: (req.person as { externalId?: string | null }).externalId ?? null,
+        } satisfies NewPerson);
+      for (const f of req.faces) this.templates.add(p.id, req.modelId, f.embedding, f.quality, req.source);
+      if (req.thumbnail) this.thumbnails.add(p.id, req.thumbnail, now);
+      this.audit.record(req.actor, existing ? 'person.templates_added' : 'person.enrolled', `person:${p.id}`, {
+        name: p.name,
+        templates: req.faces.length,
+        model: req.modelId,
+        source: req.source,
+      });
+      this.revision = this.revisions.bump();
+      return p;
+    });
+    if (this.model?.id === req.modelId && this.gallery) {
+      this.gallery.replacePerson(person.id, this.embeddingsOf(person.id));
+    }
+    this.bus.emit('people.changed', { personId: person.id, action: existing ? 'templates' : 'created' });
+    return { person, templates: req.faces.length, created: !existing };
+  }
+
+  /** Edits a person (name, external id, validity, schedule, notes, status). Undefined when there is no such person. */
+  update(id: string, patch: PersonPatch, actor: string): Person | undefined {
+    const current = this.people.get(id);
+    if (!current) return undefined;
+    const updated = this.store.transaction(() => {
+      const u = this.people.update(id, patch)!;
+      const changed = Object.keys(patch).filter(
+        (k) => JSON.stringify((patch as Record<string, unknown>)[k]) !== JSON.stringify((current as unknown as Record<string, unknown>)[k]),
+      );
+      const action =
+        patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated';
+      this.audit.record(actor, action, `person:${id}`, { name: u.name, changed });
+      this.revision = this.revisions.bump();
+      return u;
+    });
+    this.bus.emit('people.changed', { personId: id, action: 'updated' });
+    return updated;
+  }
+
+  /**
+   * The one way to remove a person: their thumbnails, templates and the person row go in one
+   * transaction, audited as `person.deleted`, and the gallery forgets them before this returns.
+   * Null when there is no such person.
+   */
+  remove(id: string, actor: string): { person: Person; templatesErased: number; thumbnailsErased: number } | null {
+    const person = this.people.get(id);
+    if (!person) return null;
+    const erased = this.store.transaction(() => {
+      const thumbnailsErased = this.thumbnails.removeForPerson(id);
+      const templatesErased = this.templates.removeForPerson(id);
+      this.people.remove(id);
+      this.audit.record(actor, 'person.deleted', `person:${id}`, { name: person.name, templatesErased, thumbnailsErased });
+      this.revision = this.revisions.bump();
+      return { templatesErased, thumbnailsErased };
+    });
+    this.gallery?.replacePerson(id, []);
+    this.bus.emit('people.changed', { personId: id, action: 'removed' });
+    return { person, ...erased };
+  }
+
+  /** Re-reads every template of the active embedder (the reload_people command; changes by another process). */
+  reload(): { people: number; templates: number } {
+    this.rebuild();
+    this.bus.emit('people.changed', { personId: null, action: 'reload' });
+    return { people: this.people.count(), templates: this.gallery?.size ?? 0 };
+  }
+
+  /** Deletes thumbnails older than `days` (0 = every thumbnail): the admin.thumbnailRetentionDays rule. */
+  pruneThumbnails(now: Date, days: number): number {
+    const n = this.thumbnails.pruneBefore(days <= 0 ? null : new Date(now.getTime() - days * 86_400_000).toISOString());
+    if (n > 0) this.revisions.bump();
+    return n;
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      people: this.people.count(),
+      active: this.people.count('ACTIVE'),
+      templates: this.templates.count(),
+      model: this.model?.id ?? null,
+      searchable: this.searchable(),
+      galleryTemplates: this.gallery?.size ?? 0,
+      revision: this.revision,
+    };
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  private embeddingsOf(personId: string): Float32Array[] {
+    if (!this.model) return [];
+    return this.templates
+      .forPerson(personId)
+      .filter((t) => t.modelId === this.model!.id && t.embedding.length === this.model!.dim)
+      .map((t) => t.embedding);
+  }
+
+  private rebuild(): void {
+    if (!this.model || !this.gallery) return;
+    const { id, dim } = this.model;
+    const revision = this.revisions.current();
+    const entries: Array<{ personId: string; embedding: Float32Array }> = [];
+    // One query for the whole gallery (a rebuild runs on the main thread).
+    for (const t of this.templates.forModel(id)) {
+      if (t.embedding.length !== dim) {
+        this.log.warn({ template: t.id, person: t.personId, values: t.embedding.length, dim }, 'template of the wrong size for the embedder: skipped');
+        continue;
+      }
+      entries.push({ personId: t.personId, embedding: t.embedding });
+    }
+    this.gallery.load(entries);
+    this.revision = revision;
+    this.rebuilds++;
+  }
+
+  private pollRevision(): void {
+    if (!this.store.db.open) return;
+    try {
+      const current = this.revisions.current();
+      if (current === this.revision) return;
+      this.log.info({ from: this.revision, to: current }, 'people changed in another process: gallery reloaded');
+      this.reload();
+    } catch (err) {
+      this.log.warn({ err }, 'people registry: revision check failed');
+    }
+  }
+
+  /** Throws EnrollError 'duplicate' when a face matches someone other than `self` at or above the threshold. */
+  private checkDuplicates(req: EnrollInput, self: string | null): void {
+    let g: Gallery | null = null;
+    if (this.model?.id === req.modelId && this.gallery) g = this.gallery;
+    else {
+      // Another embedder than the active one (a CLI run with a different model): compare with its templates.
+      const entries = this.templates.forModel(req.modelId).filter((t) => t.embedding.length === req.faces[0]!.embedding.length);
+      if (entries.length === 0) return;
+      g = new Gallery(req.faces[0]!.embedding.length);
+      g.load(entries.map((t) => ({ personId: t.personId, embedding: t.embedding })));
+    }
+    if (g.size === 0) return;
+    req.faces.forEach((f, i) => {
+      const best = g.search(f.embedding, 2).find((s) => s.personId !== self);
+      if (best && best.score >= req.duplicateThreshold) {
+        const p = this.people.get(best.personId);
+        const who = p ? `${p.name} (${p.id})${p.status === 'DEACTIVATED' ? ', deactivated' : ''}` : best.personId;
+        const name = f.name ?? `image ${i + 1}`;
+        throw new EnrollError('duplicate', `${name}: this face is already enrolled as ${who} (similarity ${best.score.toFixed(3)})`, i, {
+          personId: best.personId,
+          personName: p?.name ?? null,
+          score: best.score,
+        });
+      }
+    });
+  }
+}
