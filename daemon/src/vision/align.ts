@@ -118,6 +118,14 @@ export function invertSimilarity(t: Similarity): Similarity {
   return { a, b, tx: -(a * t.tx - b * t.ty), ty: -(b * t.tx + a * t.ty) };
 }
 
+/** image → crop transform for a square region of `size` image pixels centred at (cx, cy), rotated by −angle, onto an out×out crop. */
+export function squareRoiTransform(cx: number, cy: number, size: number, angle: number, out: number): Similarity {
+  const k = out / size;
+  const a = k * Math.cos(-angle),
+    b = k * Math.sin(-angle);
+  return { a, b, tx: out / 2 - (a * cx - b * cy), ty: out / 2 - (b * cx + a * cy) };
+}
+
 export function similarityScale(t: Similarity): number {
   return Math.hypot(t.a, t.b);
 }

@@ -1,35 +1,13 @@
-import ort from 'onnxruntime-node';
-import {
-  type InputNorm,
-  arcfaceTemplate,
-  dlibChipTemplate,
-  estimateSimilarity,
-  invertSimilarity,
-  packTensor,
-  similarityScale,
-  warpRgb,
-  warpToTensor,
-  type FivePoints,
-  type RgbImage,
-  type Similarity,
-} from './align.js';
-import { claheRgb } from './clahe.js';
-import { FaceDetector, type Detection, type DetectOptions } from './detector.js';
-import { earFromMesh, fivePointsFromMesh, headPoseFromMesh, MESH_POINTS, type Mesh } from './meshIndices.js';
-import type { ModelEntry } from './modelManifest.js';
-import {
-  createSession,
-  defaultModelsDir,
-  inputNorm,
-  inputSize,
-  loadAndVerify,
-  type ModelChoice,
-  type ModelSelection,
-  type SessionOptions,
-} from './modelSet.js';
+import type { RgbImage, Similarity } from './align.js';
+import { earFromMesh, fivePointsFromMesh, headPoseFromMesh, type Mesh } from './meshIndices.js';
+import { verifyModels } from './modelManifest.js';
+import { createSession, defaultModelsDir, loadAndVerify, resolveEmbedder, type ModelChoice, type ModelSelection, type SessionOptions } from './modelSet.js';
+import { Embedder } from './models/embedder.js';
+import { FaceDetector, type Detection, type DetectOptions } from './models/faceDetector.js';
+import { Landmarker, type Roi } from './models/landmarker.js';
+import { PassiveScorer } from './models/passiveScorer.js';
 import { assessQuality, DEFAULT_GATES, type QualityGates } from './quality.js';
 import type { Box, FaceObservation, FrameTimings, Point } from './types.js';
-import { l2normalize } from '../util/vector.js';
 
 export interface PipelineOptions extends ModelSelection, SessionOptions {
   /** Apply CLAHE to the aligned chip before embedding. */
@@ -68,100 +46,35 @@ export interface StillFace {
   embeddings: Partial<Record<'int8' | 'fp32', Float32Array>>;
 }
 
-/** The mesh crop around a face: MediaPipe's ROI (box × 1.5, square, rotated so the eyes are level). */
-function meshRoi(det: Detection, scale = 1.5): { cx: number; cy: number; size: number; angle: number } {
-  const [re, le] = det.keypoints;
-  const angle = re && le ? Math.atan2(le.y - re.y, le.x - re.x) : 0;
-  return { cx: det.box.x + det.box.width / 2, cy: det.box.y + det.box.height / 2, size: Math.max(det.box.width, det.box.height) * scale, angle };
-}
-
-/** image → crop transform for a square ROI of `size` image pixels centred at (cx, cy), rotated by -angle, onto an out×out crop. */
-function roiTransform(cx: number, cy: number, size: number, angle: number, out: number): Similarity {
-  const k = out / size;
-  const a = k * Math.cos(-angle),
-    b = k * Math.sin(-angle);
-  return { a, b, tx: out / 2 - (a * cx - b * cy), ty: out / 2 - (b * cx + a * cy) };
-}
-
-function meshBox(mesh: Mesh): Box {
-  let x0 = Infinity,
-    y0 = Infinity,
-    x1 = -Infinity,
-    y1 = -Infinity;
-  for (let i = 0; i < MESH_POINTS; i++) {
-    const x = mesh[i * 3]!,
-      y = mesh[i * 3 + 1]!;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-    if (y < y0) y0 = y;
-    if (y > y1) y1 = y;
-  }
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
-
-class ImageModel {
-  readonly size: { width: number; height: number };
-  readonly buf: Float32Array;
-  private readonly norm: InputNorm;
-  private readonly tensor: ort.Tensor;
-  constructor(
-    readonly session: ort.InferenceSession,
-    readonly entry: ModelEntry,
-  ) {
-    this.size = inputSize(entry);
-    this.norm = inputNorm(entry);
-    this.buf = new Float32Array(this.size.width * this.size.height * 3);
-    const { width, height } = this.size;
-    // one input tensor over the reused buffer: ORT reads it in place on every run
-    this.tensor = new ort.Tensor('float32', this.buf, entry.input.layout === 'NCHW' ? [1, 3, height, width] : [1, height, width, 3]);
-  }
-
-  /** Warps `img` through `t` straight into the input tensor (or packs a ready crop) and runs; returns the outputs. */
-  async run(img: RgbImage | null, t: Similarity | null, crop?: Uint8Array): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const { width, height } = this.size;
-    if (crop) packTensor(crop, width, height, this.norm, this.buf);
-    else warpToTensor(img as RgbImage, t as Similarity, width, height, this.norm, this.buf);
-    return this.session.run({ [this.entry.input.name]: this.tensor });
-  }
-
-  out(res: ort.InferenceSession.OnnxValueMapType, i = 0): Float32Array {
-    const name = this.entry.outputs[i]?.name ?? '';
-    const v = res[name];
-    if (!v) throw new Error(`model ${this.entry.id}: output ${name} missing`);
-    return v.data as Float32Array;
-  }
-}
-
 /**
- * The per-frame vision pipeline: detect → mesh → five points → aligned chip → quality →
- * embed (+ passive anti-spoof/liveness). Owns its ONNX sessions; one instance per thread.
+ * The per-frame vision pipeline, as InsightFace's FaceAnalysis does it: each network is a class
+ * that owns its session and its pre/post-processing (models/faceDetector.ts, landmarker.ts,
+ * embedder.ts, passiveScorer.ts); this class only runs them in order — detect → mesh → five points
+ * → aligned chip → quality → embed (+ passive scores). One instance per thread.
  */
 export class FacePipeline {
   private constructor(
     readonly choice: ModelChoice,
     readonly modelsDir: string,
     private readonly detectors: FaceDetector[],
-    private readonly mesh: ImageModel,
-    private readonly embedders: Map<'int8' | 'fp32', ImageModel>,
-    private readonly antispoof: ImageModel | null,
-    private readonly liveness: ImageModel | null,
-    private readonly options: PipelineOptions,
+    private readonly landmarker: Landmarker,
+    private readonly embedders: Map<'int8' | 'fp32', Embedder>,
+    private readonly antispoof: PassiveScorer | null,
+    private readonly liveness: PassiveScorer | null,
   ) {}
 
   static async create(options: PipelineOptions = {}): Promise<FacePipeline> {
     const dir = options.modelsDir || defaultModelsDir();
     const { manifest, choice } = loadAndVerify(dir, options);
     const so = { intraOpThreads: options.intraOpThreads, interOpThreads: options.interOpThreads };
-    const embedders = new Map<'int8' | 'fp32', ImageModel>();
-    embedders.set(choice.embedder.precision, new ImageModel(await createSession(dir, choice.embedder, so), choice.embedder));
+    const embedders = new Map<'int8' | 'fp32', Embedder>();
+    embedders.set(choice.embedder.precision, await Embedder.load(dir, choice.embedder, { ...so, clahe: options.clahe }));
     if (options.loadBothPrecisions) {
       const other = choice.embedder.precision === 'int8' ? 'fp32' : 'int8';
-      const { resolveEmbedder } = await import('./modelSet.js');
       const e = resolveEmbedder(manifest, choice.embedder.id, other);
       if (e.precision === other) {
-        const { verifyModels } = await import('./modelManifest.js');
         verifyModels(dir, [e.id]);
-        embedders.set(other, new ImageModel(await createSession(dir, e, so), e));
+        embedders.set(other, await Embedder.load(dir, e, { ...so, clahe: options.clahe }));
       }
     }
     return new FacePipeline(
@@ -171,34 +84,26 @@ export class FacePipeline {
         new FaceDetector(await createSession(dir, choice.detector, so), choice.detector),
         ...(choice.fallbackDetector ? [new FaceDetector(await createSession(dir, choice.fallbackDetector, so), choice.fallbackDetector)] : []),
       ],
-      new ImageModel(await createSession(dir, choice.landmarks, so), choice.landmarks),
+      await Landmarker.load(dir, choice.landmarks, so),
       embedders,
-      choice.antispoof ? new ImageModel(await createSession(dir, choice.antispoof, so), choice.antispoof) : null,
-      choice.liveness ? new ImageModel(await createSession(dir, choice.liveness, so), choice.liveness) : null,
-      options,
+      choice.antispoof ? await PassiveScorer.load(dir, choice.antispoof, so) : null,
+      choice.liveness ? await PassiveScorer.load(dir, choice.liveness, so) : null,
     );
   }
 
   /** Manifest id of the embedder used for templates at a precision. */
   embedderId(precision?: 'int8' | 'fp32'): string {
-    return this.embedderFor(precision).entry.id;
+    return this.embedderFor(precision).id;
   }
 
   get embeddingDim(): number {
-    const s = this.embedderFor().entry.outputs[0]?.shape;
-    return s ? s[s.length - 1]! : 128;
+    return this.embedderFor().dim;
   }
 
-  private embedderFor(precision?: 'int8' | 'fp32'): ImageModel {
+  private embedderFor(precision?: 'int8' | 'fp32'): Embedder {
     const e = (precision && this.embedders.get(precision)) || this.embedders.get(this.choice.embedder.precision);
     if (!e) throw new Error(`no ${precision} embedder loaded`);
     return e;
-  }
-
-  /** The crop template of the embedder: dlib face chip for face-api's ResNet, ArcFace otherwise. */
-  private chipTemplate(e: ModelEntry): FivePoints {
-    const { width } = inputSize(e);
-    return /faceapi|dlib/i.test(e.id) || width === 150 ? dlibChipTemplate(width, 0.25) : arcfaceTemplate(width);
   }
 
   /** Faces found by the first detector of the cascade that finds any (short-range, then BlazeFace with 'auto'). */
@@ -213,58 +118,23 @@ export class FacePipeline {
   }
 
   /** Runs the mesh on a ROI; returns the mesh in image pixels (x, y, z) and the face-presence score. */
-  async landmarks(img: RgbImage, roi: { cx: number; cy: number; size: number; angle: number }): Promise<{ mesh: Mesh; faceScore: number }> {
-    const s = this.mesh.size.width;
-    const t = roiTransform(roi.cx, roi.cy, roi.size, roi.angle, s);
-    const res = await this.mesh.run(img, t);
-    const raw = this.mesh.out(res, 0);
-    const flag = this.mesh.out(res, 1)[0] ?? 0;
-    const inv = invertSimilarity(t);
-    const zScale = 1 / similarityScale(t);
-    const mesh = new Float32Array(MESH_POINTS * 3);
-    for (let i = 0; i < MESH_POINTS; i++) {
-      const x = raw[i * 3]!,
-        y = raw[i * 3 + 1]!;
-      mesh[i * 3] = inv.a * x - inv.b * y + inv.tx;
-      mesh[i * 3 + 1] = inv.b * x + inv.a * y + inv.ty;
-      mesh[i * 3 + 2] = raw[i * 3 + 2]! * zScale;
-    }
-    const faceScore = flag >= 0 && flag <= 1 ? flag : 1 / (1 + Math.exp(-flag));
-    return { mesh, faceScore };
+  landmarks(img: RgbImage, roi: Roi): Promise<{ mesh: Mesh; faceScore: number }> {
+    return this.landmarker.mesh(img, roi);
   }
 
   /** Aligned RGB chip for the embedder from five points (image-left eye first). */
   alignChip(img: RgbImage, five: readonly Point[], precision?: 'int8' | 'fp32'): { chip: Uint8Array; size: number; transform: Similarity } {
-    const e = this.embedderFor(precision).entry;
-    const size = inputSize(e).width;
-    const transform = estimateSimilarity(five, this.chipTemplate(e));
-    return { chip: warpRgb(img, transform, size, size), size, transform };
+    return this.embedderFor(precision).align(img, five);
   }
 
   /** L2-normalised embedding of an aligned chip. */
-  async embedChip(chip: Uint8Array, precision?: 'int8' | 'fp32'): Promise<Float32Array> {
-    const m = this.embedderFor(precision);
-    const input = this.options.clahe ? claheRgb(chip, m.size.width, m.size.height) : chip;
-    const res = await m.run(null, null, input);
-    return l2normalize(Float32Array.from(m.out(res, 0)));
+  embedChip(chip: Uint8Array, precision?: 'int8' | 'fp32'): Promise<Float32Array> {
+    return this.embedderFor(precision).embed(chip);
   }
 
-  /** Passive scores on the face box (× 1.4, square, upright: the crop Human's models were trained on). */
+  /** Passive anti-spoof and liveness scores of the face box. */
   async passiveScores(img: RgbImage, box: Box): Promise<{ antispoof: number | null; liveness: number | null }> {
-    const cx = box.x + box.width / 2,
-      cy = box.y + box.height / 2,
-      size = Math.max(box.width, box.height) * 1.4;
-    let antispoof: number | null = null,
-      liveness: number | null = null;
-    if (this.antispoof) {
-      const res = await this.antispoof.run(img, roiTransform(cx, cy, size, 0, this.antispoof.size.width));
-      antispoof = this.antispoof.out(res, 0)[0] ?? null;
-    }
-    if (this.liveness) {
-      const res = await this.liveness.run(img, roiTransform(cx, cy, size, 0, this.liveness.size.width));
-      liveness = this.liveness.out(res, 0)[0] ?? null;
-    }
-    return { antispoof, liveness };
+    return { antispoof: this.antispoof ? await this.antispoof.score(img, box) : null, liveness: this.liveness ? await this.liveness.score(img, box) : null };
   }
 
   async process(img: RgbImage, o: ProcessOptions = {}): Promise<ProcessResult> {
@@ -292,7 +162,7 @@ export class FacePipeline {
     const faces: FaceObservation[] = [];
     for (const d of dets) {
       let t0 = performance.now();
-      const { mesh, faceScore } = await this.landmarks(img, meshRoi(d));
+      const { mesh, faceScore } = await this.landmarker.mesh(img, Landmarker.roiFor(d));
       timings.meshMs += performance.now() - t0;
       if (faceScore < 0.5) continue;
       t0 = performance.now();
@@ -314,7 +184,7 @@ export class FacePipeline {
         timings.antispoofMs += performance.now() - t0;
       }
       faces.push({
-        box: meshBox(mesh),
+        box: Landmarker.box(mesh),
         detectorScore: d.score,
         landmarks5: five,
         ear: earFromMesh(mesh),
@@ -356,13 +226,12 @@ export class FacePipeline {
   }
 
   async release(): Promise<void> {
-    const sessions = [
-      ...this.detectors.map((d) => d.session),
-      this.mesh.session,
-      ...[...this.embedders.values()].map((e) => e.session),
-      this.antispoof?.session,
-      this.liveness?.session,
-    ];
-    await Promise.all(sessions.map((s) => s?.release().catch(() => {})));
+    await Promise.all([
+      ...this.detectors.map((d) => d.session.release().catch(() => {})),
+      this.landmarker.release(),
+      ...[...this.embedders.values()].map((e) => e.release()),
+      this.antispoof?.release(),
+      this.liveness?.release(),
+    ]);
   }
 }

@@ -1,9 +1,9 @@
 import ort from 'onnxruntime-node';
-import type { ModelEntry } from './modelManifest.js';
-import { applySimilarity, invertSimilarity, warpToTensor, type InputNorm, type RgbImage, type Similarity } from './align.js';
-import { inputNorm, inputSize } from './modelSet.js';
-import type { Box, Point } from './types.js';
-import { iou } from './box.js';
+import type { ModelEntry } from '../modelManifest.js';
+import { applySimilarity, invertSimilarity, warpToTensor, type InputNorm, type RgbImage, type Similarity } from '../align.js';
+import { inputNorm, inputSize } from '../modelSet.js';
+import type { Box, Point } from '../types.js';
+import { iou } from '../box.js';
 
 /** One face found by the detector, in image pixels. */
 export interface Detection {

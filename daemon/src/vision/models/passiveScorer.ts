@@ -1,0 +1,34 @@
+import { squareRoiTransform, type RgbImage } from '../align.js';
+import type { ModelEntry } from '../modelManifest.js';
+import type { SessionOptions } from '../modelSet.js';
+import type { Box } from '../types.js';
+import { ImageModel } from './imageModel.js';
+
+/**
+ * A passive presentation-attack network (Human's anti-spoof and liveness models): one score in
+ * 0..1 (1 = a real, live face) from the face box × 1.4, square and upright — the crop those
+ * models were trained on. A score, not a verdict: the liveness policy decides what it counts for.
+ */
+export class PassiveScorer {
+  private constructor(private readonly model: ImageModel) {}
+
+  static async load(modelsDir: string, entry: ModelEntry, o: SessionOptions): Promise<PassiveScorer> {
+    return new PassiveScorer(await ImageModel.load(modelsDir, entry, o));
+  }
+
+  get entry(): ModelEntry {
+    return this.model.entry;
+  }
+
+  async score(img: RgbImage, box: Box): Promise<number | null> {
+    const cx = box.x + box.width / 2,
+      cy = box.y + box.height / 2,
+      size = Math.max(box.width, box.height) * 1.4;
+    const res = await this.model.runWarped(img, squareRoiTransform(cx, cy, size, 0, this.model.size.width));
+    return this.model.out(res, 0)[0] ?? null;
+  }
+
+  release(): Promise<void> {
+    return this.model.release();
+  }
+}
