@@ -4,19 +4,11 @@ import { createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const MOSQUITTO = '/usr/sbin/mosquitto';
+import { freePort } from '../helpers/blinkd.js';
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; we release it and hand it to the broker). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
