@@ -9,7 +9,7 @@ import type { FaceMatcher } from './ports.js';
 import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
 import { FaceTracker, type Track } from './tracker.js';
 import { cosine } from '../util/vector.js';
-import { TrackLiveness, type LivenessReport } from './trackLiveness.js';
+import { LivenessPolicy, type LivenessReport } from './livenessPolicy.js';
 
 /** Consecutive embedded frames that are not a match before a track is denied as not recognised… */
 export const REJECT_AFTER_FRAMES = 5;
@@ -31,7 +31,7 @@ export interface DeciderPorts {
 
 interface TrackState {
   track: Track;
-  liveness: TrackLiveness;
+  liveness: LivenessPolicy;
   lastLiveness: LivenessReport | null;
   /** Latest match per embedded frame, newest last (bounded). */
   matches: MatchResult[];
@@ -98,7 +98,7 @@ export class AccessDecider {
       if (!s) {
         s = {
           track,
-          liveness: new TrackLiveness(this.config.access.liveness, this.random),
+          liveness: new LivenessPolicy(this.config.access.liveness, this.random),
           lastLiveness: null,
           matches: [],
           nonMatchRun: 0,

@@ -55,10 +55,11 @@ export class AdminApi extends BaseService {
     const db = deps.store.db;
     const cfg = () => deps.config.admin;
     const now = options.now ?? (() => new Date());
+    const users = new AdminUsersRepo(db);
     this.admin = {
       ...deps,
-      users: new AdminUsersRepo(db),
-      sessions: new AdminSessionsRepo(db),
+      users,
+      sessions: new AdminSessionsRepo(db, users),
       throttle: new LoginThrottle(db, () => ({ maxFailures: cfg().loginMaxFailures, lockoutMinutes: cfg().lockoutMinutes })),
       setup: new SetupToken(resolve(deps.config.store.dataDir)),
       faces,

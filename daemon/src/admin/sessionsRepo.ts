@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../store/database.js';
-import type { AdminRole } from './usersRepo.js';
+import type { AdminRole, AdminUsersRepo } from './usersRepo.js';
 
 export interface AdminSession {
   idHash: string;
@@ -27,7 +27,11 @@ export function newToken(bytes = 32): string {
  * expires_at is the absolute limit; the idle limit is checked against last_seen_at.
  */
 export class AdminSessionsRepo {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The accounts (their owner): a session is live only while its account exists and is enabled. */
+    private readonly users: AdminUsersRepo,
+  ) {}
 
   create(userId: number, now: Date, absoluteHours: number, remote: string | null, userAgent: string | null): { token: string; session: AdminSession } {
     const token = newToken();
@@ -44,34 +48,21 @@ export class AdminSessionsRepo {
 
   byHash(idHash: string): AdminSession | undefined {
     const row = this.db
-      .prepare(
-        `SELECT s.id_hash, s.user_id, u.username, u.role, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
-         FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id WHERE s.id_hash = ? AND u.disabled = 0`,
-      )
-      .get(idHash) as
-      | {
-          id_hash: string;
-          user_id: number;
-          username: string;
-          role: AdminRole;
-          csrf_token: string;
-          created_at: string;
-          last_seen_at: string;
-          expires_at: string;
-        }
-      | undefined;
-    return (
-      row && {
-        idHash: row.id_hash,
-        userId: row.user_id,
-        username: row.username,
-        role: row.role,
-        csrfToken: row.csrf_token,
-        createdAt: row.created_at,
-        lastSeenAt: row.last_seen_at,
-        expiresAt: row.expires_at,
-      }
-    );
+      .prepare('SELECT id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at FROM admin_sessions WHERE id_hash = ?')
+      .get(idHash) as { id_hash: string; user_id: number; csrf_token: string; created_at: string; last_seen_at: string; expires_at: string } | undefined;
+    if (!row) return undefined;
+    const user = this.users.get(row.user_id);
+    if (!user || user.disabled) return undefined;
+    return {
+      idHash: row.id_hash,
+      userId: row.user_id,
+      username: user.username,
+      role: user.role,
+      csrfToken: row.csrf_token,
+      createdAt: row.created_at,
+      lastSeenAt: row.last_seen_at,
+      expiresAt: row.expires_at,
+    };
   }
 
   /** The live session for a token, touching last_seen_at; expired sessions are deleted and give undefined. */

@@ -49,8 +49,8 @@ export async function identifyCommand(argv: string[]): Promise<number> {
       margin: m.margin,
       threshold,
       requiredMargin: margin,
-      antispoof: still.face.antispoof,
-      liveness: still.face.liveness,
+      antispoofScore: still.face.antispoofScore,
+      livenessScore: still.face.livenessScore,
       quality: still.face.quality,
       pose: still.face.pose,
       faces: still.faces,
@@ -66,7 +66,7 @@ export async function identifyCommand(argv: string[]): Promise<number> {
             ? `match: ${name} (${m.personId})${status === 'DEACTIVATED' ? ' — DEACTIVATED: the door denies this person' : ''}`
             : `no match (${m.decision}; best: ${name ?? '-'})`,
           `score ${f(m.score)} (threshold ${threshold}), margin ${f(m.margin)} over ${m.secondName ?? 'nobody'} (required ${margin})`,
-          `liveness: antispoof ${f(still.face.antispoof)}, liveness ${f(still.face.liveness)}`,
+          `passive scores: anti-spoof ${f(still.face.antispoofScore)}, liveness model ${f(still.face.livenessScore)}`,
           `quality ${still.face.quality.overall.toFixed(2)}, yaw ${still.face.pose.yaw.toFixed(0)}°, faces in image ${still.faces}`,
         ].join('\n') + '\n',
       );

@@ -10,7 +10,7 @@ import { livenessSchema } from '../config/schema.js';
 import { testDataDir } from '../system/paths.js';
 import { decodeImage } from '../vision/decode.js';
 import { BlinkDetector } from '../vision/liveness/blinkDetector.js';
-import { combinePassive, type PassiveOptions } from '../vision/liveness/passivePolicy.js';
+import { combinePassive, type PassiveOptions } from '../vision/liveness/passiveCheck.js';
 import { FacePipeline } from '../vision/pipeline.js';
 import { videoFrames } from './videoFrames.js';
 
@@ -67,8 +67,8 @@ export async function scoreSpoofSamples(pipeline: FacePipeline, dir: string): Pr
       path: path!,
       label: label === 'live' ? 'live' : 'spoof',
       attack: attack ?? '',
-      antispoof: s?.face.antispoof ?? null,
-      liveness: s?.face.liveness ?? null,
+      antispoof: s?.face.antispoofScore ?? null,
+      liveness: s?.face.livenessScore ?? null,
     });
   }
   return out;

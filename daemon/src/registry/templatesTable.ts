@@ -69,11 +69,7 @@ export class TemplatesTable {
 
   /** Templates of every person (ACTIVE and DEACTIVATED) for one model, in one query. */
   forModel(modelId: string): FaceTemplate[] {
-    return (
-      this.db
-        .prepare(`SELECT t.* FROM face_templates t JOIN people p ON p.id = t.person_id WHERE t.model_id = ? ORDER BY p.name COLLATE NOCASE, p.id, t.id`)
-        .all(modelId) as TemplateRow[]
-    ).map(toTemplate);
+    return (this.db.prepare('SELECT * FROM face_templates WHERE model_id = ? ORDER BY person_id, id').all(modelId) as TemplateRow[]).map(toTemplate);
   }
 
   /** Template counts of these people (all models), for list pages: reads only their rows. */

@@ -45,9 +45,9 @@ export interface FaceObservation {
   ear: { left: number; right: number };
   pose: HeadPose;
   quality: FaceQuality;
-  /** Passive checks, 0..1 where 1 = real/live; null when the model is disabled. */
-  antispoof: number | null;
-  liveness: number | null;
+  /** The passive models' scores, 0..1 where 1 = real/live; null when the model is not loaded. */
+  antispoofScore: number | null;
+  livenessScore: number | null;
   /** L2-normalised embedding (null when the face was too poor to embed). */
   embedding: Float32Array | null;
   /** The 468-point FaceMesh as [x, y, z]×468 in image pixels (z: depth, same scale, larger = farther). */

@@ -38,8 +38,8 @@ function face(box: Partial<Box>, embedding: Float32Array | null, o: Partial<Face
     ear: { left: 0.3, right: 0.3 },
     pose: { yaw: 0, pitch: 0, roll: 0 },
     quality: { faceSizePx: 60, sharpness: 100, brightness: 120, poseScore: 1, overall: 0.9, problems: [] },
-    antispoof: 0.95,
-    liveness: 0.95,
+    antispoofScore: 0.95,
+    livenessScore: 0.95,
     embedding,
     ...o,
   };
@@ -225,7 +225,7 @@ describe('access decisions (one per track)', () => {
     const r = await rig();
     let t = Date.now();
     const got = [];
-    for (let i = 0; i < 6; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { antispoof: 0.1, liveness: 0.2 })]))));
+    for (let i = 0; i < 6; i++) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { antispoofScore: 0.1, livenessScore: 0.2 })]))));
     expect(got.map((o) => [o.result, o.reason])).toEqual([['DENIED', 'liveness_failed']]);
     expect(r.store.events.query()[0]).toMatchObject({ personId: r.ada.id, liveness: { verdict: 'failed', failed: 'passive' } });
     expect(r.relayOns()).toBe(0);

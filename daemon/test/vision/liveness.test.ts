@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countBlinks } from '../../src/eval/livenessEval.js';
 import { BlinkDetector } from '../../src/vision/liveness/blinkDetector.js';
 import { HeadTurnChallenge, randomDirection } from '../../src/vision/liveness/headTurnChallenge.js';
-import { PassivePolicy } from '../../src/vision/liveness/passivePolicy.js';
+import { PassiveCheck } from '../../src/vision/liveness/passiveCheck.js';
 import { FacePipeline } from '../../src/vision/pipeline.js';
 import { DATA, SKIP_DATA } from './sharedData.js';
 
@@ -64,18 +64,18 @@ describe('HeadTurnChallenge', () => {
   });
 });
 
-describe('PassivePolicy', () => {
+describe('PassiveCheck', () => {
   it('averages recent scores and needs enough frames', () => {
-    const p = new PassivePolicy({ threshold: 0.65, minFrames: 3, combine: 'min' });
+    const p = new PassiveCheck({ threshold: 0.65, minFrames: 3, combine: 'min' });
     expect(p.update(0.9, 0.9).state).toBe('pending');
     p.update(0.9, 0.4);
     const r = p.update(0.9, 0.5);
     expect(r.state).toBe('failed');
     // min(mean antispoof 0.9, mean liveness 0.6)
     expect(r.score).toBeCloseTo(0.6, 5);
-    const q = new PassivePolicy({ threshold: 0.6, minFrames: 1, combine: 'mean' });
+    const q = new PassiveCheck({ threshold: 0.6, minFrames: 1, combine: 'mean' });
     expect(q.update(0.9, 0.5).state).toBe('passed');
-    expect(new PassivePolicy().update(null, null).state).toBe('pending');
+    expect(new PassiveCheck().update(null, null).state).toBe('pending');
   });
 });
 

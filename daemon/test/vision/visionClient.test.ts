@@ -30,7 +30,7 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
       expect(f.embedding).toBeInstanceOf(Float32Array);
       expect(f.embedding!.length).toBe(128);
       expect(f.landmarks5).toHaveLength(5);
-      expect(f.antispoof).not.toBeNull();
+      expect(f.antispoofScore).not.toBeNull();
       expect(c!.timings.totalMs).toBeGreaterThan(0);
       expect(client.getStats()).toMatchObject({ processed: 2, dropped: 1 });
     } finally {

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { FaceObservation } from '../vision/types.js';
 import { BlinkDetector } from '../vision/liveness/blinkDetector.js';
 import { HeadTurnChallenge, randomDirection, type TurnDirection } from '../vision/liveness/headTurnChallenge.js';
-import { PassivePolicy } from '../vision/liveness/passivePolicy.js';
+import { PassiveCheck } from '../vision/liveness/passiveCheck.js';
 
 export type LivenessVerdict = 'pending' | 'passed' | 'failed';
 
@@ -26,11 +26,11 @@ const PASSIVE_MIN_FRAMES = 3;
  * engineer's per-track state machines; this class only combines them and keeps the verdict
  * with the track.
  */
-export class TrackLiveness {
+export class LivenessPolicy {
   private readonly blink: BlinkDetector | null;
   private readonly turn: HeadTurnChallenge | null;
   /** Passive scores are always followed and reported; they decide only when access.liveness.passive is on. */
-  private readonly passive: PassivePolicy;
+  private readonly passive: PassiveCheck;
   private passiveState: 'pending' | 'passed' | 'failed' = 'pending';
   private passiveScore: number | null = null;
   private blinkState = 'pending';
@@ -42,15 +42,15 @@ export class TrackLiveness {
   ) {
     this.blink = o.blink ? new BlinkDetector({ earClosed: o.earClosed, earOpen: o.earOpen, timeoutMs: o.blinkTimeoutMs }) : null;
     this.turn = o.headTurn ? new HeadTurnChallenge(randomDirection(random), { yawDeg: o.headTurnYawDeg, timeoutMs: o.headTurnTimeoutMs }) : null;
-    this.passive = new PassivePolicy({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES });
+    this.passive = new PassiveCheck({ threshold: o.passiveThreshold, minFrames: PASSIVE_MIN_FRAMES });
   }
 
   update(face: FaceObservation, ts: number): LivenessReport {
-    if (face.antispoof === null && face.liveness === null) {
+    if (face.antispoofScore === null && face.livenessScore === null) {
       // The passive models are not loaded: as a required check it cannot pass (fail closed).
       if (this.o.passive) this.passiveState = 'failed';
     } else {
-      const u = this.passive.update(face.antispoof, face.liveness);
+      const u = this.passive.update(face.antispoofScore, face.livenessScore);
       this.passiveState = u.state;
       this.passiveScore = u.score;
     }

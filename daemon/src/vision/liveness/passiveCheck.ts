@@ -36,7 +36,7 @@ export function combinePassive(antispoof: number | null, liveness: number | null
   return combine === 'min' ? Math.min(antispoof, liveness) : (antispoof + liveness) / 2;
 }
 
-export class PassivePolicy {
+export class PassiveCheck {
   private readonly o: PassiveOptions;
   private readonly a: number[] = [];
   private readonly l: number[] = [];
