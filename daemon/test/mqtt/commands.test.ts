@@ -70,6 +70,21 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     expect(audit.at(-1)).toMatchObject({ actor: `mqtt:${BASE}/lock/set`, details: { via: 'mqtt', ok: true } });
   });
 
+  it('every command is answered on <base>/response with its id: success with the detail, refusal with the reason', async () => {
+    const before = w.seen.length;
+    const responseFor = (id: string) => w.waitFor((s) => s.topic === `${BASE}/response` && w.seen.indexOf(s) >= before && json(s).id === id);
+    await w.client.publishAsync(`${BASE}/lockdown/set`, JSON.stringify({ value: 'ON', id: 'req-1' }), { qos: 1 });
+    expect(json(await responseFor('req-1'))).toMatchObject({ ok: true, command: 'lockdown', detail: { mode: 'lockdown' } });
+    await w.client.publishAsync(`${BASE}/held_unlocked/set`, JSON.stringify({ value: 'ON', id: 'req-2' }), { qos: 1 });
+    expect(json(await responseFor('req-2'))).toMatchObject({ ok: false, error: expect.stringContaining('lockdown') });
+    await w.client.publishAsync(`${BASE}/lockdown/set`, JSON.stringify({ value: 'OFF', id: 'req-3' }), { qos: 1 });
+    expect(json(await responseFor('req-3'))).toMatchObject({ ok: true, detail: { mode: 'normal' } });
+    // request_health answers with the status, and publishes a health message (no bus round trip).
+    await w.client.publishAsync(`${BASE}/request_health/set`, JSON.stringify({ id: 'req-4' }), { qos: 1 });
+    expect(json(await responseFor('req-4'))).toMatchObject({ ok: true, detail: { status: expect.any(String) } });
+    await w.waitFor((s) => s.topic === `${BASE}/health` && w.seen.indexOf(s) >= before);
+  });
+
   it('bad payloads, unknown commands and stale commands get an error reply naming the problem and change nothing', async () => {
     const before = w.seen.length;
     const errorAfter = (pred: (e: Record<string, unknown>) => boolean) =>
@@ -107,7 +122,12 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     await w.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).mode === 'normal');
     expect(relayWrites(t.dir).filter((x) => x.level === 1)).toHaveLength(1);
     const audit = auditEntries(t.dir);
-    expect(audit.filter((a) => a.action === 'command.lockdown').map((a) => a.details?.on)).toEqual([true, false]);
+    expect(
+      audit
+        .filter((a) => a.action === 'command.lockdown')
+        .map((a) => a.details?.on)
+        .slice(-2),
+    ).toEqual([true, false]);
     expect(audit.filter((a) => a.action === 'command.unlock').at(-1)?.details).toMatchObject({ ok: false });
   });
 
