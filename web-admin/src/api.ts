@@ -1,4 +1,6 @@
 /// <reference lib="dom" />
+import type { MeJson } from '../../daemon/src/admin/apiTypes.js';
+
 /** The admin API client: JSON in and out, the session cookie sent by the browser, the CSRF token in a header. */
 
 export class ApiError extends Error {
@@ -12,12 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface Me {
-  setupRequired: boolean;
-  user: { id: number; username: string; role: 'admin' | 'viewer' } | null;
-  csrfToken: string | null;
-  unit: { id: string; name: string };
-}
+export type Me = MeJson;
 
 let csrf = '';
 let onUnauthenticated: () => void = () => {};

@@ -8,7 +8,7 @@ import { attendanceView, eventsView } from './views/events.js';
 import { enrollCameraView, enrollView, peopleView, personView } from './views/people.js';
 import { auditView, healthView, settingsView, usersView } from './views/settings.js';
 
-const session: Session = { me: { setupRequired: false, user: null, csrfToken: null, unit: { id: '', name: 'BLINK' } } };
+const session: Session = { me: { setupRequired: false, user: null, csrfToken: null, unit: { id: '', name: 'BLINK' }, idleMinutes: 30 } };
 const main = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;
 const unitName = document.getElementById('unit-name')!;

@@ -1,20 +1,8 @@
 /// <reference lib="dom" />
 import { h } from './dom.js';
+import type { FrameMetaJson } from '../../daemon/src/admin/apiTypes.js';
 
-interface LiveFace {
-  box: { x: number; y: number; width: number; height: number };
-  name: string | null;
-  score: number | null;
-  quality: { faceSizePx: number; sharpness: number; poseScore: number; problems: string[] } | null;
-}
-export interface FrameMeta {
-  seq: number;
-  /** False when the frame came without face analysis (no boxes). */
-  analysed?: boolean;
-  width: number;
-  height: number;
-  faces: LiveFace[];
-}
+export type FrameMeta = FrameMetaJson;
 
 /**
  * The camera, polled as single JPEGs (~3 fps; one request at a time, so a slow phone on
@@ -45,11 +33,12 @@ export function liveView(
     ctx.font = `${Math.max(14, Math.round(canvas.width / 30))}px system-ui, sans-serif`;
     for (const f of meta.faces) {
       const { x, y, width, height } = f.box;
-      const ok = f.name !== null;
-      ctx.strokeStyle = ok ? '#1f9d55' : f.quality?.problems.length ? '#d97706' : '#2563eb';
+      const ok = f.name !== null && f.status !== 'DEACTIVATED';
+      // A deactivated person is named (the door recognises and denies them), in red.
+      ctx.strokeStyle = ok ? '#1f9d55' : f.status === 'DEACTIVATED' ? '#dc2626' : f.quality?.problems.length ? '#d97706' : '#2563eb';
       ctx.strokeRect(x * scale, y * scale, width * scale, height * scale);
       const label = f.name
-        ? `${f.name}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}`
+        ? `${f.name}${f.status === 'DEACTIVATED' ? ' (deactivated)' : ''}${f.score !== null ? ` ${f.score.toFixed(2)}` : ''}`
         : (f.quality?.problems[0] ?? (options.names === false ? 'face' : 'unknown'));
       const tw = ctx.measureText(label).width + 8;
       const th = parseInt(ctx.font, 10) + 6;

@@ -3,15 +3,10 @@ import { api, get } from '../api.js';
 import { clear, confirmDialog, fmtTime, h, showError, toast } from '../dom.js';
 import { liveView } from '../liveView.js';
 import type { Session } from '../session.js';
-import { eventRow, type AccessEvent } from './events.js';
+import { eventRow } from './events.js';
+import type { DashboardJson } from '../../../daemon/src/admin/apiTypes.js';
 
-interface Dashboard {
-  today: string;
-  door: { relay: 'on' | 'off'; contact: 'open' | 'closed' | null; mode: string; unlockReason: string | null; changedAt: string };
-  counts: { granted: number; denied: number; present: number; late: number; people: number };
-  attendance: Array<{ personName: string; checkIn: string | null; checkOut: string | null; late: boolean }>;
-  recent: AccessEvent[];
-}
+type Dashboard = DashboardJson;
 
 const MODE_LABEL: Record<string, string> = { normal: 'Normal', lockdown: 'LOCKDOWN', held_unlocked: 'Held unlocked' };
 

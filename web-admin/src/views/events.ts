@@ -1,18 +1,9 @@
 /// <reference lib="dom" />
 import { get } from '../api.js';
 import { clear, daysAgo, fmtDateTime, h, showError, today } from '../dom.js';
+import type { AccessEventJson, AttendanceDayJson } from '../../../daemon/src/admin/apiTypes.js';
 
-export interface AccessEvent {
-  seq: number;
-  ts: string;
-  result: 'GRANTED' | 'DENIED';
-  reason: string;
-  personId: string | null;
-  personName: string | null;
-  score: number | null;
-  margin: number | null;
-  source: string;
-}
+export type AccessEvent = AccessEventJson;
 
 export function eventRow(e: AccessEvent): HTMLElement {
   const scores = [e.score !== null ? `score ${e.score.toFixed(2)}` : '', e.margin !== null ? `margin ${e.margin.toFixed(2)}` : ''].filter(Boolean).join(' · ');
@@ -114,14 +105,7 @@ export function eventsView(params: URLSearchParams = new URLSearchParams()): HTM
   );
 }
 
-interface AttendanceDay {
-  day: string;
-  personName: string;
-  checkIn: string | null;
-  checkOut: string | null;
-  status: string | null;
-  late: boolean;
-}
+type AttendanceDay = AttendanceDayJson;
 
 export function attendanceView(): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));

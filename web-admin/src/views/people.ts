@@ -4,28 +4,12 @@ import { api, get, ApiError } from '../api.js';
 import { clear, confirmDialog, fmtDateTime, h, showError, toast } from '../dom.js';
 import { liveView, type FrameMeta } from '../liveView.js';
 import type { Session } from '../session.js';
+import type { PeoplePageJson, PersonJson } from '../../../daemon/src/admin/apiTypes.js';
 
-interface Window_ {
-  days: string[];
-  start: string;
-  end: string;
-}
-export interface Person {
-  id: string;
-  name: string;
-  externalId: string | null;
-  status: 'ACTIVE' | 'DEACTIVATED';
-  validFrom: string | null;
-  validUntil: string | null;
-  schedule: Window_[] | null;
-  notes: string | null;
-  templates: number;
-  hasThumbnail: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Person = PersonJson;
+type Window_ = NonNullable<Person['schedule']>[number];
 
-const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const DAYS: Window_['days'] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 function avatar(p: Person): HTMLElement {
   return p.hasThumbnail
@@ -43,14 +27,7 @@ function avatar(p: Person): HTMLElement {
 }
 
 /** One page of GET /api/v1/people. */
-interface PeoplePage {
-  items: Person[];
-  total: number;
-  offset: number;
-  limit: number;
-  nextCursor: string | null;
-  prevCursor: string | null;
-}
+type PeoplePage = PeoplePageJson;
 
 type StatusFilter = '' | 'ACTIVE' | 'DEACTIVATED';
 type SortOrder = 'name' | '-name';
@@ -427,7 +404,8 @@ function scheduleEditor(initial: Window_[] | null): { el: HTMLElement; value: ()
     value: () => {
       const ws = [...rows.querySelectorAll<HTMLElement>('.window')].map((r) => {
         const [start, end] = [...r.querySelectorAll<HTMLInputElement>('input[type=time]')].map((i) => i.value);
-        return { days: [...r.querySelectorAll<HTMLInputElement>('input[type=checkbox]:checked')].map((c) => c.value), start: start ?? '', end: end ?? '' };
+        const days = [...r.querySelectorAll<HTMLInputElement>('input[type=checkbox]:checked')].map((c) => c.value as Window_['days'][number]);
+        return { days, start: start ?? '', end: end ?? '' };
       });
       return ws.length ? ws : null;
     },

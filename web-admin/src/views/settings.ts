@@ -2,17 +2,9 @@
 import { api, get } from '../api.js';
 import { clear, h, showError, toast } from '../dom.js';
 import type { Session } from '../session.js';
+import type { SettingJson } from '../../../daemon/src/admin/apiTypes.js';
 
-interface Setting {
-  path: string;
-  section: string;
-  live: boolean;
-  value: unknown;
-  overridden: boolean;
-  secret: boolean;
-  isSet?: boolean;
-  pendingRestart: boolean;
-}
+type Setting = SettingJson;
 
 const SECTIONS: Record<string, [string, string]> = {
   recognition: ['Recognition', 'How similar a face must be to an enrolled one. Higher threshold = fewer false accepts, more retries.'],

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessEvent, EventQuery } from '../../store/eventsRepo.js';
 import type { AdminContext } from '../adminContext.js';
+import type { AttendanceDayJson, DashboardJson } from '../apiTypes.js';
 import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
 import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../../time/localTime.js';
@@ -54,16 +55,6 @@ const eventQuery = {
   },
 } as const;
 
-export interface AttendanceDay {
-  day: string;
-  personId: string;
-  personName: string;
-  checkIn: string | null;
-  checkOut: string | null;
-  status: string | null;
-  late: boolean;
-}
-
 export function activityRoutes(app: FastifyInstance, admin: AdminContext): void {
   const { store, config, registry } = admin;
   const tz = () => config.unit.timezone;
@@ -86,11 +77,11 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   };
 
   /** One row per person and day: first check-in (on time or late) and the check-out. */
-  const attendanceDays = (q: { from?: string; to?: string; personId?: string }): AttendanceDay[] => {
+  const attendanceDays = (q: { from?: string; to?: string; personId?: string }): AttendanceDayJson[] => {
     checkRange(q);
     const rows = store.attendance.query({ ...q, limit: 100_000 });
     const names = registry.names(rows.map((r) => r.personId));
-    const byKey = new Map<string, AttendanceDay>();
+    const byKey = new Map<string, AttendanceDayJson>();
     for (const r of rows) {
       const key = `${r.day}|${r.personId}`;
       const d = byKey.get(key) ?? {
@@ -124,7 +115,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
         },
       },
     },
-    async () => {
+    async (): Promise<DashboardJson> => {
       const today = localDay(tz(), admin.now());
       const from = dayStartIso(tz(), today);
       const to = dayStartIso(tz(), nextDay(today));
