@@ -12,6 +12,13 @@ export interface HealthProbe {
   cause?: 'camera' | 'vision';
 }
 
+/** How the watchdog talks to systemd (SdNotifier; a recorder in tests). */
+export interface Notifier {
+  readonly enabled: boolean;
+  notify(fields: Record<string, string | number>): Promise<boolean>;
+  notifySync(fields: Record<string, string | number>): boolean;
+}
+
 export interface WatchdogProbes {
   /** Resolves when the unit is ready to serve (store open, models loaded, camera delivering or absent). */
   ready(): Promise<void>;
@@ -76,7 +83,7 @@ export class WatchdogService extends BaseService {
   private lastStatus = '';
   private pings = 0;
   private lastRoundAt = 0;
-  private readonly notifier: SdNotifier;
+  private readonly notifier: Notifier;
   private readonly intervalMs: number | null;
 
   constructor(
@@ -85,9 +92,10 @@ export class WatchdogService extends BaseService {
     private readonly alarms: AlarmRegistry,
     private readonly log: Logger,
     env: NodeJS.ProcessEnv = process.env,
+    notifier?: Notifier,
   ) {
     super('systemd', bus);
-    this.notifier = new SdNotifier(env, (m) => log.warn(m));
+    this.notifier = notifier ?? new SdNotifier(env, (m) => log.warn(m));
     this.intervalMs = watchdogIntervalMs(env);
   }
 
