@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
+import { percentile, round2 } from '../util/stats.js';
 import type { BenchResult, BenchSection } from './main.js';
 import { configSchema } from '../config/schema.js';
 import { Controller } from '../controller.js';
@@ -22,10 +23,7 @@ import { PeopleTable } from '../registry/peopleTable.js';
 import { hashPassword } from '../admin/password.js';
 import { testDataDir } from '../system/paths.js';
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 100) / 100;
-}
+const p2 = (values: number[], p: number): number => round2(percentile(values, p));
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
@@ -42,7 +40,7 @@ export const adminSection: BenchSection = {
   async run(ctx) {
     const result: BenchResult = {};
     const hashes = await timed(3, () => hashPassword('a long enough password'));
-    result.admin_scrypt_hash_ms = percentile(hashes, 50);
+    result.admin_scrypt_hash_ms = p2(hashes, 50);
 
     const dir = mkdtempSync(join(tmpdir(), 'blink-bench-admin-'));
     const config = configSchema.parse({ store: { dataDir: dir }, door: { driver: 'simulated' }, admin: { port: 0 } });
@@ -89,8 +87,8 @@ export const adminSection: BenchSection = {
       ] as const) {
         await timed(5, () => get(path));
         const t = await timed(100, () => get(path));
-        result[`admin_${name}_ms_p50`] = percentile(t, 50);
-        result[`admin_${name}_ms_p95`] = percentile(t, 95);
+        result[`admin_${name}_ms_p50`] = p2(t, 50);
+        result[`admin_${name}_ms_p95`] = p2(t, 95);
       }
 
       const faces = join(testDataDir(), 'faces', 'amy');

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { percentile, round2 } from '../util/stats.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -38,11 +39,7 @@ const log = createLogger('silent');
 const VIDEO = () => join(testDataDir(), 'video', 'focus_mahie_test_1.avi');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
-  return Math.round((s[i] ?? NaN) * 100) / 100;
-}
+const p2 = (values: number[], p: number): number => round2(percentile(values, p));
 
 async function startVision(config: Config): Promise<VisionClient> {
   const v = config.vision;
@@ -163,11 +160,11 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     await camera.stop();
     await client.stop();
     return {
-      relay_pulse_error_p50_idle_ms: percentile(idle, 50),
-      relay_pulse_error_p99_idle_ms: percentile(idle, 99),
-      relay_pulse_error_p50_ms: percentile(loaded, 50),
-      relay_pulse_error_p99_ms: percentile(loaded, 99),
-      relay_pulse_error_max_ms: percentile(loaded, 100),
+      relay_pulse_error_p50_idle_ms: p2(idle, 50),
+      relay_pulse_error_p99_idle_ms: p2(idle, 99),
+      relay_pulse_error_p50_ms: p2(loaded, 50),
+      relay_pulse_error_p99_ms: p2(loaded, 99),
+      relay_pulse_error_max_ms: p2(loaded, 100),
       relay_pulses_measured: loaded.length,
       fps_640x480: Math.round(fps * 10) / 10,
       fps_640x480_camera: cam.fps,
@@ -284,7 +281,7 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
 async function runUnlock(ctx: BenchContext): Promise<BenchResult> {
   const withPassive = await unlockLatency(ctx, true, 8);
   const recognitionOnly = await unlockLatency(ctx, false, 8);
-  const p = (v: number[], q: number) => (v.length ? percentile(v, q) : null);
+  const p = (v: number[], q: number) => (v.length ? p2(v, q) : null);
   return {
     // headline: no liveness check at all (no challenge, no passive model): recognition → relay
     unlock_latency_ms_p50: p(recognitionOnly, 50),

@@ -5,15 +5,11 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { percentile } from '../util/stats.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
 
 const WARMUP = 20;
 const RUNS = 200;
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 /** deterministic pseudo-face input: smooth gradient + noise in face-api's normalised range */
 function syntheticInput(): Float32Array {

@@ -9,6 +9,7 @@
  * module-level variables, so each configuration gets its own instance of Human's bundle (tfjs
  * itself, an external dependency of that bundle, is shared).
  */
+import { iou } from '../vision/box.js';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -116,14 +117,9 @@ export function peerFace(face: any): PeerFace {
   };
 }
 
-function iou(a: number[], b: number[]): number {
-  const [ax, ay, aw, ah] = a as [number, number, number, number];
-  const [bx, by, bw, bh] = b as [number, number, number, number];
-  const ix = Math.max(0, Math.min(ax + aw, bx + bw) - Math.max(ax, bx));
-  const iy = Math.max(0, Math.min(ay + ah, by + bh) - Math.max(ay, by));
-  const inter = ix * iy;
-  return inter / (aw * ah + bw * bh - inter);
-}
+/** IoU of two [x, y, width, height] boxes (Human's layout). */
+const iouXywh = (a: number[], b: number[]): number =>
+  iou({ x: a[0]!, y: a[1]!, width: a[2]!, height: a[3]! }, { x: b[0]!, y: b[1]!, width: b[2]!, height: b[3]! });
 
 /**
  * Is Human's output with the short-range detector the same face as with its own BlazeFace?
@@ -139,7 +135,7 @@ export function checkSameFace(short: PeerFace[], blaze: PeerFace[]): { error: st
   const b = blaze[0];
   if (short.length !== 1 || !s) return { error: `short-range detector: ${short.length} faces (want 1)`, boxIou: 0, meshMeanDiffPx: NaN };
   if (!b) return { error: 'BlazeFace run found no face to compare with', boxIou: 0, meshMeanDiffPx: NaN };
-  const boxIou = iou(s.box, b.box);
+  const boxIou = iouXywh(s.box, b.box);
   let d = 0;
   const n = Math.min(s.mesh.length, b.mesh.length);
   for (let i = 0; i < n; i++) d += Math.hypot((s.mesh[i]![0] ?? 0) - (b.mesh[i]![0] ?? 0), (s.mesh[i]![1] ?? 0) - (b.mesh[i]![1] ?? 0));

