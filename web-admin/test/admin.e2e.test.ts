@@ -1,9 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBlinkd, tempDir, REPO_ROOT, type RunningBlinkd } from '../../daemon/test/helpers/blinkd.js';
+import { startBlinkd, tempDir, type RunningBlinkd } from '../../daemon/test/helpers/blinkd.js';
 import { testDataDir } from '../../daemon/src/system/paths.js';
+import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
 
 /**
  * The web admin end to end, in headless Chromium against a real `blinkd run` (compiled):
@@ -13,15 +14,10 @@ import { testDataDir } from '../../daemon/src/system/paths.js';
  * a settings change, sign-out. Screenshots go to test-output/screenshots/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const FACES = join(testDataDir(), 'faces');
-const SHOTS = resolve(REPO_ROOT, 'test-output', 'screenshots');
 const haveData = existsSync(join(FACES, 'amy', 'amy1.png'));
-const haveChromium = existsSync(CHROMIUM);
 if (process.env.CI && !haveData) throw new Error(`test data missing at ${FACES}`);
-if (process.env.CI && !haveChromium) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
 const PASSWORD = 'door-keeper-2026';
-const PHONE = { width: 390, height: 844 };
 
 describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
   const tmp = tempDir('blink-e2e-');
@@ -67,18 +63,7 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     // The one-time token is in the data folder and on the console (the journal), where an installer finds it.
     setupToken = readFileSync(join(tmp.dir, 'data', 'admin-setup-token'), 'utf8').trim();
     expect(blinkd.lines.some((l) => typeof l.msg === 'string' && l.msg.includes(setupToken))).toBe(true);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, acceptDownloads: true });
     page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err.message));

@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeopleTable } from '../../daemon/src/registry/peopleTable.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
 import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
+import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
 
 /**
  * The People page at site scale in headless Chromium on a 390 px phone: 2,143 people, paged
@@ -14,11 +15,6 @@ import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
  * The UI is bundled from web-admin/src into a temp dir, so this tests the current source.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = resolve(REPO_ROOT, 'test-output', 'screenshots');
-const haveChromium = existsSync(CHROMIUM);
-if (process.env.CI && !haveChromium) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
-const PHONE = { width: 390, height: 844 };
 const N = 2143;
 const FIRST = ['Ann', 'Bo', 'Carl', 'Dana', 'Eve', 'Finn', 'Gus', 'Hana', 'Ivo', 'Jan', 'Kim', 'Lea', 'Mo', 'Nia', 'Ole', 'Pia', 'Rui', 'Sam', 'Tove', 'Uma'];
 const LAST = ['Abbott', 'Berg', 'Chen', 'Diaz', 'Engel', 'Fox', 'Grant', 'Holm', 'Ito', 'Jensen', 'Khan', 'Lund', 'Moss', 'Nagy', 'Ortiz', 'Park', 'Ruiz'];
@@ -59,18 +55,7 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
     });
     expect(await new Client(h.url).setup(h.setupToken(), 'facilities', 'correct horse battery')).toBe(200);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchBrowser();
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
     page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err.message));
