@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { AccessRecorder } from './access/recorder.js';
 import { AccessService } from './access/accessService.js';
 import { AdminApi } from './admin/adminApi.js';
@@ -95,7 +96,12 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
 
   // The owners of the unit's facts.
   const alarms = new AlarmRegistry(bus, child('alarms'));
-  const door = new DoorService(config.door, bus, alarms, child('door'), o.gpioDriver);
+  const door = new DoorService(config.door, bus, alarms, child('door'), {
+    timeZone: config.unit.timezone,
+    modeFile: join(resolve(config.store.dataDir), 'door-mode.json'),
+    audit: (action, details) => store.audit.record('system', action, null, details),
+    ...(o.gpioDriver ? { driverFactory: o.gpioDriver } : {}),
+  });
 
   // The frame loop: camera → vision → registry (who is it) → access (decision).
   const runtime = o.runtime ?? 'full';

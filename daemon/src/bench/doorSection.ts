@@ -74,7 +74,7 @@ async function pulseErrors(count: number, ms: number): Promise<number[]> {
   const config = parseConfig({ door: { driver: 'simulated', pulseMs: ms } }, 'bench').door;
   const gpio = new SimulatedGpioDriver();
   const bus = new EventBus();
-  const door = new DoorService(config, bus, new AlarmRegistry(bus, log), log, () => gpio);
+  const door = new DoorService(config, bus, new AlarmRegistry(bus, log), log, { driverFactory: () => gpio });
   await door.start();
   for (let i = 0; i < count; i++) {
     door.pulse('bench', ms);
@@ -234,7 +234,7 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     const { registry } = await enrolledGallery(client, store);
     const bus = new EventBus();
     const gpio = new SimulatedGpioDriver();
-    const door = new DoorService(config.door, bus, new AlarmRegistry(bus, log), log, () => gpio);
+    const door = new DoorService(config.door, bus, new AlarmRegistry(bus, log), log, { driverFactory: () => gpio });
     await door.start();
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {

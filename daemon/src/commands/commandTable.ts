@@ -35,8 +35,9 @@ export function commandTable(d: CommandDeps): CommandTable {
       if (typeof c.on !== 'boolean') return { ok: false, error: 'held_unlocked needs on: true or false' };
       if (c.on && d.door.state().mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: leave lockdown first' };
       if (!c.on && d.door.state().mode !== 'held_unlocked') return { ok: true, detail: { mode: d.door.state().mode } };
-      d.door.setMode(c.on ? 'held_unlocked' : 'normal');
-      return { ok: true, detail: { mode: d.door.state().mode } };
+      const refusal = d.door.setMode(c.on ? 'held_unlocked' : 'normal');
+      if (refusal) return { ok: false, error: refusal };
+      return { ok: true, detail: { mode: d.door.state().mode, ...(c.on ? { endsAfterMinutes: d.config.door.heldUnlockedMaxMinutes } : {}) } };
     },
     // Re-read people and templates from the database (changes made by another process are also picked up by themselves within seconds).
     reload_people: () => ({ ok: true, detail: d.registry.reload() }),

@@ -191,6 +191,15 @@ export const doorSchema = z
     exitButtonActiveLevel: key(z.union([z.literal(0), z.literal(1)]).default(0), { doc: 'Level on the button pin when pressed.' }),
     debounceMs: key(z.number().int().min(0).max(1000).default(30), { doc: 'Input debounce.' }),
     heldOpenAlarmMs: key(z.number().int().min(1000).max(3_600_000).default(30_000), { doc: 'Door open longer than this = held-open alarm.', ...doorLive }),
+    heldUnlockedMaxMinutes: key(z.number().int().min(1).max(10_080).default(720), {
+      doc: 'Held-unlocked mode ends by itself after this long (back to normal, relay off). It never survives a restart: the door comes back locked and the end is audited.',
+      admin: 'door',
+      live: false,
+    }),
+    heldUnlockedWindows: key(z.array(weeklyWindowSchema).max(20).default([]), {
+      doc: 'Weekly windows in which the door may be held unlocked (e.g. business hours); outside them the command is refused and a hold ends. Empty = any time (still bounded by heldUnlockedMaxMinutes).',
+      defaultText: 'any time',
+    }),
     gpioOffset: key(z.union([z.literal('auto'), z.number().int().min(0).max(2048)]).default('auto'), {
       doc: 'Number added to BCM pin numbers for sysfs; `auto` detects the Pi 5 (RP1) chip.',
     }),

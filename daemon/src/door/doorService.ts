@@ -1,76 +1,95 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
 import type { Config } from '../config/schema.js';
-import type { DoorState, EventBus, ExitRequest } from '../events.js';
+import type { DoorMode, DoorState, EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
 import { BaseService } from '../service.js';
-import type { GpioDriver, GpioInput, Level } from './gpio/driver.js';
+import { compiledWorker } from '../util/workerPath.js';
+import type { FromDoorController, ToDoorController } from './doorProtocol.js';
+import { DoorStateMachine, heldUnlockedRefusal, type DoorHooks, type PulseResult } from './doorStateMachine.js';
+import type { GpioDriver } from './gpio/driver.js';
 import { selectGpioDriver } from './gpio/selectDriver.js';
-import { SimulatedGpioDriver, type SimulatedPinState } from './gpio/simulatedDriver.js';
 import { Relay } from './relay.js';
 
-/** A door opening is "authorized" if it starts this long after an unlock ended (people are slow to push). */
-const LATE_OPEN_GRACE_MS = 1500;
+export type { PulseResult } from './doorStateMachine.js';
 
-export interface PulseResult {
-  ok: boolean;
-  error?: string;
-  /** The pulse length actually used (capped at door.maxUnlockMs). */
-  ms?: number;
+/** How long start() waits for the controller process. */
+const CONTROLLER_START_MS = 15_000;
+/** How long stop() waits for it to turn the relay off and exit. */
+const CONTROLLER_STOP_MS = 2000;
+
+export interface DoorServiceOptions {
+  /** Run the state machine in this thread on this driver (tests, bench). Without it the door runs in its controller process. */
+  driverFactory?: (c: Config['door']) => GpioDriver;
+  /** The unit's time zone (held-unlocked windows). */
+  timeZone?: string;
+  /** Where the mode is kept across restarts (a lockdown survives a restart; held-unlocked never does). */
+  modeFile?: string;
+  /** Records what the door did on its own (a hold ended by a restart or its limit). */
+  audit?: (action: string, details: Record<string, unknown>) => void;
 }
 
 /**
- * The door state machine. Owns the relay output, the door contact and the request-to-exit
- * button, and the mode (normal | lockdown | held_unlocked).
+ * The door as the daemon sees it. The logic (DoorStateMachine: relay, contact, exit button,
+ * modes and their timers) runs in the door controller process (controllerMain.ts), which owns the
+ * GPIO lines; this service forks it, sends it grants and mode changes, and mirrors its state:
+ * `door.changed` and `door.exit_request` on the bus, held_open / forced_open in the AlarmRegistry.
+ * Calls are synchronous for the caller (the decider, the command table): the mirror changes at
+ * once and the controller's confirmations, numbered, bring it up to date.
  *
- *  - grant(): one relay pulse (door.pulseMs, capped at door.maxUnlockMs); refused in lockdown.
- *  - exit button: a pulse in every mode (egress is never blocked by software), announced on the
- *    bus as 'door.exit_request' (the access service records it as an access event).
- *  - contact: opening while the relay is off and no unlock just ended → forced_open alarm;
- *    open longer than door.heldOpenAlarmMs → held_open alarm (not in held_unlocked mode); both
- *    clear when the door closes. Alarms live in the AlarmRegistry.
- *
- * The relay is off at start, at stop and from the crash handler (emergencyOff). It is the first
- * service started and the last stopped.
+ * The relay is off at start, at stop, on a crash of either process, and — because the
+ * controller turns it off when its IPC channel closes — when the daemon is killed. A lockdown
+ * survives a restart (kept in door.modeFile); held-unlocked never does, and saying so is audited.
  */
 export class DoorService extends BaseService {
-  private driver: GpioDriver | null = null;
-  private relay: Relay | null = null;
-  private contact: GpioInput | null = null;
-  private exitButton: GpioInput | null = null;
-  private pulseTimer: NodeJS.Timeout | null = null;
-  private heldOpenTimer: NodeJS.Timeout | null = null;
-  private lastUnlockEndedAt = -Infinity;
-  private door: DoorState = { relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: new Date().toISOString() };
+  private machine: DoorStateMachine | null = null;
+  private child: ChildProcess | null = null;
+  private mirror: DoorState = { relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: new Date().toISOString() };
+  private sentSeq = 0;
   private pulses = 0;
+  private driver = 'unknown';
+  private stopping = false;
+  private restarts = 0;
+  private lastError: string | null = null;
 
   constructor(
     private readonly config: Config['door'],
     bus: EventBus,
     private readonly alarms: AlarmRegistry,
     private readonly log: Logger,
-    private readonly driverFactory: (c: Config['door']) => GpioDriver = (c) => selectGpioDriver(c, (m) => log.warn(m)),
+    private readonly options: DoorServiceOptions = {},
   ) {
     super('door', bus);
   }
 
-  protected onStart(): void {
-    this.driver = this.driverFactory(this.config);
-    this.relay = new Relay(this.driver, this.config.relayPin, this.config.relayActiveLow);
-    this.relay.off();
-    if (this.config.contactPin !== null) {
-      this.contact = this.driver.input(this.config.contactPin, this.config.debounceMs);
-      this.door.contact = this.contact.read() === this.config.contactOpenLevel ? 'open' : 'closed';
-      this.contact.watch((level) => this.onContact(level));
-    }
-    if (this.config.exitButtonPin !== null) {
-      this.exitButton = this.driver.input(this.config.exitButtonPin, this.config.debounceMs);
-      this.exitButton.watch((level) => {
-        if (level === this.config.exitButtonActiveLevel) this.onExitButton();
-      });
+  private get timeZone(): string {
+    return this.options.timeZone ?? '';
+  }
+
+  private hooks(): DoorHooks {
+    return {
+      changed: (state) => this.adopt(state),
+      alarm: (type, active, reason, details) => (active ? this.alarms.raise(type, reason, details) : this.alarms.clear(type, reason)),
+      exitRequest: (req) => this.bus.emit('door.exit_request', req),
+      log: (level, msg, details) => this.log[level](details ?? {}, msg),
+    };
+  }
+
+  protected async onStart(): Promise<void> {
+    this.stopping = false;
+    if (this.options.driverFactory) {
+      this.machine = new DoorStateMachine(this.config, this.options.driverFactory(this.config), this.hooks(), { timeZone: this.timeZone });
+      this.machine.start();
+      this.driver = this.machine.driverName;
+      this.mirror = this.machine.state();
+    } else {
+      await this.spawn();
     }
     this.log.info(
       {
-        driver: this.driver.name,
+        driver: this.driver,
+        controller: this.machine ? 'in-process' : 'process',
         relayPin: this.config.relayPin,
         activeLow: this.config.relayActiveLow,
         contactPin: this.config.contactPin,
@@ -78,65 +97,51 @@ export class DoorService extends BaseService {
       },
       'door relay ready (off)',
     );
+    this.restoreMode();
   }
 
-  /**
-   * Unlock for an access grant: one pulse, unless the door is in lockdown. In held-unlocked
-   * mode the door is already open and nothing changes.
-   */
+  /** Unlock for an access grant: one pulse, unless in lockdown; in held-unlocked nothing changes. */
   grant(reason: string, ms: number = this.config.pulseMs): PulseResult {
-    if (this.door.mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: unlock refused' };
-    if (this.door.mode === 'held_unlocked') return { ok: true, ms: 0 };
-    return this.pulse(reason, ms);
+    if (this.machine) return this.machine.grant(reason, ms);
+    if (this.mirror.mode === 'lockdown') return { ok: false, error: 'the unit is in lockdown: unlock refused' };
+    if (this.mirror.mode === 'held_unlocked') return { ok: true, ms: 0 };
+    return this.pulse(reason, ms, 'grant');
   }
 
   /** One relay pulse of `ms` (default: the configured pulse), capped at the maximum unlock time. Mode is not checked. */
-  pulse(reason: string, ms: number = this.config.pulseMs): PulseResult {
-    if (!this.relay) throw new Error('door service is not started');
+  pulse(reason: string, ms: number = this.config.pulseMs, kind: 'grant' | 'pulse' = 'pulse'): PulseResult {
+    if (this.machine) return this.machine.pulse(reason, ms);
+    if (!this.child) throw new Error('door service is not started');
     if (!Number.isFinite(ms) || ms <= 0) return { ok: false, error: `pulse length must be a positive number of ms (got ${ms})` };
     const length = Math.min(ms, this.config.maxUnlockMs);
-    if (this.pulseTimer) clearTimeout(this.pulseTimer);
-    this.relay.on();
-    this.pulses++;
-    this.setState({ relay: 'on', unlockReason: reason });
-    this.pulseTimer = setTimeout(() => {
-      this.pulseTimer = null;
-      if (this.door.mode === 'held_unlocked') return;
-      this.relay?.off();
-      this.lastUnlockEndedAt = performance.now();
-      this.setState({ relay: 'off', unlockReason: null });
-    }, length);
+    this.send({ type: kind, seq: ++this.sentSeq, reason, ms: length });
+    this.setMirror({ relay: 'on', unlockReason: reason });
     return { ok: true, ms: length };
   }
 
-  /**
-   * Lockdown: no grants, relay off. Held-unlocked: relay on until the mode is left.
-   * Normal: relay follows pulses.
-   */
-  setMode(mode: DoorState['mode']): void {
-    if (!this.relay) throw new Error('door service is not started');
-    if (this.pulseTimer) clearTimeout(this.pulseTimer);
-    this.pulseTimer = null;
-    const wasOn = this.door.relay === 'on';
-    if (mode === 'held_unlocked') this.relay.on();
-    else this.relay.off();
-    if (wasOn && mode !== 'held_unlocked') this.lastUnlockEndedAt = performance.now();
-    if (mode === 'held_unlocked') {
-      this.alarms.clear('held_open', 'the door is held unlocked');
-      if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
-      this.heldOpenTimer = null;
-    } else if (this.door.contact === 'open' && !this.heldOpenTimer) this.armHeldOpen();
-    this.log.info({ mode }, 'door mode');
-    this.setState({ mode, relay: mode === 'held_unlocked' ? 'on' : 'off', unlockReason: mode === 'held_unlocked' ? 'held_unlocked' : null });
+  /** Lockdown, held-unlocked or normal. Returns why it was refused (held-unlocked outside its windows), or null. */
+  setMode(mode: DoorMode, why = 'command'): string | null {
+    let refusal: string | null;
+    if (this.machine) refusal = this.machine.setMode(mode, why);
+    else {
+      if (!this.child) throw new Error('door service is not started');
+      refusal = mode === 'held_unlocked' ? heldUnlockedRefusal(this.config, this.timeZone) : null;
+      if (!refusal) {
+        this.send({ type: 'mode', seq: ++this.sentSeq, mode, why });
+        this.setMirror({ mode, relay: mode === 'held_unlocked' ? 'on' : 'off', unlockReason: mode === 'held_unlocked' ? 'held_unlocked' : null });
+      }
+    }
+    if (!refusal) this.saveMode(mode);
+    return refusal;
   }
 
   /** Synchronous relay off, for shutdown and crash paths. Never throws. */
   emergencyOff(): boolean {
     try {
-      if (this.pulseTimer) clearTimeout(this.pulseTimer);
-      this.pulseTimer = null;
-      this.relay?.off();
-      this.door = { ...this.door, relay: 'off', unlockReason: null, changedAt: new Date().toISOString() };
+      if (this.machine) return this.machine.emergencyOff();
+      // The controller turns the relay off on SIGTERM (and on its own when this process is gone).
+      if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
+      this.mirror = { ...this.mirror, relay: 'off', unlockReason: null };
       return true;
     } catch {
       return false;
@@ -144,89 +149,185 @@ export class DoorService extends BaseService {
   }
 
   state(): DoorState {
-    return { ...this.door };
+    return this.machine ? this.machine.state() : { ...this.mirror };
   }
 
-  /** Pin levels of the simulated driver (admin UI), or null on real GPIO. */
-  simulatedPins(): SimulatedPinState | null {
-    return this.driver instanceof SimulatedGpioDriver ? this.driver.snapshot() : null;
-  }
-
-  /**
-   * Simulated driver only: drive the contact or exit button as if the wire changed (admin
-   * "simulate" controls). `press` = exit button active then released.
-   */
-  simulate(input: 'contact' | 'exit_button', value: 'open' | 'closed' | 'press'): { ok: boolean; error?: string } {
-    if (!(this.driver instanceof SimulatedGpioDriver)) return { ok: false, error: 'simulation needs the simulated GPIO driver' };
-    if (input === 'contact') {
-      if (this.config.contactPin === null) return { ok: false, error: 'no door contact configured (door.contactPin)' };
-      if (value !== 'open' && value !== 'closed') return { ok: false, error: 'contact takes open or closed' };
-      const open = this.config.contactOpenLevel;
-      this.driver.setInput(this.config.contactPin, (value === 'open' ? open : 1 - open) as Level);
-      return { ok: true };
+  protected override async onStop(): Promise<void> {
+    this.stopping = true;
+    if (this.machine) {
+      this.machine.stop();
+      this.machine = null;
+      return;
     }
-    if (this.config.exitButtonPin === null) return { ok: false, error: 'no exit button configured (door.exitButtonPin)' };
-    if (value !== 'press') return { ok: false, error: 'exit_button takes press' };
-    const active = this.config.exitButtonActiveLevel;
-    this.driver.pulseInput(this.config.exitButtonPin, active, Math.max(50, this.config.debounceMs * 3));
-    return { ok: true };
-  }
-
-  protected override onStop(): void {
-    this.emergencyOff();
-    if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
-    this.heldOpenTimer = null;
-    this.contact?.close();
-    this.exitButton?.close();
-    this.relay?.close();
-    this.driver?.close();
-    this.contact = null;
-    this.exitButton = null;
-    this.relay = null;
-    this.driver = null;
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    try {
+      child.send({ type: 'stop' } satisfies ToDoorController);
+    } catch {
+      child.kill('SIGTERM');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, CONTROLLER_STOP_MS)))]);
+    clearTimeout(timer);
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      this.relayOffDirect('the door controller did not stop');
+    }
+    this.mirror = { ...this.mirror, relay: 'off', unlockReason: null };
   }
 
   health(): Record<string, unknown> {
-    return { driver: this.driver?.name ?? null, ...this.door, pulses: this.pulses };
+    return {
+      driver: this.driver,
+      controller: this.machine ? 'in-process' : { pid: this.child?.pid ?? null, restarts: this.restarts, lastError: this.lastError },
+      ...this.state(),
+      pulses: this.machine?.pulses ?? this.pulses,
+    };
   }
 
-  private onContact(level: Level): void {
-    const contact = level === this.config.contactOpenLevel ? 'open' : 'closed';
-    if (contact === this.door.contact) return;
-    if (contact === 'open') {
-      const authorized = this.door.relay === 'on' || this.door.mode === 'held_unlocked' || performance.now() - this.lastUnlockEndedAt <= LATE_OPEN_GRACE_MS;
-      if (!authorized) this.alarms.raise('forced_open', 'the door opened while locked', { mode: this.door.mode });
-      if (this.door.mode !== 'held_unlocked') this.armHeldOpen();
-    } else {
-      if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
-      this.heldOpenTimer = null;
-      this.alarms.clear('held_open', 'the door closed');
-      this.alarms.clear('forced_open', 'the door closed');
+  // ---- the controller process --------------------------------------------------------------
+
+  private spawn(): Promise<void> {
+    // A plain Node for a small process: none of the daemon's own flags or preloads (an `-e` script,
+    // NODE_OPTIONS --import) are the controller's business.
+    const { NODE_OPTIONS: _ignored, ...env } = process.env;
+    const child = fork(compiledWorker('door/controllerMain.js', import.meta.url, 'controllerMain.js'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+      execArgv: [],
+      env,
+    });
+    this.child = child;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the door controller did not start within ${CONTROLLER_START_MS} ms`)), CONTROLLER_START_MS);
+      child.on('message', (m: FromDoorController) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          this.driver = m.driver;
+          this.mirror = m.state;
+          this.sentSeq = 0;
+          resolve();
+          return;
+        }
+        this.onMessage(m);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (this.child === child) this.child = null;
+        if (this.stopping) return;
+        this.lastError = `the door controller exited (${signal ?? code})`;
+        this.log.error({ code, signal }, 'door controller exited: relay off, restarting it');
+        this.relayOffDirect('the door controller died');
+        this.mirror = { ...this.mirror, relay: 'off', unlockReason: null };
+        reject(new Error(this.lastError));
+        this.restarts++;
+        this.later(Math.min(10_000, 500 * this.restarts), () => {
+          if (this.stopping) return;
+          const mode = this.mirror.mode;
+          this.spawn()
+            .then(() => {
+              if (mode === 'lockdown') this.setMode('lockdown', 'kept across a door controller restart');
+            })
+            .catch((err: unknown) => this.log.error({ err }, 'door controller restart failed'));
+        });
+      });
+      child.send({ type: 'init', config: this.config, timeZone: this.timeZone } satisfies ToDoorController);
+    });
+  }
+
+  private send(m: ToDoorController): void {
+    try {
+      this.child?.send(m);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.log.error({ err }, 'door controller unreachable');
     }
-    this.setState({ contact });
   }
 
-  private armHeldOpen(): void {
-    if (this.heldOpenTimer) clearTimeout(this.heldOpenTimer);
-    this.heldOpenTimer = setTimeout(() => {
-      this.heldOpenTimer = null;
-      if (this.door.contact === 'open' && this.door.mode !== 'held_unlocked') {
-        this.alarms.raise('held_open', `the door has been open for more than ${this.config.heldOpenAlarmMs} ms`, { afterMs: this.config.heldOpenAlarmMs });
-      }
-    }, this.config.heldOpenAlarmMs);
+  private onMessage(m: FromDoorController): void {
+    switch (m.type) {
+      case 'state':
+        this.pulses = m.pulses;
+        // A confirmation of an older command while a newer one is in flight is already out of date.
+        if (m.seq === this.sentSeq) this.adopt(m.state);
+        return;
+      case 'refused':
+        this.log.warn({ error: m.error }, 'door controller refused a command');
+        return;
+      case 'alarm':
+        if (m.active) this.alarms.raise(m.alarm, m.reason, m.details);
+        else this.alarms.clear(m.alarm, m.reason);
+        return;
+      case 'exit_request':
+        this.bus.emit('door.exit_request', m.request);
+        return;
+      case 'log':
+        this.log[m.level](m.details ?? {}, m.msg);
+        return;
+      case 'error':
+        this.lastError = m.message;
+        this.log.error({ err: m.message }, 'door controller error');
+        return;
+    }
   }
 
-  private onExitButton(): void {
-    const mode = this.door.mode;
-    let opened = true;
-    if (mode !== 'held_unlocked') opened = this.pulse('exit_button').ok;
-    this.log.info({ mode, opened }, 'exit request');
-    const req: ExitRequest = { ts: new Date().toISOString(), opened, mode };
-    this.bus.emit('door.exit_request', req);
+  /** The last line of defence: write the relay off from this process (the controller is gone). */
+  private relayOffDirect(why: string): void {
+    try {
+      const driver = selectGpioDriver(this.config, (msg) => this.log.warn(msg));
+      new Relay(driver, this.config.relayPin, this.config.relayActiveLow).off();
+      this.log.warn({ why }, 'relay turned off by the daemon');
+    } catch (err) {
+      this.log.error({ err, why }, 'could not turn the relay off directly');
+    }
   }
 
-  private setState(patch: Partial<DoorState>): void {
-    this.door = { ...this.door, ...patch, changedAt: new Date().toISOString() };
-    this.bus.emit('door.changed', this.state());
+  // ---- the mirror and the mode kept across restarts ----------------------------------------
+
+  private adopt(state: DoorState): void {
+    const prev = this.mirror;
+    this.mirror = state;
+    if (prev.mode !== state.mode) this.saveMode(state.mode);
+    if (prev.relay !== state.relay || prev.contact !== state.contact || prev.mode !== state.mode || prev.unlockReason !== state.unlockReason) {
+      this.bus.emit('door.changed', { ...state });
+    }
+  }
+
+  private setMirror(patch: Partial<DoorState>): void {
+    this.mirror = { ...this.mirror, ...patch, changedAt: new Date().toISOString() };
+    this.bus.emit('door.changed', { ...this.mirror });
+  }
+
+  private saveMode(mode: DoorMode): void {
+    const file = this.options.modeFile;
+    if (!file) return;
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify({ mode, since: new Date().toISOString() }));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.log.warn({ err, file }, 'door mode not saved');
+    }
+  }
+
+  private restoreMode(): void {
+    const file = this.options.modeFile;
+    if (!file) return;
+    let saved: { mode?: DoorMode; since?: string } = {};
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+    } catch {
+      return; // first start, or unreadable: normal
+    }
+    if (saved.mode === 'lockdown') {
+      this.log.warn({ since: saved.since }, 'lockdown kept across the restart');
+      this.setMode('lockdown', 'kept across a restart');
+    } else if (saved.mode === 'held_unlocked') {
+      // Never silently: the door comes back locked, and the end of the hold is on record.
+      this.log.warn({ since: saved.since }, 'held unlocked ended by the restart: the door is locked');
+      this.options.audit?.('door.held_unlocked_ended', { reason: 'restart', since: saved.since ?? null });
+      this.saveMode('normal');
+    }
   }
 }

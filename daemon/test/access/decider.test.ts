@@ -76,7 +76,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const bus = new EventBus();
   const gpio = new SimulatedGpioDriver();
   const alarmRegistry = new AlarmRegistry(bus, log);
-  const door = new DoorService(config.door, bus, alarmRegistry, log, () => gpio);
+  const door = new DoorService(config.door, bus, alarmRegistry, log, { driverFactory: () => gpio });
   const people = new PeopleTable(store.db);
   await door.start();
   open.push(

@@ -28,7 +28,7 @@ describe('door timers (fake clock)', () => {
     const gpio = new SimulatedGpioDriver();
     const bus = new EventBus();
     const alarms = new AlarmRegistry(bus, log);
-    const d = new DoorService(config, bus, alarms, log, () => gpio);
+    const d = new DoorService(config, bus, alarms, log, { driverFactory: () => gpio });
     gpio.setInput(22, 0);
     await d.start();
     return { d, gpio, alarms };

@@ -42,7 +42,7 @@ async function rig(over: Record<string, unknown> = {}, raw: Record<string, unkno
   bus.on(alarms, 'alarm', (a) => void alarms.push(a));
   bus.on(changes, 'door.changed', (s) => void changes.push(s));
   const registry = new AlarmRegistry(bus, createLogger('silent'));
-  const door = new DoorService(config, bus, registry, createLogger('silent'), () => gpio);
+  const door = new DoorService(config, bus, registry, createLogger('silent'), { driverFactory: () => gpio });
   rigs.push(door);
   // Contact closed at rest (open level is 1).
   gpio.setInput(CONTACT, 0);
