@@ -157,7 +157,15 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
     }),
     store.audit,
   );
-  const intake = new MqttCommandIntake({ config: config.mqtt, connection, topics, dispatcher: commands, audit: store.audit, log: mqttLog });
+  const intake = new MqttCommandIntake({
+    config: config.mqtt,
+    unitId: config.unit.id,
+    connection,
+    topics,
+    dispatcher: commands,
+    audit: store.audit,
+    log: mqttLog,
+  });
   const mqtt = new MqttService(config.mqtt, bus, connection, publisher, intake, mqttLog);
 
   // The admin on the HTTP server (which also serves the public /health).

@@ -1,4 +1,7 @@
 import { parse as parseYamlScalar } from 'yaml';
+import { z, type ZodTypeAny } from 'zod';
+import { schemaKeys } from './meta.js';
+import { configSchema } from './schema.js';
 
 /**
  * Environment overrides: BLINK_<SECTION>__<KEY>[__<SUBKEY>] = value, with each path
@@ -19,6 +22,17 @@ export interface EnvOverride {
   value: unknown;
 }
 
+/** Is the key at this path a string in the schema (then the environment's text is taken as it is)? */
+function isStringKey(path: string): boolean {
+  let s: ZodTypeAny | undefined = stringKeys().get(path);
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodEffects) {
+    s = s instanceof z.ZodEffects ? (s._def.schema as ZodTypeAny) : s instanceof z.ZodDefault ? (s._def.innerType as ZodTypeAny) : (s.unwrap() as ZodTypeAny);
+  }
+  return s instanceof z.ZodString;
+}
+let keyTypes: Map<string, ZodTypeAny> | null = null;
+const stringKeys = () => (keyTypes ??= new Map(schemaKeys(configSchema).map((k) => [k.path, k.schema])));
+
 export function readEnvOverrides(env: NodeJS.ProcessEnv): EnvOverride[] {
   const out: EnvOverride[] = [];
   for (const [name, raw] of Object.entries(env)) {
@@ -27,10 +41,13 @@ export function readEnvOverrides(env: NodeJS.ProcessEnv): EnvOverride[] {
     if (!rest.includes('__')) continue;
     const path = rest.split('__').map(snakeToCamel);
     let value: unknown = raw;
-    try {
-      value = raw === '' ? '' : parseYamlScalar(raw);
-    } catch {
-      value = raw;
+    // A string key keeps the text exactly (a digits-only password stays a string); others are read as YAML scalars.
+    if (!isStringKey(path.join('.'))) {
+      try {
+        value = raw === '' ? '' : parseYamlScalar(raw);
+      } catch {
+        value = raw;
+      }
     }
     out.push({ variable: name, path, value });
   }

@@ -59,8 +59,11 @@ function expected(issue: ZodIssue): string {
   }
 }
 
-/** Turns zod issues into one line per problem: key path, the value found, what was expected. */
-export function describeIssues(error: ZodError, input: unknown, keyPrefix = ''): string[] {
+/**
+ * Turns zod issues into one line per problem: key path, the value found, what was expected. The
+ * value of a secret key (`secretPaths`) is never shown: only its type.
+ */
+export function describeIssues(error: ZodError, input: unknown, keyPrefix = '', secretPaths: readonly string[] = []): string[] {
   const lines: string[] = [];
   for (const issue of error.issues) {
     const path = keyPrefix + issue.path.join('.');
@@ -75,7 +78,10 @@ export function describeIssues(error: ZodError, input: unknown, keyPrefix = ''):
       lines.push(`${path}: missing, expected ${expected(issue)}`);
       continue;
     }
-    lines.push(`${path || '(top level)'}: got ${show(valueAt(input, issue.path))}, expected ${expected(issue)}`);
+    const value = valueAt(input, issue.path);
+    const secret = secretPaths.some((p) => path === p || path.startsWith(p + '.'));
+    const got = secret ? `a hidden value (${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})` : show(value);
+    lines.push(`${path || '(top level)'}: got ${got}, expected ${expected(issue)}`);
   }
   return lines;
 }

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, SECRET_PATHS, type Config } from './schema.js';
 import { ConfigError, describeIssues } from './errors.js';
 import { applyOverrides, readEnvOverrides } from './envOverrides.js';
 import { repoRoot } from '../system/paths.js';
@@ -32,11 +32,22 @@ export function resolveConfigPath(explicit: string | undefined, env: NodeJS.Proc
   return existsSync(local) ? local : null;
 }
 
+/** A configuration file is small text; anything larger is a mistake (or /dev/zero). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function readFile(path: string): unknown {
   let text: string;
   try {
+    // A FIFO would block start-up forever and a device could be read without end: only regular files, only small ones.
+    const st = statSync(path);
+    if (!st.isFile())
+      throw new ConfigError(path, [
+        `(file): ${path}: ${st.isDirectory() ? 'a directory' : 'not a regular file'} (a configuration must be a YAML or JSON file)`,
+      ]);
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(path, [`(file): ${path} is larger than 1 MB (${st.size} bytes): not a configuration file`]);
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(path, [`(file): cannot read ${path}: ${code}`]);
   }
@@ -58,7 +69,7 @@ function readFile(path: string): unknown {
 /** Validates a raw configuration object (file content plus overrides). */
 export function parseConfig(raw: unknown, source: string): Config {
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(source, describeIssues(result.error, raw));
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error, raw, '', SECRET_PATHS));
   const config = result.data;
   if (config.sync.enabled) {
     // The keys are validated now so files written for sync stay valid; the sync service itself is

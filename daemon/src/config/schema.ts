@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../time/localTime.js';
 import { key, schemaKeys, section } from './meta.js';
+import { PRIVILEGED_COMMANDS } from '../mqtt/commandAuthority.js';
+import { decodeEd25519PublicKey, decodeHmacKey } from '../mqtt/commandSignature.js';
 
 /**
  * The one schema for blinkd's configuration. Every key has a default, so an empty file (or no
@@ -264,9 +266,67 @@ export const mqttSchema = section(
       }),
       sessionExpirySec: key(z.number().int().min(0).max(4_294_967_295).default(86_400), { doc: 'MQTT 5 session expiry.' }),
       publishWindow: key(z.number().int().min(1).max(1000).default(20), { doc: 'Messages in flight at once from the outbox.' }),
-      commandMaxAgeSec: key(z.number().int().min(1).max(86_400).default(30), { doc: 'Commands carrying an older `ts` are refused.' }),
+      commandMaxAgeSec: key(z.number().int().min(1).max(86_400).default(30), {
+        doc: 'Commands carrying an older `ts` (or that far in the future) are refused; also the replay window of signed commands.',
+      }),
+      commands: section(
+        z
+          .object({
+            hmacKey: key(
+              z
+                .string()
+                .default('')
+                .superRefine((v, ctx) => {
+                  try {
+                    decodeHmacKey(v);
+                  } catch (err) {
+                    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+                  }
+                }),
+              {
+                doc: 'Key for HMAC-SHA256 signed commands (per unit or per fleet), base64 or hex, at least 32 bytes. Empty = HMAC-signed commands are not accepted.',
+                defaultText: 'empty',
+                secret: true,
+              },
+            ),
+            ed25519PublicKeys: key(
+              z
+                .array(z.string())
+                .max(20)
+                .default([])
+                .superRefine((keys, ctx) => {
+                  keys.forEach((k, i) => {
+                    try {
+                      decodeEd25519PublicKey(k);
+                    } catch (err) {
+                      ctx.addIssue({ code: 'custom', path: [i], message: (err as Error).message });
+                    }
+                  });
+                }),
+              {
+                doc: 'Public keys (PEM, or base64 of 32 bytes) whose Ed25519 signatures authorise commands: the unit holds nothing that can sign.',
+                defaultText: 'none',
+              },
+            ),
+            allowUnsigned: key(z.array(z.enum(PRIVILEGED_COMMANDS)).max(3).default([]), {
+              doc: "Door-opening commands accepted WITHOUT a signature: `unlock`, `held_unlocked`, `lockdown_off`. Only for brokers that enforce per-client ACLs (Home Assistant's MQTT lock cannot sign); the unit warns at every start and on its health page.",
+              defaultText: 'none',
+            }),
+            maxPerMinute: key(z.number().int().min(1).max(6000).default(60), {
+              doc: 'Commands handled per minute; the rest are refused unread (a flood must not stall the door). Refusals beyond 30 a minute are counted into one audit entry (and not answered).',
+            }),
+          })
+          .strict()
+          .default({}),
+        {
+          note: 'Who may open the door over MQTT: commands that unlock, hold the door unlocked or lift a lockdown must be signed (or explicitly allowed unsigned); see docs/MQTT.md, "Security".',
+        },
+      ),
     })
     .strict()
+    .superRefine((m, ctx) => {
+      if (m.password && !m.username) ctx.addIssue({ code: 'custom', path: ['password'], message: 'a broker password needs mqtt.username as well' });
+    })
     .default({}),
   { note: 'See docs/MQTT.md for topics and payloads.' },
 );

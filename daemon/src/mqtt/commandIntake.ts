@@ -3,13 +3,17 @@ import type { CommandDispatcher } from '../commands/dispatcher.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import type { AuditRepo } from '../store/auditRepo.js';
+import { privilegeOf } from './commandAuthority.js';
+import { CommandBudget, RefusalRecorder } from './commandFlood.js';
 import { parseCommand } from './commandParser.js';
 import { commandRefusal } from './commandRules.js';
+import { decodeEd25519PublicKey, decodeHmacKey, NonceMemory, verifyEnvelope, type CommandKeys } from './commandSignature.js';
 import type { MqttConnection } from './connection.js';
 import type { Topics } from './topics.js';
 
 export interface CommandIntakeDeps {
   config: Config['mqtt'];
+  unitId: string;
   connection: MqttConnection;
   topics: Topics;
   dispatcher: CommandDispatcher;
@@ -19,18 +23,32 @@ export interface CommandIntakeDeps {
 }
 
 /**
- * Commands arriving on `<base>/<name>/set`: parsed (commandParser.ts), checked against the rule
- * (commandRules.ts), then carried to the dispatcher, which runs the one command table and audits.
- * Every outcome is answered on `<base>/response` (success or refusal, echoing the request's id);
- * refusals also on `<base>/error`.
+ * Commands arriving on `<base>/<name>/set`: within the per-minute budget, parsed
+ * (commandParser.ts), checked against the staleness rule (commandRules.ts) and for authority —
+ * a command that opens the door or weakens its mode (commandAuthority.ts) needs a valid signature
+ * (commandSignature.ts) unless the installation allowed it unsigned — then carried to the
+ * dispatcher, which runs the one command table and audits. Every outcome is answered on
+ * `<base>/response` (echoing the request's id), refusals also on `<base>/error`; beyond a few a
+ * minute, refusals are only counted (one summary audit entry) and not answered.
  */
 export class MqttCommandIntake {
   /** Set once the broker acknowledged this connection's command subscription. */
   private subscriptionConfirmed = false;
+  private readonly keys: CommandKeys;
+  private readonly nonces = new NonceMemory();
+  private readonly budget: CommandBudget;
+  private readonly refusals: RefusalRecorder;
+  private readonly startedAt: number;
+  private flushTimer: NodeJS.Timeout | null = null;
   commands = 0;
-  refused = 0;
 
   constructor(private readonly d: CommandIntakeDeps) {
+    const now = d.now ?? Date.now;
+    this.startedAt = now();
+    const c = d.config.commands;
+    this.keys = { hmac: decodeHmacKey(c.hmacKey), ed25519: c.ed25519PublicKeys.map(decodeEd25519PublicKey) };
+    this.budget = new CommandBudget(() => d.config.commands.maxPerMinute, now);
+    this.refusals = new RefusalRecorder(d.audit, d.log, 30, now);
     d.connection.on({
       connected: (_connack, connection) => this.subscribe(connection),
       closed: () => void (this.subscriptionConfirmed = false),
@@ -38,8 +56,39 @@ export class MqttCommandIntake {
     });
   }
 
+  /** Warns (every start) when door-opening commands are accepted unsigned; starts the minute summary of refusals. */
+  start(): void {
+    const unsigned = this.d.config.commands.allowUnsigned;
+    if (unsigned.length) {
+      this.d.log.warn(
+        { allowUnsigned: unsigned },
+        `MQTT: ${unsigned.join(', ')} accepted WITHOUT a signature (mqtt.commands.allowUnsigned): anyone who can publish to this unit's command topics can do that; the broker's ACL is the only protection`,
+      );
+    }
+    this.flushTimer = setInterval(() => this.refusals.flush(), 60_000);
+    this.flushTimer.unref();
+  }
+
+  stop(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+    this.refusals.flush();
+  }
+
+  /** Plain words for the health page when the unit accepts door-opening commands without a signature. */
+  warnings(): string[] {
+    const unsigned = this.d.config.commands.allowUnsigned;
+    return unsigned.length ? [`MQTT accepts ${unsigned.join(', ')} without a signature (mqtt.commands.allowUnsigned)`] : [];
+  }
+
   health(): Record<string, unknown> {
-    return { commandsLive: this.subscriptionConfirmed, commands: this.commands, rejectedCommands: this.refused };
+    const c = this.d.config.commands;
+    return {
+      commandsLive: this.subscriptionConfirmed,
+      commands: this.commands,
+      rejectedCommands: this.refusals.total,
+      authorization: { hmac: this.keys.hmac !== null, ed25519Keys: this.keys.ed25519.length, allowUnsigned: c.allowUnsigned },
+    };
   }
 
   private subscribe(connection: number): void {
@@ -65,26 +114,47 @@ export class MqttCommandIntake {
   }
 
   private async handle(topic: string, name: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
-    const { config, dispatcher, audit, log } = this.d;
+    const { config, dispatcher, log } = this.d;
     const actor = `mqtt:${topic}`;
-    const parsed = parseCommand(name, payload);
     this.commands += 1;
-    const refusal = commandRefusal(
-      { retained: packet.retain, subscriptionConfirmed: this.subscriptionConfirmed, receivedAt: (this.d.now ?? Date.now)() },
+    const refuse = (error: string, id: string | null) => {
+      const full = this.refusals.refused(actor, name, error, { retained: packet.retain, payload: payload.toString('utf8').slice(0, 200) });
+      if (full) this.reply(topic, name, id, payload, { ok: false, error });
+    };
+    if (!this.budget.take()) return refuse(`more than mqtt.commands.maxPerMinute (${config.commands.maxPerMinute}) commands this minute: refused unread`, null);
+    const parsed = parseCommand(name, payload);
+    const now = (this.d.now ?? Date.now)();
+    const rule = commandRefusal(
+      { retained: packet.retain, subscriptionConfirmed: this.subscriptionConfirmed, receivedAt: now },
       parsed,
       config.commandMaxAgeSec,
     );
-    if (refusal !== null || !parsed.ok) {
-      const error = refusal ?? 'invalid command';
-      this.refused += 1;
-      audit.record(actor, 'mqtt.command_rejected', name, { via: 'mqtt', error, retained: packet.retain, payload: payload.toString('utf8').slice(0, 200) });
-      log.warn({ topic, error, retained: packet.retain }, 'MQTT command refused');
-      this.reply(topic, name, parsed.id, payload, { ok: false, error });
-      return;
-    }
+    if (rule !== null || !parsed.ok) return refuse(rule ?? 'invalid command', parsed.id);
+    const authority = this.authorityRefusal(name, parsed, now);
+    if (authority) return refuse(authority, parsed.id);
     const result = await dispatcher.dispatch(parsed.command, { actor, via: 'mqtt' });
     log.info({ topic, command: parsed.command, ok: result.ok, error: result.error }, 'MQTT command');
     this.reply(topic, name, parsed.id, payload, result);
+  }
+
+  /** Why a parsed command lacks the authority it needs, or null. A signature, when present, must be valid on any command. */
+  private authorityRefusal(name: string, parsed: Extract<ReturnType<typeof parseCommand>, { ok: true }>, now: number): string | null {
+    const privilege = privilegeOf(parsed.command);
+    if (parsed.signed.sig) {
+      return verifyEnvelope(parsed.signed, {
+        unitId: this.d.unitId,
+        name,
+        keys: this.keys,
+        now,
+        maxAgeSec: this.d.config.commandMaxAgeSec,
+        startedAt: this.startedAt,
+        nonces: this.nonces,
+      });
+    }
+    if (privilege && !this.d.config.commands.allowUnsigned.includes(privilege)) {
+      return `"${name}" opens the door or weakens its mode (${privilege}): it must be signed (see docs/MQTT.md, Security), or allowed unsigned in mqtt.commands.allowUnsigned`;
+    }
+    return null;
   }
 
   private reply(

@@ -1,4 +1,5 @@
 import type { Command } from '../commands/command.js';
+import type { SignedEnvelope } from './commandSignature.js';
 import { COMMAND_NAMES, type CommandName } from './topics.js';
 
 /**
@@ -17,7 +18,8 @@ import { COMMAND_NAMES, type CommandName } from './topics.js';
  * is echoed in an error reply so the sender can match it.
  */
 export type ParsedCommand =
-  { ok: true; name: CommandName; command: Command; ts: number | null; id: string | null } | { ok: false; name: string; error: string; id: string | null };
+  | { ok: true; name: CommandName; command: Command; ts: number | null; id: string | null; signed: SignedEnvelope }
+  | { ok: false; name: string; error: string; id: string | null };
 
 export const MAX_COMMAND_PAYLOAD_BYTES = 1024;
 
@@ -28,11 +30,15 @@ interface Envelope {
   value: string;
   ts: number | null;
   id: string | null;
+  signed: SignedEnvelope;
 }
+
+const ENVELOPE_KEYS = ['value', 'ts', 'id', 'unit', 'nonce', 'alg', 'sig'];
+const unsigned = (value: string): SignedEnvelope => ({ value, unit: null, tsText: null, ts: null, nonce: null, alg: null, sig: null });
 
 function readEnvelope(text: string): Envelope | string {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return { value: trimmed, ts: null, id: null };
+  if (!trimmed.startsWith('{')) return { value: trimmed, ts: null, id: null, signed: unsigned(trimmed) };
   let obj: unknown;
   try {
     obj = JSON.parse(trimmed);
@@ -41,8 +47,11 @@ function readEnvelope(text: string): Envelope | string {
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return 'a JSON payload must be an object';
   const o = obj as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== 'value' && k !== 'ts' && k !== 'id');
-  if (unknown.length) return `unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; expected value, ts, id`;
+  const unknown = Object.keys(o).filter((k) => !ENVELOPE_KEYS.includes(k));
+  if (unknown.length) return `unknown key(s) ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; expected ${ENVELOPE_KEYS.join(', ')}`;
+  for (const k of ['unit', 'nonce', 'alg', 'sig']) {
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || (o[k] as string).length > 200)) return `"${k}" must be a string of at most 200 characters`;
+  }
   let id: string | null = null;
   if (o.id !== undefined) {
     if (typeof o.id !== 'string' || o.id.length > 100) return '"id" must be a string of at most 100 characters';
@@ -60,7 +69,16 @@ function readEnvelope(text: string): Envelope | string {
     if (!Number.isFinite(t)) return '"ts" must be an ISO-8601 time or epoch milliseconds';
     ts = t;
   }
-  return { value, ts, id };
+  const signed: SignedEnvelope = {
+    value: o.value === undefined ? '' : String(o.value),
+    unit: (o.unit as string | undefined) ?? null,
+    tsText: o.ts === undefined ? null : String(o.ts),
+    ts,
+    nonce: (o.nonce as string | undefined) ?? null,
+    alg: (o.alg as string | undefined) ?? null,
+    sig: (o.sig as string | undefined) ?? null,
+  };
+  return { value, ts, id, signed };
 }
 
 export function parseCommand(name: string, payload: Buffer): ParsedCommand {
@@ -74,7 +92,7 @@ export function parseCommand(name: string, payload: Buffer): ParsedCommand {
   const env = readEnvelope(payload.toString('utf8'));
   if (typeof env === 'string') return { ok: false, name, id: null, error: env };
   const v = env.value.toLowerCase();
-  const done = (command: Command): ParsedCommand => ({ ok: true, name: cmd, command, ts: env.ts, id: env.id });
+  const done = (command: Command): ParsedCommand => ({ ok: true, name: cmd, command, ts: env.ts, id: env.id, signed: env.signed });
   const bad = (expected: string): ParsedCommand => ({
     ok: false,
     name,

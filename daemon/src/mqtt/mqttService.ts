@@ -35,6 +35,7 @@ export class MqttService extends BaseService {
       return;
     }
     this.publisher.start();
+    this.intake.start();
     try {
       this.connection.open();
     } catch (err) {
@@ -48,6 +49,7 @@ export class MqttService extends BaseService {
   }
 
   protected override async onStop(): Promise<void> {
+    this.intake.stop();
     this.publisher.stop();
     await this.connection.close();
   }
@@ -60,6 +62,7 @@ export class MqttService extends BaseService {
       connects: this.connection.connects,
       ...this.publisher.health(),
       ...this.intake.health(),
+      warnings: this.intake.warnings(),
       lastError: this.connection.lastError ?? (this.publisher.health().lastPublishError as string | null) ?? null,
     };
   }

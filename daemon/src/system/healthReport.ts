@@ -27,6 +27,8 @@ export function healthReport(services: readonly Service[], config: Config, alarm
     }
   }
   const vision = details.vision as { engine?: unknown } | undefined;
+  // What an operator should know about the unit's configuration (e.g. door-opening commands accepted unsigned).
+  const warnings = Object.values(details).flatMap((d) => ((d as { warnings?: unknown }).warnings as string[] | undefined) ?? []);
   return {
     httpStatus: status === 'unhealthy' ? 503 : 200,
     body: {
@@ -42,6 +44,7 @@ export function healthReport(services: readonly Service[], config: Config, alarm
       uptimeSec: Math.round((Date.now() - startedAt) / 1000),
       timestamp: new Date().toISOString(),
       alarms: alarms.active(),
+      warnings,
       services: details,
       system: systemHealth(),
     },

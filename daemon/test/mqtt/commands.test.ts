@@ -4,9 +4,14 @@ import type { RunningBlinkd } from '../helpers/blinkd.js';
 import { startBroker, type TestBroker } from './broker.js';
 import { json, watch, type Watcher } from './watcher.js';
 import { auditEntries, kill, relayWrites, sleep, startUnit, unitEnv, waitCommandsLive } from './unit.js';
+import { signCommand } from '../../src/mqtt/commandSignature.js';
+import { randomBytes } from 'node:crypto';
 
 const UNIT = 'door-cmd';
 const BASE = `blink/${UNIT}`;
+/** The unit's command key: door-opening commands are sent signed, as a fleet manager would. */
+const KEY = randomBytes(32);
+const signed = (name: string, value: string, id?: string) => signCommand({ unit: UNIT, name, value, hmacKey: KEY, ...(id ? { id } : {}) });
 
 describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () => {
   let broker: TestBroker;
@@ -23,7 +28,7 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     w = await watch(broker.url, [`${BASE}/#`]);
     // Left behind by some tool before the unit starts: must never open the door.
     await w.client.publishAsync(`${BASE}/lock/set`, 'UNLOCK', { qos: 1, retain: true });
-    env = unitEnv(t.dir, broker.url, UNIT);
+    env = unitEnv(t.dir, broker.url, UNIT, { BLINK_MQTT__COMMANDS__HMAC_KEY: KEY.toString('base64') });
     unit = await startUnit(t.dir, env);
     await waitCommandsLive(unit);
   });
@@ -52,9 +57,9 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     await w.client.publishAsync(`${BASE}/lock/set`, '', { qos: 1, retain: true });
   });
 
-  it('UNLOCK pulses the simulated relay once, reported on lock/state, and is audited', async () => {
+  it('a signed UNLOCK pulses the simulated relay once, reported on lock/state, and is audited', async () => {
     const before = w.seen.length;
-    await w.client.publishAsync(`${BASE}/lock/set`, 'UNLOCK', { qos: 1 });
+    await w.client.publishAsync(`${BASE}/lock/set`, signed('lock', 'UNLOCK'), { qos: 1 });
     await w.waitFor((s) => s.topic === `${BASE}/lock/state` && s.text === 'UNLOCKED' && w.seen.indexOf(s) >= before);
     await w.waitFor((s) => s.topic === `${BASE}/lock/state` && s.text === 'LOCKED' && w.seen.indexOf(s) >= before, 5000);
     const writes = relayWrites(t.dir);
@@ -75,9 +80,9 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     const responseFor = (id: string) => w.waitFor((s) => s.topic === `${BASE}/response` && w.seen.indexOf(s) >= before && json(s).id === id);
     await w.client.publishAsync(`${BASE}/lockdown/set`, JSON.stringify({ value: 'ON', id: 'req-1' }), { qos: 1 });
     expect(json(await responseFor('req-1'))).toMatchObject({ ok: true, command: 'lockdown', detail: { mode: 'lockdown' } });
-    await w.client.publishAsync(`${BASE}/held_unlocked/set`, JSON.stringify({ value: 'ON', id: 'req-2' }), { qos: 1 });
+    await w.client.publishAsync(`${BASE}/held_unlocked/set`, signed('held_unlocked', 'ON', 'req-2'), { qos: 1 });
     expect(json(await responseFor('req-2'))).toMatchObject({ ok: false, error: expect.stringContaining('lockdown') });
-    await w.client.publishAsync(`${BASE}/lockdown/set`, JSON.stringify({ value: 'OFF', id: 'req-3' }), { qos: 1 });
+    await w.client.publishAsync(`${BASE}/lockdown/set`, signed('lockdown', 'OFF', 'req-3'), { qos: 1 });
     expect(json(await responseFor('req-3'))).toMatchObject({ ok: true, detail: { mode: 'normal' } });
     // request_health answers with the status, and publishes a health message (no bus round trip).
     await w.client.publishAsync(`${BASE}/request_health/set`, JSON.stringify({ id: 'req-4' }), { qos: 1 });
@@ -115,10 +120,10 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     const after = (s: { topic: string }) => w.seen.indexOf(s as never) >= before;
     await w.client.publishAsync(`${BASE}/lockdown/set`, 'ON', { qos: 1 });
     await w.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).mode === 'lockdown');
-    await w.client.publishAsync(`${BASE}/lock/set`, 'UNLOCK', { qos: 1 });
+    await w.client.publishAsync(`${BASE}/lock/set`, signed('lock', 'UNLOCK'), { qos: 1 });
     const e = await w.waitFor((s) => after(s) && s.topic === `${BASE}/error` && json(s).command === 'lock');
     expect(String(json(e).error)).toContain('lockdown');
-    await w.client.publishAsync(`${BASE}/lockdown/set`, 'OFF', { qos: 1 });
+    await w.client.publishAsync(`${BASE}/lockdown/set`, signed('lockdown', 'OFF'), { qos: 1 });
     await w.waitFor((s) => after(s) && s.topic === `${BASE}/door/state` && json(s).mode === 'normal');
     expect(relayWrites(t.dir).filter((x) => x.level === 1)).toHaveLength(1);
     const audit = auditEntries(t.dir);
@@ -166,7 +171,7 @@ describe('MQTT commands, status and last will (real Mosquitto, blinkd run)', () 
     await sleep(400);
     expect(relayWrites(t.dir).some((x) => x.level === 1)).toBe(false); // the new process never energized the relay
     // And a live command on the new session works.
-    await w.client.publishAsync(`${BASE}/unlock/set`, 'PRESS', { qos: 1 });
+    await w.client.publishAsync(`${BASE}/unlock/set`, signed('unlock', 'PRESS'), { qos: 1 });
     await w.waitFor((s) => w.seen.indexOf(s) >= before && s.topic === `${BASE}/lock/state` && s.text === 'UNLOCKED');
     expect(relayWrites(t.dir).filter((x) => x.level === 1)).toHaveLength(1);
   });
