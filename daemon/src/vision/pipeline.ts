@@ -14,6 +14,7 @@ import {
   type Similarity,
 } from './align.js';
 import { claheRgb } from './clahe.js';
+import { MiniFasNet } from './miniFasNet.js';
 import { FaceDetector, type Detection, type DetectOptions } from './detector.js';
 import { earFromMesh, fivePointsFromMesh, headPoseFromMesh, MESH_POINTS, type Mesh } from './meshIndices.js';
 import type { ModelEntry } from './modelManifest.js';
@@ -35,6 +36,8 @@ export interface PipelineOptions extends ModelSelection, SessionOptions {
   clahe?: boolean;
   /** Also load the other-precision embedder (for eval/bench side-by-side). */
   loadBothPrecisions?: boolean;
+  /** Load the manifest's presentation-attack network (MiniFASNet) and score every face with it (FaceObservation.pad). */
+  pad?: boolean;
 }
 
 export interface ProcessOptions {
@@ -145,6 +148,7 @@ export class FacePipeline {
     private readonly antispoof: ImageModel | null,
     private readonly liveness: ImageModel | null,
     private readonly options: PipelineOptions,
+    private readonly pad: MiniFasNet | null = null,
   ) {}
 
   static async create(options: PipelineOptions = {}): Promise<FacePipeline> {
@@ -175,6 +179,7 @@ export class FacePipeline {
       choice.antispoof ? new ImageModel(await createSession(dir, choice.antispoof, so), choice.antispoof) : null,
       choice.liveness ? new ImageModel(await createSession(dir, choice.liveness, so), choice.liveness) : null,
       options,
+      options.pad ? await MiniFasNet.create(dir, { threads: options.intraOpThreads }) : null,
     );
   }
 
@@ -317,8 +322,13 @@ export class FacePipeline {
         passive = await this.passiveScores(img, d.box);
         timings.antispoofMs += performance.now() - t0;
       }
+      const box = meshBox(mesh);
+      t0 = performance.now();
+      const pad = this.pad && o.passive !== false ? (await this.pad.score(img, box)).real : undefined;
+      timings.antispoofMs += performance.now() - t0;
       faces.push({
-        box: meshBox(mesh),
+        ...(pad !== undefined ? { pad } : {}),
+        box,
         detectorScore: d.score,
         landmarks5: five,
         ear: earFromMesh(mesh),
@@ -366,6 +376,7 @@ export class FacePipeline {
       ...[...this.embedders.values()].map((e) => e.session),
       this.antispoof?.session,
       this.liveness?.session,
+      this.pad?.session,
     ];
     await Promise.all(sessions.map((s) => s?.release().catch(() => {})));
   }
