@@ -8,10 +8,12 @@ import { FacePipeline } from '../vision/pipeline.js';
 import { scanDataset } from './dataset.js';
 import { buildReport, describeDataset, pairScores, progressReporter, type EvalReport, type ModelToEvaluate, type PrecisionReport } from './evaluate.js';
 import { padMain } from './padEval.js';
+import { tracksMain } from './tracksEval.js';
 import { scoreDistribution, type ScoreDistribution } from './scoreDistribution.js';
 
 const USAGE = `usage: npm run eval -- --data DIR [--embedder ID[,ID...]] [--json FILE] [--save-scores DIR] [--threshold T] [--margin M] [--clahe] [--models DIR]
        npm run eval -- --pad [--data SHARED_DATA_DIR] [--json FILE]
+       npm run eval -- --tracks [--data SHARED_DATA_DIR] [--embedder ID] [--json FILE]
 
 DIR/<identity>/<image>: folders named "distractors" hold impostors without identity;
 "group_photos", "no_face" and "labels" are skipped. Each embedder (a manifest id or family, default
@@ -19,7 +21,9 @@ vision.recognitionModel) is evaluated at INT8 and FP32; the first one detects an
 points once per image, the others align and embed from them. --save-scores DIR writes each model's
 score distribution (DIR/<model-id>.json, see daemon/src/eval/scoreDistribution.ts).
 --pad: presentation-attack detection per attack species (ISO/IEC 30107-3 APCER/BPCER) on
-SHARED_DATA_DIR/spoof and SHARED_DATA_DIR/video.`;
+SHARED_DATA_DIR/spoof and SHARED_DATA_DIR/video.
+--tracks: door approaches (faces-lfw photo sequences, FOCUS video windows) against galleries of
+10/100/200, single-frame vs track decisions (daemon/src/access/trackFusion.ts).`;
 
 /** Saved faces-lfw distributions (npm run eval -- --save-scores models/calibration/impostors). */
 export function impostorsDir(modelsDir = defaultModelsDir()): string {
@@ -96,6 +100,7 @@ export async function evalMain(argv: string[]): Promise<number> {
         embedder: { type: 'string' },
         'save-scores': { type: 'string' },
         pad: { type: 'boolean' },
+        tracks: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -109,6 +114,7 @@ export async function evalMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.pad) return padMain({ data: values.data, json: values.json, modelsDir: values.models });
+  if (values.tracks) return tracksMain({ data: values.data, json: values.json, embedder: values.embedder, modelsDir: values.models });
   if (!values.data) {
     process.stderr.write(`eval: --data DIR is required\n${USAGE}\n`);
     return 2;
