@@ -8,12 +8,25 @@
 import * as ort from 'onnxruntime-node';
 import { augment, faceChipsFromPhotos, listImages } from './faceCrops.js';
 import type { OnnxGraph } from './onnxBuilder.js';
-import { withCalibrationOutputs, type CalibrationTable } from './quantize.js';
+import { withCalibrationOutputs, type CalibrationTable, type QuantizeOptions } from './quantize.js';
 
 /** Fewer usable faces than this and --calibrate refuses: the ranges would not represent real faces. */
 export const MIN_CALIBRATION_FACES = 20;
 /** Crops per face: as-is, mirrored, two small shifts (alignment jitter). */
 export const CALIBRATION_VARIANTS = 4;
+
+export interface CalibrateOptions {
+  /**
+   * minmax: the full observed range. percentile: the central `percentile` % of the observed
+   * values (both tails clipped; graph inputs keep their full range), which spends the 256 uint8
+   * levels on the values that occur instead of on rare outliers.
+   */
+  method?: 'minmax' | 'percentile';
+  percentile?: number;
+  quantize?: QuantizeOptions;
+}
+
+const HIST_BINS = 4096;
 
 export async function calibrate(
   g: OnnxGraph,
@@ -21,18 +34,26 @@ export async function calibrate(
   inputShape: number[],
   model: string,
   log: (m: string) => void = () => {},
+  o: CalibrateOptions = {},
 ): Promise<CalibrationTable> {
-  const { graph, tensors } = withCalibrationOutputs(g);
+  const method = o.method ?? 'minmax';
+  const pct = o.percentile ?? 99.99;
+  const { graph, tensors } = withCalibrationOutputs(g, o.quantize);
   const session = await ort.InferenceSession.create(graph.encode('calibration'), { graphOptimizationLevel: 'disabled' });
   const lo = new Map<string, number>(tensors.map((t) => [t, Infinity]));
   const hi = new Map<string, number>(tensors.map((t) => [t, -Infinity]));
   const inputName = g.inputs[0]?.name ?? 'input';
-  for (let i = 0; i < inputs.length; i++) {
-    const x = inputs[i];
-    if (!x) continue;
-    const res = await session.run({ [inputName]: new ort.Tensor('float32', x, inputShape) }, tensors);
-    for (const t of tensors) {
-      const d = res[t]?.data as Float32Array;
+  const runAll = async (visit: (t: string, d: Float32Array) => void, pass: string): Promise<void> => {
+    for (let i = 0; i < inputs.length; i++) {
+      const x = inputs[i];
+      if (!x) continue;
+      const res = await session.run({ [inputName]: new ort.Tensor('float32', x, inputShape) }, tensors);
+      for (const t of tensors) visit(t, res[t]?.data as Float32Array);
+      if ((i + 1) % 20 === 0 || i + 1 === inputs.length) log(`  calibrated ${i + 1}/${inputs.length}${pass}`);
+    }
+  };
+  await runAll(
+    (t, d) => {
       let mn = lo.get(t) ?? Infinity;
       let mx = hi.get(t) ?? -Infinity;
       for (let k = 0; k < d.length; k++) {
@@ -42,22 +63,52 @@ export async function calibrate(
       }
       lo.set(t, mn);
       hi.set(t, mx);
+    },
+    method === 'percentile' ? ' (ranges)' : '',
+  );
+  if (method === 'percentile') {
+    const graphInputs = new Set(g.inputs.map((i) => i.name));
+    const hist = new Map<string, Float64Array>(tensors.map((t) => [t, new Float64Array(HIST_BINS)]));
+    await runAll((t, d) => {
+      const h = hist.get(t)!;
+      const a = lo.get(t) ?? 0;
+      const w = ((hi.get(t) ?? 0) - a) / HIST_BINS || 1;
+      for (let k = 0; k < d.length; k++) h[Math.min(HIST_BINS - 1, Math.max(0, Math.floor(((d[k] ?? 0) - a) / w)))]! += 1;
+    }, ' (histograms)');
+    for (const t of tensors) {
+      if (graphInputs.has(t)) continue;
+      const h = hist.get(t)!;
+      const total = h.reduce((p, c) => p + c, 0);
+      const cut = (total * (100 - pct)) / 100;
+      const a = lo.get(t) ?? 0;
+      const w = ((hi.get(t) ?? 0) - a) / HIST_BINS;
+      let acc = 0,
+        b0 = 0;
+      while (b0 < HIST_BINS - 1 && acc + h[b0]! <= cut) acc += h[b0++]!;
+      acc = 0;
+      let b1 = HIST_BINS - 1;
+      while (b1 > 0 && acc + h[b1]! <= cut) acc += h[b1--]!;
+      // keep 0 exactly representable and never widen past the observed range
+      lo.set(t, Math.min(0, Math.max(a, a + b0 * w)));
+      hi.set(t, Math.max(0, Math.min(hi.get(t) ?? 0, a + (b1 + 1) * w)));
     }
-    if ((i + 1) % 20 === 0 || i + 1 === inputs.length) log(`  calibrated ${i + 1}/${inputs.length}`);
   }
   await session.release();
   const ranges: Record<string, [number, number]> = {};
   // rounded to 6 significant digits: small, diff-friendly, deterministic
   for (const t of tensors) ranges[t] = [Number((lo.get(t) ?? 0).toPrecision(6)), Number((hi.get(t) ?? 0).toPrecision(6))];
-  return { model, method: 'minmax', images: inputs.length, ranges };
+  return { model, method: method === 'percentile' ? `percentile ${pct}` : 'minmax', images: inputs.length, ranges };
 }
 
 export interface PhotoCalibrationOptions {
   /** models/ folder with the FP32 detector, FaceMesh and embedder used to align the faces. */
   modelsDir: string;
+  /** FP32 embedder of that manifest whose chip geometry and normalisation the crops get (default: the manifest's). */
+  embedder?: string;
   minFaces?: number;
   variants?: number;
   minFaceSizePx?: number;
+  method?: CalibrateOptions;
   log?: (m: string) => void;
   warn?: (m: string) => void;
 }
@@ -92,7 +143,7 @@ export async function calibrateFromPhotos(
   const paths = dirs.flatMap((d) => listImages(d));
   if (paths.length === 0) throw new Error(`--calibrate: no images (jpg, png, webp) in ${dirs.join(', ')}`);
   log(`detecting and aligning faces in ${paths.length} images from ${dirs.join(', ')}`);
-  const found = await faceChipsFromPhotos(paths, { modelsDir: o.modelsDir, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log });
+  const found = await faceChipsFromPhotos(paths, { modelsDir: o.modelsDir, embedder: o.embedder, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log });
   const photos = new Set(found.sources).size;
   if (found.chips.length < minFaces) {
     const noFace = found.warnings.filter((w) => w.endsWith('no face found')).length;
@@ -105,14 +156,15 @@ export async function calibrateFromPhotos(
   const crops = augment(found.chips, variants);
   log(`calibrating on ${found.chips.length} faces from ${photos} photos (x${variants} with mirror/shift = ${crops.length} crops)`);
   const size = found.chips[0]?.width ?? 0;
-  const base = await calibrate(await loadGraph(), crops.map(found.toInput), [1, size, size, 3], model, log);
+  const shape = found.layout === 'NCHW' ? [1, 3, size, size] : [1, size, size, 3];
+  const base = await calibrate(await loadGraph(), crops.map(found.toInput), shape, model, log, o.method);
   const table: PhotoCalibrationTable = {
     model: base.model,
     method: base.method,
     images: base.images,
     faces: found.chips.length,
     photos,
-    alignment: `${found.embedderId} chip, daemon/src/vision/pipeline.ts (detector cascade, FaceMesh five points, dlib face-chip geometry)`,
+    alignment: `${found.embedderId} chip, daemon/src/vision/pipeline.ts (detector cascade, FaceMesh five points, ${found.geometry})`,
     ranges: base.ranges,
   };
   return { table, warnings: found.warnings };

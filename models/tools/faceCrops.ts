@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { packTensor } from '../../daemon/src/vision/align.js';
 import { decodeImage } from '../../daemon/src/vision/decode.js';
-import { inputNorm } from '../../daemon/src/vision/modelSet.js';
+import { inputNorm, inputSize } from '../../daemon/src/vision/modelSet.js';
 import { FacePipeline } from '../../daemon/src/vision/pipeline.js';
 import { FACEAPI_INPUT, FACEAPI_MEAN_RGB } from './faceApiResnet.js';
 
@@ -103,6 +103,8 @@ export const RUNTIME_MIN_FACE_PX = 60;
 export interface PhotoChipOptions {
   /** models/ folder whose FP32 detector, FaceMesh and embedder entries do the detection and alignment. */
   modelsDir: string;
+  /** Embedder (id or family) whose chip the faces are aligned to (default: the manifest's). */
+  embedder?: string;
   /** Faces smaller than this (largest side of the face box, image pixels) are skipped. */
   minFaceSizePx?: number;
   minScore?: number;
@@ -121,6 +123,10 @@ export interface PhotoChips {
   toInput: (chip: RgbImage) => Float32Array;
   /** Manifest id of the embedder whose chip geometry was used. */
   embedderId: string;
+  /** Layout of the tensors toInput makes. */
+  layout: 'NHWC' | 'NCHW';
+  /** The chip geometry, in words. */
+  geometry: string;
 }
 
 /**
@@ -137,7 +143,14 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
     warnings.push(m);
     o.warn?.(m);
   };
-  const pipeline = await FacePipeline.create({ modelsDir: o.modelsDir, precision: 'fp32', detector: 'auto', antispoof: false, liveness: false });
+  const pipeline = await FacePipeline.create({
+    modelsDir: o.modelsDir,
+    recognitionModel: o.embedder,
+    precision: 'fp32',
+    detector: 'auto',
+    antispoof: false,
+    liveness: false,
+  });
   const entry = pipeline.choice.embedder;
   const norm = inputNorm(entry);
   const chips: RgbImage[] = [];
@@ -172,5 +185,7 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
     await pipeline.release();
   }
   const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
-  return { chips, sources, warnings, toInput, embedderId: entry.id };
+  const size = inputSize(entry).width;
+  const geometry = size === 150 ? 'dlib face-chip geometry 150x150, padding 0.25' : `ArcFace 5-point template ${size}x${size}`;
+  return { chips, sources, warnings, toInput, embedderId: entry.id, layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', geometry };
 }

@@ -2,9 +2,11 @@
  * `npm run models` — rebuild every shipped ONNX file from the pinned npm packages, byte for byte.
  *   npm run models                       rebuild models/onnx/*.onnx + models/manifest.json
  *   npm run models -- --verify           check committed files against the manifest
- *   npm run models -- --calibrate DIR... recompute models/calibration/faceapi-resnet.json from
- *                                        the faces in the photos under DIR(s), detected and
- *                                        aligned by the daemon's pipeline (then rebuild)
+ *   npm run models -- --calibrate DIR... [--model ID]
+ *                                        recompute the INT8 calibration table of ID (default
+ *                                        faceapi-resnet-int8) from the faces in the photos under
+ *                                        DIR(s), detected and aligned by the daemon's pipeline
+ *                                        (then rebuild)
  *   npm run models -- --out DIR          write the rebuilt tree to DIR instead of models/
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,9 +18,14 @@ import { CATALOG, type CatalogEntry } from './catalog.js';
 import { buildFaceApiResnet } from './faceApiResnet.js';
 import { sha256, serializeManifest, tensorSpecs, type Manifest, type ManifestEntry } from './manifest.js';
 import { fetchPinnedTarball } from './npmFetch.js';
-import { OPSET } from './onnxBuilder.js';
+import { flushSubnormals, OnnxGraph, OPSET } from './onnxBuilder.js';
+import { fuseTfPrelu, rewritePrelu, upgradeOpset } from './onnxPasses.js';
+import { TensorType } from './onnxProto.js';
 import { quantizeGraph, type CalibrationTable } from './quantize.js';
 import { extractFiles } from './tarball.js';
+import type { PinnedPackage } from './sources.js';
+import { readTflite } from './tflite.js';
+import { convertTflite } from './tfliteGraph.js';
 import type { WeightGroup } from './tfjsWeights.js';
 import { convertTfjsGraph, type TfjsModelJson } from './tfjsGraph.js';
 
@@ -37,10 +44,11 @@ export function repoModelsDir(): string {
 type Files = Map<string, Uint8Array>;
 
 async function packageFiles(entries: CatalogEntry[]): Promise<Map<string, Files>> {
-  const byPkg = new Map<string, { entry: CatalogEntry; files: Set<string> }>();
+  const byPkg = new Map<string, { entry: CatalogEntry & { pkg: PinnedPackage }; files: Set<string> }>();
   for (const e of entries) {
+    if (!e.pkg) continue;
     const k = `${e.pkg.name}@${e.pkg.version}`;
-    const v = byPkg.get(k) ?? { entry: e, files: new Set<string>() };
+    const v = byPkg.get(k) ?? { entry: { ...e, pkg: e.pkg }, files: new Set<string>() };
     for (const f of e.files) v.files.add(f);
     byPkg.set(k, v);
   }
@@ -69,52 +77,94 @@ function jsonOf<T>(files: Files, path: string): T {
   return JSON.parse(Buffer.from(fileOf(files, path)).toString('utf8')) as T;
 }
 
-function faceApiGraph(e: CatalogEntry, files: Files) {
+function faceApiGraph(e: CatalogEntry, files: Files): OnnxGraph {
   const manifestPath = e.files[0] ?? '';
   const dir = dirname(manifestPath);
   return buildFaceApiResnet(jsonOf<WeightGroup[]>(files, manifestPath), (p) => fileOf(files, `${dir}/${p}`));
 }
 
-export async function buildAll(outDir: string, modelsDir: string): Promise<Manifest> {
-  const pkgs = await packageFiles(CATALOG);
-  const entries: ManifestEntry[] = [];
-  for (const e of CATALOG) {
-    log(`converting ${e.id} -> ${e.output}`);
-    const files = pkgs.get(`${e.pkg.name}@${e.pkg.version}`) ?? new Map<string, Uint8Array>();
-    let bytes: Uint8Array;
-    let inputs;
-    let outputs;
-    let calibration: { path: string; sha256: string } | undefined;
-    if (e.kind === 'faceapi-resnet') {
-      const g = faceApiGraph(e, files);
-      if (e.precision === 'int8') {
-        const calPath = join(modelsDir, e.calibration ?? '');
-        const calBytes = readFileSync(calPath);
-        quantizeGraph(g, JSON.parse(calBytes.toString('utf8')) as CalibrationTable);
-        calibration = { path: `models/${e.calibration}`, sha256: sha256(calBytes) };
-      }
-      bytes = g.encode(`${e.id}: ${e.notes}`);
-      inputs = g.inputs;
-      outputs = g.outputs;
-    } else {
-      const jsonPath = e.files[0] ?? '';
-      const dir = dirname(jsonPath);
-      const conv = convertTfjsGraph(
-        jsonOf<TfjsModelJson>(files, jsonPath),
-        (p) => fileOf(files, `${dir}/${p}`),
-        {
-          inputName: 'input',
-          outputs: e.outputs ?? [],
-          docString: `${e.id}: ${e.notes}`,
-        },
-        e.id,
-      );
-      ({ bytes, inputs, outputs } = conv);
+/** scores[N,1] = MatMul(gallery[N,D], probe[D,1]), N and D symbolic: one file serves every embedder dimension. */
+export function gemvGraph(): OnnxGraph {
+  const g = new OnnxGraph('gallery_search');
+  g.opset = 13;
+  g.inputs = [
+    { name: 'gallery', type: TensorType.FLOAT, shape: ['N', 'D'] },
+    { name: 'probe', type: TensorType.FLOAT, shape: ['D', 1] },
+  ];
+  g.opNamed('MatMul', ['gallery', 'probe'], 'scores');
+  g.outputs = [{ name: 'scores', type: TensorType.FLOAT, shape: ['N', 1] }];
+  return g;
+}
+
+const docString = (e: CatalogEntry): string => `${e.id}: ${e.notes}`;
+
+/**
+ * The FP32 graph of a catalog entry in its shipped fast form (PRelu rewritten, TF PReLU idiom
+ * fused, opset lifted for entries that are quantised), before any quantisation.
+ */
+export function fp32Graph(e: CatalogEntry, files: Files): OnnxGraph {
+  let g: OnnxGraph;
+  if (e.kind === 'faceapi-resnet') g = faceApiGraph(e, files);
+  else if (e.kind === 'gemv') g = gemvGraph();
+  else if (e.kind === 'onnx') g = OnnxGraph.decode(fileOf(files, e.files[0] ?? ''), e.id.replace(/-(fp32|int8)$/, ''));
+  else if (e.kind === 'tflite') {
+    g = convertTflite(readTflite(fileOf(files, e.files[0] ?? '')), {
+      inputName: 'input',
+      outputName: 'embedding',
+      graphName: e.id.replace(/-(fp32|int8)$/, ''),
+    });
+    fuseTfPrelu(g);
+  } else {
+    const jsonPath = e.files[0] ?? '';
+    const dir = dirname(jsonPath);
+    g = convertTfjsGraph(
+      jsonOf<TfjsModelJson>(files, jsonPath),
+      (p) => fileOf(files, `${dir}/${p}`),
+      { inputName: 'input', outputs: e.outputs ?? [], docString: docString(e) },
+      e.id,
+    ).graph;
+  }
+  rewritePrelu(g);
+  flushSubnormals(g);
+  // per-channel QDQ needs opset 13: lift imported graphs that are quantised (only ops known to be unchanged)
+  if (e.precision === 'int8') upgradeOpset(g, OPSET);
+  return g;
+}
+
+export interface BuildOptions {
+  /** Skip INT8 entries whose calibration table does not exist yet (the --calibrate bootstrap); default: fail. */
+  skipUncalibrated?: boolean;
+}
+
+export async function buildAll(outDir: string, modelsDir: string, o: BuildOptions = {}): Promise<Manifest> {
+  const catalog = CATALOG.filter((e) => {
+    if (e.precision !== 'int8' || !e.calibration || existsSync(join(modelsDir, e.calibration))) return true;
+    if (o.skipUncalibrated) {
+      log(`skipping ${e.id}: no calibration table ${e.calibration} yet`);
+      return false;
     }
+    throw new Error(
+      `${e.id}: calibration table models/${e.calibration} is missing; run npm run models -- --calibrate DIR --model ${e.id} (DIR: folders of face photos)`,
+    );
+  });
+  const pkgs = await packageFiles(catalog);
+  const entries: ManifestEntry[] = [];
+  for (const e of catalog) {
+    log(`converting ${e.id} -> ${e.output}`);
+    const files = (e.pkg && pkgs.get(`${e.pkg.name}@${e.pkg.version}`)) || new Map<string, Uint8Array>();
+    const g = fp32Graph(e, files);
+    let calibration: { path: string; sha256: string } | undefined;
+    if (e.precision === 'int8') {
+      const calBytes = readFileSync(join(modelsDir, e.calibration ?? ''));
+      quantizeGraph(g, JSON.parse(calBytes.toString('utf8')) as CalibrationTable);
+      calibration = { path: `models/${e.calibration}`, sha256: sha256(calBytes) };
+    }
+    const bytes = g.encode(docString(e));
     const target = join(outDir, e.output);
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, bytes);
-    const [input] = tensorSpecs(inputs, 'NHWC');
+    const rank4 = (g.inputs[0]?.shape ?? []).length === 4;
+    const [input] = tensorSpecs(g.inputs, rank4 ? (e.layout ?? 'NHWC') : undefined);
     if (!input) throw new Error(`${e.id}: no input`);
     entries.push({
       id: e.id,
@@ -123,20 +173,22 @@ export async function buildAll(outDir: string, modelsDir: string): Promise<Manif
       file: e.output,
       sha256: sha256(bytes),
       bytes: bytes.length,
-      source: {
-        kind: 'npm',
-        package: e.pkg.name,
-        version: e.pkg.version,
-        tarball: e.pkg.tarball,
-        integrity: e.pkg.integrity,
-        files: e.files.map((f) => ({ path: f, sha256: sha256(fileOf(files, f)) })),
-        ...(calibration ? { calibration } : {}),
-        ...(e.quantizedFrom ? { quantizedFrom: e.quantizedFrom } : {}),
-      },
+      source: e.pkg
+        ? {
+            kind: 'npm',
+            package: e.pkg.name,
+            version: e.pkg.version,
+            tarball: e.pkg.tarball,
+            integrity: e.pkg.integrity,
+            files: e.files.map((f) => ({ path: f, sha256: sha256(fileOf(files, f)) })),
+            ...(calibration ? { calibration } : {}),
+            ...(e.quantizedFrom ? { quantizedFrom: e.quantizedFrom } : {}),
+          }
+        : { kind: 'built' },
       input,
-      outputs: tensorSpecs(outputs),
+      outputs: tensorSpecs(g.outputs),
       normalization: e.normalization,
-      licence: `${e.pkg.licence} (${e.pkg.name}, see models/LICENSES.md)`,
+      licence: e.pkg ? `${e.pkg.licence} (${e.pkg.name}, see models/LICENSES.md)` : 'project code (models/tools)',
       notes: e.notes,
     });
     log(`  ${e.output}: ${(bytes.length / 1e6).toFixed(2)} MB sha256 ${sha256(bytes).slice(0, 16)}…`);
@@ -150,7 +202,15 @@ export async function buildAll(outDir: string, modelsDir: string): Promise<Manif
   const manifest: Manifest = {
     schema: 1,
     opset: OPSET,
-    defaults: { detector: 'blazeface', landmarks: 'facemesh', embedder: 'faceapi-resnet-int8', antispoof: 'antispoof', liveness: 'liveness' },
+    defaults: {
+      detector: 'blazeface',
+      landmarks: 'facemesh',
+      embedder: 'faceapi-resnet-int8',
+      antispoof: 'antispoof',
+      liveness: 'liveness',
+      pad: 'minifasnet',
+      search: 'gallery-gemv',
+    },
     models: entries,
   };
   writeFileSync(join(outDir, 'manifest.json'), serializeManifest(manifest));
@@ -158,7 +218,9 @@ export async function buildAll(outDir: string, modelsDir: string): Promise<Manif
 }
 
 export interface RunCalibrationOptions {
-  /** Where to write the table (default: the catalog's models/calibration/faceapi-resnet.json). */
+  /** INT8 catalog id to calibrate (default faceapi-resnet-int8). */
+  model?: string;
+  /** Where to write the table (default: the catalog entry's models/calibration/<family>.json). */
   out?: string;
   minFaces?: number;
   variants?: number;
@@ -166,9 +228,10 @@ export interface RunCalibrationOptions {
 }
 
 /**
- * `--calibrate DIR...`: detect and align every face in the photos under DIR(s) with the daemon's
- * pipeline (FP32 models from `modelsDir`), collect the FP32 activation ranges of face-api's
- * network (built from the pinned tarball) on those chips and write the calibration table.
+ * `--calibrate DIR... [--model ID]`: detect and align every face in the photos under DIR(s)
+ * with the daemon's pipeline (FP32 models from `modelsDir`, the chip geometry of the embedder
+ * being calibrated), collect the FP32 activation ranges of that embedder's graph (built from the
+ * pinned tarball) on those chips and write the calibration table.
  */
 export async function runCalibration(
   dirs: string[],
@@ -176,11 +239,16 @@ export async function runCalibration(
   o: RunCalibrationOptions = {},
 ): Promise<{ path: string; table: PhotoCalibrationTable; warnings: string[] }> {
   const say = o.log ?? log;
-  const e = CATALOG.find((c) => c.precision === 'int8' && c.kind === 'faceapi-resnet');
-  if (!e?.calibration) throw new Error('no INT8 catalog entry');
-  const loadGraph = async () => faceApiGraph(e, (await packageFiles([e])).get(`${e.pkg.name}@${e.pkg.version}`) ?? new Map<string, Uint8Array>());
+  const id = o.model ?? 'faceapi-resnet-int8';
+  const e = CATALOG.find((c) => c.id === id);
+  const int8 = CATALOG.filter((c) => c.precision === 'int8' && c.calibration).map((c) => c.id);
+  if (!e?.calibration || !e.quantizedFrom || !e.pkg) throw new Error(`--model ${id}: not an INT8 model of the catalog (INT8 models: ${int8.join(', ')})`);
+  const pkg = e.pkg;
+  const loadGraph = async () => fp32Graph(e, (await packageFiles([e])).get(`${pkg.name}@${pkg.version}`) ?? new Map<string, Uint8Array>());
   const { table, warnings } = await calibrateFromPhotos(loadGraph, dirs, e.id.replace(/-int8$/, ''), {
     modelsDir,
+    embedder: e.quantizedFrom,
+    method: e.calibrationMethod,
     minFaces: o.minFaces,
     variants: o.variants,
     log: say,
@@ -204,7 +272,13 @@ async function main(argv: string[]): Promise<number> {
     const dirs: string[] = [];
     for (let i = cal + 1; i < argv.length && !(argv[i] ?? '').startsWith('--'); i++) dirs.push(resolve(argv[i] ?? ''));
     if (dirs.length === 0) throw new Error('--calibrate needs one or more folders of face photos (jpg, png, webp; searched recursively)');
-    await runCalibration(dirs, modelsDir);
+    const mIdx = argv.indexOf('--model');
+    const model = mIdx >= 0 ? argv[mIdx + 1] : undefined;
+    const e = CATALOG.find((c) => c.id === (model ?? 'faceapi-resnet-int8'));
+    // the chips are aligned by the FP32 model of the manifest: build it first when it is new
+    const have = existsSync(join(modelsDir, 'manifest.json')) ? (JSON.parse(readFileSync(join(modelsDir, 'manifest.json'), 'utf8')) as Manifest) : null;
+    if (e?.quantizedFrom && !have?.models.some((m) => m.id === e.quantizedFrom)) await buildAll(modelsDir, modelsDir, { skipUncalibrated: true });
+    await runCalibration(dirs, modelsDir, { model });
   }
   const outIdx = argv.indexOf('--out');
   const outDir = outIdx >= 0 ? resolve(argv[outIdx + 1] ?? '') : modelsDir;

@@ -1,8 +1,9 @@
 /**
- * In-memory ONNX graph used by every front-end (tfjs graph converter, face-api ResNet builder)
- * and by the INT8 quantizer. Encoded to bytes by onnxProto.ts.
+ * In-memory ONNX graph used by every front-end (tfjs graph converter, face-api ResNet builder,
+ * TFLite converter, ONNX import) and by the graph passes and the INT8 quantizer. Encoded to and
+ * decoded from bytes by onnxProto.ts.
  */
-import { encodeModel, TensorType, type AttrValue, type NodeDef, type ValueInfo } from './onnxProto.js';
+import { decodeModel, encodeModel, TensorType, type AttrValue, type NodeDef, type TensorInit, type ValueInfo } from './onnxProto.js';
 
 export { TensorType };
 
@@ -42,19 +43,95 @@ function rawBytes(data: InitData): Uint8Array {
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
+/** Smallest normal float32. */
+export const FLT_MIN = 1.1754943508222875e-38;
+
+/**
+ * float32 subnormals → 0. The build must not depend on the CPU's denormal mode: onnxruntime's
+ * `set_denormal_as_zero` session option (used by the daemon's pipeline, which --calibrate runs)
+ * sets DAZ/FTZ on the JS thread that creates the session, after which every float32 subnormal
+ * READ by JS code is 0 — so a quantised file came out different after --calibrate than from a
+ * fresh process. Flushing them explicitly everywhere the tools read weights makes both agree.
+ */
+export function ftz(x: number): number {
+  return Math.abs(x) < FLT_MIN ? 0 : x;
+}
+
+/**
+ * Flushes float32 subnormals of every float initializer to +0 (in place); returns how many. Works
+ * on the bit patterns (exponent 0, mantissa ≠ 0): under DAZ a float read would see 0 already.
+ */
+export function flushSubnormals(g: OnnxGraph): number {
+  let n = 0;
+  for (const init of g.initializers.values()) {
+    const d = init.data;
+    if (!(d instanceof Float32Array)) continue;
+    const bits = new Uint32Array(d.buffer, d.byteOffset, d.length);
+    for (let i = 0; i < bits.length; i++)
+      if ((bits[i]! & 0x7f800000) === 0 && (bits[i]! & 0x007fffff) !== 0) {
+        bits[i] = 0;
+        n++;
+      }
+  }
+  return n;
+}
+
+/** Typed array of a decoded tensor (little-endian raw bytes). */
+export function tensorData(t: TensorInit): InitData {
+  const b = t.raw.buffer.slice(t.raw.byteOffset, t.raw.byteOffset + t.raw.byteLength);
+  switch (t.type) {
+    case TensorType.FLOAT:
+      return new Float32Array(b);
+    case TensorType.INT32:
+      return new Int32Array(b);
+    case TensorType.INT8:
+      return new Int8Array(b);
+    case TensorType.UINT8:
+      return new Uint8Array(b);
+    case TensorType.INT64:
+      return new BigInt64Array(b);
+    default:
+      throw new Error(`onnx: tensor '${t.name}' has data type ${t.type}; the graph tools hold float32, int32, int8, uint8 and int64 tensors only`);
+  }
+}
+
 export class OnnxGraph {
   nodes: NodeDef[] = [];
   initializers = new Map<string, Initializer>();
   inputs: ValueInfo[] = [];
   outputs: ValueInfo[] = [];
+  /** Default-domain opset the graph is written with. */
+  opset = OPSET;
   private counter = 0;
+  /** Names of an imported graph, so fresh() never reuses one. */
+  private readonly taken = new Set<string>();
 
   constructor(readonly name: string) {}
 
+  /** Reads ONNX bytes into a graph (names, attributes and opset as the file has them). */
+  static decode(bytes: Uint8Array, name?: string): OnnxGraph {
+    const m = decodeModel(bytes);
+    const other = m.opsets.filter((o) => o.domain !== '' && o.domain !== 'ai.onnx');
+    if (other.length) throw new Error(`onnx: opset domain${other.length > 1 ? 's' : ''} ${other.map((o) => `'${o.domain}'`).join(', ')} not supported`);
+    const g = new OnnxGraph(name ?? m.graphName);
+    g.opset = m.opset;
+    g.nodes = m.nodes;
+    for (const t of m.initializers) g.initializers.set(t.name, { name: t.name, dims: t.dims, data: tensorData(t) });
+    g.inputs = m.inputs;
+    g.outputs = m.outputs;
+    for (const n of g.nodes) for (const x of [...n.inputs, ...n.outputs, n.name]) g.taken.add(x);
+    for (const x of [...g.initializers.keys(), ...g.inputs.map((i) => i.name)]) g.taken.add(x);
+    return g;
+  }
+
   /** Deterministic unique name. */
   fresh(hint: string): string {
-    this.counter += 1;
-    return `${hint}_${this.counter}`;
+    let name: string;
+    do {
+      this.counter += 1;
+      name = `${hint}_${this.counter}`;
+    } while (this.taken.has(name) || this.taken.has(`n_${name}`));
+    return name;
   }
 
   addInitializer(hint: string, dims: number[], data: InitData): string {
@@ -100,7 +177,7 @@ export class OnnxGraph {
       producerVersion: '1',
       docString,
       graphName: this.name,
-      opset: OPSET,
+      opset: this.opset,
       nodes: this.nodes,
       initializers: used.map((i) => ({ name: i.name, type: typeOf(i.data), dims: i.dims, raw: rawBytes(i.data) })),
       inputs: this.inputs,

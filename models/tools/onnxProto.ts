@@ -1,8 +1,18 @@
 /**
- * Minimal hand-written protobuf encoder for the subset of onnx.proto (ModelProto) that the
- * BLINK model tools emit. Field numbers follow onnx/onnx.proto (IR version 8).
- * Output is deterministic: fields are written in a fixed order, no maps, no timestamps.
+ * ONNX ModelProto ⇄ the toolchain's plain model description, through the `onnx-proto` package
+ * (onnx.proto compiled for protobufjs). Only the model tools use it: the daemon loads finished
+ * files and carries no protobuf code.
+ *
+ * Encoding is deterministic: protobufjs writes fields in field-number order, the builder emits
+ * attributes sorted by name and initializers in first-use order, and nothing time-dependent is
+ * written. Decoding normalises every tensor to little-endian raw bytes (float_data, int32_data,
+ * int64_data … are folded into `raw`) so a graph can be re-encoded without caring how the
+ * exporter stored it.
  */
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type ILong = { low: number; high: number; unsigned: boolean; toNumber(): number };
 
 export const enum TensorType {
   FLOAT = 1,
@@ -10,14 +20,21 @@ export const enum TensorType {
   INT8 = 3,
   INT32 = 6,
   INT64 = 7,
+  BOOL = 9,
+  FLOAT16 = 10,
+  DOUBLE = 11,
 }
+
+/** Bytes per element of the tensor types the tools read and write. */
+const ELEMENT_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8 };
 
 export type AttrValue =
   | { kind: 'int'; value: number }
   | { kind: 'float'; value: number }
   | { kind: 'ints'; value: number[] }
   | { kind: 'floats'; value: number[] }
-  | { kind: 'string'; value: string };
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; value: TensorInit };
 
 export interface TensorInit {
   name: string;
@@ -43,219 +60,226 @@ export interface ValueInfo {
   shape: (number | string)[] | null;
 }
 
+export interface OpsetImport {
+  domain: string;
+  version: number;
+}
+
 export interface ModelDef {
   producerName: string;
   producerVersion: string;
   docString: string;
   graphName: string;
+  /** Default-domain opset; a com.microsoft import is added when a node uses that domain. */
   opset: number;
   nodes: NodeDef[];
   initializers: TensorInit[];
   inputs: ValueInfo[];
   outputs: ValueInfo[];
   metadata: [string, string][];
+  /** IR version written (8 unless given). */
+  irVersion?: number;
 }
 
-/** Growable byte buffer with protobuf primitives. */
-class Writer {
-  private buf = new Uint8Array(1024);
-  private len = 0;
-
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.len++] = b;
-  }
-
-  varint(v: number | bigint): void {
-    let x = BigInt.asUintN(64, BigInt(v));
-    while (x >= 0x80n) {
-      this.byte(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    this.byte(Number(x));
-  }
-
-  tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
-  }
-
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
+/** A decoded model: the description plus every opset import it declared. */
+export interface DecodedModel extends ModelDef {
+  opsets: OpsetImport[];
 }
 
 const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
-function fieldVarint(w: Writer, field: number, v: number | bigint): void {
-  w.tag(field, 0);
-  w.varint(v);
+/** int64 fields arrive as numbers or Long objects; both become a JS number (exact below 2^53). */
+function num(v: number | ILong | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'number') return v;
+  const n = v.toNumber();
+  if (!Number.isSafeInteger(n)) throw new Error(`onnx: int64 value ${n} is outside the exact range of a JS number`);
+  return n;
 }
 
-function fieldBytes(w: Writer, field: number, b: Uint8Array): void {
-  w.tag(field, 2);
-  w.varint(b.length);
-  w.bytes(b);
+// ---------------------------------------------------------------- encode
+
+function tensorProto(t: TensorInit): onnxProto.onnx.ITensorProto {
+  return { dims: t.dims, dataType: t.type, name: t.name, rawData: t.raw };
 }
 
-function fieldString(w: Writer, field: number, s: string): void {
-  fieldBytes(w, field, utf8.encode(s));
+function attributeProto(name: string, a: AttrValue): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'float':
+      return { name, f: a.value, type: T.FLOAT };
+    case 'int':
+      return { name, i: a.value, type: T.INT };
+    case 'string':
+      return { name, s: utf8.encode(a.value), type: T.STRING };
+    case 'floats':
+      return { name, floats: a.value, type: T.FLOATS };
+    case 'ints':
+      return { name, ints: a.value, type: T.INTS };
+    case 'tensor':
+      return { name, t: tensorProto(a.value), type: T.TENSOR };
+  }
 }
 
-function fieldFloat(w: Writer, field: number, f: number): void {
-  w.tag(field, 5);
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setFloat32(0, f, true);
-  w.bytes(b);
-}
-
-function message(build: (w: Writer) => void): Uint8Array {
-  const w = new Writer();
-  build(w);
-  return w.finish();
-}
-
-// AttributeProto.AttributeType
-const ATTR_FLOAT = 1;
-const ATTR_INT = 2;
-const ATTR_STRING = 3;
-const ATTR_FLOATS = 6;
-const ATTR_INTS = 7;
-
-function encodeAttribute(name: string, a: AttrValue): Uint8Array {
-  return message((w) => {
-    fieldString(w, 1, name);
-    switch (a.kind) {
-      case 'float':
-        fieldFloat(w, 2, a.value);
-        fieldVarint(w, 20, ATTR_FLOAT);
-        break;
-      case 'int':
-        fieldVarint(w, 3, a.value);
-        fieldVarint(w, 20, ATTR_INT);
-        break;
-      case 'string':
-        fieldString(w, 4, a.value);
-        fieldVarint(w, 20, ATTR_STRING);
-        break;
-      case 'floats':
-        for (const f of a.value) fieldFloat(w, 7, f);
-        fieldVarint(w, 20, ATTR_FLOATS);
-        break;
-      case 'ints':
-        for (const i of a.value) fieldVarint(w, 8, i);
-        fieldVarint(w, 20, ATTR_INTS);
-        break;
-    }
-  });
-}
-
-function encodeTensor(t: TensorInit): Uint8Array {
-  return message((w) => {
-    for (const d of t.dims) fieldVarint(w, 1, d);
-    fieldVarint(w, 2, t.type);
-    fieldString(w, 8, t.name);
-    fieldBytes(w, 9, t.raw);
-  });
-}
-
-function encodeNode(n: NodeDef): Uint8Array {
-  return message((w) => {
-    for (const i of n.inputs) fieldString(w, 1, i);
-    for (const o of n.outputs) fieldString(w, 2, o);
-    fieldString(w, 3, n.name);
-    fieldString(w, 4, n.opType);
-    // attributes sorted by name for stable output
-    for (const key of Object.keys(n.attrs).sort()) {
-      const a = n.attrs[key];
-      if (a) fieldBytes(w, 5, encodeAttribute(key, a));
-    }
-    if (n.domain) fieldString(w, 7, n.domain);
-  });
-}
-
-function encodeValueInfo(v: ValueInfo): Uint8Array {
-  const dims = v.shape;
-  const shape = message((w) => {
-    for (const d of dims ?? []) {
-      fieldBytes(
-        w,
-        1,
-        message((dw) => {
-          if (typeof d === 'number') fieldVarint(dw, 1, d);
-          else fieldString(dw, 2, d);
-        }),
-      );
-    }
-  });
-  const tensorType = message((w) => {
-    fieldVarint(w, 1, v.type);
-    if (dims) fieldBytes(w, 2, shape);
-  });
-  const typeProto = message((w) => fieldBytes(w, 1, tensorType));
-  return message((w) => {
-    fieldString(w, 1, v.name);
-    fieldBytes(w, 2, typeProto);
-  });
+function valueInfoProto(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
+  const tensorType: onnxProto.onnx.TypeProto.ITensor = { elemType: v.type };
+  if (v.shape) tensorType.shape = { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name: v.name, type: { tensorType } };
 }
 
 /** Serialise a model to ONNX protobuf bytes. */
 export function encodeModel(m: ModelDef): Uint8Array {
-  const graph = message((w) => {
-    for (const n of m.nodes) fieldBytes(w, 1, encodeNode(n));
-    fieldString(w, 2, m.graphName);
-    for (const t of m.initializers) fieldBytes(w, 5, encodeTensor(t));
-    for (const i of m.inputs) fieldBytes(w, 11, encodeValueInfo(i));
-    for (const o of m.outputs) fieldBytes(w, 12, encodeValueInfo(o));
+  const nodes: onnxProto.onnx.INodeProto[] = m.nodes.map((n) => {
+    const node: onnxProto.onnx.INodeProto = {
+      input: n.inputs,
+      output: n.outputs,
+      name: n.name,
+      opType: n.opType,
+      // attributes sorted by name for stable output
+      attribute: Object.keys(n.attrs)
+        .sort()
+        .flatMap((k) => {
+          const a = n.attrs[k];
+          return a ? [attributeProto(k, a)] : [];
+        }),
+    };
+    if (n.domain) node.domain = n.domain;
+    return node;
   });
-  const usesMs = m.nodes.some((n) => n.domain === 'com.microsoft');
-  return message((w) => {
-    fieldVarint(w, 1, 8); // ir_version 8 (ONNX 1.13+, opset <= 18)
-    fieldString(w, 2, m.producerName);
-    fieldString(w, 3, m.producerVersion);
-    if (m.docString) fieldString(w, 6, m.docString);
-    fieldBytes(w, 7, graph);
-    fieldBytes(
-      w,
-      8,
-      message((ow) => {
-        fieldString(ow, 1, '');
-        fieldVarint(ow, 2, m.opset);
-      }),
+  const opsetImport: onnxProto.onnx.IOperatorSetIdProto[] = [{ domain: '', version: m.opset }];
+  if (m.nodes.some((n) => n.domain === 'com.microsoft')) opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  const model: onnxProto.onnx.IModelProto = {
+    irVersion: m.irVersion ?? 8, // IR 8: ONNX 1.13+, opset ≤ 18
+    producerName: m.producerName,
+    producerVersion: m.producerVersion,
+    graph: {
+      node: nodes,
+      name: m.graphName,
+      initializer: m.initializers.map(tensorProto),
+      input: m.inputs.map(valueInfoProto),
+      output: m.outputs.map(valueInfoProto),
+    },
+    opsetImport,
+    metadataProps: m.metadata.map(([key, value]) => ({ key, value })),
+  };
+  if (m.docString) model.docString = m.docString;
+  return onnx.ModelProto.encode(model).finish();
+}
+
+// ---------------------------------------------------------------- decode
+
+function le(type: number, values: ArrayLike<number>, width: 'f32' | 'i32' | 'i64' | 'f64' | 'u8' | 'i8' | 'u16'): Uint8Array {
+  const bytes = new Uint8Array(values.length * (ELEMENT_BYTES[type] ?? 4));
+  const dv = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? 0;
+    if (width === 'f32') dv.setFloat32(i * 4, v, true);
+    else if (width === 'i32') dv.setInt32(i * 4, v, true);
+    else if (width === 'i64') dv.setBigInt64(i * 8, BigInt(v), true);
+    else if (width === 'f64') dv.setFloat64(i * 8, v, true);
+    else if (width === 'u8') dv.setUint8(i, v);
+    else if (width === 'i8') dv.setInt8(i, v);
+    else dv.setUint16(i * 2, v, true);
+  }
+  return bytes;
+}
+
+function decodeTensor(t: onnxProto.onnx.ITensorProto, where: string): TensorInit {
+  const name = t.name ?? '';
+  const type = (t.dataType ?? 0) as TensorType;
+  const dims = (t.dims ?? []).map((d) => num(d as number | ILong));
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length)
+    throw new Error(`onnx: tensor '${name}' (${where}) keeps its data in an external file; only self-contained models are read`);
+  if (!(type in ELEMENT_BYTES)) throw new Error(`onnx: tensor '${name}' (${where}) has data type ${type}, which the tools do not read`);
+  const count = dims.reduce((a, b) => a * b, 1);
+  let raw: Uint8Array;
+  if (t.rawData && t.rawData.length) raw = Uint8Array.from(t.rawData);
+  else if (type === TensorType.FLOAT) raw = le(type, t.floatData ?? [], 'f32');
+  else if (type === TensorType.DOUBLE) raw = le(type, t.doubleData ?? [], 'f64');
+  else if (type === TensorType.INT64)
+    raw = le(
+      type,
+      (t.int64Data ?? []).map((v) => num(v as number | ILong)),
+      'i64',
     );
-    if (usesMs) {
-      fieldBytes(
-        w,
-        8,
-        message((ow) => {
-          fieldString(ow, 1, 'com.microsoft');
-          fieldVarint(ow, 2, 1);
-        }),
+  else if (type === TensorType.INT32) raw = le(type, t.int32Data ?? [], 'i32');
+  else if (type === TensorType.UINT8 || type === TensorType.BOOL) raw = le(type, t.int32Data ?? [], 'u8');
+  else if (type === TensorType.INT8) raw = le(type, t.int32Data ?? [], 'i8');
+  else raw = le(type, t.int32Data ?? [], 'u16'); // FLOAT16 bit patterns live in int32_data
+  const want = count * (ELEMENT_BYTES[type] ?? 4);
+  if (raw.length !== want) throw new Error(`onnx: tensor '${name}' (${where}) holds ${raw.length} bytes, dims ${dims.join('x') || 'scalar'} need ${want}`);
+  return { name, type, dims, raw };
+}
+
+function decodeAttribute(a: onnxProto.onnx.IAttributeProto, node: string): AttrValue {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.FLOAT:
+      return { kind: 'float', value: a.f ?? 0 };
+    case T.INT:
+      return { kind: 'int', value: num(a.i as number | ILong) };
+    case T.STRING:
+      return { kind: 'string', value: fromUtf8.decode(a.s ?? new Uint8Array()) };
+    case T.FLOATS:
+      return { kind: 'floats', value: [...(a.floats ?? [])] };
+    case T.INTS:
+      return { kind: 'ints', value: (a.ints ?? []).map((v) => num(v as number | ILong)) };
+    case T.TENSOR:
+      if (!a.t) throw new Error(`onnx: attribute '${a.name}' of node '${node}' has no tensor`);
+      return { kind: 'tensor', value: decodeTensor(a.t, `attribute ${a.name} of ${node}`) };
+    default:
+      throw new Error(
+        `onnx: attribute '${a.name}' of node '${node}' has type ${a.type}, which the tools do not read (sub-graphs, sparse tensors, strings lists)`,
       );
-    }
-    for (const [k, v] of m.metadata) {
-      fieldBytes(
-        w,
-        14,
-        message((mw) => {
-          fieldString(mw, 1, k);
-          fieldString(mw, 2, v);
-        }),
-      );
-    }
-  });
+  }
+}
+
+function decodeValueInfo(v: onnxProto.onnx.IValueInfoProto): ValueInfo {
+  const tt = v.type?.tensorType;
+  if (!tt) throw new Error(`onnx: graph value '${v.name}' is not a tensor`);
+  const dims = tt.shape?.dim;
+  return {
+    name: v.name ?? '',
+    type: (tt.elemType ?? 0) as TensorType,
+    shape: dims ? dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== null && d.dimValue !== undefined ? num(d.dimValue as number | ILong) : '?')) : null,
+  };
+}
+
+/** Parse ONNX bytes. Throws `onnx: …` naming what it cannot represent (external data, sub-graphs, …). */
+export function decodeModel(bytes: Uint8Array): DecodedModel {
+  let m: onnxProto.onnx.IModelProto;
+  try {
+    m = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new Error(`onnx: not a readable ONNX model (${(err as Error).message})`);
+  }
+  const g = m.graph;
+  if (!g) throw new Error('onnx: the model has no graph');
+  const opsets = (m.opsetImport ?? []).map((o) => ({ domain: o.domain ?? '', version: num(o.version as number | ILong) }));
+  const main = opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  const initializers = (g.initializer ?? []).map((t) => decodeTensor(t, 'initializer'));
+  const initNames = new Set(initializers.map((t) => t.name));
+  return {
+    producerName: m.producerName ?? '',
+    producerVersion: m.producerVersion ?? '',
+    docString: m.docString ?? '',
+    graphName: g.name ?? '',
+    opset: main?.version ?? 1,
+    opsets,
+    irVersion: num(m.irVersion as number | ILong),
+    nodes: (g.node ?? []).map((n, i) => {
+      const name = n.name || `node_${i}`;
+      const attrs: Record<string, AttrValue> = {};
+      for (const a of n.attribute ?? []) attrs[a.name ?? ''] = decodeAttribute(a, name);
+      const def: NodeDef = { opType: n.opType ?? '', name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
+      if (n.domain && n.domain !== 'ai.onnx') def.domain = n.domain;
+      return def;
+    }),
+    initializers,
+    // ONNX IR < 4 lists initializers among the graph inputs too: they are not runtime inputs.
+    inputs: (g.input ?? []).filter((v) => !initNames.has(v.name ?? '')).map(decodeValueInfo),
+    outputs: (g.output ?? []).map(decodeValueInfo),
+    metadata: (m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''] as [string, string]),
+  };
 }

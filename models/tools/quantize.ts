@@ -9,7 +9,7 @@
  * one DQ per consumer, as ORT's QDQ selectors expect. Gemm (the 256x128 head) stays FP32.
  * All arithmetic is plain IEEE double -> float32 rounding, so the output is deterministic.
  */
-import { attrInt, OnnxGraph } from './onnxBuilder.js';
+import { attrInt, ftz, OnnxGraph } from './onnxBuilder.js';
 import { TensorType } from './onnxProto.js';
 
 export interface CalibrationTable {
@@ -20,15 +20,37 @@ export interface CalibrationTable {
   ranges: Record<string, [number, number]>;
 }
 
+export interface QuantizeOptions {
+  /** Conv node names left in FP32 (e.g. the embedding head, where rounding costs the most accuracy for the least compute). */
+  keepFp32?: readonly string[];
+}
+
+/** The Conv nodes that are quantised: every Conv with constant weights not kept in FP32. */
+function quantizedConvs(g: OnnxGraph, o: QuantizeOptions): Set<OnnxGraph['nodes'][number]> {
+  const keep = new Set(o.keepFp32 ?? []);
+  return new Set(g.nodes.filter((n) => n.opType === 'Conv' && isInit(g, n.inputs[1]) && !keep.has(n.name)));
+}
+
+/** The names of the last `k` Conv nodes of the graph (in graph order). */
+export function lastConvs(g: OnnxGraph, k: number): string[] {
+  return k > 0
+    ? g.nodes
+        .filter((n) => n.opType === 'Conv')
+        .slice(-k)
+        .map((n) => n.name)
+    : [];
+}
+
 /** Names of the activation tensors the quantizer needs ranges for, in graph order. */
-export function quantizableTensors(g: OnnxGraph): string[] {
+export function quantizableTensors(g: OnnxGraph, o: QuantizeOptions = {}): string[] {
   const consumers = consumerMap(g);
+  const convs = quantizedConvs(g, o);
   const out: string[] = [];
   const add = (t: string) => {
     if (!out.includes(t)) out.push(t);
   };
   for (const n of g.nodes) {
-    if (n.opType !== 'Conv' || !isInit(g, n.inputs[1])) continue;
+    if (!convs.has(n)) continue;
     add(n.inputs[0] ?? '');
     const y = n.outputs[0] ?? '';
     const cs = consumers.get(y) ?? [];
@@ -55,8 +77,8 @@ function consumerMap(g: OnnxGraph): Map<string, OnnxGraph['nodes']> {
 }
 
 /** A copy of the graph that also outputs every quantizable tensor (for calibration runs). */
-export function withCalibrationOutputs(g: OnnxGraph): { graph: OnnxGraph; tensors: string[] } {
-  const tensors = quantizableTensors(g);
+export function withCalibrationOutputs(g: OnnxGraph, o: QuantizeOptions = {}): { graph: OnnxGraph; tensors: string[] } {
+  const tensors = quantizableTensors(g, o);
   const copy = Object.assign(new OnnxGraph(g.name), g);
   copy.nodes = [...g.nodes];
   copy.outputs = [...g.outputs, ...tensors.map((t) => ({ name: t, type: TensorType.FLOAT, shape: null }))];
@@ -72,8 +94,9 @@ function uint8Params(lo: number, hi: number): { scale: number; zp: number } {
 }
 
 /** Rewrite a FP32 graph (in place) into QDQ INT8 form using the calibration table. */
-export function quantizeGraph(g: OnnxGraph, table: CalibrationTable): OnnxGraph {
-  const tensors = quantizableTensors(g);
+export function quantizeGraph(g: OnnxGraph, table: CalibrationTable, o: QuantizeOptions = {}): OnnxGraph {
+  const tensors = quantizableTensors(g, o);
+  const convs = quantizedConvs(g, o);
   const consumers = consumerMap(g);
   const actParams = new Map<string, { scale: string; zp: string; s: number }>();
   for (const t of tensors) {
@@ -107,7 +130,7 @@ export function quantizeGraph(g: OnnxGraph, table: CalibrationTable): OnnxGraph 
   for (const n of g.nodes) {
     const inputs = n.inputs.map((i) => rename.get(i)?.get(n) ?? i);
     const node = { ...n, inputs };
-    if (n.opType === 'Conv' && isInit(g, n.inputs[1])) quantizeConvWeights(g, node, actParams.get(n.inputs[0] ?? '')?.s, newNodes);
+    if (convs.has(n)) quantizeConvWeights(g, node, actParams.get(n.inputs[0] ?? '')?.s, newNodes);
     newNodes.push(node);
     for (const o of n.outputs) emitQdq(o, newNodes);
   }
@@ -125,10 +148,11 @@ function quantizeConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inS
   const scales = new Float32Array(cout);
   for (let c = 0; c < cout; c++) {
     let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(wInit.data[c * per + i] ?? 0));
-    const s = Math.fround(m > 0 ? m / 127 : 1);
+    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(ftz(wInit.data[c * per + i] ?? 0)));
+    // a channel of (near-)zero weights: scale 1, all zero (no subnormal scale; see ftz)
+    const s = Math.fround(m / 127 >= 1e-30 ? m / 127 : 1);
     scales[c] = s;
-    for (let i = 0; i < per; i++) q[c * per + i] = Math.max(-127, Math.min(127, Math.round((wInit.data[c * per + i] ?? 0) / s)));
+    for (let i = 0; i < per; i++) q[c * per + i] = Math.max(-127, Math.min(127, Math.round(ftz(wInit.data[c * per + i] ?? 0) / s)));
   }
   const qName = g.addInitializer(`${wInit.name}/int8`, wInit.dims, q);
   const sName = g.addInitializer(`${wInit.name}/scale`, [cout], scales);
@@ -143,7 +167,7 @@ function quantizeConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inS
     for (let c = 0; c < cout; c++) {
       const s = Math.fround(inScale * (scales[c] ?? 1));
       bs[c] = s;
-      bq[c] = Math.round((bInit.data[c] ?? 0) / s);
+      bq[c] = Math.round(ftz(bInit.data[c] ?? 0) / s);
     }
     const bqName = g.addInitializer(`${bInit.name}/int32`, [cout], bq);
     const bsName = g.addInitializer(`${bInit.name}/scale`, [cout], bs);

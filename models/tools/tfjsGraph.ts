@@ -124,7 +124,7 @@ export class TfjsGraphConverter {
       this.g.opNamed('Identity', [plain.name], onnxName);
       this.g.outputs.push({ name: onnxName, type: TensorType.FLOAT, shape: plain.shape.map((d) => (d < 0 ? 'N' : d)) });
     }
-    return { bytes: this.g.encode(this.spec.docString), inputs: this.g.inputs, outputs: this.g.outputs };
+    return { graph: this.g, bytes: this.g.encode(this.spec.docString), inputs: this.g.inputs, outputs: this.g.outputs };
   }
 
   // ---- value resolution -------------------------------------------------------------------
@@ -656,6 +656,9 @@ export class TfjsGraphConverter {
 }
 
 export interface ConvertedModel {
+  /** The converted graph (build-time passes run on it before the shipped file is written). */
+  graph: OnnxGraph;
+  /** The graph as converted, encoded. */
   bytes: Uint8Array;
   inputs: ValueInfo[];
   outputs: ValueInfo[];

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { gemvModelBytes } from './gemvModel.js';
 import { l2normalize } from '../util/vector.js';
+import { loadModelManifest, modelFor, verifyModels } from '../vision/modelManifest.js';
+import { defaultModelsDir } from '../vision/modelSet.js';
 
 /** Galleries at least this big are scored by onnxruntime (vectorised, off the event loop) when accelerated. */
 export const ACCELERATE_MIN_ROWS = 2048;
@@ -142,11 +144,15 @@ export class Gallery {
 
   /**
    * Loads the GEMV session (once): afterwards searchAsync/matchAsync score large galleries
-   * with onnxruntime's vectorised MatMul on its own threads.
+   * with onnxruntime's vectorised MatMul on its own threads. The graph is the manifest's
+   * `search` model (scores[N,1] = gallery[N,D] · probe[D,1], N and D symbolic), checked
+   * against its sha256 like every model file.
    */
-  async accelerate(threads = 1): Promise<void> {
+  async accelerate(threads = 1, modelsDir = defaultModelsDir()): Promise<void> {
     if (this.session) return;
-    this.session = await ort.InferenceSession.create(gemvModelBytes(this.dim), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+    const entry = modelFor(loadModelManifest(modelsDir), 'search');
+    verifyModels(modelsDir, [entry.id]);
+    this.session = await ort.InferenceSession.create(join(modelsDir, entry.file), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   }
 
   get accelerated(): boolean {

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type ModelTask = 'detector' | 'landmarks' | 'embedder' | 'antispoof' | 'liveness';
+/** `pad`: presentation-attack detection network; `search`: the gallery scoring graph (not an image model). */
+export type ModelTask = 'detector' | 'landmarks' | 'embedder' | 'antispoof' | 'liveness' | 'pad' | 'search';
 
 export interface ModelTensorSpec {
   name: string;
@@ -32,7 +33,7 @@ export interface ModelEntry {
   file: string;
   sha256: string;
   bytes: number;
-  source: { kind: 'npm' | 'user'; package?: string; version?: string; [k: string]: unknown };
+  source: { kind: 'npm' | 'built' | 'user'; package?: string; version?: string; [k: string]: unknown };
   input: ModelTensorSpec;
   outputs: ModelTensorSpec[];
   normalization: ModelNormalization;

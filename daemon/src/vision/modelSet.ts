@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { repoRoot } from '../system/paths.js';
 import { loadModelManifest, verifyModels, type ModelEntry, type ModelManifest } from './modelManifest.js';
 import type { InputNorm } from './align.js';
-import { rewriteForRuntime } from './onnxRewrite.js';
 
 /** Which manifest entries the pipeline runs, resolved from config and the manifest's defaults. */
 export interface ModelChoice {
@@ -112,9 +110,8 @@ export interface SessionOptions {
 }
 
 export async function createSession(modelsDir: string, e: ModelEntry, o: SessionOptions): Promise<ort.InferenceSession> {
-  // PRelu is rewritten into vectorised element-wise ops at load time (see onnxRewrite.ts).
-  const { bytes } = rewriteForRuntime(readFileSync(join(modelsDir, e.file)));
-  return ort.InferenceSession.create(bytes, {
+  // The files are in their fast form already (PRelu rewritten by `npm run models`, models/tools/onnxPasses.ts).
+  return ort.InferenceSession.create(join(modelsDir, e.file), {
     intraOpNumThreads: o.intraOpThreads ?? 1,
     interOpNumThreads: o.interOpThreads ?? 1,
     executionMode: 'sequential',

@@ -6,6 +6,7 @@ import { Embedder } from './models/embedder.js';
 import { FaceDetector, type Detection, type DetectOptions } from './models/faceDetector.js';
 import { Landmarker, type Roi } from './models/landmarker.js';
 import { PassiveScorer } from './models/passiveScorer.js';
+import { MiniFasNet } from './miniFasNet.js';
 import { assessQuality, DEFAULT_GATES, type QualityGates } from './quality.js';
 import type { Box, FaceObservation, FrameTimings, Point } from './types.js';
 
@@ -14,6 +15,8 @@ export interface PipelineOptions extends ModelSelection, SessionOptions {
   clahe?: boolean;
   /** Also load the other-precision embedder (for eval/bench side-by-side). */
   loadBothPrecisions?: boolean;
+  /** Load the manifest's presentation-attack network (MiniFASNet) and score every face with it (FaceObservation.minifasnetScore). */
+  pad?: boolean;
 }
 
 export interface ProcessOptions {
@@ -61,6 +64,7 @@ export class FacePipeline {
     private readonly embedders: Map<'int8' | 'fp32', Embedder>,
     private readonly antispoof: PassiveScorer | null,
     private readonly liveness: PassiveScorer | null,
+    private readonly pad: MiniFasNet | null = null,
   ) {}
 
   static async create(options: PipelineOptions = {}): Promise<FacePipeline> {
@@ -88,6 +92,7 @@ export class FacePipeline {
       embedders,
       choice.antispoof ? await PassiveScorer.load(dir, choice.antispoof, so) : null,
       choice.liveness ? await PassiveScorer.load(dir, choice.liveness, so) : null,
+      options.pad ? await MiniFasNet.create(dir, { threads: options.intraOpThreads }) : null,
     );
   }
 
@@ -183,8 +188,13 @@ export class FacePipeline {
         passive = await this.passiveScores(img, d.box);
         timings.antispoofMs += performance.now() - t0;
       }
+      const box = Landmarker.box(mesh);
+      t0 = performance.now();
+      const minifasnetScore = this.pad && o.passive !== false ? (await this.pad.score(img, box)).real : undefined;
+      timings.antispoofMs += performance.now() - t0;
       faces.push({
-        box: Landmarker.box(mesh),
+        ...(minifasnetScore !== undefined ? { minifasnetScore } : {}),
+        box,
         detectorScore: d.score,
         landmarks5: five,
         ear: earFromMesh(mesh),
@@ -232,6 +242,7 @@ export class FacePipeline {
       ...[...this.embedders.values()].map((e) => e.release()),
       this.antispoof?.release(),
       this.liveness?.release(),
+      this.pad?.session.release().catch(() => {}),
     ]);
   }
 }

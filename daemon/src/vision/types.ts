@@ -48,6 +48,8 @@ export interface FaceObservation {
   /** The passive models' scores, 0..1 where 1 = real/live; null when the model is not loaded. */
   antispoofScore: number | null;
   livenessScore: number | null;
+  /** MiniFASNet "real" probability (vision/miniFasNet.ts) when the pipeline loads it (option pad); never decides alone. */
+  minifasnetScore?: number | null;
   /** L2-normalised embedding (null when the face was too poor to embed). */
   embedding: Float32Array | null;
   /** The 468-point FaceMesh as [x, y, z]×468 in image pixels (z: depth, same scale, larger = farther). */

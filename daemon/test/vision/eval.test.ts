@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ const KEYS = [
   'genuine_pairs',
   'impostor_pairs',
   'threshold',
+  'tar_at_far_1e-4',
+  'threshold_at_far_1e-4',
 ];
 
 describe.skipIf(SKIP_DATA)('npm run eval on the shared faces', () => {
@@ -37,5 +39,30 @@ describe.skipIf(SKIP_DATA)('npm run eval on the shared faces', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.skipIf(SKIP_DATA)('npm run eval -- --embedder (any manifest embedder)', () => {
+  it('evaluates MobileFaceNet-512 at INT8 and FP32 and saves each score distribution', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'blink-eval-'));
+    try {
+      const file = join(dir, 'eval.json');
+      const scores = join(dir, 'scores');
+      expect(await evalMain(['--data', join(DATA, 'faces'), '--embedder', 'mobilefacenet512', '--json', file, '--save-scores', scores])).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as { models: Record<string, Record<string, number>> };
+      expect(Object.keys(r.models).sort()).toEqual(['mobilefacenet512-fp32', 'mobilefacenet512-int8']);
+      for (const m of Object.values(r.models)) {
+        expect(m['tar_at_far_1e-3']).toBeGreaterThanOrEqual(0.99);
+        expect(typeof m['tar_at_far_1e-4']).toBe('number');
+      }
+      for (const id of Object.keys(r.models)) expect(existsSync(join(scores, `${id}.json`))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('refuses an embedder the manifest does not have, naming the ones it has', async () => {
+    await expect(evalMain(['--data', join(DATA, 'faces'), '--embedder', 'arcface-r100'])).rejects.toThrow(
+      /no embedder 'arcface-r100'.*available: .*mobilefacenet512-int8/,
+    );
   });
 });

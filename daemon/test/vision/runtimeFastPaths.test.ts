@@ -1,10 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { packTensor, warpRgb, warpToTensor, type InputNorm } from '../../src/vision/align.js';
-import { rewriteForRuntime } from '../../src/vision/onnxRewrite.js';
-import { defaultModelsDir } from '../../src/vision/modelSet.js';
 
 /** Deterministic noise image. */
 function noiseImage(width: number, height: number, seed = 7): { width: number; height: number; data: Uint8Array } {
@@ -40,38 +35,5 @@ describe('warpToTensor (fused crop + normalise)', () => {
     expect(out[0]).toBe(-9);
     expect(out[8 * 8 * 3 - 1]).toBe(-9);
     expect(out.subarray(8 * 8 * 3).every((v) => v >= -1 && v <= 1)).toBe(true);
-  });
-});
-
-describe('load-time ONNX rewrite (PRelu → Relu/Sub/Mul/Add)', () => {
-  const file = join(defaultModelsDir(), 'onnx', 'landmarks-facemesh.onnx');
-  it('replaces every PRelu of FaceMesh and the outputs stay bit-identical', async () => {
-    const bytes = readFileSync(file);
-    const { bytes: rewritten, report } = rewriteForRuntime(bytes);
-    expect(report.prelu).toBe(28);
-    expect(report.preluKept).toBe(0);
-    expect(rewritten.length).toBeGreaterThan(bytes.length);
-    const opts = { intraOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
-    const [a, b] = await Promise.all([ort.InferenceSession.create(bytes, opts), ort.InferenceSession.create(rewritten, opts)]);
-    try {
-      const img = noiseImage(192, 192, 3);
-      const input = new Float32Array(192 * 192 * 3);
-      for (let i = 0; i < input.length; i++) input[i] = img.data[i]! / 255;
-      const feeds = { input: new ort.Tensor('float32', input, [1, 192, 192, 3]) };
-      const [ra, rb] = [await a.run(feeds), await b.run(feeds)];
-      for (const name of a.outputNames) expect(Array.from(rb[name]!.data as Float32Array)).toEqual(Array.from(ra[name]!.data as Float32Array));
-    } finally {
-      await Promise.all([a.release(), b.release()]);
-    }
-  });
-  it('leaves a model without PRelu as the same bytes', () => {
-    const bytes = readFileSync(join(defaultModelsDir(), 'onnx', 'antispoof.onnx'));
-    const { bytes: out, report } = rewriteForRuntime(bytes);
-    expect(report.prelu).toBe(0);
-    expect(out).toBe(bytes);
-  });
-  it('refuses truncated bytes with a clear error', () => {
-    const bytes = readFileSync(file).subarray(0, 1000);
-    expect(() => rewriteForRuntime(bytes)).toThrow(/onnx: truncated/);
   });
 });

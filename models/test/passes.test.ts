@@ -1,0 +1,146 @@
+/**
+ * The build-time graph passes and the protobuf layer: PRelu fast forms bit-identical to PRelu,
+ * the TF PReLU idiom fused, opset lifting refused for unknown ops, ONNX read → write → read
+ * round trip, the shipped files carry no PRelu, and the TFLite reader's errors.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { gemvGraph } from '../tools/main.js';
+import { OnnxGraph } from '../tools/onnxBuilder.js';
+import { fuseTfPrelu, opCounts, rewritePrelu, upgradeOpset } from '../tools/onnxPasses.js';
+import { decodeModel } from '../tools/onnxProto.js';
+import { TensorType } from '../tools/onnxProto.js';
+import { readTflite } from '../tools/tflite.js';
+import { MODELS_DIR } from './helpers.js';
+
+function noise(n: number, seed: number, scale = 4): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * scale);
+}
+
+/** x[1,C,4,4] → PRelu(x, slope[C,1,1]) */
+function preluGraph(slope: Float32Array): OnnxGraph {
+  const c = slope.length;
+  const g = new OnnxGraph('prelu');
+  g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, c, 4, 4] }];
+  g.opNamed('PRelu', ['x', g.addInitializer('slope', [c, 1, 1], slope)], 'y');
+  g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, c, 4, 4] }];
+  return g;
+}
+
+async function runGraph(g: OnnxGraph, x: Float32Array, shape: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(g.encode('test'));
+  const r = await s.run({ [g.inputs[0]!.name]: new ort.Tensor('float32', x, shape) });
+  await s.release();
+  return r[g.outputs[0]!.name]!.data as Float32Array;
+}
+
+describe('rewritePrelu', () => {
+  const x = noise(3 * 16, 5);
+  for (const [label, slope, form] of [
+    ['slopes in [0, 1]', Float32Array.of(0, 0.25, 1), 'max'],
+    ['negative slopes (Max form still exact)', Float32Array.of(-1.3, 0.1, -0.02), 'max'],
+    ['a slope > 1 (general form)', Float32Array.of(1.23, -0.5, 0.3), 'general'],
+  ] as const) {
+    it(`${label}: ${form} form, bit-identical to PRelu`, async () => {
+      const want = await runGraph(preluGraph(slope), x, [1, 3, 4, 4]);
+      const g = preluGraph(slope);
+      const report = rewritePrelu(g);
+      expect(report[form]).toBe(1);
+      expect(opCounts(g).PRelu).toBeUndefined();
+      expect(Array.from(await runGraph(g, x, [1, 3, 4, 4]))).toEqual(Array.from(want));
+    });
+  }
+  it('leaves a PRelu whose slope is not a constant', () => {
+    const g = new OnnxGraph('p');
+    g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [4] }];
+    g.opNamed('PRelu', ['x', 'x'], 'y');
+    expect(rewritePrelu(g)).toEqual({ max: 0, general: 0, kept: 1 });
+  });
+});
+
+describe('fuseTfPrelu', () => {
+  it('fuses relu(x) + c·(x − |x|) into PRelu(x, 2c) with the same outputs', async () => {
+    const c = Float32Array.of(0.3, -0.6, 0.7); // TFLite stores α/2
+    const build = (): OnnxGraph => {
+      const g = new OnnxGraph('tf');
+      g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, 3, 4, 4] }];
+      const relu = g.op('Relu', ['x']);
+      const abs = g.op('Abs', ['x']);
+      const sub = g.op('Sub', ['x', abs]);
+      const mul = g.op('Mul', [g.addInitializer('c', [3, 1, 1], c), sub]);
+      g.opNamed('Add', [relu, mul], 'y');
+      g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, 3, 4, 4] }];
+      return g;
+    };
+    const x = noise(48, 9);
+    const want = await runGraph(build(), x, [1, 3, 4, 4]);
+    const g = build();
+    expect(fuseTfPrelu(g)).toBe(1);
+    expect(opCounts(g)).toEqual({ PRelu: 1 });
+    const slope = g.initializers.get(g.nodes[0]!.inputs[1]!)!.data as Float32Array;
+    expect(Array.from(slope)).toEqual([0.6, -1.2, 1.4].map(Math.fround));
+    const got = await runGraph(g, x, [1, 3, 4, 4]);
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 6);
+  });
+});
+
+describe('upgradeOpset', () => {
+  it('lifts a graph of stable ops and refuses one with an op it does not know to be unchanged', () => {
+    const g = preluGraph(Float32Array.of(0.1));
+    g.opset = 9;
+    upgradeOpset(g, 17);
+    expect(g.opset).toBe(17);
+    const u = new OnnxGraph('u');
+    u.opset = 9;
+    u.opNamed('Unsqueeze', ['x'], 'y');
+    expect(() => upgradeOpset(u, 17)).toThrow(/op Unsqueeze .* not known to be unchanged/);
+  });
+});
+
+describe('ONNX protobuf layer (onnx-proto)', () => {
+  it('reads a shipped model and writes it back byte for byte', () => {
+    const bytes = readFileSync(join(MODELS_DIR, 'onnx', 'detector-facemesh-short.onnx'));
+    const m = decodeModel(bytes);
+    const g = OnnxGraph.decode(bytes);
+    expect(g.opset).toBe(17);
+    expect(g.nodes.length).toBe(m.nodes.length);
+    expect(Buffer.from(g.encode(m.docString))).toEqual(bytes);
+  });
+  it('names what it cannot read', () => {
+    const bytes = readFileSync(join(MODELS_DIR, 'onnx', 'liveness.onnx')).subarray(0, 1000);
+    expect(() => decodeModel(bytes)).toThrow(/onnx: not a readable ONNX model/);
+    expect(() => decodeModel(new Uint8Array(0))).toThrow(/onnx: the model has no graph/);
+  });
+  it('every shipped model is in its fast form: no PRelu node left', () => {
+    const manifest = JSON.parse(readFileSync(join(MODELS_DIR, 'manifest.json'), 'utf8')) as { models: { id: string; file: string }[] };
+    for (const e of manifest.models) {
+      const ops = opCounts(OnnxGraph.decode(readFileSync(join(MODELS_DIR, e.file))));
+      expect({ id: e.id, prelu: ops.PRelu ?? 0 }).toEqual({ id: e.id, prelu: 0 });
+    }
+  });
+  it('the GEMV graph scores any dimension (N and D symbolic)', async () => {
+    const s = await ort.InferenceSession.create(gemvGraph().encode('gemv'));
+    for (const d of [128, 192, 512]) {
+      const gallery = noise(3 * d, d, 1);
+      const probe = noise(d, d + 1, 1);
+      const r = (await s.run({ gallery: new ort.Tensor('float32', gallery, [3, d]), probe: new ort.Tensor('float32', probe, [d, 1]) })).scores!;
+      expect(r.dims).toEqual([3, 1]);
+      let dot = 0;
+      for (let i = 0; i < d; i++) dot += gallery[d + i]! * probe[i]!;
+      expect((r.data as Float32Array)[1]).toBeCloseTo(dot, 4);
+    }
+    await s.release();
+  });
+});
+
+describe('TFLite reader', () => {
+  it('refuses a file that is not a TFLite FlatBuffer', () => {
+    expect(() => readTflite(new Uint8Array(4))).toThrow(/not a TFLite model/);
+    const bogus = new Uint8Array(64);
+    bogus.set([12, 0, 0, 0, 0x4f, 0x4e, 0x4e, 0x58], 0);
+    expect(() => readTflite(bogus)).toThrow(/file identifier is 'ONNX', expected 'TFL3'/);
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * Build-time graph rewrites, applied once by `npm run models` so the committed files are
+ * already in their fast form and the daemon loads them as they are:
+ *
+ *   - fuseTfPrelu: TensorFlow's PReLU idiom `relu(x) + c·(x − |x|)` (c = α/2, as TFLite files
+ *     carry it) → PRelu(x, 2c). (x − |x|) is 2·min(x, 0) exactly and c·2 is exact, so the fused
+ *     node computes the same float products.
+ *   - rewritePrelu: onnxruntime's CPU PRelu kernel is branchy and slow (FaceMesh, 28 PRelu nodes:
+ *     2.3 ms of a 3.3 ms run on real crops), while Mul/Max/Relu/Sub/Add are vectorised
+ *     element-wise kernels. Slopes all in [0, 1]: Max(x, s·x) (x ≥ 0 → x; x < 0 → s·x ≥ x), two
+ *     nodes. Any other constant slope (trained PReLUs have negative ones): Relu(x) + s·(x − Relu(x)),
+ *     where x − Relu(x) is exactly min(x, 0). Both are bit-identical to PRelu.
+ *   - upgradeOpset: lifts an imported graph to the toolchain's opset when every op it uses has the
+ *     same semantics there (needed for per-channel QDQ, opset ≥ 13).
+ */
+import type { OnnxGraph } from './onnxBuilder.js';
+import type { NodeDef } from './onnxProto.js';
+
+type Node = NodeDef;
+
+function consumers(g: OnnxGraph): Map<string, Node[]> {
+  const m = new Map<string, Node[]>();
+  for (const n of g.nodes)
+    for (const i of n.inputs) {
+      const l = m.get(i) ?? [];
+      l.push(n);
+      m.set(i, l);
+    }
+  return m;
+}
+
+function producers(g: OnnxGraph): Map<string, Node> {
+  const m = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) m.set(o, n);
+  return m;
+}
+
+function floatInit(g: OnnxGraph, name: string | undefined): Float32Array | null {
+  const i = name === undefined ? undefined : g.initializers.get(name);
+  return i && i.data instanceof Float32Array ? i.data : null;
+}
+
+const graphOutputs = (g: OnnxGraph): Set<string> => new Set(g.outputs.map((o) => o.name));
+
+/** Fuses `Add(Relu(x), Mul(c, Sub(x, Abs(x))))` (operands in either order) into PRelu(x, 2c). Returns the count. */
+export function fuseTfPrelu(g: OnnxGraph): number {
+  const prod = producers(g);
+  const cons = consumers(g);
+  const outs = graphOutputs(g);
+  const drop = new Set<Node>();
+  const replace = new Map<Node, Node>();
+  const only = (t: string, n: Node): boolean => (cons.get(t) ?? []).length === 1 && (cons.get(t) ?? [])[0] === n && !outs.has(t);
+  for (const add of g.nodes) {
+    if (add.opType !== 'Add' || add.inputs.length !== 2) continue;
+    for (const [ri, mi] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
+      const relu = prod.get(add.inputs[ri] ?? '');
+      const mul = prod.get(add.inputs[mi] ?? '');
+      if (relu?.opType !== 'Relu' || mul?.opType !== 'Mul') continue;
+      const x = relu.inputs[0] ?? '';
+      const ci = floatInit(g, mul.inputs[0]) ? 0 : floatInit(g, mul.inputs[1]) ? 1 : -1;
+      if (ci < 0) continue;
+      const c = floatInit(g, mul.inputs[ci]);
+      const sub = prod.get(mul.inputs[1 - ci] ?? '');
+      if (!c || sub?.opType !== 'Sub' || sub.inputs[0] !== x) continue;
+      const abs = prod.get(sub.inputs[1] ?? '');
+      if (abs?.opType !== 'Abs' || abs.inputs[0] !== x) continue;
+      if (!only(relu.outputs[0]!, add) || !only(mul.outputs[0]!, add) || !only(sub.outputs[0]!, mul) || !only(abs.outputs[0]!, sub)) continue;
+      const cInit = g.initializers.get(mul.inputs[ci]!)!;
+      const slope = g.addInitializer(
+        `${cInit.name}/prelu_slope`,
+        cInit.dims,
+        Float32Array.from(c, (v) => v * 2),
+      );
+      for (const n of [relu, mul, sub, abs]) drop.add(n);
+      replace.set(add, { opType: 'PRelu', name: add.name, inputs: [x, slope], outputs: [...add.outputs], attrs: {} });
+      break;
+    }
+  }
+  g.nodes = g.nodes.filter((n) => !drop.has(n)).map((n) => replace.get(n) ?? n);
+  return replace.size;
+}
+
+export interface PreluReport {
+  /** PRelu → Mul + Max (every slope in [0, 1]). */
+  max: number;
+  /** PRelu → Relu/Sub/Mul/Add (some slope outside [0, 1]). */
+  general: number;
+  /** PRelu left alone (slope not a constant). */
+  kept: number;
+}
+
+/** Rewrites every PRelu with a constant slope into vectorised element-wise ops (see the file comment). */
+export function rewritePrelu(g: OnnxGraph): PreluReport {
+  const report: PreluReport = { max: 0, general: 0, kept: 0 };
+  const out: Node[] = [];
+  for (const n of g.nodes) {
+    const slope = n.opType === 'PRelu' && !n.domain && n.inputs.length === 2 && n.outputs.length === 1 ? floatInit(g, n.inputs[1]) : null;
+    if (n.opType === 'PRelu' && !slope) report.kept++;
+    if (!slope) {
+      out.push(n);
+      continue;
+    }
+    const [x, s] = [n.inputs[0]!, n.inputs[1]!];
+    const y = n.outputs[0]!;
+    const node = (opType: string, inputs: string[], output: string, suffix: string): Node => ({
+      opType,
+      name: `${n.name}__${suffix}`,
+      inputs,
+      outputs: [output],
+      attrs: {},
+    });
+    if (slope.every((v) => v <= 1)) {
+      const scaled = `${y}__prelu_scaled`;
+      out.push(node('Mul', [x, s], scaled, 'mul'), node('Max', [x, scaled], y, 'max'));
+      report.max++;
+    } else {
+      const pos = `${y}__prelu_pos`,
+        neg = `${y}__prelu_neg`,
+        scaled = `${y}__prelu_scaled`;
+      out.push(node('Relu', [x], pos, 'relu'), node('Sub', [x, pos], neg, 'sub'), node('Mul', [neg, s], scaled, 'mul'), node('Add', [pos, scaled], y, 'add'));
+      report.general++;
+    }
+  }
+  g.nodes = out;
+  return report;
+}
+
+/**
+ * Ops whose semantics (for the attributes they carry) are the same from `since` up to opset 17,
+ * so a graph using only these can be declared opset 17 unchanged.
+ */
+const STABLE_SINCE: Record<string, number> = {
+  Conv: 1,
+  PRelu: 9,
+  Relu: 6,
+  Add: 7,
+  Sub: 7,
+  Mul: 7,
+  Max: 8,
+  Abs: 6,
+  Reshape: 5,
+  Transpose: 1,
+  GlobalAveragePool: 1,
+  Sigmoid: 6,
+  MatMul: 9,
+  Gemm: 9,
+  Flatten: 9,
+};
+
+/** Declares the graph opset `to` when every op is stable across (its opset, to]; throws naming the first op that is not. */
+export function upgradeOpset(g: OnnxGraph, to: number): void {
+  if (g.opset >= to) return;
+  for (const n of g.nodes) {
+    const since = n.domain ? undefined : STABLE_SINCE[n.opType];
+    if (since === undefined || since > g.opset)
+      throw new Error(`cannot lift graph '${g.name}' from opset ${g.opset} to ${to}: op ${n.opType} (node '${n.name}') is not known to be unchanged`);
+  }
+  g.opset = to;
+}
+
+/** Op counts, for logs and tests. */
+export function opCounts(g: OnnxGraph): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const n of g.nodes) c[n.opType] = (c[n.opType] ?? 0) + 1;
+  return c;
+}
