@@ -140,7 +140,11 @@ export class DoorService extends BaseService {
     try {
       if (this.machine) return this.machine.emergencyOff();
       // The controller turns the relay off on SIGTERM (and on its own when this process is gone).
-      if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
+      // Its exit is then expected: not a crash to restart from (the daemon is stopping or dying).
+      if (this.child && this.child.exitCode === null) {
+        this.stopping = true;
+        this.child.kill('SIGTERM');
+      }
       this.mirror = { ...this.mirror, relay: 'off', unlockReason: null };
       return true;
     } catch {
@@ -216,7 +220,11 @@ export class DoorService extends BaseService {
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         if (this.child === child) this.child = null;
-        if (this.stopping) return;
+        if (this.stopping) {
+          // It turns the relay off before a clean exit; anything else gets the direct write too.
+          if (code !== 0) this.relayOffDirect(`the door controller exited (${signal ?? code}) while stopping`);
+          return;
+        }
         this.lastError = `the door controller exited (${signal ?? code})`;
         this.log.error({ code, signal }, 'door controller exited: relay off, restarting it');
         this.relayOffDirect('the door controller died');

@@ -72,6 +72,11 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
     expect(relayLevel(gpio)).toBe(0);
+    // A stop is not a crash: the controller's exit is expected (no restart, no error), and the
+    // pin mirror is the controller's own, its history intact (the pulse is still in it).
+    expect(d.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([]);
+    const writes = (JSON.parse(readFileSync(gpio, 'utf8')) as { writes: Array<{ pin: number; level: number }> }).writes;
+    expect(writes.filter((w) => w.pin === 17 && w.level === 1)).toHaveLength(1);
     const store = Store.open(join(t.dir, 'blink.db'));
     try {
       const events = store.events.query();
