@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { createLogger } from '../../src/logging.js';
 import { SyncClient, type SyncClientOptions } from '../../src/sync/client.js';
 import { MemorySyncStore } from '../../src/sync/memoryLocalStore.js';
-import { generateDeviceKey } from '../../src/sync/requestSigning.js';
+import { generateDeviceKey, signRequest } from '../../src/sync/requestSigning.js';
 import { syncServerConfigSchema, type SyncServerConfig } from '../../src/syncServer/config.js';
 import { SyncServer } from '../../src/syncServer/server.js';
 import { BLINKD } from '../helpers/blinkd.js';
@@ -76,6 +76,7 @@ export interface TestUnit {
   store: MemorySyncStore;
   key: KeyObject;
   deviceId: string;
+  org: string;
 }
 
 /** A unit registered with a claim code (ACTIVE), with a fresh in-memory store. */
@@ -84,7 +85,7 @@ export async function activeUnit(server: SyncServer, url: string, org: string, d
   const key = options.key ?? generateDeviceKey();
   const client = new SyncClient({ serverUrl: url, org, deviceId, key, passphrase: () => PASSPHRASE, backoff: { baseMs: 20, capMs: 200 }, ...options });
   await client.register(code);
-  return { client, store: new MemorySyncStore(deviceId), key, deviceId };
+  return { client, store: new MemorySyncStore(deviceId), key, deviceId, org };
 }
 
 /** A unit-shaped embedding: 128 deterministic floats, L2-normalised. */
@@ -141,7 +142,7 @@ export async function startChildServer(backend: TestBackend, port?: number, extr
 }
 
 /** Runs syncOnce until it succeeds and everything is up to date, backing off between failures like run() does. */
-export async function syncUntilDone(unit: TestUnit, timeoutMs = 60_000): Promise<number> {
+export async function syncUntilDone(unit: TestUnit, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let failures = 0;
   for (;;) {
@@ -154,4 +155,31 @@ export async function syncUntilDone(unit: TestUnit, timeoutMs = 60_000): Promise
       await new Promise((r) => setTimeout(r, unit.client.nextDelay(err)));
     }
   }
+}
+
+/** A request signed by a unit's key, sent as given (for protocol-level tests). */
+export async function signedFetch(
+  url: string,
+  unit: { key: KeyObject; deviceId: string; org: string },
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { ts?: number; rawBody?: string; authorization?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers; authorization: string }> {
+  const text = options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+  const u = new URL(path, url);
+  const authorization = options.authorization ?? signRequest(unit.key, unit.org, unit.deviceId, method, u.pathname + u.search, text, options.ts ?? Date.now());
+  const res = await fetch(u, {
+    method,
+    headers: { authorization, ...(text !== undefined ? { 'content-type': 'application/json' } : {}), ...(options.headers ?? {}) },
+    body: text,
+  });
+  const t = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = t ? (JSON.parse(t) as Record<string, unknown>) : {};
+  } catch {
+    parsed = { text: t };
+  }
+  return { status: res.status, body: parsed, headers: res.headers, authorization };
 }
