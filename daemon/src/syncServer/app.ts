@@ -30,7 +30,8 @@ export async function buildSyncApp(ctx: ServerContext): Promise<FastifyInstance>
   const { limits } = config;
   const tls = config.tls.cert && config.tls.key ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {};
   const app = Fastify({
-    loggerInstance: ctx.log.child({ component: 'sync-server-http' }, { level: 'warn' }) as unknown as FastifyBaseLogger,
+    // Request lines only at warn and above (or quieter when the server's log is quieter).
+    loggerInstance: ctx.log.child({ component: 'sync-server-http' }, { level: ctx.log.levelVal > 40 ? ctx.log.level : 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
     trustProxy: config.trustProxy,
     // No type coercion: a number where a string belongs is an error, as Pydantic v2 says it is.

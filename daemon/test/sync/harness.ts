@@ -13,6 +13,7 @@ import { MemorySyncStore } from '../../src/sync/memoryLocalStore.js';
 import { generateDeviceKey, signRequest } from '../../src/sync/requestSigning.js';
 import { syncServerConfigSchema, type SyncServerConfig } from '../../src/syncServer/config.js';
 import { SyncServer } from '../../src/syncServer/server.js';
+import type { ServerContext } from '../../src/syncServer/context.js';
 import { BLINKD } from '../helpers/blinkd.js';
 import { freePort } from '../mqtt/broker.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
@@ -80,7 +81,13 @@ export interface TestUnit {
 }
 
 /** A unit registered with a claim code (ACTIVE), with a fresh in-memory store. */
-export async function activeUnit(server: SyncServer, url: string, org: string, deviceId: string, options: Partial<SyncClientOptions> = {}): Promise<TestUnit> {
+export async function activeUnit(
+  server: { ctx: Pick<ServerContext, 'devices'> },
+  url: string,
+  org: string,
+  deviceId: string,
+  options: Partial<SyncClientOptions> = {},
+): Promise<TestUnit> {
   const { code } = await server.ctx.devices.createClaimCode(org, 1);
   const key = options.key ?? generateDeviceKey();
   const client = new SyncClient({ serverUrl: url, org, deviceId, key, passphrase: () => PASSPHRASE, backoff: { baseMs: 20, capMs: 200 }, ...options });
@@ -182,4 +189,41 @@ export async function signedFetch(
     parsed = { text: t };
   }
   return { status: res.status, body: parsed, headers: res.headers, authorization };
+}
+
+/** fetch that records every status code it saw (and network failures as 0). */
+export function recordingFetch(statuses: number[], inner: typeof fetch = fetch): typeof fetch {
+  return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    try {
+      const res = await inner(input, init);
+      statuses.push(res.status);
+      return res;
+    } catch (err) {
+      statuses.push(0);
+      throw err;
+    }
+  }) as typeof fetch;
+}
+
+/** Runs the client's own loop (run()) until a round is up to date with an empty outbox. */
+export async function runUntilDone(unit: TestUnit, timeoutMs = 90_000): Promise<{ rounds: number; failures: number }> {
+  const ac = new AbortController();
+  let rounds = 0;
+  let failures = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  const loop = unit.client.run(unit.store, ac.signal, (r) => {
+    rounds++;
+    if (r instanceof Error) failures++;
+    else if (r.upToDate && unit.store.outboxDepth() === 0) finish();
+  });
+  await Promise.race([done, loop]);
+  clearTimeout(timer);
+  const timedOut = ac.signal.aborted;
+  ac.abort();
+  await loop;
+  if (timedOut)
+    throw new Error(`not done within ${timeoutMs} ms: outbox ${unit.store.outboxDepth()}, last error ${JSON.stringify(unit.client.status().lastError)}`);
+  return { rounds, failures };
 }
