@@ -70,6 +70,8 @@ export interface SyncClientOptions {
   requestTimeoutMs?: number;
   backoff?: BackoffOptions;
   keyRing?: KeyRingOptions;
+  /** A key ring already opened with the passphrase: the load generator shares one among its simulated units instead of running scrypt a thousand times. */
+  openedKeyRing?: KeyRing;
   /** Most batches pushed / pages pulled in one syncOnce before yielding (it carries on at the next round). */
   maxRoundsPerSync?: number;
   fetch?: typeof fetch;
@@ -139,6 +141,7 @@ export class SyncClient {
     this.base = new URL(o.serverUrl.endsWith('/') ? o.serverUrl : o.serverUrl + '/');
     this.fetch = o.fetch ?? globalThis.fetch;
     this.now = o.now ?? (() => new Date());
+    this.ring = o.openedKeyRing ?? null;
   }
 
   status(): SyncStatus {

@@ -1,8 +1,15 @@
 /**
  * Attendance on the sync server: the owner of the attendance table. Insert-if-absent by id
  * (a repeated id is acknowledged: exactly once, whatever the retries), the sending unit and
- * arrival time recorded, and a per-organisation change number so head office can export
- * incrementally without missing rows that arrive late (a unit back from days offline).
+ * arrival time recorded, and an arrival key (seq) so head office can export incrementally
+ * without missing rows that arrive late (a unit back from days offline).
+ *
+ * The arrival key takes no lock, so a thousand units pushing into one organisation do not
+ * queue behind each other. On PostgreSQL it is the writing transaction's id, and the export
+ * only returns rows below the oldest transaction still running (pg_snapshot_xmin): every
+ * transaction below it has finished, so no row can later appear below the reader's cursor
+ * (a visibility-safe high-water mark). SQLite has one writer at a time, so a counter taken in
+ * the transaction is already in commit order.
  */
 import { inList, type Param, type Sql } from './db/sql.js';
 import { OrgsRepo } from './orgsRepo.js';
@@ -27,8 +34,8 @@ export interface AttendanceQuery {
   to?: string;
   unit?: string;
   person?: string;
-  /** Incremental export: rows that arrived after this change number (ordered by arrival). */
-  since?: number;
+  /** Incremental export, in arrival order: "0" from the start, or the `next` of the previous page ("seq:id"). */
+  since?: string;
   /** Time-ordered paging: the last row of the previous page, "ts_utc|id". */
   after?: string;
   limit: number;
@@ -55,13 +62,16 @@ export class AttendanceStore {
     if (rows.length === 0) return inserted;
     const now = this.now().toISOString();
     await this.sql.tx(async (q) => {
-      const first = await OrgsRepo.reserve(q, org, 'attendance', rows.length);
+      const pgTx = q.engine === 'postgres';
+      const first = pgTx ? 0 : await OrgsRepo.reserve(q, org, 'attendance', rows.length);
       for (let i = 0; i < rows.length; i += CHUNK) {
         const chunk = rows.slice(i, i + CHUNK);
         const params: Param[] = [];
         const tuples = chunk.map((r, j) => {
           const base = params.length;
-          params.push(org, r.id, r.person_id, r.timestamp, r.status, r.punctuality ?? null, normaliseTimestamp(r.timestamp, now), unit, now, first + i + j);
+          params.push(org, r.id, r.person_id, r.timestamp, r.status, r.punctuality ?? null, normaliseTimestamp(r.timestamp, now), unit, now);
+          if (pgTx) return `(${inList(base + 1, 9)}, pg_current_xact_id()::text::bigint)`;
+          params.push(first + i + j);
           return `(${inList(base + 1, 10)})`;
         });
         const got = await q.query<{ id: string }>(
@@ -76,7 +86,7 @@ export class AttendanceStore {
   }
 
   /** One page of rows matching the query, with the person's current name (null when deleted). */
-  async query(org: string, f: AttendanceQuery): Promise<{ rows: AttendanceOut[]; next: string | null }> {
+  async query(org: string, f: AttendanceQuery): Promise<{ rows: AttendanceOut[]; next: string | null; has_more: boolean }> {
     const where = ['a.org_id = $1'];
     const params: Param[] = [org];
     const add = (cond: string, ...values: Param[]) => {
@@ -88,8 +98,12 @@ export class AttendanceStore {
     if (f.person) add('a.person_id = ?', f.person);
     let order: string;
     if (f.since !== undefined) {
-      add('a.seq > ?', f.since);
-      order = 'a.seq';
+      const [seq, id] = [f.since.split(':')[0]!, f.since.slice(f.since.indexOf(':') + 1)];
+      if (f.since.includes(':')) add('(a.seq > ? OR (a.seq = ? AND a.id > ?))', Number(seq), Number(seq), id);
+      else add('a.seq > ?', Number(seq));
+      // Only what no running transaction can still add to (see the class comment).
+      if (this.sql.engine === 'postgres') where.push('a.seq < pg_snapshot_xmin(pg_current_snapshot())::text::bigint');
+      order = 'a.seq, a.id';
     } else {
       if (f.after) {
         const cut = f.after.indexOf('|');
@@ -107,7 +121,9 @@ export class AttendanceStore {
     );
     const page = rows.slice(0, f.limit);
     const last = page[page.length - 1];
-    const next = rows.length > f.limit && last ? (f.since !== undefined ? String(last.seq) : `${last.ts_utc}|${last.id}`) : null;
+    const hasMore = rows.length > f.limit;
+    // In arrival order the cursor always comes back (where to ask next time, even when nothing is new).
+    const next = f.since !== undefined ? (last ? `${last.seq}:${last.id}` : f.since) : hasMore && last ? `${last.ts_utc}|${last.id}` : null;
     return {
       rows: page.map((r) => ({
         id: r.id,
@@ -121,6 +137,7 @@ export class AttendanceStore {
         seq: Number(r.seq),
       })),
       next,
+      has_more: hasMore,
     };
   }
 

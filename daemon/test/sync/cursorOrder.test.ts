@@ -81,4 +81,43 @@ describe('pull cursor under concurrent writers (PostgreSQL)', () => {
     expect(got).toEqual(expected);
     expect(reader.store.pagesApplied).toBeGreaterThan(5);
   });
+
+  it('the attendance export never skips a row whose transaction commits after a later one (visibility-safe high-water mark)', async () => {
+    const unit = await activeUnit(h1.server, h1.url, 'acme', 'door-att');
+    const token = (await h1.server.ctx.tokens.create('acme', 'hq')).token;
+    const exportPage = async (since: string) =>
+      (await (
+        await fetch(`${h2.url}/api/v1/attendance?since=${encodeURIComponent(since)}&limit=1000`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as {
+        rows: Array<{ id: string }>;
+        next: string;
+        has_more: boolean;
+      };
+    // A slow writer: its transaction starts first (lower transaction id) and commits last.
+    const slow = new pg.Client({ connectionString: backend.databaseUrl });
+    await slow.connect();
+    await slow.query('BEGIN');
+    await slow.query(
+      `INSERT INTO attendance (org_id, id, person_id, "timestamp", status, punctuality, ts_utc, unit_id, received_at, seq)
+       VALUES ('acme', 'slow-1', 'p', '2025-01-01T00:00:00Z', 'CHECK_IN', NULL, '2025-01-01T00:00:00.000Z', 'door-slow', '2025-01-01T00:00:00.000Z', pg_current_xact_id()::text::bigint)`,
+    );
+    unit.store.recordAttendance({ id: 'fast-1', personId: 'p', timestamp: new Date().toISOString(), kind: 'CHECK_IN', punctuality: 'ON_TIME' });
+    await syncUntilDone(unit);
+    let cursor = '0';
+    const seen: string[] = [];
+    const drain = async () => {
+      for (;;) {
+        const page = await exportPage(cursor);
+        seen.push(...page.rows.map((r) => r.id));
+        cursor = page.next;
+        if (!page.has_more) return;
+      }
+    };
+    await drain();
+    expect(seen).toEqual([]); // fast-1 is held back while the older transaction is still open
+    await slow.query('COMMIT');
+    await slow.end();
+    await drain();
+    expect(seen).toEqual(['slow-1', 'fast-1']);
+  });
 });

@@ -252,9 +252,21 @@ describe.each(ENGINES)('sync protocol v2 (%s)', (engine) => {
     const all = (await (await fetch(`${h.url}/api/v1/attendance?since=0&limit=10`, { headers: auth })).json()) as {
       rows: Array<{ seq: number }>;
       next: string;
+      has_more: boolean;
     };
-    const rest = (await (await fetch(`${h.url}/api/v1/attendance?since=${all.next}&limit=1000`, { headers: auth })).json()) as { rows: unknown[] };
+    expect(all.has_more).toBe(true);
+    const rest = (await (await fetch(`${h.url}/api/v1/attendance?since=${encodeURIComponent(all.next)}&limit=1000`, { headers: auth })).json()) as {
+      rows: unknown[];
+      next: string;
+      has_more: boolean;
+    };
     expect(all.rows.length + rest.rows.length).toBe(25);
+    expect(rest.has_more).toBe(false);
+    const nothingNew = (await (await fetch(`${h.url}/api/v1/attendance?since=${encodeURIComponent(rest.next)}`, { headers: auth })).json()) as {
+      rows: unknown[];
+      next: string;
+    };
+    expect(nothingNew).toMatchObject({ rows: [], next: rest.next });
     // Head office cannot write, and units cannot read the export.
     expect(
       (await fetch(`${h.url}/api/v1/sync/attendance`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '[]' })).status,

@@ -1,17 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { csvCell } from '../../admin/csv.js';
-import {
-  CURSOR_PATTERN,
-  pushAttendanceRequestSchema,
-  pushAttendanceResponseSchema,
-  type PushAttendanceRequest,
-  type PushAttendanceResponse,
-} from '../../sync/protocol.js';
+import { pushAttendanceRequestSchema, pushAttendanceResponseSchema, type PushAttendanceRequest, type PushAttendanceResponse } from '../../sync/protocol.js';
 import { ID_PATTERN } from '../../sync/requestSigning.js';
 import type { AttendanceOut, AttendanceQuery } from '../attendanceStore.js';
 
-type AttendancePage = { rows: AttendanceOut[]; next: string | null };
+type AttendancePage = { rows: AttendanceOut[]; next: string | null; has_more: boolean };
 import type { ServerContext } from '../context.js';
 import { invalid } from '../errors.js';
 import { orgParams } from './deviceRoutes.js';
@@ -65,7 +59,7 @@ export function attendanceRoutes(app: FastifyInstance, ctx: ServerContext): void
       schema: {
         tags: ['head office'],
         summary:
-          'Attendance of the organisation: from/to (ISO, to exclusive), unit, person; JSON pages (next → after=) or format=csv (every matching row). since=N lists rows that arrived after change N instead (incremental export).',
+          'Attendance of the organisation: from/to (ISO, to exclusive), unit, person; JSON pages (has_more; next → after=) or format=csv (every matching row). since=0 (then since=<next>) lists rows in arrival order instead: an incremental export that never misses a row arriving late.',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -74,7 +68,7 @@ export function attendanceRoutes(app: FastifyInstance, ctx: ServerContext): void
             to: { type: 'string', pattern: ISO },
             unit: { type: 'string', pattern: ID_PATTERN },
             person: { type: 'string', maxLength: 160 },
-            since: { type: 'string', pattern: CURSOR_PATTERN },
+            since: { type: 'string', maxLength: 200, pattern: '^\\d{1,20}(:.+)?$' },
             after: { type: 'string', maxLength: 240, pattern: '\\|' },
             limit: { type: 'string', pattern: '^\\d{1,5}$' },
             format: { enum: ['json', 'csv'] },
@@ -83,7 +77,7 @@ export function attendanceRoutes(app: FastifyInstance, ctx: ServerContext): void
         response: {
           200: {
             type: 'object',
-            properties: { rows: { type: 'array', items: rowSchema }, next: { type: ['string', 'null'] } },
+            properties: { rows: { type: 'array', items: rowSchema }, next: { type: ['string', 'null'] }, has_more: { type: 'boolean' } },
           },
         },
       },
@@ -100,7 +94,7 @@ export function attendanceRoutes(app: FastifyInstance, ctx: ServerContext): void
         to: q.to,
         unit: q.unit,
         person: q.person,
-        since: q.since === undefined ? undefined : Number(q.since),
+        since: q.since,
         after: q.after,
         limit,
       };
@@ -114,7 +108,7 @@ export function attendanceRoutes(app: FastifyInstance, ctx: ServerContext): void
 /** Every matching row as CSV, streamed a page at a time (a year of a large site never sits in memory). */
 function streamCsv(
   reply: FastifyReply,
-  page: (after: string | undefined, since: number | undefined) => Promise<AttendancePage>,
+  page: (after: string | undefined, since: string | undefined) => Promise<AttendancePage>,
   base: AttendanceQuery,
 ): FastifyReply {
   async function* lines(): AsyncGenerator<string> {
@@ -122,10 +116,10 @@ function streamCsv(
     let after = base.after;
     let since = base.since;
     for (;;) {
-      const { rows, next } = await page(after, since);
+      const { rows, next, has_more } = await page(after, since);
       yield rows.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(',') + '\r\n').join('');
-      if (!next) return;
-      if (since !== undefined) since = Number(next);
+      if (!has_more || !next) return;
+      if (since !== undefined) since = next;
       else after = next;
     }
   }
