@@ -39,7 +39,7 @@ export const EDITABLE_SETTINGS: readonly EditableSetting[] = [
     'access.attendance.minCheckoutGapMinutes',
   ),
   ...S('mqtt', false, 'mqtt.enabled', 'mqtt.url', 'mqtt.username', 'mqtt.password', 'mqtt.topicPrefix', 'mqtt.homeAssistant.enabled', 'mqtt.healthIntervalSec'),
-  ...S('sync', false, 'sync.enabled', 'sync.relayUrl', 'sync.apiKey', 'sync.encryptionKey', 'sync.intervalSec'),
+  ...S('sync', false, 'sync.enabled', 'sync.serverUrl', 'sync.org', 'sync.claimCode', 'sync.intervalSec'),
   ...S(
     'admin',
     true,

@@ -203,13 +203,51 @@ export const mqttSchema = z
 
 export const syncSchema = z
   .object({
+    /** Sync people and attendance with the sync server (docs/SYNC.md). Refused while the unit side is not in this release. */
     enabled: z.boolean().default(false),
-    relayUrl: z.string().default(''),
-    apiKey: z.string().default(''),
-    /** 32-byte AES-256-GCM key, base64. Templates leave the unit only encrypted with it. */
-    encryptionKey: z.string().default(''),
+    /** The sync server's base URL, e.g. https://sync.example.com (https except on a trusted LAN). */
+    serverUrl: z
+      .string()
+      .refine((s) => s === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(s), 'an http:// or https:// URL')
+      .default(''),
+    /** The organisation this unit belongs to on the sync server. */
+    org: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
+      .default(''),
+    /** One-time claim code from the operator (blinkd sync-server claims create); used once at first registration. Empty = wait for approval. */
+    claimCode: z.string().max(40).default(''),
+    /** File holding the organisation passphrase that opens the key ring (templates are sealed with the organisation's data key). */
+    passphraseFile: z.string().default(''),
+    /** The unit's Ed25519 device key (generated at first start, mode 0600). Empty = <store.dataDir>/sync-device-key.pem. */
+    deviceKeyFile: z.string().default(''),
     intervalSec: z.number().int().min(5).max(86_400).default(60),
-    batchSize: z.number().int().min(1).max(10_000).default(200),
+    /** Outbox entries per push request. */
+    batchSize: z.number().int().min(1).max(5000).default(200),
+    /** People per pull page. */
+    pageSize: z.number().int().min(1).max(1000).default(200),
+    requestTimeoutSec: z.number().int().min(1).max(600).default(30),
+    /** Full-jitter exponential backoff after a failure: base and cap. Retries never stop. */
+    backoffBaseMs: z.number().int().min(100).max(60_000).default(1000),
+    backoffCapMs: z.number().int().min(1000).max(3_600_000).default(120_000),
+    /** How long a unit may be away and still catch up incrementally; the server keeps tombstones at least this long (its tombstoneDays). */
+    offlineLimitDays: z.number().int().min(1).max(3650).default(30),
+    /** Count/hash reconciliation with the server (drift → full resync). */
+    reconcileHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 30)
+      .default(24),
+    /** Import of the original app's records (envelope v1): its organisation password (in a file) and the salt it was built with. */
+    v1: z
+      .object({
+        passwordFile: z.string().default(''),
+        /** UTF-8 text, or hex:… / base64:… bytes. */
+        salt: z.string().default(''),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .default({});
@@ -275,4 +313,4 @@ export type Config = z.infer<typeof configSchema>;
 export type WeeklyWindow = z.infer<typeof weeklyWindowSchema>;
 
 /** Key paths whose values are secrets: redacted by `config check` and the admin API. */
-export const SECRET_PATHS: readonly string[] = ['mqtt.password', 'mqtt.tls.key', 'sync.apiKey', 'sync.encryptionKey', 'admin.tls.key'];
+export const SECRET_PATHS: readonly string[] = ['mqtt.password', 'mqtt.tls.key', 'sync.claimCode', 'admin.tls.key'];

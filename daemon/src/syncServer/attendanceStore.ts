@@ -11,7 +11,7 @@
  * (a visibility-safe high-water mark). SQLite has one writer at a time, so a counter taken in
  * the transaction is already in commit order.
  */
-import { inList, type Param, type Sql } from './db/sql.js';
+import { inList, type Param, type Queryable, type Sql } from './db/sql.js';
 import { OrgsRepo } from './orgsRepo.js';
 
 export interface AttendanceIn {
@@ -61,16 +61,15 @@ export class AttendanceStore {
     const inserted = new Set<string>();
     if (rows.length === 0) return inserted;
     const now = this.now().toISOString();
-    await this.sql.tx(async (q) => {
-      const pgTx = q.engine === 'postgres';
-      const first = pgTx ? 0 : await OrgsRepo.reserve(q, org, 'attendance', rows.length);
+    const pg = this.sql.engine === 'postgres';
+    const write = async (q: Queryable, first: number) => {
       for (let i = 0; i < rows.length; i += CHUNK) {
         const chunk = rows.slice(i, i + CHUNK);
         const params: Param[] = [];
         const tuples = chunk.map((r, j) => {
           const base = params.length;
           params.push(org, r.id, r.person_id, r.timestamp, r.status, r.punctuality ?? null, normaliseTimestamp(r.timestamp, now), unit, now);
-          if (pgTx) return `(${inList(base + 1, 9)}, pg_current_xact_id()::text::bigint)`;
+          if (pg) return `(${inList(base + 1, 9)}, pg_current_xact_id()::text::bigint)`;
           params.push(first + i + j);
           return `(${inList(base + 1, 10)})`;
         });
@@ -81,7 +80,10 @@ export class AttendanceStore {
         );
         for (const g of got) inserted.add(g.id);
       }
-    });
+    };
+    // One statement is its own transaction on PostgreSQL: no BEGIN/COMMIT round trips for a normal batch.
+    if (pg && rows.length <= CHUNK) await write(this.sql, 0);
+    else await this.sql.tx(async (q) => write(q, pg ? 0 : await OrgsRepo.reserve(q, org, 'attendance', rows.length)));
     return inserted;
   }
 
