@@ -12,6 +12,7 @@ import { peerSection, visionSection } from './visionSection.js';
 import { doorSection } from './doorSection.js';
 import { adminSection } from './adminSection.js';
 import { syncSection } from './syncSection.js';
+import { syncQueueSection } from './syncQueueSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -25,7 +26,7 @@ export interface BenchContext {
   log: (msg: string) => void;
 }
 
-export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection, syncSection];
+export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection, syncSection, syncQueueSection];
 
 export async function benchMain(argv: string[]): Promise<number> {
   const jsonIdx = argv.indexOf('--json');

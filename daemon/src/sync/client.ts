@@ -275,6 +275,41 @@ export class SyncClient {
     }
   }
 
+  /** Stores a changed key ring compare-and-set; on a conflict reads the current one, applies `change` again and retries. */
+  private async storeRing(change: (ring: KeyRing) => Promise<void> | void): Promise<KeyRing> {
+    for (let attempt = 0; ; attempt++) {
+      const ring = await this.keyRing(true);
+      await change(ring);
+      try {
+        this.ringVersion = (
+          await this.request<{ version: number }>('PUT', `${this.orgPath}/keyring`, { if_version: this.ringVersion, keyring: ring.toDocument() }, null)
+        ).version;
+        this.ring = ring;
+        return ring;
+      } catch (err) {
+        if (err instanceof SyncError && err.status === 409 && attempt < 5) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Rotates the organisation's data key now (old envelopes keep opening; new ones use the new key). Returns the new key id. */
+  async rotateDataKey(): Promise<string> {
+    const ring = await this.storeRing((r) => void r.rotate());
+    this.o.log?.info({ org: this.o.org, kid: ring.currentKid() }, 'data key rotated');
+    return ring.currentKid();
+  }
+
+  /**
+   * Re-wraps the organisation's data keys under a new passphrase (no envelope changes, nobody
+   * re-enrolls). Every unit needs the new passphrase from then on: change the passphrase source
+   * this client reads (options.passphrase) too.
+   */
+  async changePassphrase(newPassphrase: string): Promise<void> {
+    await this.storeRing((r) => r.changePassphrase(newPassphrase));
+    this.o.passphrase = () => newPassphrase;
+  }
+
   private async v1(): Promise<Buffer | null> {
     if (this.v1Key !== undefined) return this.v1Key;
     this.v1Key = this.o.v1?.password && this.o.v1.salt ? await deriveV1Key(this.o.v1.password, parseV1Salt(this.o.v1.salt)) : null;
@@ -347,9 +382,20 @@ export class SyncClient {
     let pulled = 0;
     let rejectedTotal = 0;
     const v1Key = await this.v1();
+    let republished = false;
     for (let round = 0; round < (this.o.maxRoundsPerSync ?? 1000); round++) {
       const query = `since=${since}&limit=${limit}${inSnapshot ? '&snapshot=1' : ''}`;
       const page = await this.request<PullPeopleResponse>('GET', `${this.orgPath}/people?${query}`, undefined, validators.pull);
+      if (page.snapshot_reason === 'ahead' && !republished) {
+        // The server is behind this unit's cursor: it was restored from an older backup. Give it
+        // back everything this unit holds (duplicates are acknowledged), then take the snapshot.
+        republished = true;
+        this.o.log?.warn({ cursor: since, head: page.head }, 'sync server is behind this unit (restored from a backup?): pushing every person again');
+        await store.requeueAll();
+        await this.push(store);
+        since = '0';
+        continue;
+      }
       if (page.snapshot && !inSnapshot) {
         inSnapshot = true;
         seen = new Set();
@@ -405,6 +451,7 @@ export class SyncClient {
   async syncOnce(store: SyncLocalStore): Promise<SyncRoundResult> {
     this.status_.state = 'syncing';
     try {
+      await this.keyRing(); // a wrong passphrase is said at once, not only when a template arrives
       const pushed = await this.push(store);
       const pulled = await this.pull(store);
       this.status_.connected = true;

@@ -95,6 +95,12 @@ export interface SyncLocalStore {
   applyRemote(page: RemotePage): void | Promise<void>;
   /** The stored pull cursor; null before the first complete pull. */
   cursor(): string | null | Promise<string | null>;
+  /**
+   * Queue every person this unit holds (tombstones included) for push, in one transaction: the
+   * server was restored from an older backup and has lost what it acknowledged since. Pushing
+   * them again is safe (last writer wins; what the server has is acknowledged as a duplicate).
+   */
+  requeueAll(): void | Promise<void>;
   /** Count and SHA-256 of the live people (sync/digest.ts peopleDigest) for drift detection. */
   digest(): { count: number; sha256: string } | Promise<{ count: number; sha256: string }>;
 }

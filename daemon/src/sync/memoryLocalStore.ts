@@ -156,6 +156,10 @@ export class MemorySyncStore implements SyncLocalStore {
     this.cursor_ = c;
   }
 
+  requeueAll(): void {
+    for (const id of this.records.keys()) this.outbox.push({ id: randomUUID(), kind: 'person', personId: id });
+  }
+
   digest(): { count: number; sha256: string } {
     return peopleDigest(this.livePeople());
   }

@@ -84,6 +84,12 @@ export interface PullPeopleResponse {
   has_more: boolean;
   /** This page belongs to a full snapshot (the unit's cursor was older than the oldest kept tombstone, or it had none). */
   snapshot: boolean;
+  /**
+   * Set on the page where a snapshot starts: 'fresh' (no cursor), 'horizon' (the cursor is older
+   * than the oldest kept tombstone), 'ahead' (the cursor is ahead of the server: it was restored
+   * from a backup, and the unit should push everything it has before taking the snapshot).
+   */
+  snapshot_reason: 'fresh' | 'horizon' | 'ahead' | null;
   /** The organisation's newest change number when the page was read. */
   head: string;
 }
@@ -244,12 +250,13 @@ export const pullPeopleQuerySchema = {
 
 export const pullPeopleResponseSchema = {
   type: 'object',
-  required: ['changes', 'next_since', 'has_more', 'snapshot', 'head'],
+  required: ['changes', 'next_since', 'has_more', 'snapshot', 'snapshot_reason', 'head'],
   properties: {
     changes: { type: 'array', items: personPullSchema },
     next_since: { type: 'string', pattern: CURSOR_PATTERN },
     has_more: { type: 'boolean' },
     snapshot: { type: 'boolean' },
+    snapshot_reason: { anyOf: [{ enum: ['fresh', 'horizon', 'ahead'] }, { type: 'null' }] },
     head: { type: 'string', pattern: CURSOR_PATTERN },
   },
 } as const;

@@ -32,6 +32,7 @@ interface PersonRow {
   origin_unit: string;
   deleted: number;
   deleted_at: string | null;
+  pushed_by: string;
   seq: number;
   created_at: string;
 }
@@ -71,6 +72,7 @@ const COLUMNS = [
   'origin_unit',
   'deleted',
   'deleted_at',
+  'pushed_by',
   'seq',
   'created_at',
 ] as const;
@@ -80,7 +82,7 @@ ON CONFLICT (org_id, id) DO UPDATE SET ${COLUMNS.filter((c) => !['org_id', 'id',
   .map((c) => `${c} = EXCLUDED.${c}`)
   .join(', ')}`;
 
-type RowValues = Omit<PersonRow, 'org_id' | 'seq' | 'created_at'>;
+type RowValues = Omit<PersonRow, 'org_id' | 'seq' | 'created_at' | 'pushed_by'>;
 
 function rowToWire(r: PersonRow): PersonRecordWire {
   return {
@@ -197,8 +199,12 @@ export interface PullPage {
   nextSince: number;
   hasMore: boolean;
   snapshot: boolean;
+  /** Why a snapshot starts here: no cursor yet, the cursor is older than the tombstones kept, or ahead of the server (restored from a backup). */
+  snapshotReason: SnapshotReason | null;
   head: number;
 }
+
+export type SnapshotReason = 'fresh' | 'horizon' | 'ahead';
 
 export class PeopleStore {
   constructor(
@@ -206,7 +212,7 @@ export class PeopleStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  private async upsert(q: Queryable, org: string, v: RowValues, seq: number, now: string): Promise<void> {
+  private async upsert(q: Queryable, org: string, v: RowValues & { pushed_by: string }, seq: number, now: string): Promise<void> {
     const row: PersonRow = { ...v, org_id: org, seq, created_at: now };
     await q.query(
       UPSERT,
@@ -244,8 +250,10 @@ export class PeopleStore {
     people: PersonRecordWire[],
     since?: number,
   ): Promise<{ results: Array<{ id: string; version: number; outcome: PushOutcome }>; head: number }> {
+    // unit_id is who wrote this version: normally the pushing device, but a unit giving a restored
+    // server back what it lost pushes other units' writes unchanged (so a second unit doing the
+    // same is acknowledged as a duplicate). pushed_by keeps which device actually sent it.
     people.forEach((p, i) => {
-      if (p.unit_id !== unit) throw invalid(['body', 'people', i, 'unit_id'], `unit_id must be the signing device ("${unit}")`, p.unit_id);
       if (Number.isNaN(Date.parse(p.updated_at))) throw invalid(['body', 'people', i, 'updated_at'], 'not a valid date-time', p.updated_at);
     });
     const now = this.now().toISOString();
@@ -278,7 +286,7 @@ export class PeopleStore {
         const cur = stored.get(p.id);
         const cmp = cur ? compareStamps(stamp, cur) : beforeHorizon && p.version > 1 ? -1 : 1;
         if (cmp > 0) {
-          await this.upsert(q, org, recordValues(p, now), first + i, now);
+          await this.upsert(q, org, { ...recordValues(p, now), pushed_by: unit }, first + i, now);
           stored.set(p.id, stamp);
         }
         results.push({ id: p.id, version: p.version, outcome: cmp > 0 ? 'applied' : cmp === 0 ? 'duplicate' : 'stale' });
@@ -301,7 +309,7 @@ export class PeopleStore {
       );
       for (const [i, u] of users.entries()) {
         const version = (stored.get(u.id)?.version ?? 0) + 1;
-        await this.upsert(q, org, legacyValues(u, version, unit, now), first + i, now);
+        await this.upsert(q, org, { ...legacyValues(u, version, unit, now), pushed_by: unit }, first + i, now);
         stored.set(u.id, { version, deleted: false, updatedAt: now, unitId: unit });
       }
       return users.map((u) => u.id);
@@ -324,13 +332,16 @@ export class PeopleStore {
    */
   async pull(org: string, since: number, limit: number, continuingSnapshot: boolean): Promise<PullPage> {
     const q: Queryable = this.sql;
-    let snapshot = continuingSnapshot || since === 0;
     const head = await OrgsRepo.value(q, org, 'people');
-    // Older than the newest purged tombstone, or ahead of the server (restored from a backup): start over.
-    if (!snapshot && (since < (await OrgsRepo.value(q, org, 'people_horizon')) || since > head)) {
-      snapshot = true;
-      since = 0;
+    let reason: SnapshotReason | null = null;
+    if (!continuingSnapshot) {
+      // Older than the newest purged tombstone, or ahead of the server (restored from a backup): start over.
+      if (since === 0) reason = 'fresh';
+      else if (since > head) reason = 'ahead';
+      else if (since < (await OrgsRepo.value(q, org, 'people_horizon'))) reason = 'horizon';
+      if (reason) since = 0;
     }
+    const snapshot = continuingSnapshot || reason !== null;
     const rows = await q.query<PersonRow>('SELECT * FROM people WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [org, since, limit + 1]);
     const page = rows.slice(0, limit);
     return {
@@ -338,6 +349,7 @@ export class PeopleStore {
       nextSince: page.length ? Number(page[page.length - 1]!.seq) : since,
       hasMore: rows.length > limit,
       snapshot,
+      snapshotReason: reason,
       head,
     };
   }

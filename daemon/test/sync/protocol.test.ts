@@ -148,9 +148,9 @@ describe.each(ENGINES)('sync protocol v2 (%s)', (engine) => {
     const ring = await a.client.keyRing();
     const p = enrollMany(a, 1, 'rules')[0]!;
     const wire = personToWire(p, ring);
-    const notMine = await signedFetch(h.url, a, 'POST', `/api/v2/orgs/${ORG}/people`, { people: [{ ...wire, unit_id: 'door-b' }] });
-    expect(notMine.status).toBe(422);
-    expect((notMine.body.detail as Array<{ loc: unknown[]; msg: string }>)[0]).toMatchObject({ loc: ['body', 'people', 0, 'unit_id'] });
+    const badTime = await signedFetch(h.url, a, 'POST', `/api/v2/orgs/${ORG}/people`, { people: [{ ...wire, updated_at: '2025-13-45T99:99:99Z' }] });
+    expect(badTime.status).toBe(422);
+    expect((badTime.body.detail as Array<{ loc: unknown[]; msg: string }>)[0]).toMatchObject({ loc: ['body', 'people', 0, 'updated_at'] });
     const badKid = { ...wire, templates: [{ ...wire.templates[0]!, envelope: { ...(wire.templates[0]!.envelope as object), kid: 'kUnknown' } }] };
     const unknownKid = await signedFetch(h.url, a, 'POST', `/api/v2/orgs/${ORG}/people`, { people: [badKid] });
     expect(unknownKid.status).toBe(422);
@@ -291,5 +291,44 @@ describe.each(ENGINES)('sync protocol v2 (%s)', (engine) => {
     expect((await signedFetch(h.url, g, 'GET', `/api/v2/orgs/${ORG}/people`)).status).toBe(404);
     const gStore = new MemorySyncStore('door-g');
     expect(gStore.livePeople()).toEqual([]);
+  });
+
+  it('after the server is restored from an older backup, a unit ahead of it pushes everything again, then takes the snapshot', async () => {
+    await syncUntilDone(b);
+    const mine = b.store
+      .livePeople()
+      .map((p) => p.id)
+      .sort();
+    expect(mine.length).toBeGreaterThan(10);
+    // The restore: the people table and its counter as they were long ago (empty).
+    await h.server.ctx.sql.query('DELETE FROM people WHERE org_id = $1', [ORG]);
+    await h.server.ctx.sql.query(`UPDATE org_counters SET value = 0 WHERE org_id = $1 AND name IN ('people', 'people_horizon')`, [ORG]);
+    await syncUntilDone(b);
+    expect(
+      b.store
+        .livePeople()
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(mine);
+    const onServer = (await h.server.ctx.sql.query<{ id: string }>('SELECT id FROM people WHERE org_id = $1 AND deleted = 0', [ORG])).map((r) => r.id).sort();
+    expect(onServer).toEqual(mine);
+    // A is ahead of the restored server too: it gives back what it holds (one person B never had), and both agree again.
+    await syncUntilDone(a);
+    await syncUntilDone(b);
+    expect(a.store.digest()).toEqual(b.store.digest());
+    expect(a.store.digest().count).toBe(mine.length + 1);
+  });
+
+  it('an operator can rotate the data key and change the passphrase without anyone re-enrolling', async () => {
+    const oldKid = (await a.client.keyRing(true)).currentKid();
+    const kid = await a.client.rotateDataKey();
+    expect(kid).not.toBe(oldKid);
+    await a.client.changePassphrase('a new passphrase for the organisation');
+    const stale = await activeUnit(h.server, h.url, ORG, 'door-old-pass');
+    await expect(stale.client.syncOnce(stale.store)).rejects.toThrow(/passphrase does not open the key ring/);
+    const fresh = await activeUnit(h.server, h.url, ORG, 'door-new-pass', { passphrase: () => 'a new passphrase for the organisation' });
+    await syncUntilDone(fresh);
+    expect(fresh.store.digest()).toEqual(a.store.digest()); // every old envelope still opens
+    expect(fresh.store.rejected).toEqual([]);
   });
 });

@@ -107,6 +107,8 @@ export const SERVER_MIGRATIONS: readonly ServerMigration[] = [
             text('origin_unit', true),
             int('deleted', true, 0),
             text('deleted_at'),
+            // The device that sent this version (unit_id/origin_unit is the one that wrote it).
+            text('pushed_by', true),
             big('seq', true),
             text('created_at', true),
           ],
