@@ -115,10 +115,13 @@ export class MemorySyncStore implements SyncLocalStore {
         byPerson.set(e.personId, ids);
       }
     }
+    const orphans: string[] = [];
     for (const [personId, outboxIds] of byPerson) {
       const person = this.records.get(personId);
       if (person) batch.people.push({ outboxIds, person: structuredClone(person) });
+      else orphans.push(...outboxIds); // the person is gone from this unit altogether: nothing left to send
     }
+    if (orphans.length) this.ack(orphans);
     return batch;
   }
 

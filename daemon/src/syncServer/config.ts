@@ -70,6 +70,8 @@ export const syncServerConfigSchema = z
           .min(1)
           .max(24 * 90)
           .default(72),
+        /** Devices registered without a claim code wait for an operator; at most this many per organisation. */
+        maxPendingDevices: z.number().int().min(1).max(100_000).default(100),
       })
       .strict()
       .default({}),

@@ -59,7 +59,7 @@ const normaliseCode = (code: string) =>
     .replace(/[IL]/g, '1');
 const codeHash = (code: string) => createHash('sha256').update(normaliseCode(code)).digest('hex');
 
-export type RegisterOutcome = { status: DeviceStatus; created: boolean } | { error: 'claim_invalid' | 'exists_active' | 'revoked' };
+export type RegisterOutcome = { status: DeviceStatus; created: boolean } | { error: 'claim_invalid' | 'exists_active' | 'revoked' | 'too_many_pending' };
 
 /** The devices (units) of every organisation: their public keys and status, and the one-time claim codes. */
 export class DevicesRepo {
@@ -68,6 +68,7 @@ export class DevicesRepo {
   constructor(
     private readonly sql: Sql,
     private readonly now: () => Date = () => new Date(),
+    private readonly maxPending = 100,
   ) {}
 
   async get(org: string, id: string): Promise<Device | null> {
@@ -119,6 +120,11 @@ export class DevicesRepo {
       }
       if (existing?.status === 'REVOKED' && !claimed) return { error: 'revoked' as const };
       if (existing?.status === 'PENDING' && !claimed && existing.public_key === publicKey) return { status: 'PENDING' as const, created: false };
+      // Registering without a code is open to anyone who can reach the server: bound what waits for an operator.
+      if (!claimed && !existing) {
+        const pending = await q.query<{ n: number }>("SELECT COUNT(*) AS n FROM devices WHERE org_id = $1 AND status = 'PENDING'", [org]);
+        if (Number(pending[0]?.n ?? 0) >= this.maxPending) return { error: 'too_many_pending' as const };
+      }
       const status: DeviceStatus = claimed ? 'ACTIVE' : 'PENDING';
       if (existing) {
         await q.query(

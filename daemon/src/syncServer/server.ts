@@ -22,7 +22,7 @@ export function serverContext(config: SyncServerConfig, log: Logger, sql: Sql, n
     sql,
     now,
     orgs: new OrgsRepo(sql),
-    devices: new DevicesRepo(sql, now),
+    devices: new DevicesRepo(sql, now, config.auth.maxPendingDevices),
     tokens: new TokensRepo(sql, now),
     keyRings: new KeyRingsRepo(sql, now),
     people: new PeopleStore(sql, now),

@@ -57,7 +57,7 @@ describe.each(ENGINES)('security (%s)', (engine) => {
 
   beforeAll(async () => {
     backend = await createBackend(engine);
-    h = await startServer(backend);
+    h = await startServer(backend, { auth: { maxPendingDevices: 2 } });
     await h.server.ctx.orgs.create(ORG, 'Acme');
     await h.server.ctx.orgs.create('globex', 'Globex');
     a = await activeUnit(h.server, h.url, ORG, 'door-a');
@@ -263,5 +263,17 @@ describe.each(ENGINES)('security (%s)', (engine) => {
     await h.server.ctx.tokens.revoke(t.id);
     expect((await status(h.url, '/api/v1/attendance', { headers: { authorization: `Bearer ${t.token}` } })).status).toBe(401);
     expect((await status(h.url, '/api/v1/attendance', { headers: { authorization: 'Bearer blk_guess' } })).status).toBe(401);
+  });
+
+  it('registration without a code cannot flood the operator: at most maxPendingDevices wait, a claim code still works', async () => {
+    const mk = (id: string) => new SyncClient({ serverUrl: h.url, org: ORG, deviceId: id, key: generateDeviceKey(), passphrase: () => PASSPHRASE });
+    expect((await mk('flood-1').register()).status).toBe('PENDING');
+    expect((await mk('flood-2').register()).status).toBe('PENDING');
+    const third = mk('flood-3');
+    const err = (await third.register().catch((e: unknown) => e)) as SyncError;
+    expect(err.status).toBe(429);
+    expect(err.message).toMatch(/too many devices of acme wait for approval/);
+    const { code } = await h.server.ctx.devices.createClaimCode(ORG, 1);
+    expect((await third.register(code)).status).toBe('ACTIVE');
   });
 });

@@ -31,6 +31,10 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if ('error' in out) {
         if (out.error === 'claim_invalid') throw forbidden('claim code unknown, used already, expired, or for another organisation');
         if (out.error === 'revoked') throw forbidden(`device ${b.org}/${b.device_id} was revoked: register it again with a new claim code`);
+        if (out.error === 'too_many_pending')
+          throw new HttpError(429, `too many devices of ${b.org} wait for approval: approve or revoke them, or register with a claim code`, {
+            'retry-after': '3600',
+          });
         throw conflict(`device ${b.org}/${b.device_id} is registered with another key: rotate the key with the old one, or have the operator revoke it`);
       }
       ctx.log.info({ org: b.org, device: b.device_id, status: out.status, claimed: Boolean(b.claim_code) }, 'device registered');
