@@ -451,8 +451,10 @@ export class SyncClient {
   async syncOnce(store: SyncLocalStore): Promise<SyncRoundResult> {
     this.status_.state = 'syncing';
     try {
-      await this.keyRing(); // a wrong passphrase is said at once, not only when a template arrives
+      const ring = await this.keyRing(); // a wrong passphrase is said at once, not only when a template arrives
       const pushed = await this.push(store);
+      // A long-running unit that has sealed up to the threshold since it opened the ring rotates it now.
+      if (ring.needsRotation()) await this.rotateDataKey();
       const pulled = await this.pull(store);
       this.status_.connected = true;
       this.status_.lastSuccessAt = this.now().toISOString();

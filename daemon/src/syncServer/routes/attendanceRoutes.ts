@@ -4,11 +4,11 @@ import { csvCell } from '../../admin/csv.js';
 import { pushAttendanceRequestSchema, pushAttendanceResponseSchema, type PushAttendanceRequest, type PushAttendanceResponse } from '../../sync/protocol.js';
 import { ID_PATTERN } from '../../sync/requestSigning.js';
 import type { AttendanceOut, AttendanceQuery } from '../attendanceStore.js';
-
-type AttendancePage = { rows: AttendanceOut[]; next: string | null; has_more: boolean };
 import type { ServerContext } from '../context.js';
 import { invalid } from '../errors.js';
 import { orgParams } from './deviceRoutes.js';
+
+type AttendancePage = { rows: AttendanceOut[]; next: string | null; has_more: boolean };
 
 const ISO = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$';
 const CSV_COLUMNS = ['id', 'person_id', 'person_name', 'timestamp', 'status', 'punctuality', 'unit_id', 'received_at', 'seq'] as const;
