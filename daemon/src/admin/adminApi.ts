@@ -180,10 +180,12 @@ export class AdminApi implements Service {
         return reply.code(413).send({ error: 'too_large', message: `request body larger than ${JSON_BODY_LIMIT / 1024} KiB` });
       }
       if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || e.statusCode === 413) {
-        return reply.code(413).send({
-          error: 'too_large',
-          message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo`,
-        });
+        return reply
+          .code(413)
+          .send({
+            error: 'too_large',
+            message: `upload larger than the ${this.ctx.config.admin.maxUploadMb} MB limit (admin.maxUploadMb): use a smaller photo`,
+          });
       }
       if (e.code === 'FST_FILES_LIMIT') return reply.code(413).send({ error: 'too_many_files', message: 'at most 10 photos per request' });
       if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: e.code ?? 'bad_request', message: e.message });
