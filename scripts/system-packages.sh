@@ -13,6 +13,7 @@ if [ "$profile" = test ]; then
   have chromium /usr/bin/chromium || need+=(chromium)
   have systemd-analyze /usr/bin/systemd-analyze || need+=(systemd)
   have python3 /usr/bin/python3 || need+=(python3)   # the sd_notify test's datagram listener
+  have pg_ctlcluster /usr/bin/pg_ctlcluster || need+=(postgresql)   # the sync server tests (started when not running)
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -28,6 +28,10 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
     async (argv) => (await import('./bench/main.js')).benchMain(argv),
     'bench [--only S,…] [--json FILE] speed and memory as JSON (same as npm run bench)',
   ],
+  'sync-server': [
+    async (argv) => (await import('./syncServer/command.js')).syncServerCommand(argv),
+    'sync-server [--port N] [--data DIR] the sync server, and its operator commands (sync-server --help)',
+  ],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 

@@ -11,6 +11,9 @@ import { embedSection } from './embedSection.js';
 import { peerSection, visionSection } from './visionSection.js';
 import { doorSection } from './doorSection.js';
 import { adminSection } from './adminSection.js';
+import { syncSection } from './syncSection.js';
+import { syncQueueSection } from './syncQueueSection.js';
+import { syncCryptoSection } from './syncCryptoSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -24,7 +27,7 @@ export interface BenchContext {
   log: (msg: string) => void;
 }
 
-export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection];
+export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection, syncSection, syncQueueSection, syncCryptoSection];
 
 export async function benchMain(argv: string[]): Promise<number> {
   const jsonIdx = argv.indexOf('--json');

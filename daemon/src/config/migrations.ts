@@ -13,10 +13,17 @@ export interface ConfigMigration {
   why: string;
   /** [old key path, new key path] */
   renames: Array<[string, string]>;
+  /** Key paths that no longer mean anything: removed at load with a note (never silently kept or fatal). */
+  retired?: string[];
 }
 
 export const CONFIG_MIGRATIONS: readonly ConfigMigration[] = [
-  { version: 2, why: 'the cloud side is called the sync server ("relay" is the door relay)', renames: [['sync.relayUrl', 'sync.serverUrl']] },
+  {
+    version: 2,
+    why: 'the cloud side is called the sync server ("relay" is the door relay); a unit authenticates with its own device key and templates are sealed with the organisation key ring, so the shared API key and raw AES key of layout 1 are not used (sync could not be enabled in layout 1)',
+    renames: [['sync.relayUrl', 'sync.serverUrl']],
+    retired: ['sync.apiKey', 'sync.encryptionKey'],
+  },
 ];
 
 export interface MigrationResult {
@@ -80,6 +87,9 @@ export function migrateConfig(
       if (!old.found) continue;
       if (put(raw, to, old.value)) notes.push(`${from} is now ${to} (${m.why}): carried over; write ${to} in the file`);
       else notes.push(`${from} is now ${to} (${m.why}): both are set, ${from} was ignored`);
+    }
+    for (const path of m.retired ?? []) {
+      if (take(raw, path).found) notes.push(`${path} is no longer used (layout ${m.version}): ignored; remove it from the file`);
     }
   }
   if (fromVersion < current || stated !== undefined) raw.version = current;

@@ -336,18 +336,73 @@ const syncRestart = { admin: 'sync', live: false } as const;
 export const syncSchema = section(
   z
     .object({
-      enabled: key(z.boolean().default(false), { doc: 'Must be false in this release.', ...syncRestart }),
-      serverUrl: key(z.string().default(''), { doc: 'Sync server base URL.', defaultText: 'empty', ...syncRestart }),
-      apiKey: key(z.string().default(''), { doc: 'Sync server API key (secret).', defaultText: 'empty', secret: true, ...syncRestart }),
-      encryptionKey: key(z.string().default(''), { doc: '32-byte AES-256-GCM key, base64 (secret).', defaultText: 'empty', secret: true, ...syncRestart }),
+      enabled: key(z.boolean().default(false), {
+        doc: 'Sync people and attendance with the sync server (docs/SYNC.md). The unit side is not wired in this build yet: true is refused with a clear error.',
+        ...syncRestart,
+      }),
+      serverUrl: key(
+        z
+          .string()
+          .refine((s) => s === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(s), 'an http:// or https:// URL')
+          .default(''),
+        { doc: "The sync server's base URL, e.g. `https://sync.example.com` (https except on a trusted LAN).", defaultText: 'empty', ...syncRestart },
+      ),
+      org: key(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
+          .default(''),
+        { doc: 'The organisation this unit belongs to on the sync server.', defaultText: 'empty', ...syncRestart },
+      ),
+      claimCode: key(z.string().max(40).default(''), {
+        doc: 'One-time claim code from the operator (`blinkd sync-server claims create`), used once at first registration (secret). Empty = wait for approval.',
+        defaultText: 'empty',
+        secret: true,
+        ...syncRestart,
+      }),
+      passphraseFile: key(z.string().default(''), {
+        doc: "File holding the organisation passphrase that opens the key ring (templates are sealed with the organisation's data key).",
+        defaultText: 'empty',
+      }),
+      deviceKeyFile: key(z.string().default(''), {
+        doc: "The unit's Ed25519 device key (generated at first start, mode 0600).",
+        defaultText: '`<store.dataDir>/sync-device-key.pem`',
+      }),
       intervalSec: key(z.number().int().min(5).max(86_400).default(60), { doc: 'Sync period.', ...syncRestart }),
-      batchSize: key(z.number().int().min(1).max(10_000).default(200), { doc: 'Records per request.' }),
+      batchSize: key(z.number().int().min(1).max(5000).default(200), { doc: 'Outbox entries per push request.' }),
+      pageSize: key(z.number().int().min(1).max(1000).default(200), { doc: 'People per pull page.' }),
+      requestTimeoutSec: key(z.number().int().min(1).max(600).default(30), { doc: 'Timeout of one request to the sync server.' }),
+      backoffBaseMs: key(z.number().int().min(100).max(60_000).default(1000), { doc: 'Full-jitter exponential backoff after a failure: base…' }),
+      backoffCapMs: key(z.number().int().min(1000).max(3_600_000).default(120_000), { doc: '…and cap. Retries never stop.' }),
+      offlineLimitDays: key(z.number().int().min(1).max(3650).default(30), {
+        doc: 'How long a unit may be away and still catch up incrementally (the server keeps tombstones at least this long: its tombstoneDays).',
+      }),
+      reconcileHours: key(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 30)
+          .default(24),
+        { doc: 'Count/hash reconciliation with the server (drift = full resync).' },
+      ),
+      v1: z
+        .object({
+          passwordFile: key(z.string().default(''), {
+            doc: "Import of the original app's records (envelope v1): file holding its organisation password.",
+            defaultText: 'empty',
+          }),
+          salt: key(z.string().default(''), {
+            doc: 'The salt the original app was built with: UTF-8 text, or `hex:…` / `base64:…` bytes.',
+            defaultText: 'empty',
+          }),
+        })
+        .strict()
+        .default({}),
     })
     .strict()
     .default({}),
-  {
-    note: 'Store-and-forward sync with the sync server (attendance and encrypted templates) is not in this release. The keys are validated so configuration files written for it stay valid, but `sync.enabled: true` is refused with a clear error rather than silently doing nothing.',
-  },
+  { note: 'Store-and-forward sync of people (templates sealed end to end) and attendance with the sync server; see docs/SYNC.md.' },
 );
 
 const adminLive = { admin: 'admin', live: true } as const;

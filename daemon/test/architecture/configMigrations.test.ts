@@ -25,6 +25,23 @@ describe('configuration layout version and migrations', () => {
     }
   });
 
+  it("layout 1's shared sync API key and raw AES key are retired: the file loads, the values are dropped, a note says so (never echoing them)", () => {
+    const t = tempDir('blink-cfgmig-');
+    try {
+      const file = join(t.dir, 'blinkd.yaml');
+      writeFileSync(file, 'sync:\n  apiKey: s3cret-api-key\n  encryptionKey: c2VjcmV0LWFlcy1rZXk=\n');
+      const loaded = loadConfig({ path: file, env: {} });
+      expect(loaded.config.sync).not.toHaveProperty('apiKey');
+      expect(loaded.migrationNotes).toEqual([
+        expect.stringMatching(/^sync\.apiKey is no longer used .*remove it from the file/),
+        expect.stringMatching(/^sync\.encryptionKey is no longer used/),
+      ]);
+      expect(loaded.migrationNotes.join('\n')).not.toMatch(/s3cret|c2VjcmV0/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('the new key wins when both are set; a file from a newer blinkd or a bad version is refused, naming version', () => {
     const both = migrateConfig({ sync: { relayUrl: 'a', serverUrl: 'b' } });
     expect((both.raw.sync as Record<string, unknown>).serverUrl).toBe('b');

@@ -123,11 +123,11 @@ describe('configuration', () => {
   });
 
   it('redacts secrets but shows which are unset', () => {
-    const c = parseConfig({ mqtt: { username: 'door', password: 'hunter2' }, sync: { encryptionKey: 'k'.repeat(44) } }, 't');
+    const c = parseConfig({ mqtt: { username: 'door', password: 'hunter2' }, sync: { claimCode: 'ABCD-EFGH-JKMN-PQRS' } }, 't');
     const r = redactConfig(c);
     expect(r.mqtt.password).toBe('***');
-    expect(r.sync.encryptionKey).toBe('***');
-    expect(r.sync.apiKey).toBe('');
+    expect(r.sync.claimCode).toBe('***');
+    expect(r.admin.tls.key).toBe('');
     expect(c.mqtt.password).toBe('hunter2');
   });
 });

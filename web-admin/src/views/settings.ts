@@ -12,7 +12,7 @@ const SECTIONS: Record<string, [string, string]> = {
   door: ['Door timing', 'How long the lock stays open (milliseconds).'],
   attendance: ['Attendance and shift', 'When the shift starts and how late counts as late.'],
   mqtt: ['MQTT', "Connection to the building's MQTT broker / Home Assistant."],
-  sync: ['Sync', 'Encrypted upload of attendance to the cloud relay.'],
+  sync: ['Sync', 'People and attendance shared with the sync server; face templates leave the unit only encrypted.'],
   admin: ['Admin security', 'Session timeouts, sign-in lock-out and thumbnail retention.'],
 };
 
@@ -32,10 +32,10 @@ const LABELS: Record<string, string> = {
   'mqtt.url': 'Broker URL',
   'mqtt.homeAssistant.enabled': 'Home Assistant discovery',
   'mqtt.healthIntervalSec': 'Health report every (s)',
-  'sync.enabled': 'Sync to the relay',
-  'sync.relayUrl': 'Relay URL',
-  'sync.apiKey': 'API key',
-  'sync.encryptionKey': 'Encryption key (base64, 32 bytes)',
+  'sync.enabled': 'Sync with the sync server',
+  'sync.serverUrl': 'Sync server URL',
+  'sync.org': 'Organisation',
+  'sync.claimCode': 'Claim code (one-time)',
   'sync.intervalSec': 'Sync every (s)',
   'admin.thumbnailRetentionDays': 'Keep face thumbnails (days, 0 = none)',
 };
