@@ -8,6 +8,7 @@ import type { FrameSource } from './frameSource.js';
 import { jpegSize } from './jpeg.js';
 import { createSource, resolveSource } from './selectSource.js';
 import { backoffDelay } from '../util/backoff.js';
+import { redactUrls } from '../util/redactUrl.js';
 
 export type CameraState = 'none' | 'starting' | 'up' | 'down' | 'finished' | 'stopped';
 
@@ -190,9 +191,9 @@ export class CameraService extends BaseService {
           if (gen !== this.generation || this.stopped) return;
           if (kind === 'finished' && !this.config.loop) {
             this.camState = 'finished';
-            this.detail = reason;
-            this.log.info({ source: this.description, reason }, 'camera source finished');
-            this.bus.emit('camera.status', { source: this.description, status: 'down', detail: reason });
+            this.detail = redactUrls(reason);
+            this.log.info({ source: this.description, reason: this.detail }, 'camera source finished');
+            this.bus.emit('camera.status', { source: this.description, status: 'down', detail: this.detail });
             return;
           }
           this.setDown(reason, true);
@@ -239,7 +240,9 @@ export class CameraService extends BaseService {
     if (age > this.config.frozenAfterMs) this.setDown(`no frame for ${age} ms (frozen)`, true);
   }
 
-  private setDown(reason: string, restart: boolean): void {
+  private setDown(why: string, restart: boolean): void {
+    // Sources explain failures in their own words (ffmpeg names its input): never a credential.
+    const reason = redactUrls(why);
     this.camState = 'down';
     this.detail = reason;
     this.log.warn({ source: this.description, reason }, 'camera down');

@@ -1,3 +1,4 @@
+import { redactUrls } from '../util/redactUrl.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MjpegSplitter } from './jpeg.js';
 import type { FrameSink, FrameSource } from './frameSource.js';
@@ -35,7 +36,8 @@ export class ProcessFrameSource implements FrameSource {
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopping) return;
-      const tail = this.stderrTail.trim().split('\n').slice(-3).join(' | ');
+      // ffmpeg names its input in errors: an RTSP URL carries the camera's credentials.
+      const tail = redactUrls(this.stderrTail.trim().split('\n').slice(-3).join(' | '));
       if (code === 0) sink.ended(`${this.command} finished`, 'finished');
       else sink.ended(`${this.command} exited (${signal ?? `code ${code}`})${tail ? ': ' + tail : ''}`, 'error');
     });

@@ -20,6 +20,12 @@ export interface KeyMeta {
   admin?: AdminSection;
   /** An admin change applies at once (the service reads the value when it uses it); otherwise at the next start. */
   live?: boolean;
+  /**
+   * For a URL key: the secret keys the unit sends to the host it names (the broker password goes
+   * to the broker). Pointing the URL at another host needs them entered again in the same change,
+   * so nobody can redirect a stored secret to a host of their choosing.
+   */
+  credentials?: string[];
 }
 
 /** Facts about a section (a nested object). */

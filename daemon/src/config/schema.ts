@@ -228,7 +228,7 @@ export const mqttSchema = section(
           .string()
           .regex(/^(mqtts?|wss?|tcp|tls):\/\/.+/, 'an mqtt://, mqtts://, ws:// or wss:// URL')
           .default('mqtt://127.0.0.1:1883'),
-        { doc: 'Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`).', ...mqttRestart },
+        { doc: 'Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`).', credentials: ['mqtt.password'], ...mqttRestart },
       ),
       protocolVersion: key(z.union([z.literal(4), z.literal(5)]).default(4), { doc: '4 = MQTT 3.1.1, 5 = MQTT 5.' }),
       username: key(z.string().default(''), { doc: 'Broker user name.', defaultText: 'empty', ...mqttRestart }),
@@ -345,7 +345,12 @@ export const syncSchema = section(
           .string()
           .refine((s) => s === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(s), 'an http:// or https:// URL')
           .default(''),
-        { doc: "The sync server's base URL, e.g. `https://sync.example.com` (https except on a trusted LAN).", defaultText: 'empty', ...syncRestart },
+        {
+          doc: "The sync server's base URL, e.g. `https://sync.example.com` (https except on a trusted LAN).",
+          defaultText: 'empty',
+          credentials: ['sync.claimCode'],
+          ...syncRestart,
+        },
       ),
       org: key(
         z

@@ -5,6 +5,7 @@ import { parseConfig } from './load.js';
 import { schemaKeys, type AdminSection } from './meta.js';
 import { currentKeyPath } from './migrations.js';
 import { SavedSettingsTable } from './savedSettingsTable.js';
+import { redactUrls } from '../util/redactUrl.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A setting the admin may change: where it is shown and whether a change applies at once. Derived from the schema. */
@@ -14,11 +15,20 @@ export interface EditableSetting {
   live: boolean;
   secret: boolean;
   doc: string;
+  /** URL keys: the secrets sent to the host they name (schema `credentials`). */
+  credentials: readonly string[];
 }
 
 export const EDITABLE_SETTINGS: readonly EditableSetting[] = schemaKeys(configSchema)
   .filter((k) => k.meta?.admin)
-  .map((k) => ({ path: k.path, section: k.meta!.admin!, live: !!k.meta!.live, secret: !!k.meta!.secret, doc: k.meta!.doc }));
+  .map((k) => ({
+    path: k.path,
+    section: k.meta!.admin!,
+    live: !!k.meta!.live,
+    secret: !!k.meta!.secret,
+    doc: k.meta!.doc,
+    credentials: k.meta!.credentials ?? [],
+  }));
 const BY_PATH = new Map(EDITABLE_SETTINGS.map((s) => [s.path, s]));
 
 export function getPath(obj: unknown, path: string): unknown {
@@ -118,7 +128,8 @@ export class UnitSettings {
         doc: s.doc,
         overridden: s.path in saved,
         secret: s.secret,
-        value: s.secret ? '' : next,
+        // credentials inside a URL are shown masked (a viewer sees the settings too)
+        value: s.secret ? '' : typeof next === 'string' ? redactUrls(next) : next,
         ...(s.secret ? { isSet: typeof next === 'string' && next.length > 0 } : {}),
         pendingRestart: !s.live && JSON.stringify(next) !== JSON.stringify(getPath(this.started, s.path)),
       };
@@ -130,9 +141,10 @@ export class UnitSettings {
    * configuration and what is already saved for the next start; saves them; applies the live ones
    * now. Throws SettingsValidationError naming each bad key; nothing is saved then.
    */
-  change(changes: Record<string, unknown>, actor: string): ChangeResult {
+  change(requested: Record<string, unknown>, actor: string): ChangeResult {
     const base = structuredClone(this.config);
     overlaySaved(base, this.saved());
+    const changes = guardDestinations(base, requested);
     const { values, live, restartRequired } = validateChanges(base, changes);
     const keys = Object.keys(values);
     this.table.setMany(values, actor);
@@ -145,6 +157,51 @@ export class UnitSettings {
   saved(): Record<string, unknown> {
     return Object.fromEntries(Object.entries(this.table.all()).map(([k, v]) => [currentKeyPath(k), v]));
   }
+}
+
+/** scheme://host:port of a URL, or null when it is not one. */
+function destination(url: unknown): string | null {
+  if (typeof url !== 'string' || url === '') return null;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * URL settings that send secrets somewhere (schema `credentials`): a masked URL as the admin shows
+ * it means "unchanged"; a URL pointing at another destination needs the secrets it would receive
+ * entered again (or cleared) in the same change. Returns the changes to validate.
+ */
+function guardDestinations(base: Config, requested: Record<string, unknown>): Record<string, unknown> {
+  const changes = { ...requested };
+  const problems: string[] = [];
+  for (const [path, value] of Object.entries(requested)) {
+    const s = BY_PATH.get(path);
+    if (!s || s.credentials.length === 0 || typeof value !== 'string') continue;
+    const current = getPath(base, path);
+    if (typeof current === 'string' && value !== current && value === redactUrls(current)) {
+      changes[path] = current; // the form posted back what it was shown
+      continue;
+    }
+    if (/:\/\/\*\*\*@/.test(value)) {
+      problems.push(`${path}: the credentials in this URL are masked; enter the user name and password again`);
+      continue;
+    }
+    const from = destination(current);
+    const to = destination(value);
+    if (from === null || to === null || from === to) continue;
+    const missing = s.credentials.filter((c) => !(c in requested) && typeof getPath(base, c) === 'string' && getPath(base, c) !== '');
+    if (missing.length) {
+      problems.push(
+        `${path}: the new destination ${to.replace(/:$/, '')} would receive the stored ${missing.join(', ')}; enter ${missing.join(', ')} again (or clear it) in the same change`,
+      );
+    }
+  }
+  if (problems.length) throw new SettingsValidationError(problems);
+  return changes;
 }
 
 /** Checks changes against the full config schema and returns the validated values that differ. */
