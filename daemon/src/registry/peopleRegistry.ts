@@ -314,6 +314,7 @@ export class PeopleRegistry extends BaseService {
       return { templatesErased, thumbnailsErased };
     });
     this.gallery?.replacePerson(id, []);
+    if (!this.store.flushErased()) this.log.warn({ personId: id }, 'erased biometrics stay in the WAL until the next checkpoint (a reader held it)');
     this.bus.emit('people.changed', { personId: id, action: 'removed' });
     return { person, ...erased };
   }
@@ -328,7 +329,10 @@ export class PeopleRegistry extends BaseService {
   /** Deletes thumbnails older than `days` (0 = every thumbnail): the admin.thumbnailRetentionDays rule. */
   pruneThumbnails(now: Date, days: number): number {
     const n = this.thumbnails.pruneBefore(days <= 0 ? null : new Date(now.getTime() - days * 86_400_000).toISOString());
-    if (n > 0) this.revisions.bump();
+    if (n > 0) {
+      this.revisions.bump();
+      this.store.flushErased();
+    }
     return n;
   }
 

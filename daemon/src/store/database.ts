@@ -14,12 +14,15 @@ export interface OpenOptions {
  * Opens the unit's SQLite database: WAL journal (readers never block the writer),
  * synchronous=FULL (a decision reported as written survives a crash or power cut: the
  * WAL is fsynced at every commit; a door unit writes a few rows a minute, so the cost is
- * irrelevant), foreign keys on, and a busy timeout for the admin/CLI sharing the file.
+ * irrelevant), foreign keys on, secure_delete, and a busy timeout for the admin/CLI sharing the file.
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (!options.readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma('busy_timeout = 5000');
+  // Deleted rows (templates, face thumbnails, a forgotten person's name) are overwritten with
+  // zeros, not left in free space where a carving tool reads them back from a stolen SD card.
+  db.pragma('secure_delete = ON');
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

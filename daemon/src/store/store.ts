@@ -43,6 +43,21 @@ export class Store {
     return this.db.transaction(fn).immediate();
   }
 
+  /**
+   * After erasing biometrics: with secure_delete on, the deleted cells are zeroed in the new page
+   * versions, but the WAL still holds the old ones until a checkpoint. Copy the pages home and
+   * truncate the WAL now. False when another connection's read kept it from completing (the next
+   * erase or the close retries; SQLite's automatic checkpoints follow anyway).
+   */
+  flushErased(): boolean {
+    try {
+      const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      return !!r && r.busy === 0;
+    } catch {
+      return false;
+    }
+  }
+
   status(): {
     file: string;
     schemaVersion: number;

@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { EventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logging.js';
+import { PeopleRegistry } from '../../src/registry/peopleRegistry.js';
+import { Store } from '../../src/store/store.js';
+import { l2normalize } from '../../src/util/vector.js';
+import { tempDir } from '../helpers/blinkd.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function randomEmbedding(dim: number): Float32Array {
+  return l2normalize(Float32Array.from({ length: dim }, () => Math.random() * 2 - 1));
+}
+
+async function noiseJpeg(): Promise<Buffer> {
+  const px = Buffer.from(Array.from({ length: 96 * 96 * 3 }, () => Math.floor(Math.random() * 256)));
+  return sharp(px, { raw: { width: 96, height: 96, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** Every byte the unit keeps for its database: the file, its WAL and the shared-memory index. */
+function onDisk(file: string): Buffer {
+  return Buffer.concat([file, `${file}-wal`, `${file}-shm`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
+}
+
+const bytesOf = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/**
+ * Deleting a person must erase their biometrics from the disk, not only from the tables: SQLite
+ * leaves deleted cells in free space and old page versions in the WAL, where a carving tool finds
+ * the template floats and the thumbnail JPEG of someone who asked to be forgotten.
+ */
+describe('erasing a person', () => {
+  it('leaves none of their template or thumbnail bytes in the database file or its WAL, while the unit keeps running', async () => {
+    const t = tempDir('blink-erase-');
+    cleanups.push(t.cleanup);
+    const file = join(t.dir, 'blink.db');
+    const store = Store.open(file);
+    cleanups.push(() => store.close());
+    const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('silent'));
+    const enroll = (name: string, faces: Float32Array[], thumbnail: Buffer) =>
+      registry.enroll({
+        person: { name },
+        faces: faces.map((embedding) => ({ embedding, quality: 0.9 })),
+        modelId: 'test-128',
+        source: 'cli',
+        duplicateThreshold: 0.99,
+        thumbnail,
+        actor: 'test',
+      });
+    // neighbours share the pages, so the deleted cells sit inside pages that stay in use
+    for (let i = 0; i < 5; i++) enroll(`Neighbour ${i}`, [randomEmbedding(128)], await noiseJpeg());
+    const faces = [randomEmbedding(128), randomEmbedding(128), randomEmbedding(128)];
+    const thumb = await noiseJpeg();
+    const gone = enroll('Forget Me', faces, thumb).person;
+    for (let i = 5; i < 10; i++) enroll(`Neighbour ${i}`, [randomEmbedding(128)], await noiseJpeg());
+    const thumbPiece = thumb.subarray(200, 456);
+    // sanity: before the deletion the bytes are there to be found (else the check below proves nothing)
+    expect(onDisk(file).includes(bytesOf(faces[1]!))).toBe(true);
+    expect(onDisk(file).includes(thumbPiece)).toBe(true);
+
+    expect(registry.remove(gone.id, 'test')).toMatchObject({ templatesErased: 3, thumbnailsErased: 1 });
+    const disk = onDisk(file);
+    for (const f of faces) expect(disk.includes(bytesOf(f).subarray(0, 64)), 'template bytes on disk').toBe(false);
+    expect(disk.includes(thumbPiece), 'thumbnail bytes on disk').toBe(false);
+    // the neighbours are intact
+    expect(registry.count()).toBe(10);
+    expect(registry.templateCount()).toBe(10);
+  });
+});
