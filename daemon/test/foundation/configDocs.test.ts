@@ -31,7 +31,7 @@ describe('configuration reference (derived from the schema)', () => {
     expect(EDITABLE_SETTINGS.map((s) => s.path)).toContain('access.threshold');
     expect(EDITABLE_SETTINGS.find((s) => s.path === 'mqtt.url')).toMatchObject({ section: 'mqtt', live: false });
     expect(EDITABLE_SETTINGS.find((s) => s.path === 'door.pulseMs')).toMatchObject({ section: 'door', live: true });
-    expect([...SECRET_PATHS].sort()).toEqual(['admin.tls.key', 'mqtt.commands.hmacKey', 'mqtt.password', 'mqtt.tls.key', 'sync.apiKey', 'sync.encryptionKey']);
+    expect([...SECRET_PATHS].sort()).toEqual(['admin.tls.key', 'mqtt.commands.hmacKey', 'mqtt.password', 'mqtt.tls.key', 'sync.claimCode']);
     for (const s of EDITABLE_SETTINGS) expect(s.secret).toBe(SECRET_PATHS.includes(s.path));
   });
 });
