@@ -264,6 +264,9 @@ export const mqttSchema = section(
       outboxMaxRows: key(z.number().int().min(100).max(10_000_000).default(100_000), {
         doc: 'Outbox bound: when full, oldest health then state messages are dropped; access events never.',
       }),
+      maxPacketBytes: key(z.number().int().min(1024).max(268_435_455).default(65_536), {
+        doc: 'Largest MQTT packet the unit takes. Over MQTT 5 the broker is told and never sends more (a flood of huge payloads costs the unit nothing); over 3.1.1 set the broker\'s `max_packet_size` (docs/MQTT.md, "Security").',
+      }),
       sessionExpirySec: key(z.number().int().min(0).max(4_294_967_295).default(86_400), { doc: 'MQTT 5 session expiry.' }),
       publishWindow: key(z.number().int().min(1).max(1000).default(20), { doc: 'Messages in flight at once from the outbox.' }),
       commandMaxAgeSec: key(z.number().int().min(1).max(86_400).default(30), {
@@ -451,6 +454,9 @@ export const storeSchema = z
     dbFile: key(z.string().min(1).default('blink.db'), { doc: 'SQLite file name in the data folder.' }),
     eventRetentionDays: key(z.number().int().min(1).max(36_500).default(365), {
       doc: 'Access events and attendance older than this are deleted (checked at start and every hour).',
+    }),
+    auditRetentionDays: key(z.number().int().min(30).max(36_500).default(730), {
+      doc: 'Audit log entries older than this are deleted (each pruning is itself audited, so a gap is never silent).',
     }),
   })
   .strict()

@@ -30,7 +30,8 @@ export function clientOptions(mqtt: Config['mqtt'], unitId: string, statusTopic:
     will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
     rejectUnauthorized: mqtt.tls.rejectUnauthorized,
   };
-  if (mqtt.protocolVersion === 5) options.properties = { sessionExpiryInterval: mqtt.sessionExpirySec };
+  // MQTT 5: the broker must not send a packet larger than this (commands are a few hundred bytes).
+  if (mqtt.protocolVersion === 5) options.properties = { sessionExpiryInterval: mqtt.sessionExpirySec, maximumPacketSize: mqtt.maxPacketBytes };
   if (mqtt.username) options.username = mqtt.username;
   if (mqtt.password) options.password = mqtt.password;
   const ca = readTls('ca');

@@ -118,7 +118,7 @@ export class MqttCommandIntake {
     const actor = `mqtt:${topic}`;
     this.commands += 1;
     const refuse = (error: string, id: string | null) => {
-      const full = this.refusals.refused(actor, name, error, { retained: packet.retain, payload: payload.toString('utf8').slice(0, 200) });
+      const full = this.refusals.refused(actor, name, error, { retained: packet.retain, payload: payload.subarray(0, 200).toString('utf8') });
       if (full) this.reply(topic, name, id, payload, { ok: false, error });
     };
     if (!this.budget.take()) return refuse(`more than mqtt.commands.maxPerMinute (${config.commands.maxPerMinute}) commands this minute: refused unread`, null);
@@ -173,7 +173,7 @@ export class MqttCommandIntake {
       ok: result.ok,
       ...(result.error ? { error: result.error } : {}),
       ...(result.detail ? { detail: result.detail } : {}),
-      payload: payload.toString('utf8').slice(0, 200),
+      payload: payload.subarray(0, 200).toString('utf8'),
     };
     connection.publish(topics.response, JSON.stringify(body), { qos: 1, retain: false });
     if (!result.ok) connection.publish(topics.error, JSON.stringify(body), { qos: 1, retain: false });

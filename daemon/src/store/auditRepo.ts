@@ -22,6 +22,11 @@ export class AuditRepo {
     return { id: Number(info.lastInsertRowid), ts, actor, action, target, details };
   }
 
+  /** Deletes entries older than `cutoff` (ISO time): the store.auditRetentionDays rule. */
+  pruneBefore(cutoff: string): number {
+    return this.db.prepare('DELETE FROM audit_log WHERE ts < ?').run(cutoff).changes;
+  }
+
   recent(limit = 100, action?: string): AuditEntry[] {
     const rows = (
       action

@@ -31,7 +31,7 @@ export function pruneDecisions(store: Store, retentionDays: number, options: { s
 
 /**
  * Runs every table owner's retention rule at start, every hour, and when a retention setting
- * changes. The rules stay with their owners (one rule per table): decisions here, thumbnails in
+ * changes. The rules stay with their owners (one rule per table): decisions and the audit log here, thumbnails in
  * the people registry (admin.thumbnailRetentionDays), sessions and login attempts in the admin.
  */
 export class RetentionService extends BaseService {
@@ -56,6 +56,18 @@ export class RetentionService extends BaseService {
         prune: (now) => {
           const r = pruneDecisions(this.store, this.config.store.eventRetentionDays, { syncEnabled: this.config.sync.enabled, now });
           return r.events + r.attendance;
+        },
+      },
+      {
+        name: 'audit_log',
+        prune: (now) => {
+          const cutoff = new Date(now.getTime() - this.config.store.auditRetentionDays * DAY_MS).toISOString();
+          return this.store.transaction(() => {
+            const n = this.store.audit.pruneBefore(cutoff);
+            if (n > 0)
+              this.store.audit.record('system', 'audit.pruned', null, { entries: n, before: cutoff, retentionDays: this.config.store.auditRetentionDays });
+            return n;
+          });
         },
       },
       ...this.others,

@@ -34,7 +34,13 @@ describe('settings, events, attendance and people editing', () => {
     const seen: Array<{ keys: string[]; actor: string }> = [];
     h.unit.bus.on(seen, 'settings.changed', (e) => void seen.push(e));
     const r = await c.req('PUT', '/api/v1/settings', {
-      changes: { 'access.threshold': 0.9, 'access.attendance.shiftStart': '08:30', 'mqtt.url': 'mqtt://broker.lan:1883', 'mqtt.username': 'door', 'mqtt.password': 's3cret' },
+      changes: {
+        'access.threshold': 0.9,
+        'access.attendance.shiftStart': '08:30',
+        'mqtt.url': 'mqtt://broker.lan:1883',
+        'mqtt.username': 'door',
+        'mqtt.password': 's3cret',
+      },
     });
     h.unit.bus.removeListeners(seen);
     expect(r.status, r.text).toBe(200);
@@ -42,7 +48,9 @@ describe('settings, events, attendance and people editing', () => {
     expect((r.json.restartRequired as string[]).sort()).toEqual(['mqtt.password', 'mqtt.url', 'mqtt.username']);
     expect(h.config.access.threshold).toBe(0.9);
     expect(h.config.access.attendance.shiftStart).toBe('08:30');
-    expect(seen).toEqual([{ keys: ['access.threshold', 'access.attendance.shiftStart', 'mqtt.url', 'mqtt.username', 'mqtt.password'], actor: 'admin:facilities' }]);
+    expect(seen).toEqual([
+      { keys: ['access.threshold', 'access.attendance.shiftStart', 'mqtt.url', 'mqtt.username', 'mqtt.password'], actor: 'admin:facilities' },
+    ]);
     // Restart-required keys are saved but the running unit keeps the old value until restart.
     expect(h.config.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     const settings = (await c.req('GET', '/api/v1/settings')).json.settings as Array<{

@@ -1,11 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.js';
-import { pruneDecisions } from '../../src/store/retention.js';
+import { pruneDecisions, RetentionService } from '../../src/store/retention.js';
+import { parseConfig } from '../../src/config/load.js';
+import { EventBus } from '../../src/events.js';
+import { createLogger } from '../../src/logging.js';
 import { PeopleTable } from '../../src/registry/peopleTable.js';
 import { tempDir } from '../helpers/blinkd.js';
 
 describe('retention', () => {
+  it('prunes the audit log after store.auditRetentionDays (it grew forever) and audits the pruning itself', () => {
+    const t = tempDir();
+    const s = Store.open(join(t.dir, 'blink.db'));
+    try {
+      for (let i = 0; i < 50; i++) s.audit.record('mqtt:x', 'mqtt.command_rejected', 'unlock', { i });
+      const config = parseConfig({ store: { auditRetentionDays: 90 } }, 'test');
+      const at = (days: number) => () => new Date(Date.now() + days * 86_400_000);
+      const soon = new RetentionService(s, config, new EventBus(), createLogger('silent'), [], at(89));
+      expect(soon.run().audit_log).toBe(0);
+      expect(s.audit.recent(1000)).toHaveLength(50);
+      const later = new RetentionService(s, config, new EventBus(), createLogger('silent'), [], at(91));
+      expect(later.run().audit_log).toBe(50);
+      const left = s.audit.recent(1000);
+      expect(left.map((a) => a.action)).toEqual(['audit.pruned']);
+      expect(left[0]!.details).toMatchObject({ entries: 50, retentionDays: 90 });
+    } finally {
+      s.close();
+      t.cleanup();
+    }
+  });
+
   it('deletes events and attendance older than the retention, keeps newer ones and anything unsynced', () => {
     const t = tempDir();
     const s = Store.open(join(t.dir, 'blink.db'));
