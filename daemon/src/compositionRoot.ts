@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { AccessRecorder } from './access/recorder.js';
+import { StorageService } from './store/storageService.js';
 import { AccessService } from './access/accessService.js';
 import { AdminApi } from './admin/adminApi.js';
 import { VisionFaceServices } from './admin/faceServicesAdapter.js';
@@ -108,7 +109,14 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   const camera = runtime !== 'none' ? new CameraService(config.camera, bus, alarms, child('camera'), o.cameraSource) : null;
   const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision')) : null;
   const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null);
-  const recorder = new AccessRecorder(store, bus, config, child('access'));
+  // Can the unit write its records (free space, failing writers): reported, alarmed, never blocking.
+  const storage: StorageService = new StorageService(
+    { dataDir: resolve(config.store.dataDir), minFreeMb: config.store.minFreeMb, pendingDecisions: (): number => recorder.pendingCount() },
+    bus,
+    alarms,
+    child('storage'),
+  );
+  const recorder = new AccessRecorder(store, bus, config, child('access'), storage);
   const access =
     camera && vision
       ? new AccessService({
@@ -219,6 +227,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   // Start order = data-flow order; HTTP last among the servers: /health answers once everything it reports on exists.
   services.push(
     door,
+    storage,
     ...(camera ? [camera] : []),
     ...(vision ? [vision] : []),
     registry,

@@ -5,7 +5,7 @@ import type { FrameResult } from './vision/types.js';
 
 /** What travels between services. Each service subscribes to what it needs; none calls another's internals. */
 export type DoorMode = 'normal' | 'lockdown' | 'held_unlocked';
-export type AlarmType = 'held_open' | 'forced_open' | 'camera_lost' | 'tailgating' | 'vision_stalled';
+export type AlarmType = 'held_open' | 'forced_open' | 'camera_lost' | 'tailgating' | 'vision_stalled' | 'storage_failed' | 'disk_low';
 
 export interface DoorState {
   relay: 'on' | 'off';

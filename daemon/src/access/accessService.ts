@@ -31,6 +31,9 @@ export interface AccessDeps {
  * (relay first), the store and the bus. Also records request-to-exit presses as access events
  * and raises the tailgating alarm.
  */
+/** How often decisions queued in memory (the database could not take them) are tried again. */
+const RETRY_WRITES_MS = 2000;
+
 export class AccessService extends BaseService {
   private loop: FrameLoop | null = null;
   private decider: AccessDecider | null = null;
@@ -49,26 +52,19 @@ export class AccessService extends BaseService {
       person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
-      record: (e, at) => {
-        try {
-          recorder.record(e, at);
-        } catch (err) {
-          // The relay already acted (it never waits for the disk); the decision must not vanish:
-          // the full event goes to the journal, and the frame loop carries on.
-          log.error({ err, decision: { ...e, ts: at.toISOString() } }, 'access event NOT stored in the database');
-        }
-      },
+      // access.grantWhenUnrecorded: false = nobody is let in by face while decisions cannot be stored.
+      canRecord: () => config.access.grantWhenUnrecorded || !recorder.failing,
+      // The relay already acted (it never waits for the disk); a decision the database cannot take
+      // waits in the recorder's memory queue (and the journal) until it can.
+      record: (e, at) => void recorder.record(e, at),
       tailgating: (details) => this.raiseTailgating(details),
       now: () => Date.now(),
     });
     this.listen('door.exit_request', (r) => {
-      const e = { result: 'GRANTED' as const, reason: 'exit_request', source: 'exit_button' as const, details: { mode: r.mode, opened: r.opened } };
-      try {
-        recorder.record(e, new Date(r.ts));
-      } catch (err) {
-        log.error({ err, decision: { ...e, ts: r.ts } }, 'access event NOT stored in the database');
-      }
+      // Egress never depends on recording: the door opened already; the press is recorded or queued.
+      recorder.record({ result: 'GRANTED', reason: 'exit_request', source: 'exit_button', details: { mode: r.mode, opened: r.opened } }, new Date(r.ts));
     });
+    this.every(RETRY_WRITES_MS, () => recorder.flush());
     this.listen('door.changed', (s) => {
       if (s.relay === 'off' && s.contact !== 'open') this.d.alarms.clear('tailgating', 'the door is closed and locked again');
     });

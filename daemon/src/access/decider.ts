@@ -24,6 +24,8 @@ export interface DeciderPorts {
   door(): DoorState;
   /** Unlock for a grant; false when refused (lockdown). */
   unlock(reason: string): boolean;
+  /** False when a grant must not happen because it could not be recorded (access.grantWhenUnrecorded off). */
+  canRecord?(): boolean;
   record(e: NewAccessEvent, at: Date): void;
   tailgating(details: Record<string, unknown>): void;
   now(): number;
@@ -175,6 +177,7 @@ export class AccessDecider {
     s.decided = true;
     const m = s.confirmed!;
     const at = new Date();
+    if (this.ports.canRecord && !this.ports.canRecord()) return this.deny(s, 'cannot_record');
     // Relay first: the door must not wait for the database.
     const opened = this.ports.unlock(`face:${person.id}`);
     if (!opened) return this.deny(s, 'lockdown');

@@ -27,6 +27,8 @@ export const DENY_REASONS = {
   outside_validity: 'outside the person\u2019s validity dates',
   /** The unit is in lockdown: nobody is granted. */
   lockdown: 'the unit is in lockdown',
+  /** Decisions cannot be stored (disk full, storage error) and access.grantWhenUnrecorded is off. */
+  cannot_record: 'the unit cannot record decisions right now',
 } as const;
 
 export type GrantReason = keyof typeof GRANT_REASONS;

@@ -12,7 +12,8 @@ export interface ActiveAlarm {
 
 /**
  * The one owner of the unit's active alarms. The door (held_open, forced_open), the camera
- * (camera_lost), the access service (tailgating) and the watchdog (vision_stalled) raise and
+ * (camera_lost), the access service (tailgating), the watchdog (vision_stalled) and the storage
+ * service (storage_failed, disk_low) raise and
  * clear them here; MQTT, the admin and /health read active() and follow the bus 'alarm' event.
  * An alarm raised before a reader started (camera_lost at start-up, before MQTT) is therefore
  * never missed: the reader asks for the active set when it starts.

@@ -153,6 +153,9 @@ export const accessSchema = z
       ...recognition,
     }),
     liveness: section(livenessSchema, { note: 'The liveness policy: which checks a recognised face must pass before a grant.' }),
+    grantWhenUnrecorded: key(z.boolean().default(true), {
+      doc: 'Keep granting by face while decisions cannot be stored (disk full): they wait in memory and the journal, and `storage_failed` is raised. False = deny (`cannot_record`) until they can be stored. The exit button always opens.',
+    }),
     cooldownMs: key(z.number().int().min(0).max(600_000).default(5000), {
       doc: 'After a grant, the same person is not decided again for this long while they stand there.',
       ...recognition,
@@ -454,6 +457,12 @@ export const storeSchema = z
     dbFile: key(z.string().min(1).default('blink.db'), { doc: 'SQLite file name in the data folder.' }),
     eventRetentionDays: key(z.number().int().min(1).max(36_500).default(365), {
       doc: 'Access events and attendance older than this are deleted (checked at start and every hour).',
+    }),
+    minFreeMb: key(z.number().int().min(1).max(1_000_000).default(200), {
+      doc: 'Below this much free space on the data filesystem the unit reports degraded and raises `disk_low` (checked every 15 s).',
+    }),
+    pendingDecisionsMax: key(z.number().int().min(100).max(1_000_000).default(10_000), {
+      doc: 'Decisions kept in memory while the database cannot take them (disk full); beyond this the oldest are dropped from memory (each is in the journal from the first moment).',
     }),
     auditRetentionDays: key(z.number().int().min(30).max(36_500).default(730), {
       doc: 'Audit log entries older than this are deleted (each pruning is itself audited, so a gap is never silent).',

@@ -102,6 +102,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   bus.on(events, 'access.decided', (e) => void events.push(e));
   bus.on(alarms, 'alarm', (a) => void alarms.push(a));
   let now = 1_000_000;
+  let recordable = true;
   const decider = new AccessDecider(
     config,
     {
@@ -109,6 +110,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
       person: (id) => people.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
+      canRecord: () => config.access.grantWhenUnrecorded || recordable,
       record: (e, at) => void recorder.record(e, at),
       tailgating: (d) => alarmRegistry.raise('tailgating', 'test', d),
       now: () => now,
@@ -116,7 +118,8 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
     random,
   );
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
-  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config };
+  const setRecordable = (v: boolean) => (recordable = v);
+  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config, setRecordable };
 }
 
 describe('access decisions (one per track)', () => {
@@ -150,6 +153,18 @@ describe('access decisions (one per track)', () => {
     const att = r.store.attendance.query();
     expect(att).toHaveLength(1);
     expect(att[0]).toMatchObject({ personId: r.ada.id, kind: 'CHECK_IN', eventId: stored[0]!.id });
+  });
+
+  it('while decisions cannot be stored, access.grantWhenUnrecorded decides: true (default) still grants, false denies as cannot_record', async () => {
+    for (const grantWhenUnrecorded of [true, false]) {
+      const r = await rig({ grantWhenUnrecorded });
+      r.setRecordable(false);
+      let t = Date.now();
+      const out = [];
+      for (let i = 0; i < 10; i++) out.push(...(await r.decider.onFrame(frame((t += 66), [face({ x: 100 + i }, unit(0, [[5, 0.2]]))]))));
+      expect(out.map((o) => [o.result, o.reason])).toEqual([grantWhenUnrecorded ? ['GRANTED', 'match'] : ['DENIED', 'cannot_record']]);
+      expect(r.relayOns()).toBe(grantWhenUnrecorded ? 1 : 0);
+    }
   });
 
   it('cooldown: the same person in a new track right after a grant is not granted again', async () => {
@@ -312,12 +327,13 @@ describe('access recorder', () => {
       const rec = new AccessRecorder(store, bus, config, log);
       const p = new PeopleTable(store.db).create({ name: 'Ada' });
       const r1 = rec.record({ result: 'GRANTED', reason: 'match', personId: p.id, personName: 'Ada', source: 'camera' }, new Date('2026-03-02T08:00:00Z'));
-      expect(r1.attendance).toMatchObject({ kind: 'CHECK_IN', status: 'ON_TIME', eventId: r1.event.id });
+      expect(r1?.attendance).toMatchObject({ kind: 'CHECK_IN', status: 'ON_TIME', eventId: r1?.event.id });
       // A grant for a person id the people table does not hold: the attendance row violates its
-      // foreign key, so the whole decision is rolled back and nothing is announced.
-      expect(() => rec.record({ result: 'GRANTED', reason: 'match', personId: 'ghost', source: 'camera' }, new Date('2026-03-02T08:05:00Z'))).toThrow(
-        /FOREIGN KEY/,
-      );
+      // foreign key, so the whole decision is rolled back and nothing is announced; it is not
+      // queued for a retry either (it can never be written: the journal keeps it).
+      expect(rec.record({ result: 'GRANTED', reason: 'match', personId: 'ghost', source: 'camera' }, new Date('2026-03-02T08:05:00Z'))).toBeNull();
+      expect(rec.lost).toBe(1);
+      expect(rec.pendingCount()).toBe(0);
       expect(store.events.count()).toBe(1);
       expect(heard).toEqual(['match', 'CHECK_IN']);
       rec.record({ result: 'GRANTED', reason: 'exit_request', source: 'exit_button' });
