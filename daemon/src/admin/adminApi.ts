@@ -97,10 +97,21 @@ export class AdminApi extends BaseService {
     // Computed now, not at the first unknown user name (whose sign-in would otherwise take two hashes: a timing tell).
     void dummyPasswordHash().catch((err: unknown) => this.admin.log.warn({ err }, 'could not prepare the dummy password hash'));
     this.admin.faces.start();
+    this.every(60_000, () => this.flushThrottle());
   }
 
   protected override async onStop(): Promise<void> {
+    this.flushThrottle();
     await this.admin.faces.stop();
+  }
+
+  /** Writes the sign-in refusals counted in memory (each minute and at stop). */
+  flushThrottle(): void {
+    try {
+      this.admin.throttle.flush();
+    } catch (err) {
+      this.admin.log.warn({ err }, 'sign-in refusals not written');
+    }
   }
 
   /** What the retention service prunes for the admin, each with the admin's own rule. */

@@ -10,6 +10,12 @@ export interface ThrottleVerdict {
 export type AttemptOutcome = 'ok' | 'bad_password' | 'locked_out' | 'disabled' | 'busy';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** Refusals during a lock-out are written as one row per address per this long. */
+const COALESCE_MS = 60_000;
+/** Addresses with refusals waiting in memory; beyond this they are written at once (memory stays bounded). */
+const MAX_PENDING_ADDRESSES = 1000;
+/** The table never holds more rows than this (the oldest go first), whatever the 30-day rule says. */
+export const MAX_ATTEMPT_ROWS = 100_000;
 
 /**
  * Login rate limiting and lock-out from the auth_attempts table (kind admin_login). Only
@@ -27,8 +33,13 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
  * Unknown user names are counted like known ones, so a lock-out reveals nothing about accounts.
  * An attempt is recorded as a failure *before* its password is checked (begin) and settled
  * after: parallel guesses cannot all slip past the check while the first ones are hashing.
+ *
+ * Refusals during a lock-out cost no write each: they are counted per address in memory and
+ * written as one `locked_out` row per address per minute with the count (flood = a few rows).
  */
 export class LoginThrottle {
+  private readonly refusals = new Map<string, { first: Date; subjects: Set<string>; count: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly limits: () => { maxFailures: number; lockoutMinutes: number },
@@ -84,12 +95,37 @@ export class LoginThrottle {
     return rows.length >= limit ? (rows[0] as { ts: string }).ts : null;
   }
 
-  record(username: string, remote: string, success: boolean, detail: AttemptOutcome, now: Date): number {
+  record(username: string, remote: string, success: boolean, detail: AttemptOutcome, now: Date, count = 1): number {
     return Number(
       this.db
-        .prepare("INSERT INTO auth_attempts (ts, kind, subject, remote, success, detail) VALUES (?, 'admin_login', ?, ?, ?, ?)")
-        .run(now.toISOString(), username.toLowerCase(), remote, success ? 1 : 0, detail).lastInsertRowid,
+        .prepare("INSERT INTO auth_attempts (ts, kind, subject, remote, success, detail, count) VALUES (?, 'admin_login', ?, ?, ?, ?, ?)")
+        .run(now.toISOString(), username.toLowerCase(), remote, success ? 1 : 0, detail, count).lastInsertRowid,
     );
+  }
+
+  /** A sign-in refused unread because of a lock-out: counted, written coalesced (see the class comment). */
+  refused(username: string, remote: string, now: Date): void {
+    const entry = this.refusals.get(remote);
+    if (entry && now.getTime() - entry.first.getTime() >= COALESCE_MS) this.writeRefusals(remote);
+    const e = this.refusals.get(remote) ?? { first: now, subjects: new Set<string>(), count: 0 };
+    if (e.subjects.size < 20) e.subjects.add(username.toLowerCase());
+    e.count++;
+    this.refusals.set(remote, e);
+    if (this.refusals.size > MAX_PENDING_ADDRESSES) this.flush();
+  }
+
+  /** Writes every coalesced refusal now (each minute, and at stop). */
+  flush(): void {
+    for (const remote of [...this.refusals.keys()]) this.writeRefusals(remote);
+  }
+
+  private writeRefusals(remote: string): void {
+    const e = this.refusals.get(remote);
+    this.refusals.delete(remote);
+    if (!e) return;
+    // One name: that name (the lock-out it hit); several: a spray from this address.
+    const subject = e.subjects.size === 1 ? [...e.subjects][0]! : `(${e.subjects.size}${e.subjects.size >= 20 ? '+' : ''} names)`;
+    this.record(subject, remote, false, 'locked_out', e.first, e.count);
   }
 
   /** Records an attempt as a failure before its password is checked; settle() it once known. */
@@ -116,7 +152,14 @@ export class LoginThrottle {
     ).n;
   }
 
+  /** The 30-day rule, and the row bound (MAX_ATTEMPT_ROWS, oldest first) for floods from many addresses. */
   prune(before: Date): number {
-    return this.db.prepare("DELETE FROM auth_attempts WHERE kind = 'admin_login' AND ts < ?").run(before.toISOString()).changes;
+    const old = this.db.prepare("DELETE FROM auth_attempts WHERE kind = 'admin_login' AND ts < ?").run(before.toISOString()).changes;
+    const excess = this.db
+      .prepare(
+        "DELETE FROM auth_attempts WHERE kind = 'admin_login' AND id <= (SELECT id FROM auth_attempts WHERE kind = 'admin_login' ORDER BY id DESC LIMIT 1 OFFSET ?)",
+      )
+      .run(MAX_ATTEMPT_ROWS).changes;
+    return old + excess;
   }
 }

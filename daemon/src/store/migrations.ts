@@ -185,4 +185,13 @@ CREATE TABLE registry_revision (
 INSERT INTO registry_revision (id, rev) VALUES (1, 0);
 `,
   },
+  {
+    version: 4,
+    name: 'coalesced sign-in refusals',
+    sql: `
+-- Sign-ins refused unread during a lock-out are counted in memory and written as one row per
+-- address per minute (admin/loginThrottle.ts): count says how many that row stands for.
+ALTER TABLE auth_attempts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+`,
+  },
 ];

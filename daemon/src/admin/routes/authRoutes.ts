@@ -121,7 +121,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       const cfg = admin.config.admin;
       const verdict = admin.throttle.check(username, remote, admin.now());
       if (!verdict.allowed) {
-        admin.throttle.record(username, remote, false, 'locked_out', admin.now());
+        admin.throttle.refused(username, remote, admin.now());
         reply.header('retry-after', String(verdict.retryAfterSec));
         throw new HttpError(429, 'locked_out', `too many failed sign-ins: locked for ${Math.ceil(verdict.retryAfterSec / 60)} more minute(s)`, {
           retryAfterSec: verdict.retryAfterSec,
