@@ -32,7 +32,7 @@ export async function enrollFromPhotos(analyze: AnalyzePhotos, registry: PeopleR
   let thumbnail: Buffer | null = null;
   if (req.keepThumbnail && faces.length) {
     const best = faces.reduce((b, f, i) => (f.quality.overall > faces[b]!.quality.overall ? i : b), 0);
-    thumbnail = await makeThumbnail(req.images[best]!.data, faces[best]!.box).catch(() => null);
+    thumbnail = await makeThumbnail(req.images[best]!.data, faces[best]!.box, faces[best]!.analysedSize).catch(() => null);
   }
   const outcome = registry.enroll({
     person: req.person,

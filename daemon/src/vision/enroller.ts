@@ -21,7 +21,10 @@ export interface AnalyzedImage {
   name: string;
   embedding: Float32Array;
   quality: FaceQuality;
+  /** The face box in the coordinates of the image as analysed (photos over 1920 px are downscaled first)... */
   box: Box;
+  /** ...which had this size (scale the box by the original's size over this one). */
+  analysedSize: { width: number; height: number };
 }
 
 /**
@@ -70,7 +73,7 @@ export class Enroller {
     }
     const { chip } = this.pipeline.alignChip(img, main.landmarks5);
     const embedding = await this.pipeline.embedChip(chip);
-    return { name, embedding, quality: main.quality, box: main.box };
+    return { name, embedding, quality: main.quality, box: main.box, analysedSize: { width: img.width, height: img.height } };
   }
 
   /** Every image of an enrollment, in order; the first one that fails stops it. */
