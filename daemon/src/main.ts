@@ -1,4 +1,5 @@
 import { ConfigError } from './config/errors.js';
+import { DatabaseDamagedError } from './store/database.js';
 import { packageVersion } from './system/paths.js';
 import { UsageError } from './cli/args.js';
 import { runCommand } from './cli/runCommand.js';
@@ -64,6 +65,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`blinkd: ${err.message}\nblinkd refuses to start with an invalid configuration.\n`);
       return 78; // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
+    }
+    if (err instanceof DatabaseDamagedError) {
+      process.stderr.write(`blinkd: ${err.message}\n`);
+      return 65; // EX_DATAERR: not restarted by systemd (RestartPreventExitStatus), so no crash loop
     }
     if (err instanceof UsageError) {
       process.stderr.write(`blinkd: ${err.message}\n\n${usage()}\n`);

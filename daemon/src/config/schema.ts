@@ -424,6 +424,20 @@ export const adminSchema = section(
       enabled: key(z.boolean().default(true), { doc: 'Serve the web admin and `/health`.' }),
       host: key(z.string().min(1).default('127.0.0.1'), { doc: 'Listen address; `0.0.0.0` to serve the LAN.' }),
       port: key(port.default(8080), { doc: 'Listen port (0 = any free port, logged).' }),
+      allowedHosts: key(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, 'a host name, `*.domain` or `*`'),
+          )
+          .max(50)
+          .default([]),
+        {
+          doc: "Host names the admin answers to besides IP addresses, `localhost`, the machine's host name and `<hostname>.local` (DNS-rebinding defence: other names get 421). `*.example.com` allows sub-names; `*` turns the check off (a proxy that rewrites Host).",
+          defaultText: 'none',
+        },
+      ),
       tls: z
         .object({
           mode: key(z.enum(['off', 'self-signed', 'provided']).default('off'), {

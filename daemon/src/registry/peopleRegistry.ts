@@ -12,6 +12,19 @@ import { RevisionTable } from './revisionTable.js';
 import { TemplatesTable } from './templatesTable.js';
 import { ThumbnailsTable } from './thumbnailsTable.js';
 
+/** The longest person name any writer (admin, CLI, sync) may store. */
+export const PERSON_NAME_MAX = 100;
+
+/** Why a person name is refused, or null: the one rule for every way a person is created. */
+export function personNameProblem(name: string): string | null {
+  const n = name.trim();
+  if (!n) return 'name: a name is required';
+  if (n.length > PERSON_NAME_MAX) return `name: at most ${PERSON_NAME_MAX} characters (got ${n.length})`;
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(n)) return 'name: must not contain control characters';
+  return null;
+}
+
 export type { Person, PersonPatch, PersonStatus, PersonKey, PeopleFilter } from './peopleTable.js';
 
 /** Where a template came from. */
@@ -248,8 +261,9 @@ export class PeopleRegistry extends BaseService {
     if ('id' in req.person) {
       existing = this.people.get(req.person.id);
       if (!existing) throw new EnrollError('not_found', `no person with id ${req.person.id}`);
-    } else if (!req.person.name.trim()) {
-      throw new EnrollError('invalid', 'a name is required');
+    } else {
+      const problem = personNameProblem(req.person.name);
+      if (problem) throw new EnrollError('invalid', problem);
     }
     this.checkDuplicates(req, existing?.id ?? null);
     const now = isoNow();
@@ -282,6 +296,10 @@ export class PeopleRegistry extends BaseService {
   update(id: string, patch: PersonPatch, actor: string): Person | undefined {
     const current = this.people.get(id);
     if (!current) return undefined;
+    if (patch.name !== undefined) {
+      const problem = personNameProblem(patch.name);
+      if (problem) throw new EnrollError('invalid', problem);
+    }
     const updated = this.store.transaction(() => {
       const u = this.people.update(id, patch)!;
       const changed = Object.keys(patch).filter(
@@ -309,7 +327,13 @@ export class PeopleRegistry extends BaseService {
       const thumbnailsErased = this.thumbnails.removeForPerson(id);
       const templatesErased = this.templates.removeForPerson(id);
       this.people.remove(id);
-      this.audit.record(actor, 'person.deleted', `person:${id}`, { name: person.name, templatesErased, thumbnailsErased });
+      // Deleting is erasure (deactivate to keep someone's history): their attendance goes with
+      // them (ON DELETE CASCADE), the door's decisions stay as its security record under the now
+      // unresolvable person id with the name removed, and the audit log keeps what was done to
+      // "person:<id>" without the name.
+      const decisionsKept = this.store.events.forgetPersonName(id);
+      this.audit.forgetName(`person:${id}`);
+      this.audit.record(actor, 'person.deleted', `person:${id}`, { templatesErased, thumbnailsErased, decisionsKept });
       this.revision = this.revisions.bump();
       return { templatesErased, thumbnailsErased };
     });

@@ -77,6 +77,12 @@ export class EventsRepo {
    * Inserts one decision. The call returns only after SQLite has committed (and, with
    * synchronous=FULL, fsynced) the row, so an event reported as written survives a crash.
    */
+  /** Removes a deleted person's name from their decisions; returns how many decisions they had. */
+  forgetPersonName(personId: string): number {
+    this.db.prepare('UPDATE access_events SET person_name = NULL WHERE person_id = ? AND person_name IS NOT NULL').run(personId);
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM access_events WHERE person_id = ?').get(personId) as { n: number }).n;
+  }
+
   insert(e: NewAccessEvent): AccessEvent {
     const id = e.id ?? randomUUID();
     const info = this.db
