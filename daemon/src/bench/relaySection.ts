@@ -122,7 +122,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const health = async () => {
       try {
         const r = await fetch(`http://127.0.0.1:${adminPort}/health`);
-        return (await r.json()) as { services?: Record<string, { state?: string }> };
+        return (await r.json()) as { services?: Record<string, { status?: string }> };
       } catch {
         return null;
       }
@@ -131,7 +131,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       'blinkd /health with the camera and MQTT up',
       async () => {
         const h = await health();
-        return h?.services?.camera?.state === 'running' && h.services.mqtt?.state === 'running';
+        return h?.services?.camera?.status === 'running' && h.services.mqtt?.status === 'running';
       },
       60_000,
     );
