@@ -72,7 +72,7 @@ export class SyncService extends BaseService {
   private readonly sync: Config['sync'];
   /** Wakes the loop before its timer (a change was queued, or a test asks for a round). */
   private wake: (() => void) | null = null;
-  private roundWaiters: Array<() => void> = [];
+  private roundWaiters: Array<{ need: number; resolve: () => void }> = [];
 
   constructor(private readonly o: SyncServiceOptions) {
     super('sync', o.bus);
@@ -126,17 +126,31 @@ export class SyncService extends BaseService {
   /** Starts the next round now instead of at the end of the interval (not during a backoff). */
   nudge(): void {
     if (this.failures > 0) return;
-    this.nudged = true;
+    this.again = true;
     this.wake?.();
   }
 
-  private nudged = false;
+  /** Another round is wanted at once (a change was queued during this one, or syncNow was asked). */
+  private again = false;
 
   /** Resolves after the next round (success or failure) finished; starts it now. Tests and the admin's "sync now". */
   syncNow(): Promise<void> {
-    const done = new Promise<void>((r) => this.roundWaiters.push(r));
+    // A round that starts after this call: one in progress may have read the outbox already.
+    const need = this.started + 1;
+    const done = new Promise<void>((r) => this.roundWaiters.push({ need, resolve: r }));
+    this.again = true;
     this.wake?.();
     return done;
+  }
+
+  private started = 0;
+
+  private finishRound(all = false): void {
+    this.roundWaiters = this.roundWaiters.filter((w) => {
+      if (!all && w.need > this.started) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   private async v1(): Promise<SyncClientOptions['v1']> {
@@ -149,7 +163,8 @@ export class SyncService extends BaseService {
     const registration = `${this.o.store.syncOutbox.binding() ?? ''} ${options.deviceId} ${keyId}`;
     while (!signal.aborted) {
       let delay: number;
-      this.nudged = false;
+      this.again = false;
+      this.started++;
       try {
         if (!this.client) this.client = new SyncClient({ ...options, v1: await this.v1() });
         const client = this.client;
@@ -174,7 +189,7 @@ export class SyncService extends BaseService {
         if (this.failures > 0) this.o.log.info({ after: this.failures }, 'sync works again');
         this.failures = 0;
         this.lastError = null;
-        delay = r.upToDate && !this.nudged ? this.sync.intervalSec * 1000 : 0;
+        delay = r.upToDate ? this.sync.intervalSec * 1000 : 0;
       } catch (err) {
         if (signal.aborted) break;
         const e = err instanceof SyncError ? err : new SyncError('protocol', (err as Error)?.message ?? String(err));
@@ -188,8 +203,9 @@ export class SyncService extends BaseService {
           this.o.log.warn({ kind: e.kind, failures: this.failures, retryInMs: delay }, `sync failed: ${e.message}`);
       }
       this.rounds++;
-      for (const w of this.roundWaiters.splice(0)) w();
+      this.finishRound();
       this.nextAttemptAt = new Date(this.now().getTime() + delay).toISOString();
+      if (this.again) delay = 0;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, delay);
         function done() {
@@ -202,7 +218,7 @@ export class SyncService extends BaseService {
       });
       this.wake = null;
     }
-    for (const w of this.roundWaiters.splice(0)) w();
+    this.finishRound(true);
   }
 
   private nextAttemptAt: string | null = null;
