@@ -80,10 +80,12 @@ export function parseConfig(raw: unknown, source: string): Config {
         ['passphraseFile', 'the file holding the organisation passphrase'],
       ] as const
     ).filter(([k]) => !config.sync[k]);
+    if (config.sync.serverUrl && /^https?:\/\/[^/]*@/.test(config.sync.serverUrl))
+      missing.push(['serverUrl', 'a URL without a user name or password (the unit signs every request with its device key)'] as never);
     if (missing.length)
       throw new ConfigError(
         source,
-        missing.map(([k, what]) => `sync.${k}: empty, expected ${what} (sync.enabled is true)`),
+        missing.map(([k, what]) => `sync.${k}: ${config.sync[k] ? 'has credentials in it' : 'empty'}, expected ${what} (sync.enabled is true)`),
       );
   }
   if (!config.unit.id)

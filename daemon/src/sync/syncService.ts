@@ -196,7 +196,7 @@ export class SyncService extends BaseService {
         // The server no longer knows this device (its database was reset): register again.
         if (e.kind === 'unauthenticated' && /unknown device/.test(e.message)) this.o.store.syncOutbox.setRegistered(null);
         this.failures++;
-        this.lastError = { at: this.now().toISOString(), kind: e.kind, message: e.message };
+        this.lastError = { at: this.now().toISOString(), kind: e.kind, message: this.scrub(e.message) };
         delay = backoffDelay(this.failures, options.backoff, e.retryAfterMs);
         // The first failure and then every tenth, so an outage of days does not fill the journal.
         if (this.failures === 1 || this.failures % 10 === 0)
@@ -222,6 +222,18 @@ export class SyncService extends BaseService {
   }
 
   private nextAttemptAt: string | null = null;
+
+  /** An error message as shown: the server URL's query (it may carry a token) and any credentials left out. */
+  private scrub(message: string): string {
+    let out = message.replace(/\/\/[^/\s@]+@/g, '//');
+    try {
+      const u = new URL(this.sync.serverUrl);
+      for (const secret of [u.search.slice(1), u.password, this.sync.claimCode]) if (secret.length >= 4) out = out.split(secret).join('…');
+    } catch {
+      /* the URL was validated by the configuration */
+    }
+    return out;
+  }
 
   /** The unit's sync state, without secrets: what /health, MQTT health and the admin show. */
   health(): Record<string, unknown> {
