@@ -37,9 +37,4 @@ export class TombstonesTable {
   ids(): string[] {
     return (this.db.prepare('SELECT person_id FROM sync_tombstones').all() as Array<{ person_id: string }>).map((r) => r.person_id);
   }
-
-  /** Tombstones older than the cutoff (the offline limit): a unit away longer gets a snapshot anyway. */
-  pruneBefore(cutoffIso: string): number {
-    return this.db.prepare('DELETE FROM sync_tombstones WHERE updated_at < ?').run(cutoffIso).changes;
-  }
 }

@@ -281,3 +281,50 @@ for (let i = 0; ; i++) {
     for (const p of people) expect(await serverPerson(ctx, p)).toMatchObject({ deleted: false, templates: 1 });
   });
 });
+
+describe('the outbox entry commits with its change', () => {
+  it('a change that fails inside its transaction leaves neither the change nor its entry; a retried decision writes both', async () => {
+    const t = tempDir('blink-unit-tx-');
+    const config = parseConfig({ unit: { id: 'door-t', timezone: 'UTC' }, store: { dataDir: t.dir } }, 'test');
+    const store = Store.fromConfig(config);
+    try {
+      store.syncOutbox.setQueueing(true);
+      const bus = new EventBus();
+      const registry = new PeopleRegistry(store, store.audit, bus, log, () => null, 'door-t');
+      registry.activate(MODEL, 128);
+      const u = { registry } as Unit;
+      // The audit write after the person, template and outbox rows fails: all of it rolls back.
+      const record = store.audit.record.bind(store.audit);
+      store.audit.record = () => {
+        throw new Error('disk went away');
+      };
+      expect(() => enroll(u, 'Half', 7)).toThrow('disk went away');
+      store.audit.record = record;
+      expect(registry.count()).toBe(0);
+      expect(store.syncOutbox.depth()).toBe(0);
+      const pid = enroll(u, 'Whole', 7);
+      expect(store.syncOutbox.pendingPeople()).toEqual(new Set([pid]));
+
+      // The attendance's outbox entry cannot be written (disk full): the decision and its row are not written either,
+      // they wait in the recorder's memory queue, and are written together, entry included, when the disk is back.
+      const recorder = new AccessRecorder(store, bus, config, log);
+      const queue = store.syncOutbox.attendanceRecorded.bind(store.syncOutbox);
+      store.syncOutbox.attendanceRecorded = () => {
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      };
+      expect(
+        recorder.record({ result: 'GRANTED', reason: 'granted', personId: pid, personName: 'Whole', source: 'camera' }, new Date('2026-03-02T08:00:00Z')),
+      ).toBeNull();
+      expect(store.events.count()).toBe(0);
+      expect(store.attendance.query({}).length).toBe(0);
+      store.syncOutbox.attendanceRecorded = queue;
+      expect(recorder.flush()).toBe(1);
+      const rows = store.attendance.query({});
+      expect(rows.length).toBe(1);
+      expect(store.syncOutbox.peek(10, 'attendance').map((r) => r.refId)).toEqual([rows[0]!.eventId]);
+    } finally {
+      store.close();
+      t.cleanup();
+    }
+  });
+});
