@@ -6,7 +6,8 @@
  * - a person enrolled on unit A is matched (ACTIVE) on unit B; deactivated on B, A sees them
  *   deactivated; deleted on A, their templates are gone from B and from the server;
  * - attendance from both units reaches the server exactly once (ids compared);
- * - the server down: changes are queued (nothing lost) and delivered when it is back;
+ * - the server down while 50 enrollments and 1,000 attendance rows happen: all queued (nothing
+ *   lost) and delivered exactly once when it is back;
  * - a unit SIGKILLed while writing: every person and attendance row in its database has its
  *   outbox entry (written in the same transaction), and all of them reach the server.
  *
@@ -81,7 +82,7 @@ function enroll(u: Unit, name: string, seed: number): string {
     faces: [{ embedding: embedding(seed), quality: 0.9 }],
     modelId: MODEL,
     source: 'upload',
-    duplicateThreshold: 0.95,
+    duplicateThreshold: 0.999,
     actor: 'test',
   }).person.id;
 }
@@ -197,14 +198,15 @@ describe.each(ENGINES)('two units and a sync server (%s)', (engine) => {
     const before = await serverAttendance(ctx);
 
     await server.close();
-    const people = Array.from({ length: 5 }, (_, i) => enroll(u, `Offline ${i}`, 100 + i));
+    // 50 enrollments and 1,000 attendance rows (50 people × 20 days) while the server is down.
+    const people = Array.from({ length: 50 }, (_, i) => enroll(u, `Offline ${i}`, 100 + i));
     const rows: string[] = [];
-    for (const [i, p] of people.entries()) for (let d = 1; d <= 4; d++) rows.push(grant(u, p, new Date(Date.UTC(2026, 4, d, 8, i))));
+    for (let d = 1; d <= 20; d++) for (const [i, p] of people.entries()) rows.push(grant(u, p, new Date(Date.UTC(2026, 4, d, 8, i))));
     await u.sync.syncNow();
     expect(sh(u).lastError?.kind).toBe('network');
-    expect(sh(u).pending).toMatchObject({ people: 5, attendance: 20 });
+    expect(sh(u).pending).toMatchObject({ people: 50, attendance: 1000 });
     await u.sync.syncNow(); // still down: still queued, never dropped
-    expect(sh(u).pending).toMatchObject({ people: 5, attendance: 20 });
+    expect(sh(u).pending).toMatchObject({ people: 50, attendance: 1000 });
 
     server = await startServer(backend, { port });
     await u.sync.syncNow();
