@@ -27,7 +27,7 @@ import { SyncService } from '../../src/sync/syncService.js';
 import type { ServerContext } from '../../src/syncServer/context.js';
 import { REPO_ROOT, tempDir } from '../helpers/blinkd.js';
 import { freePort } from '../mqtt/broker.js';
-import { createBackend, embedding, ENGINES, PASSPHRASE, startServer, type RunningServer, type TestBackend } from './harness.js';
+import { activeUnit, createBackend, embedding, ENGINES, PASSPHRASE, startServer, type RunningServer, type TestBackend } from './harness.js';
 
 const ORG = 'acme';
 const MODEL = 'test-model';
@@ -328,5 +328,59 @@ describe('the outbox entry commits with its change', () => {
       store.close();
       t.cleanup();
     }
+  });
+});
+
+describe('conflicts and refused records (sqlite server)', () => {
+  let backend: TestBackend;
+  let server: RunningServer;
+  const units: Unit[] = [];
+
+  beforeAll(async () => {
+    backend = await createBackend('sqlite');
+    server = await startServer(backend);
+    await server.server.ctx.orgs.create(ORG, 'Acme');
+  });
+  afterAll(async () => {
+    for (const u of units) await u.cleanup();
+    await server?.close();
+    await backend?.dispose();
+  });
+
+  it('concurrent edits on two units end the same on both (last writer wins); a record with an unreadable schedule is refused whole', async () => {
+    const ctx = server.server.ctx;
+    const a = await makeUnit(ctx, server.url, 'door-x');
+    const b = await makeUnit(ctx, server.url, 'door-y');
+    units.push(a, b);
+    const pid = enroll(a, 'Bea', 11);
+    await a.sync.start();
+    await b.sync.start();
+    await a.sync.syncNow();
+    await b.sync.syncNow();
+    expect(b.registry.get(pid)?.name).toBe('Bea');
+
+    // Both edit version 1 → 2 while apart; A's edit is the later one, so it wins everywhere.
+    b.registry.update(pid, { notes: 'from B' }, 'admin:b');
+    await new Promise((r) => setTimeout(r, 5));
+    a.registry.update(pid, { notes: 'from A' }, 'admin:a');
+    await b.sync.syncNow();
+    await a.sync.syncNow();
+    await b.sync.syncNow();
+    expect(a.registry.get(pid)?.notes).toBe('from A');
+    expect(b.registry.get(pid)?.notes).toBe('from A');
+    expect(a.sync.local.digest()).toEqual(b.sync.local.digest());
+
+    // A record whose schedule this unit cannot read is refused whole (the person keeps their last good version).
+    const rogue = await activeUnit(server.server, server.url, ORG, 'rogue');
+    await rogue.client.syncOnce(rogue.store); // pulls Bea
+    const cur = rogue.store.live(pid)!;
+    rogue.store.update(pid, { notes: 'rogue' });
+    rogue.store.records.set(pid, { ...rogue.store.records.get(pid)!, schedule: [{ days: ['funday'], start: '25:00', end: 'x' }], name: cur.name });
+    await rogue.client.syncOnce(rogue.store);
+    await b.sync.syncNow();
+    expect(b.registry.get(pid)?.notes).toBe('from A');
+    expect(b.registry.get(pid)?.schedule).toBeNull();
+    const issues = (b.sync.health() as { issues: Array<{ personId: string; reason: string }> }).issues;
+    expect(issues.at(-1)).toMatchObject({ personId: pid, reason: expect.stringContaining('schedule is not a list of weekly windows') });
   });
 });
