@@ -343,7 +343,7 @@ export const syncSchema = section(
   z
     .object({
       enabled: key(z.boolean().default(false), {
-        doc: 'Sync people and attendance with the sync server (docs/SYNC.md). The unit side is not wired in this build yet: true is refused with a clear error.',
+        doc: 'Sync people and attendance with the sync server (docs/SYNC.md). Needs serverUrl, org and passphraseFile.',
         ...syncRestart,
       }),
       serverUrl: key(

@@ -76,6 +76,12 @@ export class AttendanceRepo {
     return (this.db.prepare('SELECT * FROM attendance WHERE synced = 0 ORDER BY id LIMIT ?').all(limit) as AttendanceRow[]).map(toRecord);
   }
 
+  /** The sync server acknowledged the rows of these access events (their sync ids). */
+  markSyncedByEvent(eventIds: readonly string[]): void {
+    const stmt = this.db.prepare('UPDATE attendance SET synced = 1 WHERE event_id = ?');
+    for (const id of eventIds) stmt.run(id);
+  }
+
   markSynced(ids: number[]): void {
     const stmt = this.db.prepare('UPDATE attendance SET synced = 1 WHERE id = ?');
     this.db.transaction(() => ids.forEach((id) => stmt.run(id)))();
