@@ -56,13 +56,18 @@ export class ReleaseLayout {
     }
   }
 
+  /** `previous` -> the release an update started from: the boot-time recovery runs that (known good) code. */
+  get previousLink(): string {
+    return join(this.root, 'previous');
+  }
+
   /** Atomic switch: a new symlink next to `current`, renamed over it (rename(2) replaces it in one step). */
-  switchTo(version: string): void {
+  switchTo(version: string, link = this.currentLink): void {
     if (!this.has(version)) throw new Error(`release ${version} is not installed under ${this.releasesDir}`);
-    const tmp = join(this.root, `.current.tmp-${process.pid}`);
+    const tmp = join(this.root, `.link.tmp-${process.pid}`);
     rmSync(tmp, { force: true });
     symlinkSync(join('releases', version), tmp);
-    renameSync(tmp, this.currentLink);
+    renameSync(tmp, link);
     fsyncDir(this.root);
   }
 

@@ -144,6 +144,7 @@ export class Updater {
       this.phase('snapshot');
 
       const pending: PendingUpdate = { from, to, digest, snapshot, startedAt: new Date().toISOString() };
+      this.layout.switchTo(from, this.layout.previousLink);
       state = { ...readState(this.stateFile), phase: 'switching', pending };
       writeState(this.stateFile, state);
       this.phase('switching');

@@ -76,6 +76,7 @@ describe('signed update bundles', () => {
     expect(lstatSync(join(s.root, 'current/daemon/bin/blinkd.js')).mode & 0o777).toBe(0o755);
     expect(readlinkSync(join(s.root, 'current/node_modules/.bin/pkg'))).toBe('../pkg/cli.js');
     expect(existsSync(join(s.root, 'releases/1.0.0/daemon/bin/blinkd.js'))).toBe(true); // the old release stays for rollback
+    expect(readlinkSync(join(s.root, 'previous'))).toBe('releases/1.0.0'); // what the boot-time recovery runs
     expect(readDb(s.db)).toEqual({ schema: 2, people: ['Ada', 'Bob'], columns: ['id', 'name', 'badge'] });
     expect(s.calls).toEqual(['stop', 'start releases/2.0.0']);
     expect(progress.join('\n')).toMatch(/\[1\/6\] verifying[\s\S]*\[4\/6\] switching[\s\S]*\[6\/6\] release 2.0.0 passed/);
