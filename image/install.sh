@@ -70,7 +70,7 @@ fi
 
 if [ -z "$DEST" ]; then
   bash "$SRC/scripts/check-node.sh"
-  command -v ffmpeg >/dev/null 2>&1 || { changed "installing ffmpeg (file:, rtsp:// and v4l2: camera sources)"; apt-get install -y ffmpeg; }
+  command -v ffmpeg >/dev/null 2>&1 || { changed "installing ffmpeg (file:, rtsp:// and v4l2: camera sources)"; apt-get install -y --no-install-recommends ffmpeg; }
 fi
 
 [ -f "$SRC/dist/daemon/src/main.js" ] || { echo "install.sh: $SRC is not built: run npm ci && npm run build first" >&2; exit 1; }
