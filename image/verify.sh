@@ -27,12 +27,13 @@ ROOT="$WORK/root-$SUITE"
 T0=$(date +%s)
 step() { printf 'verify.sh [%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 fail() { step "FAIL: $*"; exit 1; }
-timed() { # timed LABEL cmd...: runs cmd, prints its duration
-  local label=$1 s
+timed() { # timed LABEL cmd...: runs cmd, prints its duration, returns its status
+  local label=$1 s rc=0
   shift
   s=$(date +%s)
-  "$@"
-  step "$label took $(($(date +%s) - s)) s"
+  "$@" || rc=$?
+  step "$label took $(($(date +%s) - s)) s (exit $rc)"
+  return "$rc"
 }
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (debootstrap and chroot)"
@@ -46,7 +47,11 @@ cleanup() {
 }
 trap cleanup EXIT
 mountin() { mount "$@" && mounted+=("${*: -1}"); }
-in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+# A host behind a TLS-inspecting proxy trusts extra CAs (/usr/local/share/ca-certificates): the root
+# gets the same ones, and node (npm) is told to use the system store, or npm ci fails with
+# SELF_SIGNED_CERT_IN_CHAIN.
+EXTRA_CA=()
+in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "${EXTRA_CA[@]}" "$@"; }
 
 mkdir -p "$WORK"
 if [ ! -x "$ROOT/usr/bin/apt-get" ] || [ ! -f "$ROOT/.debootstrap-done" ]; then
@@ -69,6 +74,13 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 step "installing nodejs, npm, systemd and a compiler in the root (Debian packages)"
 timed "apt-get install (nodejs npm systemd python3 make g++)" in_root sh -c \
   'apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates nodejs npm systemd python3 make g++ libnode-dev >/dev/null'
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  in_root update-ca-certificates >/dev/null 2>&1
+  EXTRA_CA=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+  step "the host's extra CA certificates are trusted in the root too (TLS-inspecting proxy)"
+fi
 step "node $(in_root node --version), npm $(in_root npm --version)"
 
 step "copying the built checkout to /tmp/blink-src in the root"
