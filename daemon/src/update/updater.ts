@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { openBundle } from './bundle.js';
@@ -95,6 +95,12 @@ export class Updater {
   async recover(): Promise<UpdateResult | null> {
     const state = readState(this.stateFile);
     if (state.phase === 'idle' || !state.pending) return null;
+    return this.locked(() => this.recoverLocked());
+  }
+
+  private async recoverLocked(): Promise<UpdateResult | null> {
+    const state = readState(this.stateFile);
+    if (state.phase === 'idle' || !state.pending) return null;
     const p = state.pending;
     this.say(`an update ${p.from} -> ${p.to} was interrupted while ${state.phase}: rolling back to ${p.from}`);
     const r = await this.rollBack(state, p, 'recover', `interrupted while ${state.phase}${p.reason ? ` (${p.reason})` : ''}`);
@@ -102,7 +108,35 @@ export class Updater {
   }
 
   async apply(bundleFile: string): Promise<ApplyOutcome> {
-    await this.recover();
+    return this.locked(() => this.applyLocked(bundleFile));
+  }
+
+  /** One updater at a time: an exclusive lock file with the holder's pid (a dead holder's lock is taken over). */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const dir = join(this.opts.root, 'update');
+    mkdirSync(dir, { recursive: true });
+    const lock = join(dir, 'lock');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        writeFileSync(lock, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0)
+          throw new Error(`another update is running (${lock}: pid ${readFileSync(lock, 'utf8').trim()})`);
+        const pid = Number(readFileSync(lock, 'utf8').trim());
+        if (pid > 0 && pidAlive(pid)) throw new Error(`another update is running (pid ${pid})`);
+        rmSync(lock, { force: true });
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
+
+  private async applyLocked(bundleFile: string): Promise<ApplyOutcome> {
+    await this.recoverLocked();
     mkdirSync(join(this.opts.root, 'update'), { recursive: true });
     const stagingRoot = join(this.opts.root, 'update', 'staging');
     mkdirSync(stagingRoot, { recursive: true });
@@ -155,9 +189,18 @@ export class Updater {
       this.phase('switched');
 
       this.say('[5/6] starting blinkd (the new release migrates the database)');
-      await this.service.start();
-      this.phase('started');
-      const gate = await this.gate(to, manifest.appVersion);
+      let gate: GateResult;
+      try {
+        await this.service.start();
+        this.phase('started');
+        gate = await this.gate(to, manifest.appVersion);
+      } catch (err) {
+        // The new release could not even be started or gated: it is not kept.
+        const reason = `could not start or gate release ${to}: ${(err as Error).message}`;
+        this.say(`[6/6] ${reason}: rolling back to ${from}`);
+        await this.rollBack(readState(this.stateFile), { ...pending, reason }, 'apply', reason);
+        return { result: 'rolled_back', from, to, detail: reason, gate: null };
+      }
       this.phase('gated');
       if (gate.ok) {
         const detail = `release ${to} passed the health gate in ${(gate.elapsedMs / 1000).toFixed(1)} s`;
@@ -182,7 +225,11 @@ export class Updater {
 
   /** `blinkd update rollback`: back to the release and database from before the last update. */
   async rollback(): Promise<UpdateResult> {
-    const recovered = await this.recover();
+    return this.locked(() => this.rollbackLocked());
+  }
+
+  private async rollbackLocked(): Promise<UpdateResult> {
+    const recovered = await this.recoverLocked();
     if (recovered) return recovered;
     const state = readState(this.stateFile);
     const last = state.lastUpdate;
@@ -230,5 +277,14 @@ export class Updater {
     const removed = this.layout.prune(this.opts.keepReleases ?? 3, [current, previous]);
     if (removed.length) this.say(`      removed old releases: ${removed.join(', ')}`);
     pruneSnapshots(this.snapshotDir, 3, [snapshot]);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

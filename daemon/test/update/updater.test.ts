@@ -172,6 +172,37 @@ describe('signed update bundles', () => {
   });
 });
 
+describe('failures around the gate', () => {
+  it('rolls back when the new release cannot even be started', async () => {
+    const s = setup();
+    let starts = 0;
+    const out = await s
+      .make({
+        service: {
+          stop: async () => undefined,
+          start: async () => {
+            if (starts++ === 0) throw new Error('systemctl start failed');
+          },
+        },
+      })
+      .apply(await s.bundle('2.0.0'));
+    expect(out).toMatchObject({ result: 'rolled_back', detail: expect.stringContaining('systemctl start failed') });
+    expect(readlinkSync(join(s.root, 'current'))).toBe('releases/1.0.0');
+    expect(s.make().status().state.phase).toBe('idle');
+  });
+
+  it('refuses a second updater while one holds the lock', async () => {
+    const s = setup();
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(s.root, 'update'), { recursive: true });
+    writeFileSync(join(s.root, 'update/lock'), String(process.ppid)); // a live process
+    await expect(s.make().apply(await s.bundle('2.0.0'))).rejects.toThrow('another update is running');
+    writeFileSync(join(s.root, 'update/lock'), '999999999'); // no such process: a stale lock is taken over
+    expect((await s.make({ checks: () => [passing] }).apply(await s.bundle('2.0.0'))).result).toBe('ok');
+    expect(existsSync(join(s.root, 'update/lock'))).toBe(false);
+  });
+});
+
 describe('a crash during an update', () => {
   const distUpdater = join(REPO_ROOT, 'dist', 'daemon', 'src', 'update', 'updater.js');
 
