@@ -1,4 +1,6 @@
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { loadEffectiveConfig } from '../config/effective.js';
@@ -19,7 +21,7 @@ import { Updater } from '../update/updater.js';
 import { parseCommandArgs, UsageError } from './args.js';
 
 const HELP = `usage: blinkd update <subcommand>
-  apply FILE        verify a signed bundle, install it beside the current release, switch, gate, roll back on failure
+  apply FILE|URL    verify a signed bundle, install it beside the current release, switch, gate, roll back on failure
   status [--json]   current release, installed releases, last results, an interrupted update
   rollback          back to the release and database from before the last update
   recover           finish an interrupted update's rollback (run at boot by blink-update-recover.service)
@@ -130,8 +132,31 @@ export async function updateCommand(argv: string[]): Promise<number> {
     await updater.rollback();
     return 0;
   }
-  const file = positionals[0];
-  if (!file) throw new UsageError('usage: blinkd update apply FILE');
-  const outcome = await updater.apply(file);
-  return outcome.result === 'rolled_back' ? 1 : 0;
+  const target = positionals[0];
+  if (!target) throw new UsageError('usage: blinkd update apply FILE|URL');
+  const url = /^https?:\/\//i.test(target) ? target : null;
+  const file = url ? await download(url, join(root, 'update'), say) : target;
+  try {
+    const outcome = await updater.apply(file);
+    return outcome.result === 'rolled_back' ? 1 : 0;
+  } finally {
+    if (url) rmSync(file, { force: true });
+  }
+}
+
+/** Fetches a bundle to a file next to the staging area (the signature, not the transport, makes it trusted). */
+async function download(url: string, dir: string, say: (m: string) => void): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `download-${process.pid}.tar`);
+  say(`downloading ${new URL(url).origin}${new URL(url).pathname}`);
+  const res = await fetch(url, { signal: AbortSignal.timeout(30 * 60_000) });
+  if (!res.ok || !res.body) throw new Error(`download failed: HTTP ${res.status}`);
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file, { mode: 0o600 }));
+  } catch (err) {
+    rmSync(file, { force: true });
+    throw new Error(`download failed: ${(err as Error).message}`);
+  }
+  say(`      ${statSync(file).size} bytes`);
+  return file;
 }

@@ -40,7 +40,10 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
 
     // A stand-in for the daemon's /health: it reports the version of whatever release `current` points to.
     let relay = 'off';
-    const server: Server = createServer((_req, res) => {
+    const bundles = new Map<string, string>();
+    const server: Server = createServer((req, res) => {
+      const served = bundles.get(req.url ?? '');
+      if (served) return void res.end(readFileSync(served));
       const version = (JSON.parse(readFileSync(join(root, 'current', 'package.json'), 'utf8')) as { version: string }).version;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ status: 'healthy', version, services: { door: { relay }, camera: { state: 'up', frames: 42 } } }));
@@ -63,7 +66,10 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
     };
     const common = ['--config', cfg, '--root', root, '--keys', join(t.dir, 'publisher.pub'), '--service', 'none', '--deadline', '3'];
 
-    const ok = await blinkd(['update', 'apply', await sign('2.0.0'), ...common]);
+    // the first one over HTTP (apply URL): downloaded, then verified like a file
+    bundles.set('/bundles/2.0.0.tar', await sign('2.0.0'));
+    const ok = await blinkd(['update', 'apply', `http://127.0.0.1:${port}/bundles/2.0.0.tar`, ...common]);
+    expect(ok.stdout).toContain(`downloading http://127.0.0.1:${port}/bundles/2.0.0.tar`);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain('signature ok');
     expect(ok.stdout).toContain('health gate: ready ok; relay ok; camera ok');
