@@ -33,6 +33,10 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
     async (argv) => (await import('./syncServer/command.js')).syncServerCommand(argv),
     'sync-server [--port N] [--data DIR] the sync server, and its operator commands (sync-server --help)',
   ],
+  update: [
+    async (argv) => (await import('./cli/updateCommand.js')).updateCommand(argv),
+    'update apply FILE|status|rollback signed app updates with a health gate and rollback (update --help)',
+  ],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 
