@@ -64,6 +64,7 @@ function toEvent(r: EventRow): AccessEvent {
 export interface EventQuery {
   personId?: string;
   result?: AccessResult;
+  reason?: string;
   from?: string;
   to?: string;
   limit?: number;
@@ -116,6 +117,7 @@ export class EventsRepo {
     const where = new Where()
       .when(q.personId, 'person_id = ?')
       .when(q.result, 'result = ?')
+      .when(q.reason, 'reason = ?')
       .when(q.from, 'ts >= ?')
       .when(q.to, 'ts < ?')
       .when(q.beforeSeq, 'seq < ?');
@@ -141,6 +143,24 @@ export class EventsRepo {
   pruneBefore(cutoffIso: string, keepIds: readonly string[]): number {
     return this.db.prepare('DELETE FROM access_events WHERE ts < ? AND id NOT IN (SELECT value FROM json_each(?))').run(cutoffIso, JSON.stringify(keepIds))
       .changes;
+  }
+
+  /** Decisions in [from, to): time, result, source and the unlock latency the decider measured (camera decisions). */
+  decisionsBetween(from: string, to: string): Array<{ ts: string; result: AccessResult; source: EventSource; latencyMs: number | null }> {
+    return this.db
+      .prepare(
+        `SELECT ts, result, source, CASE WHEN details_json IS NULL THEN NULL ELSE json_extract(details_json, '$.latencyMs') END AS latencyMs
+         FROM access_events WHERE ts >= ? AND ts < ?`,
+      )
+      .all(from, to) as Array<{ ts: string; result: AccessResult; source: EventSource; latencyMs: number | null }>;
+  }
+
+  /** Denied decisions in [from, to) by reason, with the time of each (for per-day counts). */
+  deniedBetween(from: string, to: string): Array<{ ts: string; reason: string }> {
+    return this.db.prepare(`SELECT ts, reason FROM access_events WHERE result = 'DENIED' AND ts >= ? AND ts < ?`).all(from, to) as Array<{
+      ts: string;
+      reason: string;
+    }>;
   }
 
   count(q: Pick<EventQuery, 'result' | 'from' | 'to'> = {}): number {
