@@ -115,7 +115,7 @@ export class AttendanceRepo {
         `WITH d AS (SELECT json_extract(value, '$.day') AS day, json_extract(value, '$.start') AS start, json_extract(value, '$.lateFrom') AS late_from
                     FROM json_each(?))
          SELECT d.day AS day, count(a.id) AS checkIns, COALESCE(SUM(a.ts >= d.late_from), 0) AS late,
-                COALESCE(SUM(CASE WHEN a.ts >= d.late_from THEN CAST((julianday(a.ts) - julianday(d.start)) * 1440 AS INTEGER) END), 0) AS lateMinutes
+                COALESCE(SUM(CASE WHEN a.ts >= d.late_from THEN CAST(round((julianday(a.ts) - julianday(d.start)) * 86400) AS INTEGER) / 60 END), 0) AS lateMinutes
          FROM d LEFT JOIN attendance a ON a.day = d.day AND a.kind = 'CHECK_IN'
          GROUP BY d.day ORDER BY d.day`,
       )
