@@ -269,7 +269,7 @@ export class AttendanceReports {
   /**
    * Timesheet rows for [from, to], in day then person order: every day a person has attendance
    * or was scheduled (an absence when they did not come; days after today are never absences,
-   * and today only once it is over). Iterated a month of days at a time, so an export of a year
+   * and today only once it is over). Iterated a week of days at a time, so an export of a year
    * at a large site streams. `personId` narrows it to one person.
    */
   *timesheetRows(q: { from: string; to: string; personId?: string }): Generator<TimesheetDay> {
@@ -279,8 +279,8 @@ export class AttendanceReports {
     const workDays = new Set(rules.workDays);
     const today = this.today();
     const days = daysBetween(q.from, q.to);
-    for (let c = 0; c < days.length; c += 31) {
-      const chunk = days.slice(c, c + 31);
+    for (let c = 0; c < days.length; c += 7) {
+      const chunk = days.slice(c, c + 7);
       const limits = new Map(chunk.map((d) => [d, this.dayLimits(d)]));
       const byDay = new Map<string, Map<string, AttendanceDaySummary>>(chunk.map((d) => [d, new Map()]));
       for (const s of this.deps.store.attendance.daySummaries({ from: chunk[0]!, to: chunk.at(-1)!, personId: q.personId })) {

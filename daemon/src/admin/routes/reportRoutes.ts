@@ -178,12 +178,13 @@ export function reportRoutes(app: FastifyInstance, admin: AdminContext): void {
     period: { from: string; to: string },
     personId: string | undefined,
     summary: Map<string, DaySummary>,
+    size: number,
   ): AsyncGenerator<TimesheetDay[]> {
     let batch: TimesheetDay[] = [];
     for (const r of reports.timesheetRows({ ...period, personId })) {
       addTo(summary.get(r.day)!, r);
       batch.push(r);
-      if (batch.length >= 1000) {
+      if (batch.length >= size) {
         yield batch;
         batch = [];
         await yieldToLoop();
@@ -211,7 +212,7 @@ export function reportRoutes(app: FastifyInstance, admin: AdminContext): void {
       const line = (cols: ReadonlyArray<unknown>) => cols.map(csvCell).join(',');
       async function* csv(): AsyncGenerator<string> {
         yield `${line([...COLUMNS, 'time_zone', 'period'])}\r\n`;
-        for await (const b of batches(period, req.query.personId, emptySummary(period))) yield b.map((d) => `${line(cells(d))},${tail}\r\n`).join('');
+        for await (const b of batches(period, req.query.personId, emptySummary(period), 1000)) yield b.map((d) => `${line(cells(d))},${tail}\r\n`).join('');
       }
       return reply
         .type('text/csv; charset=utf-8')
@@ -245,7 +246,8 @@ export function reportRoutes(app: FastifyInstance, admin: AdminContext): void {
         head.font = { bold: true };
         head.commit();
         const summary = emptySummary(period);
-        for await (const b of batches(period, req.query.personId, summary)) for (const d of b) sheet.addRow(cells(d)).commit();
+        // exceljs writes each row synchronously: small batches keep the event loop responsive.
+        for await (const b of batches(period, req.query.personId, summary, 100)) for (const d of b) sheet.addRow(cells(d)).commit();
         sheet.commit();
         const sum = wb.addWorksheet('Summary');
         for (const r of heading) sum.addRow(r).commit();
