@@ -60,6 +60,12 @@ export class AttendanceRepo {
     return { ...r, id: Number(info.lastInsertRowid), synced: false };
   }
 
+  /** Adds many rows with one prepared statement (bulk loads: benches, imports). Call inside a transaction. */
+  addMany(rows: ReadonlyArray<Omit<AttendanceRecord, 'id' | 'synced' | 'personName'>>): void {
+    const stmt = this.db.prepare('INSERT INTO attendance (person_id, day, kind, status, ts, event_id) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const r of rows) stmt.run(r.personId, r.day, r.kind, r.status, r.ts, r.eventId);
+  }
+
   forPersonDay(personId: string, day: string): AttendanceRecord[] {
     return (this.db.prepare('SELECT * FROM attendance WHERE person_id = ? AND day = ? ORDER BY ts').all(personId, day) as AttendanceRow[]).map(toRecord);
   }

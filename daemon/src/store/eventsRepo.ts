@@ -103,6 +103,30 @@ export class EventsRepo {
     return this.bySeq(Number(info.lastInsertRowid)) as AccessEvent;
   }
 
+  /** Inserts many decisions with one prepared statement, without reading them back (bulk loads: benches, imports). Call inside a transaction. */
+  insertMany(events: readonly NewAccessEvent[]): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const e of events)
+      stmt.run(
+        e.id ?? randomUUID(),
+        e.ts ?? isoNow(),
+        e.result,
+        e.reason,
+        e.personId ?? null,
+        e.personName ?? null,
+        e.score ?? null,
+        e.margin ?? null,
+        e.liveness ? JSON.stringify(e.liveness) : null,
+        e.trackId ?? null,
+        e.source ?? 'camera',
+        e.door ?? 'main',
+        e.details ? JSON.stringify(e.details) : null,
+      );
+  }
+
   bySeq(seq: number): AccessEvent | undefined {
     const row = this.db.prepare('SELECT * FROM access_events WHERE seq = ?').get(seq) as EventRow | undefined;
     return row && toEvent(row);
