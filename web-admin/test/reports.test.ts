@@ -295,6 +295,14 @@ describe.runIf(haveChromium)('attendance dashboard and timesheets in a browser',
       ['tue 2026-10-06', '6', '1', '0', '0', '5', '1', '0:00'],
       ['wed 2026-10-07', '6', '0', '0', '0', '6', '0', '0:00'],
     ]);
+    // The person picker's search narrows the names and keeps the chosen person.
+    await page.goto(`${h.url}/#/reports?personId=${ana}&period=month&day=2026-10-15`);
+    await page.waitForSelector('#timesheet-table');
+    await page.fill('#report-person-search', 'cleo');
+    await expect
+      .poll(() => page.$$eval('#report-person option', (os) => os.map((o) => o.textContent)))
+      .toEqual(['Everyone (per-day summary)', 'P2 Cleo', 'Ana October']);
+    expect(await page.inputValue('#report-person')).toBe(ana);
     await page.goto(`${h.url}/#/events?result=DENIED&reason=liveness_failed&from=${today}&to=${today}`);
     await expect.poll(() => page.$$eval('#events-list li.event', (els) => els.length)).toBe(3);
     expect(await page.inputValue('select[name=reason]')).toBe('liveness_failed');

@@ -212,10 +212,29 @@ export function reportsView(params: URLSearchParams): HTMLElement {
       `Export ${ext.toUpperCase()}`,
     );
   for (const el of [person, period, day, from, to]) el.addEventListener('change', () => void load());
-  void get<{ items: Array<{ id: string; name: string }> }>('/people?limit=500')
-    .then(({ items }) => {
-      for (const p of items) person.appendChild(h('option', { value: p.id, selected: p.id === params.get('personId') }, p.name));
-    })
+  // The picker holds up to 500 names; at a larger site, the search box narrows it (and a person in the URL is always there).
+  const search = h('input', { type: 'search', id: 'report-person-search', placeholder: 'Find a person', 'aria-label': 'Find a person' });
+  const fill = async (q: string) => {
+    const { items } = await get<{ items: Array<{ id: string; name: string }> }>(`/people?limit=500${q ? `&search=${encodeURIComponent(q)}` : ''}`);
+    const keep = person.value;
+    clear(
+      person,
+      h('option', { value: '' }, 'Everyone (per-day summary)'),
+      items.map((p) => h('option', { value: p.id }, p.name)),
+    );
+    const wanted = keep || params.get('personId') || '';
+    if (wanted && !items.some((p) => p.id === wanted)) {
+      const p = await get<{ id: string; name: string }>(`/people/${encodeURIComponent(wanted)}`).catch(() => null);
+      if (p) person.appendChild(h('option', { value: p.id }, p.name));
+    }
+    person.value = wanted;
+  };
+  let searchTimer: number | undefined;
+  search.addEventListener('input', () => {
+    window.clearTimeout(searchTimer);
+    searchTimer = window.setTimeout(() => void fill(search.value.trim()).catch(() => {}), 250);
+  });
+  void fill('')
     .catch(() => {})
     .then(load);
   return h(
@@ -226,7 +245,7 @@ export function reportsView(params: URLSearchParams): HTMLElement {
       null,
       h('h1', null, 'Timesheets'),
       rules,
-      h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'Period', period), dayLabel, fromLabel, toLabel),
+      h('div.filters', null, h('label', null, 'Person', search, person), h('label', null, 'Period', period), dayLabel, fromLabel, toLabel),
       h('div.row.wrap', null, exportButton('csv'), exportButton('xlsx')),
       progress,
     ),
