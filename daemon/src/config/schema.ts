@@ -171,6 +171,16 @@ export const accessSchema = z
           doc: 'A grant at least this long after the check-in counts as check-out.',
           ...attendance,
         }),
+        workDays: key(
+          z
+            .string()
+            .regex(/^(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*$/, 'weekdays as a comma-separated list, e.g. mon,tue,wed,thu,fri')
+            .default('mon,tue,wed,thu,fri'),
+          {
+            doc: 'Days a person without a weekly schedule is expected (reports count a missed one as an absence); a person with a schedule is expected on its days.',
+            ...attendance,
+          },
+        ),
       })
       .strict()
       .default({}),

@@ -28,6 +28,7 @@ const LABELS: Record<string, string> = {
   'access.attendance.shiftStart': 'Shift starts at',
   'access.attendance.graceMinutes': 'Late after (minutes past shift start)',
   'access.attendance.minCheckoutGapMinutes': 'Check-out at least (minutes after check-in)',
+  'access.attendance.workDays': 'Expected days without a schedule (mon,tue,…)',
   'mqtt.enabled': 'Connect to MQTT',
   'mqtt.url': 'Broker URL',
   'mqtt.homeAssistant.enabled': 'Home Assistant discovery',

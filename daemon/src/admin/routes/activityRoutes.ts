@@ -52,6 +52,7 @@ const eventQuery = {
   properties: {
     personId: { type: 'string', maxLength: 64 },
     result: { type: 'string', enum: ['GRANTED', 'DENIED'] },
+    reason: { type: 'string', pattern: '^[a-z_]{1,40}$', description: 'reason code, e.g. liveness_failed (docs/ADMIN.md)' },
     from: { type: 'string', pattern: DAY_PATTERN, description: 'first local day (YYYY-MM-DD)' },
     to: { type: 'string', pattern: DAY_PATTERN, description: 'last local day (YYYY-MM-DD), inclusive' },
     limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
@@ -79,6 +80,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
     return store.events.query({
       personId: q.personId,
       result: q.result,
+      reason: q.reason,
       limit: q.limit,
       beforeSeq: q.beforeSeq,
       from: q.from ? dayStartIso(tz(), q.from) : undefined,
