@@ -46,6 +46,8 @@ export interface AttendanceDayJson {
   checkOut: string | null;
   status: string | null;
   late: boolean;
+  /** The day's rows with sync (the least far along of them; docs/ADMIN.md). */
+  sync: { state: 'off' | 'pending' | 'synced' | 'failed'; error?: string };
 }
 
 /** GET /api/v1/dashboard. */

@@ -86,6 +86,18 @@ export interface SyncAttendancePayload {
   punctuality: 'ON_TIME' | 'LATE' | null;
 }
 
+/**
+ * Where one record stands with sync: `off` (sync is off, or the row was recorded while it was
+ * off and never queued), `pending` (queued, not yet acknowledged), `failed` (queued, and the last
+ * attempt to send it failed: `error` says why, it is retried), `synced` (the sync server
+ * acknowledged it).
+ */
+export type RecordSyncState = 'off' | 'pending' | 'synced' | 'failed';
+export interface RecordSync {
+  state: RecordSyncState;
+  error?: string;
+}
+
 /** Keys of sync_state. */
 type SyncStateKey = 'queueing' | 'cursor' | 'binding' | 'registered';
 
@@ -133,6 +145,35 @@ export class SyncOutboxRepo {
   /** Call inside the transaction that wrote the attendance row. */
   attendanceRecorded(row: SyncAttendancePayload): void {
     if (this.queueing()) this.enqueue('attendance', row.id, JSON.stringify(row));
+  }
+
+  /**
+   * The sync state of attendance rows, by their access event id (the entry's ref_id), given
+   * whether each row was delivered (attendance.synced, owned by store/attendanceRepo.ts).
+   */
+  attendanceSync(rows: ReadonlyArray<{ eventId: string; synced: boolean }>): Map<string, RecordSync> {
+    const out = new Map<string, RecordSync>();
+    if (!this.queueing()) {
+      for (const r of rows) out.set(r.eventId, { state: 'off' });
+      return out;
+    }
+    const waiting = rows.filter((r) => !r.synced).map((r) => r.eventId);
+    const entries = new Map<string, string | null>();
+    if (waiting.length) {
+      const found = this.db
+        .prepare(`SELECT ref_id, last_error FROM sync_outbox WHERE kind = 'attendance' AND ref_id IN (SELECT value FROM json_each(?)) ORDER BY seq`)
+        .all(JSON.stringify(waiting)) as Array<{ ref_id: string; last_error: string | null }>;
+      for (const e of found) entries.set(e.ref_id, e.last_error ?? entries.get(e.ref_id) ?? null);
+    }
+    for (const r of rows) {
+      if (r.synced) out.set(r.eventId, { state: 'synced' });
+      else if (!entries.has(r.eventId)) out.set(r.eventId, { state: 'off' });
+      else {
+        const error = entries.get(r.eventId);
+        out.set(r.eventId, error ? { state: 'failed', error } : { state: 'pending' });
+      }
+    }
+    return out;
   }
 
   /** Queues these people regardless of the flag (a new server, a restored server). */

@@ -197,6 +197,11 @@ export class SyncService extends BaseService {
         if (e.kind === 'unauthenticated' && /unknown device/.test(e.message)) this.o.store.syncOutbox.setRegistered(null);
         this.failures++;
         this.lastError = { at: this.now().toISOString(), kind: e.kind, message: this.scrub(e.message) };
+        try {
+          this.local.failed(this.lastError.message);
+        } catch (markErr) {
+          this.o.log.error({ err: (markErr as Error).message }, 'sync: could not note the failure on the outbox entries');
+        }
         delay = backoffDelay(this.failures, options.backoff, e.retryAfterMs);
         // The first failure and then every tenth, so an outage of days does not fill the journal.
         if (this.failures === 1 || this.failures % 10 === 0)

@@ -141,6 +141,15 @@ export class UnitSyncStore implements SyncLocalStore {
     });
   }
 
+  /**
+   * The round failed: the entries handed out and not acknowledged (the batch being sent) keep
+   * the reason (`message` as shown on /health, already scrubbed of credentials), so the admin
+   * shows those rows as failed until a later round delivers them.
+   */
+  failed(message: string): void {
+    if (this.handedOut.size) this.store.syncOutbox.fail([...this.handedOut.keys()].map(Number), message);
+  }
+
   applyRemote(page: RemotePage): void {
     const actor = 'sync';
     this.registry.applySynced(actor, (tx) => {

@@ -207,12 +207,20 @@ describe.each(ENGINES)('two units and a sync server (%s)', (engine) => {
     expect(sh(u).pending).toMatchObject({ people: 50, attendance: 1000 });
     await u.sync.syncNow(); // still down: still queued, never dropped
     expect(sh(u).pending).toMatchObject({ people: 50, attendance: 1000 });
+    // The rows the failed round was sending say why (as /health does); the rest wait.
+    const states = () => [...u.store.syncOutbox.attendanceSync(u.store.attendance.query({ limit: 2000 })).values()];
+    const failed = states().filter((x) => x.state === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect(f.error).toBe(sh(u).lastError?.message);
+    expect(failed[0]!.error).toContain(`cannot reach the sync server`);
+    expect(states().filter((x) => x.state === 'pending').length).toBe(1000 - failed.length);
 
     server = await startServer(backend, { port });
     await u.sync.syncNow();
     expect(sh(u).lastError).toBeNull();
     expect(sh(u).pending).toMatchObject({ people: 0, attendance: 0 });
     expect(await serverAttendance(server.server.ctx)).toEqual([...before, ...rows].sort());
+    expect(new Set(states().map((x) => x.state))).toEqual(new Set(['synced']));
     for (const p of people) expect(await serverPerson(server.server.ctx, p)).toMatchObject({ deleted: false, templates: 1 });
   });
 

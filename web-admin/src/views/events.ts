@@ -142,10 +142,30 @@ export function eventsView(params: URLSearchParams = new URLSearchParams()): HTM
 
 type AttendanceDay = AttendanceDayJson;
 
+/** The day's sync state in words: failed rows say why. */
+function syncCell(s: AttendanceDay['sync']): HTMLElement {
+  if (s.state === 'failed') return h('td.sync', null, h('span.badge.bad', null, 'failed'), ' ', h('span.muted.sync-error', null, s.error ?? ''));
+  if (s.state === 'synced') return h('td.sync', null, h('span.badge.ok', null, 'synced'));
+  if (s.state === 'pending') return h('td.sync', null, h('span.badge.late', null, 'pending'));
+  return h('td.sync.muted', { title: 'sync is off, or the rows were recorded while it was off' }, 'off');
+}
+
 export function attendanceView(params: URLSearchParams = new URLSearchParams()): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));
   const from = h('input', { type: 'date', name: 'from', value: params.get('from') ?? daysAgo(7) });
   const to = h('input', { type: 'date', name: 'to', value: params.get('to') ?? today() });
+  const sync = h(
+    'select',
+    { name: 'sync' },
+    ...[
+      ['', 'Any'],
+      ['pending', 'Pending'],
+      ['failed', 'Failed'],
+      ['synced', 'Synced'],
+      ['off', 'Off'],
+    ].map(([value, label]) => h('option', { value }, label)),
+  );
+  sync.value = params.get('sync') ?? '';
   const body = h('tbody');
   const info = h('p.muted');
   const csv = h('a.button.secondary', { id: 'attendance-csv', href: '#', download: '' }, 'Export CSV');
@@ -155,6 +175,7 @@ export function attendanceView(params: URLSearchParams = new URLSearchParams()):
     if (person.value) q.set('personId', person.value);
     if (from.value) q.set('from', from.value);
     if (to.value) q.set('to', to.value);
+    if (sync.value) q.set('sync', sync.value);
     csv.href = '/api/v1/attendance.csv?' + q.toString();
     history.replaceState(null, '', `#/attendance?${q.toString()}`);
     try {
@@ -173,15 +194,16 @@ export function attendanceView(params: URLSearchParams = new URLSearchParams()):
                 h('td', null, d.checkIn ? new Date(d.checkIn).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
                 h('td', null, d.checkOut ? new Date(d.checkOut).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '—'),
                 h('td', null, d.late ? h('span.badge.late', null, 'LATE') : d.status ? h('span.badge.ok', null, 'on time') : ''),
+                syncCell(d.sync),
               ),
             )
-          : h('tr', null, h('td', { colSpan: 5, class: 'muted' }, 'No attendance in this period.')),
+          : h('tr', null, h('td', { colSpan: 6, class: 'muted' }, 'No attendance in this period.')),
       );
     } catch (e) {
       showError(err, e);
     }
   };
-  for (const el of [person, from, to]) el.addEventListener('change', () => void load());
+  for (const el of [person, from, to, sync]) el.addEventListener('change', () => void load());
   void peopleOptions(person, params.get('personId') ?? '').then(load);
   return h(
     'div',
@@ -191,7 +213,7 @@ export function attendanceView(params: URLSearchParams = new URLSearchParams()):
       null,
       h('h1', null, 'Attendance'),
       info,
-      h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'From', from), h('label', null, 'To', to)),
+      h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'From', from), h('label', null, 'To', to), h('label', null, 'Sync', sync)),
       h('div.row.wrap', null, csv, h('a.button.secondary', { href: '#/reports' }, 'Timesheets →')),
     ),
     err,
@@ -201,7 +223,20 @@ export function attendanceView(params: URLSearchParams = new URLSearchParams()):
       h(
         'table#attendance-table',
         null,
-        h('thead', null, h('tr', null, h('th', null, 'Day'), h('th', null, 'Person'), h('th', null, 'In'), h('th', null, 'Out'), h('th', null, 'Status'))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('th', null, 'Day'),
+            h('th', null, 'Person'),
+            h('th', null, 'In'),
+            h('th', null, 'Out'),
+            h('th', null, 'Status'),
+            h('th', null, 'Sync'),
+          ),
+        ),
         body,
       ),
     ),

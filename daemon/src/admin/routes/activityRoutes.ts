@@ -10,8 +10,20 @@ import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../../ti
 const FIRST_DAY = '1970-01-01';
 const LAST_DAY = '9998-12-31';
 
+const SYNC_STATES = ['off', 'pending', 'synced', 'failed'] as const;
+type SyncState = (typeof SYNC_STATES)[number];
+/** A day with rows in several states shows the one least far along. */
+const SYNC_RANK: Record<SyncState, number> = { failed: 0, pending: 1, off: 2, synced: 3 };
+
 /** The events filter of the API is the repository's query, validated by the route schemas. */
 type EventFilter = EventQuery;
+
+interface AttendanceFilter {
+  from?: string;
+  to?: string;
+  personId?: string;
+  sync?: SyncState;
+}
 
 const eventSchema = {
   type: 'object',
@@ -43,6 +55,11 @@ const attendanceSchema = {
     checkOut: { type: ['string', 'null'] },
     status: { type: ['string', 'null'] },
     late: { type: 'boolean' },
+    sync: {
+      type: 'object',
+      properties: { state: { type: 'string', enum: SYNC_STATES }, error: { type: 'string' } },
+      description: "the day's rows with sync: off, pending, failed (with the reason) or synced (docs/ADMIN.md)",
+    },
   },
 } as const;
 
@@ -89,10 +106,11 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   };
 
   /** One row per person and day: first check-in (on time or late) and the check-out. */
-  const attendanceDays = (q: { from?: string; to?: string; personId?: string }): AttendanceDayJson[] => {
+  const attendanceDays = (q: AttendanceFilter): AttendanceDayJson[] => {
     checkRange(q);
-    const rows = store.attendance.query({ ...q, limit: 100_000 });
+    const rows = store.attendance.query({ from: q.from, to: q.to, personId: q.personId, limit: 100_000 });
     const names = registry.names(rows.map((r) => r.personId));
+    const sync = store.syncOutbox.attendanceSync(rows);
     const byKey = new Map<string, AttendanceDayJson>();
     for (const r of rows) {
       const key = `${r.day}|${r.personId}`;
@@ -104,12 +122,17 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
         checkOut: null,
         status: null,
         late: false,
+        sync: { state: 'synced' },
       };
+      const s = sync.get(r.eventId) ?? { state: 'off' };
+      if (SYNC_RANK[s.state] < SYNC_RANK[d.sync.state]) d.sync = s;
       if (r.kind === 'CHECK_IN') Object.assign(d, { checkIn: r.ts, status: r.status, late: r.status === 'LATE' });
       else if (!d.checkOut || r.ts > d.checkOut) d.checkOut = r.ts;
       byKey.set(key, d);
     }
-    return [...byKey.values()].sort((a, b) => (a.day === b.day ? (a.checkIn ?? '').localeCompare(b.checkIn ?? '') : b.day.localeCompare(a.day)));
+    return [...byKey.values()]
+      .filter((d) => !q.sync || d.sync.state === q.sync)
+      .sort((a, b) => (a.day === b.day ? (a.checkIn ?? '').localeCompare(b.checkIn ?? '') : b.day.localeCompare(a.day)));
   };
 
   app.get(
@@ -185,10 +208,15 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   const attendanceQuery = {
     type: 'object',
     additionalProperties: false,
-    properties: { from: { type: 'string', pattern: DAY_PATTERN }, to: { type: 'string', pattern: DAY_PATTERN }, personId: { type: 'string', maxLength: 64 } },
+    properties: {
+      from: { type: 'string', pattern: DAY_PATTERN },
+      to: { type: 'string', pattern: DAY_PATTERN },
+      personId: { type: 'string', maxLength: 64 },
+      sync: { type: 'string', enum: SYNC_STATES, description: 'only days in this sync state' },
+    },
   } as const;
 
-  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>(
+  app.get<{ Querystring: AttendanceFilter }>(
     '/api/v1/attendance',
     {
       schema: {
@@ -206,7 +234,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
     async (req) => ({ shiftStart: config.access.attendance.shiftStart, graceMinutes: config.access.attendance.graceMinutes, days: attendanceDays(req.query) }),
   );
 
-  app.get<{ Querystring: { from?: string; to?: string; personId?: string } }>(
+  app.get<{ Querystring: AttendanceFilter }>(
     '/api/v1/attendance.csv',
     {
       schema: { tags: ['activity'], summary: 'Attendance as CSV', querystring: attendanceQuery },
