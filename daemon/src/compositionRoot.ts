@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { AccessRecorder } from './access/recorder.js';
 import { StorageService } from './store/storageService.js';
 import { AccessService } from './access/accessService.js';
+import { operatingPointsFor } from './access/operatingPoint.js';
 import { AdminApi } from './admin/adminApi.js';
 import { VisionFaceServices } from './admin/faceServicesAdapter.js';
 import { HttpServer } from './admin/httpServer.js';
@@ -109,6 +110,8 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   const camera = runtime !== 'none' ? new CameraService(config.camera, bus, alarms, child('camera'), o.cameraSource) : null;
   const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision')) : null;
   const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null);
+  // The threshold and margin: the running embedder's calibration, access.securityLevel and the gallery size.
+  const operatingPoint = operatingPointsFor(config, registry);
   // Can the unit write its records (free space, failing writers): reported, alarmed, never blocking.
   const storage: StorageService = new StorageService(
     { dataDir: resolve(config.store.dataDir), minFreeMb: config.store.minFreeMb, pendingDecisions: (): number => recorder.pendingCount() },
@@ -128,6 +131,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
           door,
           alarms,
           recorder,
+          operatingPoint,
           audit: store.audit,
           log: child('access'),
         })
@@ -183,12 +187,12 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
     const live = new LiveTap(
       bus,
       registry,
-      () => ({ threshold: config.access.threshold, margin: config.access.margin }),
+      () => operatingPoint.thresholds(),
       Date.now,
       () => camera?.peek() ?? null,
     );
     const faces = new VisionFaceServices(() => pipelineOptions(config.vision, { passive: false, interOpThreads: 1 }), live);
-    admin = new AdminApi({ config, settings, store, registry, door, commands, alarms, bus, log, health }, http, faces, {
+    admin = new AdminApi({ config, settings, store, registry, door, commands, alarms, bus, log, health, operatingPoint }, http, faces, {
       ...(o.adminNow ? { now: o.adminNow } : {}),
       ...(o.adminUiDir ? { uiDir: o.adminUiDir } : {}),
     });

@@ -20,6 +20,8 @@ const SAME_PERSON_COSINE = 0.5;
 
 export interface DeciderPorts {
   matcher: FaceMatcher;
+  /** The threshold and margin in force (access/operatingPoint.ts); default: access.threshold / access.margin. */
+  thresholds?(): { threshold: number; margin: number };
   person(id: string): Person | undefined;
   door(): DoorState;
   /** Unlock for a grant; false when refused (lockdown). */
@@ -166,11 +168,18 @@ export class AccessDecider {
     return null;
   }
 
+  /** The threshold and margin the decision was made at (kept with every event). */
+  private thresholdsNow(): { threshold: number | null; requiredMargin: number | null } {
+    const t = this.ports.thresholds?.();
+    return { threshold: t?.threshold ?? this.config.access.threshold, requiredMargin: t?.margin ?? this.config.access.margin };
+  }
+
   private rejectReason(s: TrackState): DenyReason {
     const last = s.matches[s.matches.length - 1];
     if (!last || last.personId === null) return 'unknown';
     if (last.decision === 'ambiguous') return 'ambiguous_match';
-    return last.score >= this.config.access.threshold - NEAR_MISS_BAND ? 'below_threshold' : 'unknown';
+    const threshold = this.ports.thresholds?.().threshold ?? this.config.access.threshold ?? 1;
+    return last.score >= threshold - NEAR_MISS_BAND ? 'below_threshold' : 'unknown';
   }
 
   private grant(s: TrackState, person: Person): DecisionOutcome {
@@ -228,7 +237,7 @@ export class AccessDecider {
       liveness: live
         ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed }
         : null,
-      details: { frames: s.track.frames, embeddedFrames: s.matches.length, latencyMs: Date.now() - s.firstCapturedAt, ...details },
+      details: { frames: s.track.frames, embeddedFrames: s.matches.length, latencyMs: Date.now() - s.firstCapturedAt, ...this.thresholdsNow(), ...details },
     };
   }
 

@@ -25,6 +25,7 @@ import type { FrameSink, FrameSource } from '../camera/frameSource.js';
 import { DoorService } from '../door/doorService.js';
 import { SimulatedGpioDriver } from '../door/gpio/simulatedDriver.js';
 import { AccessDecider } from '../access/decider.js';
+import { operatingPointsFor } from '../access/operatingPoint.js';
 import { FrameLoop } from '../access/frameLoop.js';
 import { AccessRecorder } from '../access/recorder.js';
 import { AlarmRegistry } from '../alarms/alarmRegistry.js';
@@ -112,6 +113,12 @@ async function enrolledGallery(client: VisionClient, store: Store): Promise<{ re
   return { registry, personId: person.id };
 }
 
+/** The door's threshold and margin for this gallery (access/operatingPoint.ts). */
+function thresholdsOf(config: Config, registry: PeopleRegistry): [number, number] {
+  const t = operatingPointsFor(config, registry).thresholds();
+  return [t.threshold, t.margin];
+}
+
 async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'blink-bench-'));
   const store = Store.open(join(dir, 'bench.db'));
@@ -125,7 +132,7 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     const client = await startVision(config);
     const { registry } = await enrolledGallery(client, store);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      matcher: { match: (e) => registry.match(e, ...thresholdsOf(config, registry)), people: () => registry.searchable() },
       person: (id) => registry.get(id),
       door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
       unlock: () => true,
@@ -238,7 +245,7 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     await door.start();
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      matcher: { match: (e) => registry.match(e, ...thresholdsOf(config, registry)), people: () => registry.searchable() },
       person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,

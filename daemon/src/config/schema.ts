@@ -141,15 +141,21 @@ const attendance = { admin: 'attendance', live: true } as const;
 
 export const accessSchema = z
   .object({
-    // 0.926 = the smallest threshold with FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs with the default
-    // detector cascade (int8 0.9251), rounded up; see docs/EVALUATION.md. face-api's descriptors are not
-    // zero-mean, so impostor cosines sit around 0.82 and genuine ones around 0.97.
-    threshold: key(z.number().min(0).max(1).default(0.926), {
-      doc: "Cosine similarity a face must reach against a person's best template. Chosen for a false-accept rate ≤ 1e-3 on the evaluation data (docs/EVALUATION.md).",
+    // The threshold and margin come from the running embedder's measured score distribution
+    // (models/calibration/impostors/<model-id>.json) for the security level and the number of people
+    // enrolled: access/operatingPoint.ts, docs/RECOGNITION.md. These keys only override.
+    securityLevel: key(z.enum(['high', 'standard', 'convenience']).default('standard'), {
+      doc: "False-accept target per stranger visit: `high` 1 in 100,000, `standard` 1 in 10,000, `convenience` 1 in 1,000. The threshold follows from the running embedder's calibration and the number of people enrolled (per comparison: target ÷ people), so it rises as the gallery grows (docs/RECOGNITION.md).",
       ...recognition,
     }),
-    margin: key(z.number().min(0).max(1).default(0.02), {
-      doc: 'The best person must beat the best other person by this much, else the decision is "ambiguous match" (denied). 0.02 measured: 0.05 rejects 12 % of genuine probes.',
+    threshold: key(z.number().min(0).max(1).nullable().default(null), {
+      doc: "Override of the match threshold (cosine similarity against a person's best template). Empty = from the embedder's calibration and access.securityLevel. An override below the embedder's FAR 1e-2 point (a number meant for another model) is ignored with a warning.",
+      defaultText: 'from the calibration',
+      ...recognition,
+    }),
+    margin: key(z.number().min(0).max(1).nullable().default(null), {
+      doc: 'Override of the margin the best person must beat the best other person by, else "ambiguous match" (denied). Empty = from the calibration: 0.02 measured for face-api\'s ResNet, carried to each model in units of its genuine−impostor separation (MobileFaceNet-512: 0.115).',
+      defaultText: 'from the calibration',
       ...recognition,
     }),
     liveness: section(livenessSchema, { note: 'The liveness policy: which checks a recognised face must pass before a grant.' }),

@@ -106,7 +106,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const decider = new AccessDecider(
     config,
     {
-      matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
+      matcher: { match: (e) => gallery.match(e, config.access.threshold!, config.access.margin!), people: () => gallery.people },
       person: (id) => people.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,

@@ -179,7 +179,8 @@ export async function enrollFromAdmin(
       images,
       source,
       actor: actorOf(req),
-      duplicateThreshold: admin.config.access.threshold,
+      // a face the door would take for someone else is a duplicate
+      duplicateThreshold: admin.operatingPoint?.thresholds().threshold ?? admin.config.access.threshold ?? 1.01,
       keepThumbnail: admin.config.admin.thumbnailRetentionDays > 0,
     });
   } catch (err) {
