@@ -84,8 +84,8 @@ export const visionSchema = z
       doc: "Folder with `manifest.json` and the `.onnx` files. Every file is checked against the manifest's sha256 at start.",
       defaultText: 'the shipped `models/`',
     }),
-    recognitionModel: key(z.string().min(1).default('faceapi-resnet128'), {
-      doc: 'The embedder family; with `vision.precision` it selects the manifest entry (`faceapi-resnet-int8` / `-fp32`), or name a manifest id of your own model.',
+    recognitionModel: key(z.string().min(1).default('mobilefacenet512'), {
+      doc: 'The embedder family (`mobilefacenet512`, `mobilefacenet192`, `faceapi-resnet`); with `vision.precision` it selects the manifest entry (`mobilefacenet512-int8` / `-fp32`), or name a manifest id of your own model. People enrolled with another embedder are shown as "re-enrollment needed" and are not matched until they have a template of this one (docs/RECOGNITION.md).',
     }),
     precision: key(z.enum(['int8', 'fp32']).default('int8'), { doc: '`int8` (default, 2.5× faster) or `fp32`.' }),
     detector: key(z.string().min(1).default('auto'), {

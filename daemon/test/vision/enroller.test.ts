@@ -70,8 +70,8 @@ describe.skipIf(SKIP_DATA)('enrollment with real photos (Enroller analysis + the
   it('enrolls a person from several photos, stores templates under the manifest model id and emits people.changed', async () => {
     const r = await enroll({ person: { name: 'Barack Obama' }, images: [img('obama', 0), img('obama', 1)] });
     expect(r.templates).toBe(2);
-    expect(r.modelId).toBe('faceapi-resnet-int8');
-    expect(new TemplatesTable(store.db).forPerson(r.person.id).map((t) => t.modelId)).toEqual(['faceapi-resnet-int8', 'faceapi-resnet-int8']);
+    expect(r.modelId).toBe('mobilefacenet512-int8');
+    expect(new TemplatesTable(store.db).forPerson(r.person.id).map((t) => t.modelId)).toEqual(['mobilefacenet512-int8', 'mobilefacenet512-int8']);
     expect(changes).toContainEqual({ personId: r.person.id, action: 'created' });
     expect(r.images.every((i) => i.quality.overall > 0)).toBe(true);
   });

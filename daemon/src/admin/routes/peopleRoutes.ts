@@ -79,7 +79,12 @@ export const personSchema = {
     notes: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
-    templates: { type: 'integer' },
+    templates: { type: 'integer', description: 'templates of every face model' },
+    currentTemplates: { type: ['integer', 'null'], description: 'templates of the running face model (the ones the door matches); null when no model runs' },
+    needsReenrollment: {
+      type: 'boolean',
+      description: 'no template of the running face model (enrolled with another one): the door does not recognise this person until they are enrolled again',
+    },
     hasThumbnail: { type: 'boolean' },
   },
 } as const;
