@@ -51,13 +51,7 @@ export class AccessService extends BaseService {
     const { config, registry, door, recorder, log } = this.d;
     if (config.access.lockdown && door.state().mode !== 'lockdown') door.setMode('lockdown');
     this.decider = new AccessDecider(config, {
-      matcher: {
-        match: (e) => {
-          const { threshold, margin } = this.d.operatingPoint.thresholds();
-          return registry.match(e, threshold, margin);
-        },
-        people: () => registry.searchable(),
-      },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
       thresholds: () => this.d.operatingPoint.thresholds(),
       person: (id) => registry.get(id),
       door: () => door.state(),

@@ -113,12 +113,6 @@ async function enrolledGallery(client: VisionClient, store: Store): Promise<{ re
   return { registry, personId: person.id };
 }
 
-/** The door's threshold and margin for this gallery (access/operatingPoint.ts). */
-function thresholdsOf(config: Config, registry: PeopleRegistry): [number, number] {
-  const t = operatingPointsFor(config, registry).thresholds();
-  return [t.threshold, t.margin];
-}
-
 async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'blink-bench-'));
   const store = Store.open(join(dir, 'bench.db'));
@@ -132,7 +126,8 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     const client = await startVision(config);
     const { registry } = await enrolledGallery(client, store);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, ...thresholdsOf(config, registry)), people: () => registry.searchable() },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
+      thresholds: () => operatingPointsFor(config, registry).thresholds(),
       person: (id) => registry.get(id),
       door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
       unlock: () => true,
@@ -245,7 +240,8 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     await door.start();
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, ...thresholdsOf(config, registry)), people: () => registry.searchable() },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
+      thresholds: () => operatingPointsFor(config, registry).thresholds(),
       person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,

@@ -158,6 +158,16 @@ export const accessSchema = z
       defaultText: 'from the calibration',
       ...recognition,
     }),
+    // Decisions over the whole track (access/trackFusion.ts): docs/EVALUATION.md "Door approaches" measured
+    // K = 3 cutting stranger grants 5x against single frames at 1 % fewer genuine grants.
+    trackMinFrames: key(z.number().int().min(1).max(30).default(3), {
+      doc: 'A face is recognised only when the fused embedding of its track matches AND at least this many single frames of the track name the same person (K). Higher = fewer false accepts, a little slower.',
+      ...recognition,
+    }),
+    trackMinQuality: key(z.number().min(0).max(1).default(0.5), {
+      doc: "Frames whose quality (0–1: size, sharpness, light, pose) is below this are left out of the track's fused decision.",
+      ...recognition,
+    }),
     liveness: section(livenessSchema, { note: 'The liveness policy: which checks a recognised face must pass before a grant.' }),
     grantWhenUnrecorded: key(z.boolean().default(true), {
       doc: 'Keep granting by face while decisions cannot be stored (disk full): they wait in memory and the journal, and `storage_failed` is raised. False = deny (`cannot_record`) until they can be stored. The exit button always opens.',

@@ -239,6 +239,12 @@ export class PeopleRegistry extends BaseService {
     return this.describe(await this.gallery.matchAsync(embedding, threshold, margin));
   }
 
+  /** The k best people for an embedding (each by their best template of the running embedder), off the event loop for large galleries. */
+  async search(embedding: Float32Array, k: number): Promise<Array<{ personId: string; score: number }>> {
+    if (!this.gallery || this.gallery.size === 0) return [];
+    return (await this.gallery.searchAsync(embedding, k)).map((s) => ({ personId: s.personId, score: s.score }));
+  }
+
   /** The same, synchronously (the live view, `blinkd identify`). */
   identify(embedding: Float32Array, threshold: number, margin: number): Identification {
     if (!this.gallery || this.gallery.size === 0)

@@ -106,7 +106,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const decider = new AccessDecider(
     config,
     {
-      matcher: { match: (e) => gallery.match(e, config.access.threshold!, config.access.margin!), people: () => gallery.people },
+      matcher: { search: (e, k) => gallery.search(e, k), people: () => gallery.people },
       person: (id) => people.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
@@ -119,8 +119,10 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   );
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
   const setRecordable = (v: boolean) => (recordable = v);
-  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config, setRecordable };
+  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config, setRecordable, gallery };
 }
+
+const gallery = (r: { gallery: Gallery }): Gallery => r.gallery;
 
 describe('access decisions (one per track)', () => {
   it('an enrolled face that does not match at first (turned away) is not denied before REJECT_MIN_MS', async () => {
@@ -201,6 +203,37 @@ describe('access decisions (one per track)', () => {
     expect(await run(unit(3, [[4, 0.15]]))).toEqual(['ambiguous_match']);
     expect(r.relayOns()).toBe(0);
     expect(r.store.events.query().map((e) => e.result)).toEqual(['DENIED', 'DENIED', 'DENIED']);
+  });
+
+  it('a stranger whose single frames sometimes pass is denied: the track decision needs the fused face and K frames to agree', async () => {
+    const r = await rig();
+    // a look-alike of Ada: most frames cos 0.6 with her (under the 0.8 threshold), every fourth a lucky frame at cos 0.85
+    const unlucky = unit(7, [[0, 0.75]]);
+    const lucky = unit(0, [[7, 0.62]]);
+    const frames = Array.from({ length: 16 }, (_, i) => (i % 4 === 3 ? lucky : unlucky));
+    const single = frames.map((e) => gallery(r).match(e, 0.8, 0.05).decision);
+    expect(single.filter((d) => d === 'match').length).toBe(4); // a single-frame door would have let him in on frame 4
+    let t = Date.now();
+    const got = [];
+    for (const e of frames) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, e)]))));
+    expect(got.map((o) => o.result)).toEqual(['DENIED']);
+    expect(['unknown', 'below_threshold']).toContain(got[0]!.reason);
+    expect(r.relayOns()).toBe(0);
+    const stored = r.store.events.query()[0]!;
+    expect(stored.personId).toBeNull();
+    expect(stored.details).toMatchObject({ threshold: 0.8, requiredMargin: 0.05, trackDecision: { decision: 'no_match' } });
+    expect((stored.details!.trackDecision as { fusedScore: number }).fusedScore).toBeLessThan(0.8);
+  });
+
+  it('an enrolled person is granted on the K-th agreeing frame (access.trackMinFrames), not before', async () => {
+    for (const trackMinFrames of [1, 3, 5]) {
+      const r = await rig({ trackMinFrames, liveness: { passive: false, blink: false } }); // no liveness check: recognition alone decides when
+      let t = Date.now();
+      let decidedOn = 0;
+      for (let i = 1; i <= 8 && !decidedOn; i++) if ((await r.decider.onFrame(frame((t += 66), [face({}, unit(0, [[5, 0.2]]))]))).length) decidedOn = i;
+      expect(decidedOn).toBe(trackMinFrames);
+      expect(r.store.events.query()[0]).toMatchObject({ result: 'GRANTED', details: { trackDecision: { decision: 'match', agreeingFrames: trackMinFrames } } });
+    }
   });
 
   it('a stranger seen long enough but gone before REJECT_MIN_MS is still on record; a passer-by seen twice is not', async () => {
