@@ -52,8 +52,8 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
         'door: { driver: simulated, pulseMs: 1500 }',
         // The camera folder starts empty (the camera retries every second) and gets the replay photos later.
         `camera: { source: "images:${cameraDir}", fps: 5, loop: true, restartBackoffMinMs: 200, restartBackoffMaxMs: 1000 }`,
-        // A still photo cannot blink, and printed-photo checks would (rightly) flag a replayed PNG.
-        'access: { liveness: { blink: false, passive: false, headTurn: false } }',
+        // A still photo cannot blink, and printed-photo checks (passive, MiniFASNet) would (rightly) flag a replayed PNG.
+        'access: { liveness: { blink: false, passive: false, headTurn: false, pad: false } }',
         'admin: { host: 127.0.0.1, port: 0 }',
         'mqtt: { enabled: false }',
       ].join('\n'),

@@ -283,7 +283,15 @@ export class AccessDecider {
       trackId: s.track.id,
       source: 'camera',
       liveness: live
-        ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed }
+        ? {
+            verdict: live.verdict,
+            checks: live.checks,
+            passiveScore: live.passiveScore,
+            padScore: live.padScore,
+            blinks: live.blinks,
+            challenge: live.challenge,
+            failed: live.failed,
+          }
         : null,
       details: {
         frames: s.track.frames,

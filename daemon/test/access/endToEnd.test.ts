@@ -151,7 +151,9 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       // at the threshold the door used: the default embedder's calibration for the two people enrolled
       expect(e.details!.threshold).toBe(doorThreshold(2));
       expect(e.score).toBeGreaterThanOrEqual(doorThreshold(2));
-      expect(e.liveness).toMatchObject({ verdict: 'passed', checks: { blink: 'passed' }, blinks: 1 });
+      // the default policy: blink AND MiniFASNet's mean over the track ≥ 0.3
+      expect(e.liveness).toMatchObject({ verdict: 'passed', checks: { blink: 'passed', pad: 'passed' }, blinks: 1 });
+      expect((e.liveness as { padScore: number }).padScore).toBeGreaterThanOrEqual(0.3);
       const att = store.attendance.query({ personId: e.personId! });
       expect(att).toHaveLength(1);
       expect(att[0]).toMatchObject({ kind: 'CHECK_IN', eventId: e.id });
