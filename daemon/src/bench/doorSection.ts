@@ -52,6 +52,8 @@ async function startVision(config: Config): Promise<VisionClient> {
       detector: v.detector,
       antispoof: config.access.liveness.passive,
       liveness: config.access.liveness.passive,
+      // MiniFASNet when the PAD check decides (access.liveness.pad), as the door loads it
+      pad: config.access.liveness.pad,
       clahe: v.clahe,
       intraOpThreads: v.intraOpThreads,
       interOpThreads: v.interOpThreads,
@@ -226,7 +228,7 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     {
       unit: { timezone: 'UTC' },
       camera: { fps: 15, loop: false },
-      access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false } },
+      access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false, pad: passive } },
       door: { driver: 'simulated', pulseMs: 200 },
     },
     'bench',
