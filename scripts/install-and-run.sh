@@ -4,6 +4,8 @@
 # camera auto-detected; pass a replay source with BLINK_CAMERA__SOURCE=file:/path/video.mp4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# onnxruntime-node reads this (npm 11 warns the .npmrc key will stop working): never fetch CUDA files.
+export ONNXRUNTIME_NODE_INSTALL=skip
 bash scripts/check-node.sh
 bash scripts/system-packages.sh run
 npm ci --no-audit --no-fund

@@ -26,6 +26,7 @@ import { Topics } from './mqtt/topics.js';
 import { PeopleRegistry } from './registry/peopleRegistry.js';
 import type { Service } from './service.js';
 import { RetentionService } from './store/retention.js';
+import { SyncService } from './sync/syncService.js';
 import { Store } from './store/store.js';
 import { healthReport, type HealthReport } from './system/healthReport.js';
 import { frameLoopHealth, WatchdogService, type WatchdogProbes } from './system/watchdog.js';
@@ -52,6 +53,8 @@ export interface UnitOptions {
   adminUiDir?: string;
   /** The environment systemd's notify socket and watchdog are read from. */
   env?: NodeJS.ProcessEnv;
+  /** Replaces fetch for the sync client (tests). */
+  syncFetch?: typeof fetch;
 }
 
 /** Every part of a running unit, built and wired by buildUnit. */
@@ -68,6 +71,8 @@ export interface Unit {
   access: AccessService | null;
   mqtt: MqttService;
   retention: RetentionService;
+  /** The sync loop with the sync server (sync.enabled), else null. */
+  sync: SyncService | null;
   admin: AdminApi | null;
   http: HttpServer;
   watchdog: WatchdogService | null;
@@ -109,9 +114,15 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   const runtime = o.runtime ?? 'full';
   const camera = runtime !== 'none' ? new CameraService(config.camera, bus, alarms, child('camera'), o.cameraSource) : null;
   const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision')) : null;
-  const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null);
+  const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null, config.unit.id);
   // The threshold and margin: the running embedder's calibration, access.securityLevel and the gallery size.
   const operatingPoint = operatingPointsFor(config, registry);
+  // Changes of people and attendance are queued for the sync server, in their own transactions, while sync is on
+  // (the flag lives in the database, so `blinkd enroll` in another process queues too).
+  store.syncOutbox.setQueueing(config.sync.enabled);
+  const sync = config.sync.enabled
+    ? new SyncService({ config, store, registry, bus, log: child('sync'), ...(o.syncFetch ? { fetch: o.syncFetch } : {}) })
+    : null;
   // Can the unit write its records (free space, failing writers): reported, alarmed, never blocking.
   const storage: StorageService = new StorageService(
     { dataDir: resolve(config.store.dataDir), minFreeMb: config.store.minFreeMb, pendingDecisions: (): number => recorder.pendingCount() },
@@ -237,11 +248,32 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
     registry,
     ...(access ? [access] : []),
     mqtt,
+    ...(sync ? [sync] : []),
     retention,
     ...(admin ? [admin] : []),
     http,
   );
   if (watchdog) services.push(watchdog);
 
-  return { config, settings, bus, store, alarms, registry, door, camera, vision, access, mqtt, retention, admin, http, watchdog, commands, services, health };
+  return {
+    config,
+    settings,
+    bus,
+    store,
+    alarms,
+    registry,
+    door,
+    camera,
+    vision,
+    access,
+    mqtt,
+    retention,
+    sync,
+    admin,
+    http,
+    watchdog,
+    commands,
+    services,
+    health,
+  };
 }

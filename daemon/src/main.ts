@@ -1,4 +1,5 @@
 import { ConfigError } from './config/errors.js';
+import { DatabaseDamagedError } from './store/database.js';
 import { packageVersion } from './system/paths.js';
 import { UsageError } from './cli/args.js';
 import { runCommand } from './cli/runCommand.js';
@@ -32,6 +33,10 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
     async (argv) => (await import('./syncServer/command.js')).syncServerCommand(argv),
     'sync-server [--port N] [--data DIR] the sync server, and its operator commands (sync-server --help)',
   ],
+  update: [
+    async (argv) => (await import('./cli/updateCommand.js')).updateCommand(argv),
+    'update apply FILE|status|rollback signed app updates with a health gate and rollback (update --help)',
+  ],
   version: [async () => (process.stdout.write(`blinkd ${packageVersion()}\n`), 0), 'version                        print the version'],
 };
 
@@ -64,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`blinkd: ${err.message}\nblinkd refuses to start with an invalid configuration.\n`);
       return 78; // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
+    }
+    if (err instanceof DatabaseDamagedError) {
+      process.stderr.write(`blinkd: ${err.message}\n`);
+      return 65; // EX_DATAERR: not restarted by systemd (RestartPreventExitStatus), so no crash loop
     }
     if (err instanceof UsageError) {
       process.stderr.write(`blinkd: ${err.message}\n\n${usage()}\n`);

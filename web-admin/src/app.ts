@@ -6,6 +6,7 @@ import { loginView, setupView } from './views/auth.js';
 import { dashboardView } from './views/dashboard.js';
 import { attendanceView, eventsView } from './views/events.js';
 import { enrollCameraView, enrollView, peopleView, personView } from './views/people.js';
+import { reportsView } from './views/reports.js';
 import { auditView, healthView, settingsView, usersView } from './views/settings.js';
 
 const session: Session = { me: { setupRequired: false, user: null, csrfToken: null, unit: { id: '', name: 'BLINK' }, idleMinutes: 30 } };
@@ -19,6 +20,7 @@ const NAV: Array<[string, string, string, boolean, boolean]> = [
   ['#/people', 'People', '☺', false, true],
   ['#/events', 'Events', '≡', false, true],
   ['#/attendance', 'Attendance', '✓', false, true],
+  ['#/reports', 'Timesheets', '▦', false, false],
   ['#/settings', 'Settings', '⚙', false, false],
   ['#/health', 'Health', '♥', false, false],
   ['#/audit', 'Audit', '§', true, false],
@@ -106,7 +108,8 @@ function route(): void {
   else if (path === '/enroll') view = enrollView();
   else if (path === '/enroll-camera') view = enrollCameraView();
   else if (path === '/events') view = eventsView(new URLSearchParams(query ?? ''));
-  else if (path === '/attendance') view = attendanceView();
+  else if (path === '/attendance') view = attendanceView(new URLSearchParams(query ?? ''));
+  else if (path === '/reports') view = reportsView(new URLSearchParams(query ?? ''));
   else if (path === '/settings') view = settingsView(session);
   else if (path === '/health') view = healthView();
   else if (path === '/audit') view = auditView();

@@ -45,6 +45,12 @@ export function fmtTime(iso: string | null | undefined): string {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** HH:MM of an instant in the unit's time zone (not the browser's: reports are about the door's local day). */
+export function localClock(iso: string | null | undefined, timeZone: string): string {
+  if (!iso) return '—';
+  return new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: timeZone || undefined });
+}
+
 /** Today: 14:03:27; earlier: Nov 24 14:03. */
 export function fmtDateTime(iso: string | null | undefined): string {
   if (!iso) return '—';

@@ -125,11 +125,14 @@ export class AccessRecorder {
         const day = localTime(at, this.config.unit.timezone).date;
         const earlier = this.store.attendance.forPersonDay(event.personId, day);
         const entry = attendanceFor(at, earlier, { timeZone: this.config.unit.timezone, attendance: this.config.access.attendance });
-        if (entry)
+        if (entry) {
           attendance = {
             ...this.store.attendance.add({ personId: event.personId, day: entry.day, kind: entry.kind, status: entry.status, ts, eventId: event.id }),
             personName: event.personName ?? undefined,
           };
+          // Queued for the sync server in this same transaction: a crash cannot record the row and lose its delivery.
+          this.store.syncOutbox.attendanceRecorded({ id: event.id, personId: event.personId, timestamp: ts, kind: entry.kind, punctuality: entry.status });
+        }
       }
       return { event, attendance };
     });

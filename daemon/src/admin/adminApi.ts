@@ -22,6 +22,7 @@ import { loadTls } from './tls.js';
 import { AdminUsersRepo } from './usersRepo.js';
 import { authRoutes } from './routes/authRoutes.js';
 import { peopleRoutes } from './routes/peopleRoutes.js';
+import { reportRoutes } from './routes/reportRoutes.js';
 import { activityRoutes } from './routes/activityRoutes.js';
 import { systemRoutes } from './routes/systemRoutes.js';
 import { visionRoutes } from './routes/visionRoutes.js';
@@ -195,6 +196,7 @@ export class AdminApi extends BaseService {
     authRoutes(app, this.admin);
     peopleRoutes(app, this.admin);
     activityRoutes(app, this.admin);
+    reportRoutes(app, this.admin);
     systemRoutes(app, this.admin);
     visionRoutes(app, this.admin);
 

@@ -9,6 +9,8 @@ import type { PersonRow } from '../registry/peopleRegistry.js';
 import type { AccessEvent } from '../store/eventsRepo.js';
 import type { LiveFace } from './faceServices.js';
 import type { AdminRole } from './usersRepo.js';
+export type { PunctualityRules };
+import type { AttendanceReports, DaySummary, PunctualityRules, TimesheetDay, TimesheetTotals } from '../reports/attendanceReports.js';
 
 /** GET /api/v1/auth/state and the answers of setup and login. */
 export interface MeJson {
@@ -69,4 +71,31 @@ export interface FrameMetaJson {
   /** False when the frame came without face analysis (no boxes). */
   analysed: boolean;
   faces: LiveFace[];
+}
+
+/** GET /api/v1/reports/checkins-per-hour. */
+export type CheckInsPerHourJson = ReturnType<AttendanceReports['checkInsPerHour']>;
+/** GET /api/v1/reports/late-by-day. */
+export interface LateByDayJson {
+  rules: PunctualityRules;
+  days: ReturnType<AttendanceReports['lateByDay']>;
+}
+/** GET /api/v1/reports/present. */
+export interface PresentJson {
+  day: string;
+  count: number;
+  people: ReturnType<AttendanceReports['presentNow']>;
+}
+/** GET /api/v1/reports/denied-by-reason. */
+export type DeniedByReasonJson = ReturnType<AttendanceReports['deniedByReason']>;
+/** GET /api/v1/reports/recognition-health. */
+export type RecognitionHealthJson = ReturnType<AttendanceReports['recognitionHealth']>;
+/** GET /api/v1/reports/timesheet: one person (days, totals) or everyone (summary). */
+export interface TimesheetJson {
+  period: { from: string; to: string };
+  rules: PunctualityRules;
+  person?: { id: string; name: string };
+  days?: TimesheetDay[];
+  totals?: TimesheetTotals;
+  summary?: DaySummary[];
 }

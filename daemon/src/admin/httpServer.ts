@@ -1,8 +1,10 @@
+import { hostname } from 'node:os';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
 import { BaseService } from '../service.js';
+import { HostCheck } from './hostCheck.js';
 
 export type RoutePlugin = (app: FastifyInstance) => Promise<void> | void;
 
@@ -47,6 +49,15 @@ export class HttpServer extends BaseService {
       ...(await this.appOptions()),
     }) as unknown as FastifyInstance;
     this.app = app;
+    const hosts = new HostCheck(this.config.allowedHosts, hostname());
+    // First hook of all: a rebinding page gets nothing, not even /health or the login page.
+    app.addHook('onRequest', async (req, reply) => {
+      if (hosts.allows(req.headers.host)) return;
+      return reply.code(421).send({
+        error: 'unknown_host',
+        message: `this unit does not answer to the name "${HostCheck.hostnameOf(req.headers.host ?? '').slice(0, 100)}": use its address, or add the name to admin.allowedHosts`,
+      });
+    });
     app.get('/health', async (_req, reply) => {
       const { httpStatus, body } = this.healthReport();
       return reply.code(httpStatus).send(body);

@@ -1,3 +1,5 @@
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import { Admission } from '../util/admission.js';
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
@@ -28,29 +30,12 @@ export class PasswordBusyError extends Error {
  * free for files and image decoding) and at most 32 wait; more are refused at once instead of
  * piling up memory and minutes of queued work.
  */
-const MAX_RUNNING = 2;
-const MAX_WAITING = 32;
-let running = 0;
-let runs = 0;
-const waiting: Array<() => void> = [];
-
-async function gated<T>(work: () => Promise<T>): Promise<T> {
-  if (running < MAX_RUNNING) running++;
-  else if (waiting.length >= MAX_WAITING) throw new PasswordBusyError();
-  else await new Promise<void>((go) => waiting.push(go)); // the finishing hash hands its slot over
-  try {
-    runs++;
-    return await work();
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  }
-}
+const hashing = new Admission(2, 32, () => new PasswordBusyError());
+const gated = <T>(work: () => Promise<T>): Promise<T> => hashing.run(work);
 
 /** How many scrypt hashes have run in this process (for tests: unknown users cost one too). */
 export function scryptRuns(): number {
-  return runs;
+  return hashing.started();
 }
 
 function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
@@ -95,11 +80,59 @@ export function dummyPasswordHash(): Promise<string> {
   return dummyHash;
 }
 
+/**
+ * The strength estimator (zxcvbn-ts with its common-password, names and keyboard-pattern lists),
+ * loaded at the first password set: its dictionaries are ~2 MB that a unit which never changes a
+ * password need not parse at start.
+ */
+let estimator: Promise<ZxcvbnFactory> | null = null;
+function strength(): Promise<ZxcvbnFactory> {
+  estimator ??= (async () => {
+    const [{ ZxcvbnFactory: Factory }, common] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]);
+    return new Factory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+  })();
+  return estimator;
+}
+
+/**
+ * The least zxcvbn score a new password needs: 3 = "safely unguessable" (~10^8 guesses or more).
+ * With scrypt at 128 MiB an offline attacker of a stolen SD card makes well under 10^4 guesses a
+ * second per GPU, and the online throttle allows a few a minute, so 10^8 holds for years; score 2
+ * would admit "Summer2024!"-like passwords that every cracking list tries early.
+ */
+export const MIN_PASSWORD_SCORE = 3;
+
 /** Why a new password is refused, or null when it is acceptable. */
-export function passwordProblem(password: string, username: string): string | null {
+export async function passwordProblem(password: string, username: string): Promise<string | null> {
   if (password.length < 10) return 'the password must have at least 10 characters';
   if (password.length > 256) return 'the password must have at most 256 characters';
   if (password.toLowerCase().includes(username.toLowerCase()) && username.length >= 3) return 'the password must not contain the user name';
   if (/^(.)\1+$/.test(password)) return 'the password must not be one repeated character';
+  // Only the first 100 characters are estimated: the matcher is super-linear in length, and a
+  // 100-character prefix that is weak is weak.
+  const result = (await strength()).check(password.slice(0, 100), [username, 'blink', 'blinkd', 'admin', 'door']);
+  if (result.score < MIN_PASSWORD_SCORE) {
+    const why = WEAK_REASONS[result.feedback.warning ?? ''] ?? 'it would be guessed quickly';
+    return `the password is too easy to guess (${why}): use a longer phrase of unrelated words`;
+  }
   return null;
 }
+
+/** zxcvbn's warning keys, in the admin's words (the password itself is never repeated). */
+const WEAK_REASONS: Record<string, string> = {
+  topTen: 'it is one of the ten most common passwords',
+  topHundred: 'it is one of the hundred most common passwords',
+  common: 'it is a very common password',
+  similarToCommon: 'it is a common password with small changes',
+  wordByItself: 'a single word is easy to guess',
+  namesByThemselves: 'names are easy to guess',
+  commonNames: 'common names are easy to guess',
+  userInputs: 'it contains the user name or the product name',
+  straightRow: 'it is a row of keys on the keyboard',
+  keyPattern: 'it is a keyboard pattern',
+  simpleRepeat: 'it repeats a short pattern',
+  extendedRepeat: 'it repeats a pattern',
+  sequences: 'it is a sequence like 1234 or abcd',
+  recentYears: 'recent years are easy to guess',
+  dates: 'dates are easy to guess',
+};

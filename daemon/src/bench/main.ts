@@ -10,6 +10,7 @@ import { repoRoot } from '../system/paths.js';
 import { embedSection } from './embedSection.js';
 import { peerSection, visionSection } from './visionSection.js';
 import { doorSection } from './doorSection.js';
+import { relaySection } from './relaySection.js';
 import { adminSection } from './adminSection.js';
 import { syncSection } from './syncSection.js';
 import { syncQueueSection } from './syncQueueSection.js';
@@ -27,7 +28,17 @@ export interface BenchContext {
   log: (msg: string) => void;
 }
 
-export const SECTIONS: BenchSection[] = [visionSection, embedSection, peerSection, doorSection, adminSection, syncSection, syncQueueSection, syncCryptoSection];
+export const SECTIONS: BenchSection[] = [
+  visionSection,
+  embedSection,
+  peerSection,
+  doorSection,
+  relaySection,
+  adminSection,
+  syncSection,
+  syncQueueSection,
+  syncCryptoSection,
+];
 
 export async function benchMain(argv: string[]): Promise<number> {
   const jsonIdx = argv.indexOf('--json');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { enrollFromPhotos } from '../registry/enrollFromPhotos.js';
+import { personNameProblem } from '../registry/peopleRegistry.js';
 import { Enroller } from '../vision/enroller.js';
 import { EnrollError } from '../vision/enrollError.js';
 import { parseCommandArgs, UsageError } from './args.js';
@@ -15,6 +16,8 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   if (!values.name) throw new UsageError('enroll needs --name NAME');
+  const nameProblem = personNameProblem(values.name);
+  if (nameProblem) throw new UsageError(`--name: ${nameProblem.replace(/^name: /, '')}`);
   if (positionals.length === 0) throw new UsageError('enroll needs at least one IMAGE (3–5 recommended)');
   const images = positionals.map((p) => {
     try {

@@ -13,7 +13,7 @@ export async function peopleCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(rest, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
   const { config } = loadEffectiveConfig({ path: values.config });
   const store = Store.fromConfig(config);
-  const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'));
+  const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'), () => null, config.unit.id);
   try {
     if (sub === 'list') {
       // the configured embedder (what `blinkd run` matches with): people without a template of it need re-enrollment

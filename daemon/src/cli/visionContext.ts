@@ -27,7 +27,7 @@ export async function openVision(configPath: string | undefined, passive = false
   const { config } = loadEffectiveConfig({ path: configPath });
   const pipeline = await FacePipeline.create(pipelineOptions(config.vision, { passive }));
   const store = Store.fromConfig(config);
-  const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'));
+  const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'), () => null, config.unit.id);
   registry.activate(pipeline.embedderId(), pipeline.embeddingDim);
   return {
     config,

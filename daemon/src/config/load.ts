@@ -72,9 +72,21 @@ export function parseConfig(raw: unknown, source: string): Config {
   if (!result.success) throw new ConfigError(source, describeIssues(result.error, raw, '', SECRET_PATHS));
   const config = result.data;
   if (config.sync.enabled) {
-    // The keys are validated now so files written for sync stay valid; the sync service itself is
-    // not in this release, and a switch that silently does nothing would mislead.
-    throw new ConfigError(source, ['sync.enabled: got true (boolean), expected false: sync with a sync server is not available in this version of blinkd']);
+    // A sync that cannot work is said at start, not as a retry loop's error an hour later.
+    const missing = (
+      [
+        ['serverUrl', "the sync server's URL, e.g. https://sync.example.com"],
+        ['org', 'the organisation on the sync server'],
+        ['passphraseFile', 'the file holding the organisation passphrase'],
+      ] as const
+    ).filter(([k]) => !config.sync[k]);
+    if (config.sync.serverUrl && /^https?:\/\/[^/]*@/.test(config.sync.serverUrl))
+      missing.push(['serverUrl', 'a URL without a user name or password (the unit signs every request with its device key)'] as never);
+    if (missing.length)
+      throw new ConfigError(
+        source,
+        missing.map(([k, what]) => `sync.${k}: ${config.sync[k] ? 'has credentials in it' : 'empty'}, expected ${what} (sync.enabled is true)`),
+      );
   }
   if (!config.unit.id)
     config.unit.id =

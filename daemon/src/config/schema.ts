@@ -197,6 +197,16 @@ export const accessSchema = z
           doc: 'A grant at least this long after the check-in counts as check-out.',
           ...attendance,
         }),
+        workDays: key(
+          z
+            .string()
+            .regex(/^(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*$/, 'weekdays as a comma-separated list, e.g. mon,tue,wed,thu,fri')
+            .default('mon,tue,wed,thu,fri'),
+          {
+            doc: 'Days a person without a weekly schedule is expected (reports count a missed one as an absence); a person with a schedule is expected on its days.',
+            ...attendance,
+          },
+        ),
       })
       .strict()
       .default({}),
@@ -369,7 +379,7 @@ export const syncSchema = section(
   z
     .object({
       enabled: key(z.boolean().default(false), {
-        doc: 'Sync people and attendance with the sync server (docs/SYNC.md). The unit side is not wired in this build yet: true is refused with a clear error.',
+        doc: 'Sync people and attendance with the sync server (docs/SYNC.md). Needs serverUrl, org and passphraseFile.',
         ...syncRestart,
       }),
       serverUrl: key(
@@ -450,6 +460,20 @@ export const adminSchema = section(
       enabled: key(z.boolean().default(true), { doc: 'Serve the web admin and `/health`.' }),
       host: key(z.string().min(1).default('127.0.0.1'), { doc: 'Listen address; `0.0.0.0` to serve the LAN.' }),
       port: key(port.default(8080), { doc: 'Listen port (0 = any free port, logged).' }),
+      allowedHosts: key(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^(\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/, 'a host name, `*.domain` or `*`'),
+          )
+          .max(50)
+          .default([]),
+        {
+          doc: "Host names the admin answers to besides IP addresses, `localhost`, the machine's host name and `<hostname>.local` (DNS-rebinding defence: other names get 421). `*.example.com` allows sub-names; `*` turns the check off (a proxy that rewrites Host).",
+          defaultText: 'none',
+        },
+      ),
       tls: z
         .object({
           mode: key(z.enum(['off', 'self-signed', 'provided']).default('off'), {

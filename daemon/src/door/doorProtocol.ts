@@ -12,10 +12,17 @@ export type ToDoorController =
   | { type: 'stop' };
 
 export type FromDoorController =
-  | { type: 'ready'; state: DoorState; driver: string }
+  | { type: 'ready'; state: DoorState; driver: string; priority: ControllerPriority }
   | { type: 'state'; seq: number; state: DoorState; pulses: number }
   | { type: 'refused'; seq: number; error: string }
   | { type: 'alarm'; alarm: Extract<AlarmType, 'held_open' | 'forced_open'>; active: boolean; reason: string; details: Record<string, unknown> | null }
   | { type: 'exit_request'; request: ExitRequest }
   | { type: 'log'; level: 'info' | 'warn'; msg: string; details?: Record<string, unknown> }
   | { type: 'error'; message: string };
+
+/** The scheduling priority the controller process got (nice -10 when permitted). */
+export interface ControllerPriority {
+  nice: number;
+  raised: boolean;
+  error: string | null;
+}

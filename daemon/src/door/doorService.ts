@@ -6,7 +6,7 @@ import type { DoorMode, DoorState, EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
 import { BaseService } from '../service.js';
 import { compiledWorker } from '../util/workerPath.js';
-import type { FromDoorController, ToDoorController } from './doorProtocol.js';
+import type { ControllerPriority, FromDoorController, ToDoorController } from './doorProtocol.js';
 import { DoorStateMachine, heldUnlockedRefusal, type DoorHooks, type PulseResult } from './doorStateMachine.js';
 import type { GpioDriver } from './gpio/driver.js';
 import { selectGpioDriver } from './gpio/selectDriver.js';
@@ -52,6 +52,7 @@ export class DoorService extends BaseService {
   private stopping = false;
   private restarts = 0;
   private lastError: string | null = null;
+  private priority: ControllerPriority | null = null;
 
   constructor(
     private readonly config: Config['door'],
@@ -185,7 +186,9 @@ export class DoorService extends BaseService {
   health(): Record<string, unknown> {
     return {
       driver: this.driver,
-      controller: this.machine ? 'in-process' : { pid: this.child?.pid ?? null, restarts: this.restarts, lastError: this.lastError },
+      controller: this.machine
+        ? 'in-process'
+        : { pid: this.child?.pid ?? null, restarts: this.restarts, lastError: this.lastError, nice: this.priority?.nice ?? null },
       ...this.state(),
       pulses: this.machine?.pulses ?? this.pulses,
     };
@@ -210,6 +213,12 @@ export class DoorService extends BaseService {
         if (m.type === 'ready') {
           clearTimeout(timer);
           this.driver = m.driver;
+          this.priority = m.priority;
+          if (!m.priority.raised)
+            this.log.warn(
+              { error: m.priority.error },
+              'the door controller could not raise its priority (nice -10): under heavy CPU load pulses may run long; the systemd unit allows it (LimitNICE=-10)',
+            );
           this.mirror = m.state;
           this.sentSeq = 0;
           resolve();

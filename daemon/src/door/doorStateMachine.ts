@@ -103,16 +103,23 @@ export class DoorStateMachine {
     if (!Number.isFinite(ms) || ms <= 0) return { ok: false, error: `pulse length must be a positive number of ms (got ${ms})` };
     const length = Math.min(ms, this.config.maxUnlockMs);
     if (this.pulseTimer) clearTimeout(this.pulseTimer);
+    // The pulse is timed from the moment the line is driven: whatever the driver and the state
+    // report do after it (a GPIO write on a busy bus, the simulated driver's mirror file, the IPC
+    // message) comes out of the pulse, not on top of it.
+    const energisedAt = performance.now();
     this.relay.on();
     this.pulses++;
     this.setState({ relay: 'on', unlockReason: reason });
-    this.pulseTimer = setTimeout(() => {
-      this.pulseTimer = null;
-      if (this.door.mode === 'held_unlocked') return;
-      this.relay?.off();
-      this.lastUnlockEndedAt = performance.now();
-      this.setState({ relay: 'off', unlockReason: null });
-    }, length);
+    this.pulseTimer = setTimeout(
+      () => {
+        this.pulseTimer = null;
+        if (this.door.mode === 'held_unlocked') return;
+        this.relay?.off();
+        this.lastUnlockEndedAt = performance.now();
+        this.setState({ relay: 'off', unlockReason: null });
+      },
+      Math.max(0, length - (performance.now() - energisedAt)),
+    );
     return { ok: true, ms: length };
   }
 

@@ -36,7 +36,7 @@ export function canonicalCommand(unit: string, name: string, value: string, tsTe
   return ['blink-command-v1', unit, name, value, tsText, nonce].join('\n');
 }
 
-/** A sender's side: the base64 HMAC-SHA256 signature (tests, `blinkd mqtt sign`). */
+/** A sender's side: the base64 HMAC-SHA256 signature. */
 export function hmacSign(key: Buffer, text: string): string {
   return createHmac('sha256', key).update(text, 'utf8').digest('base64');
 }

@@ -11,6 +11,21 @@ function numberAt(obj: unknown, path: string[]): number | null {
   return typeof node === 'number' && Number.isFinite(node) ? node : null;
 }
 
+/** The sync service's state as /health reports it (sync/syncService.ts), reduced for a fleet; null when sync is off. */
+function syncSummary(sync: unknown): Json | null {
+  if (!sync || typeof sync !== 'object') return null;
+  const s = sync as Json;
+  const err = s.lastError as { kind?: unknown; message?: unknown } | null | undefined;
+  return {
+    connected: s.connected ?? null,
+    device: s.device ?? null,
+    lastSuccessAt: s.lastSuccessAt ?? null,
+    lastError: err ? `${String(err.kind)}: ${String(err.message)}` : null,
+    pending: s.pending ?? null,
+    reenrollmentNeeded: s.reenrollmentNeeded ?? null,
+  };
+}
+
 /**
  * `<base>/health`: the unit's own /health report (the same numbers the admin shows)
  * reduced to what a fleet needs:
@@ -42,5 +57,6 @@ export async function unitHealthPayload(health: () => Json, extra: { unit: strin
     outbox: extra.outbox,
     mqtt: extra.mqtt,
     services: statuses,
+    sync: syncSummary(services?.sync),
   });
 }

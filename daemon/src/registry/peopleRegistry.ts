@@ -11,6 +11,22 @@ import { PeopleTable, type NewPerson, type PeopleFilter, type Person, type Perso
 import { RevisionTable } from './revisionTable.js';
 import { TemplatesTable } from './templatesTable.js';
 import { ThumbnailsTable } from './thumbnailsTable.js';
+import { TombstonesTable } from './tombstonesTable.js';
+import type { PersonSyncStamp, SyncedPersonRow } from './peopleTable.js';
+import { weeklyWindowSchema } from '../config/schema.js';
+
+/** The longest person name any writer (admin, CLI, sync) may store. */
+export const PERSON_NAME_MAX = 100;
+
+/** Why a person name is refused, or null: the one rule for every way a person is created. */
+export function personNameProblem(name: string): string | null {
+  const n = name.trim();
+  if (!n) return 'name: a name is required';
+  if (n.length > PERSON_NAME_MAX) return `name: at most ${PERSON_NAME_MAX} characters (got ${n.length})`;
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(n)) return 'name: must not contain control characters';
+  return null;
+}
 
 export type { Person, PersonPatch, PersonStatus, PersonKey, PeopleFilter } from './peopleTable.js';
 
@@ -70,6 +86,32 @@ export interface PersonRow extends Person {
   hasThumbnail: boolean;
 }
 
+/** A person as sync sends and receives it: the whole record at one version, templates in clear (sync/localStore.ts PersonData). */
+export interface SyncPerson {
+  id: string;
+  stamp: PersonSyncStamp;
+  deleted: boolean;
+  name: string;
+  status: PersonStatus;
+  externalId: string | null;
+  validFrom: string | null;
+  validUntil: string | null;
+  schedule: unknown[] | null;
+  notes: string | null;
+  enrolledAt: string;
+  templates: Array<{ id: string; modelId: string; embedding: Float32Array; quality: number | null }>;
+}
+
+/** What a pulled page may do to the registry, inside ONE transaction with the sync bookkeeping. */
+export interface RegistrySyncTx {
+  /** The local stamp of the person (live or tombstone), or null when this unit never knew them. */
+  stamp(id: string): (PersonSyncStamp & { deleted: boolean }) | null;
+  /** Writes a winning pulled record (a deletion removes the person and keeps the tombstone). */
+  put(p: SyncPerson): void;
+  /** Forgets a person entirely (a snapshot did not name them): no tombstone. */
+  drop(id: string): void;
+}
+
 /** How often a running unit looks for changes made by another process (the CLI). */
 const REVISION_POLL_MS = 2000;
 
@@ -90,11 +132,23 @@ const REVISION_POLL_MS = 2000;
  * the gallery and emits 'people.changed'. Changes by another process are picked up by polling the
  * revision (every 2 s while the service runs).
  */
+/** A pulled record the registry cannot take as it is (nothing of it is written). */
+export class SyncRecordError extends Error {
+  constructor(
+    readonly personId: string,
+    message: string,
+  ) {
+    super(`person ${personId}: ${message}`);
+    this.name = 'SyncRecordError';
+  }
+}
+
 export class PeopleRegistry extends BaseService {
   private readonly people: PeopleTable;
   private readonly templates: TemplatesTable;
   private readonly thumbnails: ThumbnailsTable;
   private readonly revisions: RevisionTable;
+  private readonly tombstones: TombstonesTable;
   private gallery: Gallery | null = null;
   private model: { id: string; dim: number } | null = null;
   /** The revision the gallery reflects. */
@@ -108,12 +162,15 @@ export class PeopleRegistry extends BaseService {
     private readonly log: Logger,
     /** The running embedder (from the vision service), asked when the service starts. */
     private readonly embedder: () => { id: string; dim: number } | null = () => null,
+    /** This unit's id (unit.id): the author of its changes in sync. */
+    private readonly unitId = '',
   ) {
     super('registry', bus);
-    this.people = new PeopleTable(store.db);
+    this.people = new PeopleTable(store.db, unitId);
     this.templates = new TemplatesTable(store.db);
     this.thumbnails = new ThumbnailsTable(store.db);
     this.revisions = new RevisionTable(store.db);
+    this.tombstones = new TombstonesTable(store.db);
   }
 
   protected async onStart(): Promise<void> {
@@ -272,8 +329,9 @@ export class PeopleRegistry extends BaseService {
     if ('id' in req.person) {
       existing = this.people.get(req.person.id);
       if (!existing) throw new EnrollError('not_found', `no person with id ${req.person.id}`);
-    } else if (!req.person.name.trim()) {
-      throw new EnrollError('invalid', 'a name is required');
+    } else {
+      const problem = personNameProblem(req.person.name);
+      if (problem) throw new EnrollError('invalid', problem);
     }
     this.checkDuplicates(req, existing?.id ?? null);
     const now = isoNow();
@@ -285,7 +343,9 @@ export class PeopleRegistry extends BaseService {
           externalId: (req.person as { externalId?: string | null }).externalId ?? null,
         } satisfies NewPerson);
       for (const f of req.faces) this.templates.add(p.id, req.modelId, f.embedding, f.quality, req.source);
+      if (existing) this.people.touch(p.id);
       if (req.thumbnail) this.thumbnails.add(p.id, req.thumbnail, now);
+      this.store.syncOutbox.personChanged(p.id);
       this.audit.record(req.actor, existing ? 'person.templates_added' : 'person.enrolled', `person:${p.id}`, {
         name: p.name,
         templates: req.faces.length,
@@ -306,6 +366,10 @@ export class PeopleRegistry extends BaseService {
   update(id: string, patch: PersonPatch, actor: string): Person | undefined {
     const current = this.people.get(id);
     if (!current) return undefined;
+    if (patch.name !== undefined) {
+      const problem = personNameProblem(patch.name);
+      if (problem) throw new EnrollError('invalid', problem);
+    }
     const updated = this.store.transaction(() => {
       const u = this.people.update(id, patch)!;
       const changed = Object.keys(patch).filter(
@@ -314,6 +378,7 @@ export class PeopleRegistry extends BaseService {
       const action =
         patch.status && patch.status !== current.status ? (patch.status === 'DEACTIVATED' ? 'person.deactivated' : 'person.reactivated') : 'person.updated';
       this.audit.record(actor, action, `person:${id}`, { name: u.name, changed });
+      this.store.syncOutbox.personChanged(id);
       this.revision = this.revisions.bump();
       return u;
     });
@@ -330,10 +395,20 @@ export class PeopleRegistry extends BaseService {
     const person = this.people.get(id);
     if (!person) return null;
     const erased = this.store.transaction(() => {
+      const stamp = this.people.stamp(id)!;
       const thumbnailsErased = this.thumbnails.removeForPerson(id);
       const templatesErased = this.templates.removeForPerson(id);
       this.people.remove(id);
-      this.audit.record(actor, 'person.deleted', `person:${id}`, { name: person.name, templatesErased, thumbnailsErased });
+      // The deletion is the person's next version: it wins over every older one, on every unit.
+      this.tombstones.put({ personId: id, stamp: { version: stamp.version + 1, updatedAt: isoNow(), unitId: this.unitId }, enrolledAt: person.createdAt });
+      this.store.syncOutbox.personChanged(id);
+      // Deleting is erasure (deactivate to keep someone's history): their attendance goes with
+      // them (ON DELETE CASCADE), the door's decisions stay as its security record under the now
+      // unresolvable person id with the name removed, and the audit log keeps what was done to
+      // "person:<id>" without the name.
+      const decisionsKept = this.store.events.forgetPersonName(id);
+      this.audit.forgetName(`person:${id}`);
+      this.audit.record(actor, 'person.deleted', `person:${id}`, { templatesErased, thumbnailsErased, decisionsKept });
       this.revision = this.revisions.bump();
       return { templatesErased, thumbnailsErased };
     });
@@ -341,6 +416,158 @@ export class PeopleRegistry extends BaseService {
     if (!this.store.flushErased()) this.log.warn({ personId: id }, 'erased biometrics stay in the WAL until the next checkpoint (a reader held it)');
     this.bus.emit('people.changed', { personId: id, action: 'removed' });
     return { person, ...erased };
+  }
+
+  // ---- sync ---------------------------------------------------------------------------------
+
+  /** A person's whole record for sync (a tombstone for a deleted one), or null when unknown. */
+  syncRecord(id: string): SyncPerson | null {
+    const p = this.people.get(id);
+    if (p) {
+      return {
+        id,
+        stamp: this.people.stamp(id)!,
+        deleted: false,
+        name: p.name,
+        status: p.status,
+        externalId: p.externalId,
+        validFrom: p.validFrom,
+        validUntil: p.validUntil,
+        schedule: p.schedule,
+        notes: p.notes,
+        enrolledAt: p.createdAt,
+        templates: this.templates.forPerson(id).map((t) => ({ id: t.uid, modelId: t.modelId, embedding: t.embedding, quality: t.quality })),
+      };
+    }
+    const t = this.tombstones.get(id);
+    if (!t) return null;
+    return {
+      id,
+      stamp: t.stamp,
+      deleted: true,
+      name: '',
+      status: 'DEACTIVATED',
+      externalId: null,
+      validFrom: null,
+      validUntil: null,
+      schedule: null,
+      notes: null,
+      enrolledAt: t.enrolledAt,
+      templates: [],
+    };
+  }
+
+  /** Ids of every person this unit knows, tombstones included (a full requeue). */
+  syncIds(): string[] {
+    return [...this.people.versions().map((v) => v.id), ...this.tombstones.ids()];
+  }
+
+  /** Id and version of every live person (the sync digest). */
+  syncVersions(): Array<{ id: string; version: number }> {
+    return this.people.versions();
+  }
+
+  /** People with no template of the active embedder: they need re-enrollment on this unit (e.g. imported from the original app). */
+  reenrollmentNeeded(): number {
+    if (!this.model) return 0;
+    return this.people.count() - this.templates.peopleWithModel(this.model.id);
+  }
+
+  /**
+   * Applies pulled changes: `plan` decides (last writer wins) and writes through the RegistrySyncTx,
+   * in ONE transaction together with whatever else it writes (the cursor, the outbox), audited
+   * and with a revision bump; the gallery is updated after the commit and 'people.changed' told.
+   * A pulled record is validated here (a schedule the unit could not read is refused whole).
+   */
+  applySynced<T>(actor: string, plan: (tx: RegistrySyncTx) => T): T {
+    const touched = new Set<string>();
+    let erased = false;
+    const tx: RegistrySyncTx = {
+      stamp: (id) => {
+        const s = this.people.stamp(id);
+        if (s) return { ...s, deleted: false };
+        const t = this.tombstones.get(id);
+        return t ? { ...t.stamp, deleted: true } : null;
+      },
+      put: (p) => {
+        touched.add(p.id);
+        const existed = this.people.get(p.id);
+        if (p.deleted) {
+          if (existed) {
+            this.thumbnails.removeForPerson(p.id);
+            this.templates.removeForPerson(p.id);
+            this.people.remove(p.id);
+            erased = true;
+            // Erasure as in remove(): decisions kept without the name, no name left in the audit log.
+            const decisionsKept = this.store.events.forgetPersonName(p.id);
+            this.audit.forgetName(`person:${p.id}`);
+            this.audit.record(actor, 'person.deleted', `person:${p.id}`, { version: p.stamp.version, decisionsKept });
+          }
+          this.tombstones.put({ personId: p.id, stamp: p.stamp, enrolledAt: p.enrolledAt });
+          return;
+        }
+        const schedule = p.schedule === null ? null : weeklyWindowSchema.array().max(64).safeParse(p.schedule);
+        if (schedule && !schedule.success)
+          throw new SyncRecordError(p.id, `schedule is not a list of weekly windows: ${schedule.error.issues[0]?.message ?? ''}`);
+        let externalId = p.externalId;
+        if (externalId !== null) {
+          const holder = this.people.byExternalId(externalId);
+          if (holder && holder.id !== p.id) {
+            this.log.warn({ person: p.id, externalId, heldBy: holder.id }, 'pulled person has an external id another person holds here: kept without it');
+            externalId = null;
+          }
+        }
+        const row: SyncedPersonRow = {
+          id: p.id,
+          externalId,
+          name: p.name,
+          status: p.status,
+          validFrom: p.validFrom,
+          validUntil: p.validUntil,
+          schedule: schedule ? schedule.data : null,
+          notes: p.notes,
+          createdAt: p.enrolledAt,
+          stamp: p.stamp,
+        };
+        this.tombstones.remove(p.id);
+        this.people.putSynced(row);
+        const had = this.templates.forPerson(p.id);
+        const same = had.length === p.templates.length && had.every((t) => p.templates.some((n) => n.id === t.uid));
+        if (!same) {
+          this.templates.removeForPerson(p.id);
+          for (const t of p.templates) this.templates.add(p.id, t.modelId, t.embedding, t.quality ?? 0, 'sync', t.id);
+          erased ||= had.length > 0;
+        }
+        this.audit.record(actor, existed ? 'person.updated' : 'person.enrolled', `person:${p.id}`, {
+          name: p.name,
+          status: p.status,
+          version: p.stamp.version,
+          templates: p.templates.length,
+          source: 'sync',
+        });
+      },
+      drop: (id) => {
+        touched.add(id);
+        if (this.people.get(id)) {
+          this.thumbnails.removeForPerson(id);
+          this.templates.removeForPerson(id);
+          this.people.remove(id);
+          erased = true;
+          this.audit.record(actor, 'person.deleted', `person:${id}`, { reason: 'not on the sync server (snapshot)' });
+        }
+        this.tombstones.remove(id);
+      },
+    };
+    const result = this.store.transaction(() => {
+      const r = plan(tx);
+      if (touched.size) this.revision = this.revisions.bump();
+      return r;
+    });
+    if (touched.size === 0) return result;
+    if (this.gallery) for (const id of touched) this.gallery.replacePerson(id, this.embeddingsOf(id));
+    if (erased) this.store.flushErased();
+    for (const id of touched) this.bus.emit('people.changed', { personId: id, action: 'updated' });
+    return result;
   }
 
   /** Re-reads every template of the active embedder (the reload_people command; changes by another process). */

@@ -30,6 +30,30 @@ interface PersonRow {
   notes: string | null;
   created_at: string;
   updated_at: string;
+  sync_version: number;
+  sync_unit_id: string;
+}
+
+/** A person's last-writer-wins stamp (sync/lww.ts): version, time of that version, the unit that wrote it. */
+export interface PersonSyncStamp {
+  version: number;
+  updatedAt: string;
+  /** '' = this unit (written before it had an id). */
+  unitId: string;
+}
+
+/** A whole person as a pulled record carries it, with its stamp. */
+export interface SyncedPersonRow {
+  id: string;
+  externalId: string | null;
+  name: string;
+  status: PersonStatus;
+  validFrom: string | null;
+  validUntil: string | null;
+  schedule: WeeklyWindow[] | null;
+  notes: string | null;
+  createdAt: string;
+  stamp: PersonSyncStamp;
 }
 
 function toPerson(r: PersonRow): Person {
@@ -75,15 +99,19 @@ export type NewPerson = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>> 
 export type PersonPatch = Partial<Omit<Person, 'id' | 'createdAt' | 'updatedAt'>>;
 
 export class PeopleTable {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** This unit's id, written as the author of every local change ('' when unknown). */
+    private readonly unitId = '',
+  ) {}
 
   create(p: NewPerson): Person {
     const now = isoNow();
     const id = p.id ?? randomUUID();
     this.db
       .prepare(
-        `INSERT INTO people (id, external_id, name, status, valid_from, valid_until, schedule_json, notes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO people (id, external_id, name, status, valid_from, valid_until, schedule_json, notes, created_at, updated_at, sync_version, sync_unit_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
       )
       .run(
         id,
@@ -96,8 +124,52 @@ export class PeopleTable {
         p.notes ?? null,
         now,
         now,
+        this.unitId,
       );
     return this.get(id) as Person;
+  }
+
+  /** The person's sync stamp, or undefined when there is no such person. */
+  stamp(id: string): PersonSyncStamp | undefined {
+    const r = this.db.prepare('SELECT sync_version, updated_at, sync_unit_id FROM people WHERE id = ?').get(id) as
+      { sync_version: number; updated_at: string; sync_unit_id: string } | undefined;
+    return r && { version: r.sync_version, updatedAt: r.updated_at, unitId: r.sync_unit_id };
+  }
+
+  /** A new version written by this unit (a template added): version + 1, now, this unit. */
+  touch(id: string): void {
+    this.db.prepare('UPDATE people SET sync_version = sync_version + 1, updated_at = ?, sync_unit_id = ? WHERE id = ?').run(isoNow(), this.unitId, id);
+  }
+
+  /** Writes a pulled person whole (insert or replace), with the stamp it came with. */
+  putSynced(p: SyncedPersonRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO people (id, external_id, name, status, valid_from, valid_until, schedule_json, notes, created_at, updated_at, sync_version, sync_unit_id)
+         VALUES (@id, @externalId, @name, @status, @validFrom, @validUntil, @schedule, @notes, @createdAt, @updatedAt, @version, @unitId)
+         ON CONFLICT(id) DO UPDATE SET external_id = excluded.external_id, name = excluded.name, status = excluded.status,
+           valid_from = excluded.valid_from, valid_until = excluded.valid_until, schedule_json = excluded.schedule_json, notes = excluded.notes,
+           updated_at = excluded.updated_at, sync_version = excluded.sync_version, sync_unit_id = excluded.sync_unit_id`,
+      )
+      .run({
+        id: p.id,
+        externalId: p.externalId,
+        name: p.name,
+        status: p.status,
+        validFrom: p.validFrom,
+        validUntil: p.validUntil,
+        schedule: p.schedule ? JSON.stringify(p.schedule) : null,
+        notes: p.notes,
+        createdAt: p.createdAt,
+        updatedAt: p.stamp.updatedAt,
+        version: p.stamp.version,
+        unitId: p.stamp.unitId,
+      });
+  }
+
+  /** Every person's id and version (the sync digest, a full requeue). */
+  versions(): Array<{ id: string; version: number }> {
+    return (this.db.prepare('SELECT id, sync_version AS version FROM people').all() as Array<{ id: string; version: number }>).map((r) => ({ ...r }));
   }
 
   get(id: string): Person | undefined {
@@ -170,7 +242,8 @@ export class PeopleTable {
     const next = { ...current, ...patch };
     this.db
       .prepare(
-        `UPDATE people SET external_id = ?, name = ?, status = ?, valid_from = ?, valid_until = ?, schedule_json = ?, notes = ?, updated_at = ?
+        `UPDATE people SET external_id = ?, name = ?, status = ?, valid_from = ?, valid_until = ?, schedule_json = ?, notes = ?, updated_at = ?,
+           sync_version = sync_version + 1, sync_unit_id = ?
          WHERE id = ?`,
       )
       .run(
@@ -182,6 +255,7 @@ export class PeopleTable {
         next.schedule ? JSON.stringify(next.schedule) : null,
         next.notes,
         isoNow(),
+        this.unitId,
         id,
       );
     return this.get(id);

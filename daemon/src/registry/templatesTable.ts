@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { Db } from '../store/database.js';
 import { isoNow } from '../store/time.js';
 
 export interface FaceTemplate {
   id: number;
+  /** Globally unique id (a uuid): the template's id in sync, bound into its envelope. */
+  uid: string;
   personId: string;
   modelId: string;
   embedding: Float32Array;
@@ -14,6 +17,7 @@ export interface FaceTemplate {
 
 interface TemplateRow {
   id: number;
+  uid: string | null;
   person_id: string;
   model_id: string;
   dim: number;
@@ -43,6 +47,7 @@ export function blobToEmbedding(b: Buffer): Float32Array {
 function toTemplate(r: TemplateRow): FaceTemplate {
   return {
     id: r.id,
+    uid: r.uid ?? String(r.id),
     personId: r.person_id,
     modelId: r.model_id,
     embedding: blobToEmbedding(r.embedding),
@@ -55,12 +60,12 @@ function toTemplate(r: TemplateRow): FaceTemplate {
 export class TemplatesTable {
   constructor(private readonly db: Db) {}
 
-  add(personId: string, modelId: string, embedding: Float32Array, quality: number, source = 'upload'): FaceTemplate {
+  add(personId: string, modelId: string, embedding: Float32Array, quality: number, source = 'upload', uid: string = randomUUID()): FaceTemplate {
     const now = isoNow();
     const info = this.db
-      .prepare('INSERT INTO face_templates (person_id, model_id, dim, embedding, quality, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(personId, modelId, embedding.length, embeddingToBlob(embedding), quality, source, now);
-    return { id: Number(info.lastInsertRowid), personId, modelId, embedding, quality, source, createdAt: now };
+      .prepare('INSERT INTO face_templates (uid, person_id, model_id, dim, embedding, quality, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(uid, personId, modelId, embedding.length, embeddingToBlob(embedding), quality, source, now);
+    return { id: Number(info.lastInsertRowid), uid, personId, modelId, embedding, quality, source, createdAt: now };
   }
 
   forPerson(personId: string): FaceTemplate[] {

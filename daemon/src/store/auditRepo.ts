@@ -14,6 +14,15 @@ export interface AuditEntry {
 export class AuditRepo {
   constructor(private readonly db: Db) {}
 
+  /** Removes the `name` from the details of every entry about `target` (erasure of a person). */
+  forgetName(target: string): number {
+    return this.db
+      .prepare(
+        "UPDATE audit_log SET details_json = json_remove(details_json, '$.name') WHERE target = ? AND json_valid(details_json) AND json_extract(details_json, '$.name') IS NOT NULL",
+      )
+      .run(target).changes;
+  }
+
   record(actor: string, action: string, target: string | null = null, details: Record<string, unknown> | null = null): AuditEntry {
     const ts = isoNow();
     const info = this.db

@@ -64,6 +64,7 @@ function toEvent(r: EventRow): AccessEvent {
 export interface EventQuery {
   personId?: string;
   result?: AccessResult;
+  reason?: string;
   from?: string;
   to?: string;
   limit?: number;
@@ -77,6 +78,12 @@ export class EventsRepo {
    * Inserts one decision. The call returns only after SQLite has committed (and, with
    * synchronous=FULL, fsynced) the row, so an event reported as written survives a crash.
    */
+  /** Removes a deleted person's name from their decisions; returns how many decisions they had. */
+  forgetPersonName(personId: string): number {
+    this.db.prepare('UPDATE access_events SET person_name = NULL WHERE person_id = ? AND person_name IS NOT NULL').run(personId);
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM access_events WHERE person_id = ?').get(personId) as { n: number }).n;
+  }
+
   insert(e: NewAccessEvent): AccessEvent {
     const id = e.id ?? randomUUID();
     const info = this.db
@@ -102,6 +109,30 @@ export class EventsRepo {
     return this.bySeq(Number(info.lastInsertRowid)) as AccessEvent;
   }
 
+  /** Inserts many decisions with one prepared statement, without reading them back (bulk loads: benches, imports). Call inside a transaction. */
+  insertMany(events: readonly NewAccessEvent[]): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const e of events)
+      stmt.run(
+        e.id ?? randomUUID(),
+        e.ts ?? isoNow(),
+        e.result,
+        e.reason,
+        e.personId ?? null,
+        e.personName ?? null,
+        e.score ?? null,
+        e.margin ?? null,
+        e.liveness ? JSON.stringify(e.liveness) : null,
+        e.trackId ?? null,
+        e.source ?? 'camera',
+        e.door ?? 'main',
+        e.details ? JSON.stringify(e.details) : null,
+      );
+  }
+
   bySeq(seq: number): AccessEvent | undefined {
     const row = this.db.prepare('SELECT * FROM access_events WHERE seq = ?').get(seq) as EventRow | undefined;
     return row && toEvent(row);
@@ -116,6 +147,7 @@ export class EventsRepo {
     const where = new Where()
       .when(q.personId, 'person_id = ?')
       .when(q.result, 'result = ?')
+      .when(q.reason, 'reason = ?')
       .when(q.from, 'ts >= ?')
       .when(q.to, 'ts < ?')
       .when(q.beforeSeq, 'seq < ?');
@@ -141,6 +173,24 @@ export class EventsRepo {
   pruneBefore(cutoffIso: string, keepIds: readonly string[]): number {
     return this.db.prepare('DELETE FROM access_events WHERE ts < ? AND id NOT IN (SELECT value FROM json_each(?))').run(cutoffIso, JSON.stringify(keepIds))
       .changes;
+  }
+
+  /** Decisions in [from, to): time, result, source and the unlock latency the decider measured (camera decisions). */
+  decisionsBetween(from: string, to: string): Array<{ ts: string; result: AccessResult; source: EventSource; latencyMs: number | null }> {
+    return this.db
+      .prepare(
+        `SELECT ts, result, source, CASE WHEN details_json IS NULL THEN NULL ELSE json_extract(details_json, '$.latencyMs') END AS latencyMs
+         FROM access_events WHERE ts >= ? AND ts < ?`,
+      )
+      .all(from, to) as Array<{ ts: string; result: AccessResult; source: EventSource; latencyMs: number | null }>;
+  }
+
+  /** Denied decisions in [from, to) by reason, with the time of each (for per-day counts). */
+  deniedBetween(from: string, to: string): Array<{ ts: string; reason: string }> {
+    return this.db.prepare(`SELECT ts, reason FROM access_events WHERE result = 'DENIED' AND ts >= ? AND ts < ?`).all(from, to) as Array<{
+      ts: string;
+      reason: string;
+    }>;
   }
 
   count(q: Pick<EventQuery, 'result' | 'from' | 'to'> = {}): number {

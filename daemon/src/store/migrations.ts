@@ -194,4 +194,49 @@ INSERT INTO registry_revision (id, rev) VALUES (1, 0);
 ALTER TABLE auth_attempts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
 `,
   },
+  {
+    version: 5,
+    name: 'sync: record versions, template ids, tombstones, sync state',
+    sql: `
+-- The version stamp of each person for last-writer-wins sync (sync/lww.ts): bumped by every
+-- change on this unit (registry/peopleRegistry.ts), taken from the winning record when a pulled
+-- change is applied. sync_unit_id is the unit that wrote this version ('' = this unit, before
+-- it had an id). people.updated_at is the stamp's time, people.created_at its enrolled_at.
+ALTER TABLE people ADD COLUMN sync_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE people ADD COLUMN sync_unit_id TEXT NOT NULL DEFAULT '';
+-- A globally unique id per template (bound into its envelope).
+ALTER TABLE face_templates ADD COLUMN uid TEXT;
+UPDATE face_templates SET uid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));
+CREATE UNIQUE INDEX face_templates_uid ON face_templates(uid);
+-- A deleted person's last version stamp, so an older version pulled later cannot bring them back.
+CREATE TABLE sync_tombstones (
+  person_id   TEXT PRIMARY KEY,
+  version     INTEGER NOT NULL,
+  updated_at  TEXT NOT NULL,
+  unit_id     TEXT NOT NULL,
+  enrolled_at TEXT NOT NULL
+);
+-- The unit's sync bookkeeping (store/outboxRepo.ts): whether changes are queued, the pull cursor,
+-- which server and organisation it belongs to, the registration.
+CREATE TABLE sync_state (
+  key         TEXT PRIMARY KEY,
+  value       TEXT NOT NULL,
+  updated_at  TEXT NOT NULL
+);
+CREATE INDEX sync_outbox_ref ON sync_outbox(kind, ref_id);
+`,
+  },
+  {
+    version: 6,
+    name: 'report indexes',
+    sql: `
+-- Measured on a seeded year of a 2,000-person site (npm run bench -- --only admin, docs/BENCHMARKS.md):
+-- the events list filtered by a rare reason scanned every row (newest first) to fill a page;
+CREATE INDEX access_events_reason ON access_events(reason, seq);
+-- one person's timesheet over a long period walked every person's rows of each day;
+CREATE INDEX attendance_person_day ON attendance(person_id, day);
+-- check-ins per hour and late arrivals per day read only check-ins: a covering index of them.
+CREATE INDEX attendance_checkin_day ON attendance(day, ts) WHERE kind = 'CHECK_IN';
+`,
+  },
 ];

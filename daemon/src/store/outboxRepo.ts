@@ -77,9 +77,111 @@ export interface SyncOutboxRow {
   lastError: string | null;
 }
 
-/** The sync outbox: records waiting for the cloud relay (attendance, people, encrypted templates). */
+/** An attendance row as the sync outbox carries it to the sync server (sync/localStore.ts AttendanceData). */
+export interface SyncAttendancePayload {
+  id: string;
+  personId: string;
+  timestamp: string;
+  kind: 'CHECK_IN' | 'CHECK_OUT';
+  punctuality: 'ON_TIME' | 'LATE' | null;
+}
+
+/** Keys of sync_state. */
+type SyncStateKey = 'queueing' | 'cursor' | 'binding' | 'registered';
+
+/**
+ * The sync outbox and the unit's sync bookkeeping (sync_outbox, sync_state). Writers of people
+ * (registry/peopleRegistry.ts) and attendance (access/recorder.ts) call personChanged /
+ * attendanceRecorded INSIDE their own transaction, so a change and its outbox entry commit
+ * together or not at all. Entries are queued only while sync is on (the `queueing` flag in the
+ * database, set by the unit at start, so `blinkd enroll` in another process queues too). A
+ * person entry names the person (their current state is sent); an attendance entry carries the
+ * row (ref_id = the access event's id, also the row's id on the sync server). Entries are
+ * deleted only when the sync server acknowledged them (sync/unitSyncStore.ts).
+ */
 export class SyncOutboxRepo {
   constructor(private readonly db: Db) {}
+
+  private getState(key: SyncStateKey): string | null {
+    return (this.db.prepare('SELECT value FROM sync_state WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  private setState(key: SyncStateKey, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM sync_state WHERE key = ?').run(key);
+    else
+      this.db
+        .prepare(
+          'INSERT INTO sync_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+        )
+        .run(key, value, isoNow());
+  }
+
+  /** Whether changes are queued for sync (sync.enabled of the unit that last started on this database). */
+  queueing(): boolean {
+    return this.getState('queueing') === '1';
+  }
+
+  setQueueing(on: boolean): void {
+    this.setState('queueing', on ? '1' : null);
+  }
+
+  /** Call inside the transaction that changed (or removed) the person. */
+  personChanged(personId: string): void {
+    if (this.queueing()) this.enqueue('person', personId, '{}');
+  }
+
+  /** Call inside the transaction that wrote the attendance row. */
+  attendanceRecorded(row: SyncAttendancePayload): void {
+    if (this.queueing()) this.enqueue('attendance', row.id, JSON.stringify(row));
+  }
+
+  /** Queues these people regardless of the flag (a new server, a restored server). */
+  queuePeople(personIds: Iterable<string>): void {
+    for (const id of personIds) this.enqueue('person', id, '{}');
+  }
+
+  /** People with an unacknowledged entry. */
+  pendingPeople(): Set<string> {
+    return new Set((this.db.prepare("SELECT DISTINCT ref_id FROM sync_outbox WHERE kind = 'person'").all() as Array<{ ref_id: string }>).map((r) => r.ref_id));
+  }
+
+  /** Unacknowledged entries by kind: { person: n, attendance: n }. */
+  depthByKind(): { people: number; attendance: number } {
+    const rows = this.db.prepare('SELECT kind, count(*) AS n FROM sync_outbox GROUP BY kind').all() as Array<{ kind: string; n: number }>;
+    const get = (k: string) => rows.find((r) => r.kind === k)?.n ?? 0;
+    return { people: get('person'), attendance: get('attendance') };
+  }
+
+  /** The oldest unacknowledged entry's time, or null. */
+  oldestAt(): string | null {
+    return (this.db.prepare('SELECT min(created_at) AS t FROM sync_outbox').get() as { t: string | null }).t;
+  }
+
+  cursor(): string | null {
+    return this.getState('cursor');
+  }
+
+  setCursor(cursor: string | null): void {
+    this.setState('cursor', cursor);
+  }
+
+  /** Which sync server and organisation the cursor and registration belong to. */
+  binding(): string | null {
+    return this.getState('binding');
+  }
+
+  setBinding(binding: string): void {
+    this.setState('binding', binding);
+  }
+
+  /** What the unit registered as ACTIVE (binding + device + key), or null. */
+  registered(): string | null {
+    return this.getState('registered');
+  }
+
+  setRegistered(value: string | null): void {
+    this.setState('registered', value);
+  }
 
   enqueue(kind: string, refId: string, payload: string): number {
     return Number(

@@ -85,3 +85,59 @@ export function hhmmToMinutes(hhmm: string): number {
 export function previousWeekday(d: Weekday): Weekday {
   return WEEKDAYS[(WEEKDAYS.indexOf(d) + 6) % 7]!;
 }
+
+/** The UTC instant (ISO) of local wall-clock time `minutes` after midnight on `day` (a time skipped by DST moves forward, as luxon does). */
+export function localInstantIso(timeZone: string, day: string, minutes: number): string {
+  const t = DateTime.fromISO(day, { zone: zone(timeZone) })
+    .startOf('day')
+    .set({ hour: Math.floor(minutes / 60), minute: minutes % 60 });
+  if (!t.isValid) throw new Error(`not a calendar day: ${day}`);
+  return t.toUTC().toISO() as string;
+}
+
+/** A local hour of a day: the clock hour (0-23) and the UTC instants [from, to) it covers. */
+export interface LocalHour {
+  hour: number;
+  from: string;
+  to: string;
+}
+
+/**
+ * The real hours of a local day, in order: 24, or 23 on the spring-forward day (the skipped clock
+ * hour is absent) and 25 on the fall-back day (the repeated clock hour appears twice).
+ */
+export function localHours(timeZone: string, day: string): LocalHour[] {
+  const end = DateTime.fromISO(dayStartIso(timeZone, nextDay(day)), { zone: zone(timeZone) });
+  const out: LocalHour[] = [];
+  for (let t = DateTime.fromISO(dayStartIso(timeZone, day), { zone: zone(timeZone) }); t < end;) {
+    const next = t.plus({ hours: 1 });
+    out.push({ hour: t.hour, from: t.toUTC().toISO() as string, to: (next < end ? next : end).toUTC().toISO() as string });
+    t = next;
+  }
+  return out;
+}
+
+/** The calendar day `n` days before `day` (negative n: after). */
+export function daysBefore(day: string, n: number): string {
+  return DateTime.fromISO(day, { zone: 'utc' }).minus({ days: n }).toISODate() as string;
+}
+
+/** The weekday of a calendar day. */
+export function weekdayOf(day: string): Weekday {
+  return WEEKDAYS[DateTime.fromISO(day, { zone: 'utc' }).weekday - 1]!;
+}
+
+/** Every calendar day from `from` to `to`, both included. */
+export function daysBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let d = from; d <= to; d = nextDay(d)) out.push(d);
+  return out;
+}
+
+/** The local day period containing `day`: the ISO week (Monday first) or the calendar month. */
+export function periodOf(kind: 'day' | 'week' | 'month', day: string): { from: string; to: string } {
+  const t = DateTime.fromISO(day, { zone: 'utc' });
+  if (kind === 'day') return { from: day, to: day };
+  const unit = kind === 'week' ? 'week' : 'month';
+  return { from: t.startOf(unit).toISODate() as string, to: t.endOf(unit).toISODate() as string };
+}

@@ -2,6 +2,10 @@ import sharp from 'sharp';
 import type { Frame } from '../camera/frame.js';
 import type { RgbImage } from './align.js';
 
+// libvips' operation cache keeps up to 50 MB of decoded pixels per process for re-use that a
+// decode-once pipeline never makes; off, a burst of enrollment photos leaves nothing behind.
+sharp.cache(false);
+
 export class NotAnImageError extends Error {
   constructor(message: string) {
     super(message);

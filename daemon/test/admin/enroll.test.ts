@@ -41,6 +41,24 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
   });
   afterAll(async () => h?.close());
 
+  it('runs photo enrollments one at a time with two waiting; a fourth at once is refused busy before its photos are read', async () => {
+    const angelina = ['img2.jpg', 'img4.jpg', 'img5.jpg', 'img6.jpg', 'img7.jpg'].map((f) => `deepface_angelina/${f}`);
+    const before = rows(h);
+    const started = Date.now();
+    const results = await Promise.all(
+      ['One', 'Two', 'Three', 'Four'].map((n, i) => c.req('POST', '/api/v1/people', enrollForm(`Concurrent ${n}`, ...angelina.slice(i % 2, (i % 2) + 4)))),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    // the same face four times: the first is enrolled, the queued ones are duplicates (409), one is busy
+    expect(statuses, results.map((r) => r.text).join('\n')).toEqual([200, 409, 409, 503]);
+    const busy = results.find((r) => r.status === 503)!;
+    expect(busy.json).toMatchObject({ error: 'busy' });
+    expect(rows(h).people! - before.people!).toBe(1);
+    expect(Date.now() - started).toBeLessThan(120_000);
+    const one = results.find((r) => r.status === 200)!.json.person as { id: string };
+    expect((await c.req('DELETE', `/api/v1/people/${one.id}`)).status).toBe(200);
+  });
+
   it('enrolls a person from real photos: templates, thumbnail, listed and searchable', async () => {
     const r = await c.req('POST', '/api/v1/people', enrollForm('Amy Farrah', 'amy/amy1.png', 'amy/amy2.png', 'amy/amy3.png'));
     expect(r.status, r.text).toBe(200);

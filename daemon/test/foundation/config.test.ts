@@ -99,8 +99,11 @@ describe('configuration', () => {
     expect(problemsOf(() => loadYaml('- a\n- b\n'))[0]).toContain('expected a mapping');
   });
 
-  it('refuses sync.enabled, which this release does not implement, instead of ignoring it', () => {
-    expect(problemsOf(() => loadYaml('sync:\n  enabled: true\n'))[0]).toContain('sync.enabled: got true');
+  it('takes sync.enabled with a server, organisation and passphrase file, and names what is missing otherwise', () => {
+    const problems = problemsOf(() => loadYaml('sync:\n  enabled: true\n  org: acme\n'));
+    expect(problems).toEqual([expect.stringContaining('sync.serverUrl: empty'), expect.stringContaining('sync.passphraseFile: empty')]);
+    const { config } = loadYaml('sync:\n  enabled: true\n  serverUrl: https://sync.example.com\n  org: acme\n  passphraseFile: /etc/blink/org-passphrase\n');
+    expect(config.sync.enabled).toBe(true);
   });
 
   it('checks cross-field rules', () => {

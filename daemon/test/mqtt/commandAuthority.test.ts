@@ -103,6 +103,21 @@ describe('MQTT command authorisation (real Mosquitto, blinkd run)', () => {
     expect(text).toContain('"authorization"');
   });
 
+  it('a command published retained while the unit is online acts once, as a live one; its retained copy never acts again', async () => {
+    // MQTT forwards a retained publish to existing subscribers as a live message (retain flag 0).
+    const before = w.seen.length;
+    await w.client.publishAsync(`${BASE}/unlock/set`, signCommand({ unit: UNIT, name: 'unlock', value: 'PRESS', hmacKey: KEY }), { qos: 1, retain: true });
+    await w.waitFor((s) => s.topic === `${BASE}/response` && w.seen.indexOf(s) >= before && json(s).command === 'unlock', 10_000);
+    await sleep(400);
+    const ons = relayOns();
+    await kill(unit, 'SIGTERM');
+    unit = await startUnit(t.dir, env);
+    await waitCommandsLive(unit, 1);
+    await sleep(1500);
+    expect(relayOns(), 'the retained copy, delivered at the new subscription, did not open the door').toBe(ons);
+    await w.client.publishAsync(`${BASE}/unlock/set`, '', { qos: 1, retain: true }); // clear it
+  });
+
   it('a command signed before a restart is refused after it (the replay memory starts empty)', async () => {
     const earlier = signCommand({ unit: UNIT, name: 'unlock', value: 'PRESS', hmacKey: KEY });
     await kill(unit, 'SIGTERM');

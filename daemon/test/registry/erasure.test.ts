@@ -59,17 +59,41 @@ describe('erasing a person', () => {
     for (let i = 0; i < 5; i++) enroll(`Neighbour ${i}`, [randomEmbedding(128)], await noiseJpeg());
     const faces = [randomEmbedding(128), randomEmbedding(128), randomEmbedding(128)];
     const thumb = await noiseJpeg();
-    const gone = enroll('Forget Me', faces, thumb).person;
+    const gone = enroll('Forget Me Quixotically', faces, thumb).person;
+    // the door's decisions about them, and an edit of their record (the audit log keeps the name)
+    const decisions = [0, 1, 2].map((i) =>
+      store.events.insert({
+        result: 'GRANTED',
+        reason: 'ok',
+        personId: gone.id,
+        personName: gone.name,
+        score: 0.8,
+        ts: new Date(Date.now() - i * 1000).toISOString(),
+      }),
+    );
+    store.attendance.add({ personId: gone.id, day: '2026-12-01', kind: 'CHECK_IN', status: 'ON_TIME', ts: decisions[0]!.ts, eventId: decisions[0]!.id });
+    registry.update(gone.id, { notes: 'leaves in December' }, 'test');
     for (let i = 5; i < 10; i++) enroll(`Neighbour ${i}`, [randomEmbedding(128)], await noiseJpeg());
     const thumbPiece = thumb.subarray(200, 456);
     // sanity: before the deletion the bytes are there to be found (else the check below proves nothing)
     expect(onDisk(file).includes(bytesOf(faces[1]!))).toBe(true);
     expect(onDisk(file).includes(thumbPiece)).toBe(true);
+    expect(onDisk(file).includes(Buffer.from('Quixotically'))).toBe(true);
 
     expect(registry.remove(gone.id, 'test')).toMatchObject({ templatesErased: 3, thumbnailsErased: 1 });
     const disk = onDisk(file);
     for (const f of faces) expect(disk.includes(bytesOf(f).subarray(0, 64)), 'template bytes on disk').toBe(false);
     expect(disk.includes(thumbPiece), 'thumbnail bytes on disk').toBe(false);
+    // erasure covers the name: not in decisions, audit entries or free pages; the decisions stay
+    expect(disk.includes(Buffer.from('Quixotically')), 'the name on disk').toBe(false);
+    const kept = store.events.query({ personId: gone.id, limit: 10 });
+    expect(kept.map((e) => [e.result, e.personName])).toEqual([
+      ['GRANTED', null],
+      ['GRANTED', null],
+      ['GRANTED', null],
+    ]);
+    expect(store.attendance.query({ personId: gone.id, limit: 10 })).toEqual([]);
+    expect(store.audit.recent(1)[0]).toMatchObject({ action: 'person.deleted', target: `person:${gone.id}` });
     // the neighbours are intact
     expect(registry.count()).toBe(10);
     expect(registry.templateCount()).toBe(10);

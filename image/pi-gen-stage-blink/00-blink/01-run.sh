@@ -8,6 +8,7 @@ install -d "${ROOTFS_DIR}/tmp/blink-src"
 cp -a "${BLINK_SRC}/." "${ROOTFS_DIR}/tmp/blink-src/"
 on_chroot <<'CHROOT'
 set -e
+export ONNXRUNTIME_NODE_INSTALL=skip
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   curl -fsSL https://deb.nodesource.com/setup_20.x | bash -
   apt-get install -y nodejs

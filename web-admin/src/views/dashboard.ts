@@ -4,6 +4,7 @@ import { clear, confirmDialog, fmtTime, h, showError, toast } from '../dom.js';
 import { liveView } from '../liveView.js';
 import type { Session } from '../session.js';
 import { eventRow } from './events.js';
+import { trendsSection } from './trends.js';
 import type { DashboardJson } from '../../../daemon/src/admin/apiTypes.js';
 
 type Dashboard = DashboardJson;
@@ -15,7 +16,8 @@ export function dashboardView(session: Session): HTMLElement {
   const tiles = h('section.tiles');
   const recent = h('section.card', null);
   const present = h('section.card', null);
-  const root = h('div.dashboard', null, doorCard, tiles, h('section.card', null, h('h2', null, 'Camera'), liveView()), recent, present);
+  const trends = trendsSection();
+  const root = h('div.dashboard', null, doorCard, tiles, trends, h('section.card', null, h('h2', null, 'Camera'), liveView()), recent, present);
 
   const command = async (path: string, body: unknown, what: string) => {
     try {

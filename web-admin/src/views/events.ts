@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import { get } from '../api.js';
 import { clear, daysAgo, fmtDateTime, h, showError, today } from '../dom.js';
+import { DENY_REASONS, GRANT_REASONS } from '../../../daemon/src/access/reasons.js';
 import type { AccessEventJson, AttendanceDayJson } from '../../../daemon/src/admin/apiTypes.js';
 
 export type AccessEvent = AccessEventJson;
@@ -37,6 +38,7 @@ async function peopleOptions(select: HTMLSelectElement, selected = ''): Promise<
   }
 }
 
+/** The events list: filters and the page (beforeSeq) live in the URL, so a reload, a bookmark or a shared link shows the same rows. */
 export function eventsView(params: URLSearchParams = new URLSearchParams()): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));
   const result = h(
@@ -46,43 +48,75 @@ export function eventsView(params: URLSearchParams = new URLSearchParams()): HTM
     h('option', { value: 'GRANTED' }, 'Granted'),
     h('option', { value: 'DENIED' }, 'Denied'),
   );
-  const from = h('input', { type: 'date', name: 'from', value: daysAgo(7) });
-  const to = h('input', { type: 'date', name: 'to', value: today() });
+  const reason = h(
+    'select',
+    { name: 'reason' },
+    h('option', { value: '' }, 'All reasons'),
+    [...Object.keys(GRANT_REASONS), ...Object.keys(DENY_REASONS)].map((r) => h('option', { value: r }, r.replace(/_/g, ' '))),
+  );
+  const from = h('input', { type: 'date', name: 'from', value: params.get('from') ?? daysAgo(7) });
+  const to = h('input', { type: 'date', name: 'to', value: params.get('to') ?? today() });
   const list = h('ul.list', { id: 'events-list' });
-  const more = h('button.secondary', { hidden: true }, 'Load more');
+  const newer = h('button.secondary', { id: 'events-newer', type: 'button', hidden: true }, '← Newer');
+  const older = h('button.secondary', { id: 'events-older', type: 'button', hidden: true }, 'Older →');
+  const pageInfo = h('span.muted.small', { id: 'events-page' });
   const csv = h('a.button.secondary', { id: 'events-csv', href: '#', download: '' }, 'Export CSV');
   const err = h('p.error', { hidden: true, role: 'alert' });
-  let before = 0;
+  const PAGE = 50;
+  let before = Number(params.get('beforeSeq') ?? 0) || 0;
+  /** The beforeSeq of the pages before this one (for "Newer"). */
+  const trail: number[] = [];
+  let page = 1;
 
   const query = () => {
     const q = new URLSearchParams();
     if (person.value) q.set('personId', person.value);
     if (result.value) q.set('result', result.value);
+    if (reason.value) q.set('reason', reason.value);
     if (from.value) q.set('from', from.value);
     if (to.value) q.set('to', to.value);
     return q;
   };
-  const load = async (append: boolean) => {
+  const load = async () => {
     const q = query();
     csv.href = '/api/v1/events.csv?' + q.toString();
-    q.set('limit', '50');
-    if (append && before) q.set('beforeSeq', String(before));
+    if (before) q.set('beforeSeq', String(before));
+    history.replaceState(null, '', `#/events?${q.toString()}`);
+    q.set('limit', String(PAGE));
     try {
       err.hidden = true;
       const { events } = await get<{ events: AccessEvent[] }>('/events?' + q.toString());
-      if (!append) clear(list);
-      list.append(...events.map(eventRow));
-      if (!append && events.length === 0) list.append(h('li.muted', null, 'No events match these filters.'));
-      before = events.at(-1)?.seq ?? 0;
-      more.hidden = events.length < 50;
+      clear(list, events.map(eventRow));
+      if (events.length === 0) list.append(h('li.muted', null, 'No events match these filters.'));
+      older.hidden = events.length < PAGE;
+      older.dataset.next = String(events.at(-1)?.seq ?? 0);
+      newer.hidden = before === 0;
+      pageInfo.textContent = events.length ? `Page ${page}: ${events.length} events, ${fmtDateTime(events[0]!.ts)} to ${fmtDateTime(events.at(-1)!.ts)}` : '';
     } catch (e) {
       showError(err, e);
     }
   };
-  more.addEventListener('click', () => void load(true));
-  for (const el of [person, result, from, to]) el.addEventListener('change', () => void load(false));
+  older.addEventListener('click', () => {
+    trail.push(before);
+    before = Number(older.dataset.next);
+    page++;
+    void load();
+  });
+  newer.addEventListener('click', () => {
+    before = trail.pop() ?? 0;
+    page = Math.max(1, page - 1);
+    void load();
+  });
+  for (const el of [person, result, reason, from, to])
+    el.addEventListener('change', () => {
+      before = 0;
+      trail.length = 0;
+      page = 1;
+      void load();
+    });
   if (params.get('result')) result.value = params.get('result')!;
-  void peopleOptions(person, params.get('personId') ?? '').then(() => load(false));
+  if (params.get('reason')) reason.value = params.get('reason')!;
+  void peopleOptions(person, params.get('personId') ?? '').then(load);
   return h(
     'div',
     null,
@@ -95,22 +129,23 @@ export function eventsView(params: URLSearchParams = new URLSearchParams()): HTM
         null,
         h('label', null, 'Person', person),
         h('label', null, 'Result', result),
+        h('label', null, 'Reason', reason),
         h('label', null, 'From', from),
         h('label', null, 'To', to),
       ),
       h('div.row', null, csv),
     ),
     err,
-    h('section.card', null, list, more),
+    h('section.card', null, list, h('div.row.wrap', null, newer, pageInfo, older)),
   );
 }
 
 type AttendanceDay = AttendanceDayJson;
 
-export function attendanceView(): HTMLElement {
+export function attendanceView(params: URLSearchParams = new URLSearchParams()): HTMLElement {
   const person = h('select', { name: 'personId' }, h('option', { value: '' }, 'Everyone'));
-  const from = h('input', { type: 'date', name: 'from', value: daysAgo(7) });
-  const to = h('input', { type: 'date', name: 'to', value: today() });
+  const from = h('input', { type: 'date', name: 'from', value: params.get('from') ?? daysAgo(7) });
+  const to = h('input', { type: 'date', name: 'to', value: params.get('to') ?? today() });
   const body = h('tbody');
   const info = h('p.muted');
   const csv = h('a.button.secondary', { id: 'attendance-csv', href: '#', download: '' }, 'Export CSV');
@@ -121,6 +156,7 @@ export function attendanceView(): HTMLElement {
     if (from.value) q.set('from', from.value);
     if (to.value) q.set('to', to.value);
     csv.href = '/api/v1/attendance.csv?' + q.toString();
+    history.replaceState(null, '', `#/attendance?${q.toString()}`);
     try {
       err.hidden = true;
       const r = await get<{ shiftStart: string; graceMinutes: number; days: AttendanceDay[] }>('/attendance?' + q.toString());
@@ -146,7 +182,7 @@ export function attendanceView(): HTMLElement {
     }
   };
   for (const el of [person, from, to]) el.addEventListener('change', () => void load());
-  void peopleOptions(person).then(load);
+  void peopleOptions(person, params.get('personId') ?? '').then(load);
   return h(
     'div',
     null,
@@ -156,7 +192,7 @@ export function attendanceView(): HTMLElement {
       h('h1', null, 'Attendance'),
       info,
       h('div.filters', null, h('label', null, 'Person', person), h('label', null, 'From', from), h('label', null, 'To', to)),
-      h('div.row', null, csv),
+      h('div.row.wrap', null, csv, h('a.button.secondary', { href: '#/reports' }, 'Timesheets →')),
     ),
     err,
     h(

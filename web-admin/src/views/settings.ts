@@ -32,6 +32,7 @@ const LABELS: Record<string, string> = {
   'access.attendance.shiftStart': 'Shift starts at',
   'access.attendance.graceMinutes': 'Late after (minutes past shift start)',
   'access.attendance.minCheckoutGapMinutes': 'Check-out at least (minutes after check-in)',
+  'access.attendance.workDays': 'Expected days without a schedule (mon,tue,…)',
   'mqtt.enabled': 'Connect to MQTT',
   'mqtt.url': 'Broker URL',
   'mqtt.homeAssistant.enabled': 'Home Assistant discovery',
@@ -274,6 +275,7 @@ export function healthView(): HTMLElement {
           ['Events', r.store?.events],
           ['Database', r.store ? `${Math.round(r.store.sizeBytes / 1024)} KB` : undefined],
         ]),
+        ...(r.services?.sync ? [syncCard(r.services.sync, card)] : []),
         card(
           'Services',
           Object.entries(r.services ?? {}).map(([k, v]) => [k, (v as { status?: string }).status]),
@@ -286,6 +288,36 @@ export function healthView(): HTMLElement {
   };
   void load();
   return root;
+}
+
+/** The sync service's state (/health services.sync, daemon/src/sync/syncService.ts): what an operator needs in words. */
+function syncCard(
+  s: {
+    server?: string;
+    org?: string;
+    device?: string;
+    connected?: boolean;
+    lastSuccessAt?: string | null;
+    lastError?: { at: string; message: string } | null;
+    nextAttemptAt?: string | null;
+    pending?: { people: number; attendance: number; oldestAt: string | null };
+    reenrollmentNeeded?: number;
+  },
+  card: (title: string, rows: Array<[string, unknown]>) => HTMLElement,
+): HTMLElement {
+  const when = (t: string | null | undefined) => (t ? new Date(t).toLocaleString() : undefined);
+  const el = card('Sync', [
+    ['Sync server', `${s.server ?? ''} · organisation ${s.org ?? ''}`],
+    ['This unit', s.device],
+    ['Connected', s.connected ? 'yes' : 'no'],
+    ['Last synced', when(s.lastSuccessAt) ?? 'never (people deactivated elsewhere still pass here until then)'],
+    ['Last error', s.lastError ? `${s.lastError.message} (${when(s.lastError.at)})` : 'none'],
+    ['Next attempt', when(s.nextAttemptAt)],
+    ['Waiting to send', s.pending ? `${s.pending.people} people · ${s.pending.attendance} attendance rows` : undefined],
+    ['Re-enrollment needed', s.reenrollmentNeeded],
+  ]);
+  el.id = 'sync-card';
+  return el;
 }
 
 export function auditView(): HTMLElement {

@@ -6,6 +6,10 @@ import { toCsv } from '../csv.js';
 import { badRequest, errorSchema } from '../httpErrors.js';
 import { DAY_PATTERN, dayStartIso, isRealDay, localDay, nextDay } from '../../time/localTime.js';
 
+/** The calendar days a date filter may name. */
+const FIRST_DAY = '1970-01-01';
+const LAST_DAY = '9998-12-31';
+
 /** The events filter of the API is the repository's query, validated by the route schemas. */
 type EventFilter = EventQuery;
 
@@ -48,6 +52,7 @@ const eventQuery = {
   properties: {
     personId: { type: 'string', maxLength: 64 },
     result: { type: 'string', enum: ['GRANTED', 'DENIED'] },
+    reason: { type: 'string', pattern: '^[a-z_]{1,40}$', description: 'reason code, e.g. liveness_failed (docs/ADMIN.md)' },
     from: { type: 'string', pattern: DAY_PATTERN, description: 'first local day (YYYY-MM-DD)' },
     to: { type: 'string', pattern: DAY_PATTERN, description: 'last local day (YYYY-MM-DD), inclusive' },
     limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
@@ -60,7 +65,13 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
   const tz = () => config.unit.timezone;
 
   const checkRange = (q: { from?: string; to?: string }) => {
-    for (const k of ['from', 'to'] as const) if (q[k] && !isRealDay(q[k]!)) throw badRequest(`${k}: ${q[k]} is not a calendar date (YYYY-MM-DD)`);
+    for (const k of ['from', 'to'] as const) {
+      const day = q[k];
+      if (!day) continue;
+      if (!isRealDay(day)) throw badRequest(`${k}: ${day} is not a calendar date (YYYY-MM-DD)`);
+      // A day whose next day has a five-digit year cannot be a bound of an ISO-instant range.
+      if (day < FIRST_DAY || day > LAST_DAY) throw badRequest(`${k}: ${day} is outside the dates this unit records (${FIRST_DAY} to ${LAST_DAY})`);
+    }
     if (q.from && q.to && q.from > q.to) throw badRequest('from: must be on or before to');
   };
 
@@ -69,6 +80,7 @@ export function activityRoutes(app: FastifyInstance, admin: AdminContext): void 
     return store.events.query({
       personId: q.personId,
       result: q.result,
+      reason: q.reason,
       limit: q.limit,
       beforeSeq: q.beforeSeq,
       from: q.from ? dayStartIso(tz(), q.from) : undefined,

@@ -92,7 +92,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
           'wrong setup token: copy it from the blinkd log (journalctl -u blinkd | grep "setup token") or the file admin-setup-token in the data directory',
         );
       }
-      const problem = passwordProblem(password, username);
+      const problem = await passwordProblem(password, username);
       if (problem) throw badRequest(problem);
       const hash = await hashPassword(password);
       const user = admin.users.createFirst(username, hash, admin.now().toISOString());
@@ -208,7 +208,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
       if (!creds || !(await verifyPassword(req.body.currentPassword, creds.passwordHash)))
         throw new HttpError(401, 'bad_credentials', 'the current password is wrong');
       admin.throttle.settle(attempt, 'ok');
-      const problem = passwordProblem(req.body.newPassword, s.username);
+      const problem = await passwordProblem(req.body.newPassword, s.username);
       if (problem) throw badRequest(problem);
       admin.users.setPassword(s.userId, await hashPassword(req.body.newPassword));
       admin.sessions.removeForUser(s.userId, s.idHash);
@@ -256,7 +256,7 @@ export function authRoutes(app: FastifyInstance, admin: AdminContext): void {
     async (req) => {
       const { username, password, role } = req.body;
       if (admin.users.credentials(username)) throw new HttpError(409, 'exists', `an account named "${username}" already exists`);
-      const problem = passwordProblem(password, username);
+      const problem = await passwordProblem(password, username);
       if (problem) throw badRequest(problem);
       const user = admin.users.create(username, await hashPassword(password), role, admin.now().toISOString());
       admin.audit(req, 'admin.user_created', `user:${user.username}`, { role });

@@ -3,9 +3,10 @@ import type { MultipartFile } from '@fastify/multipart';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { weeklyWindowSchema } from '../../config/schema.js';
-import type { PersonKey } from '../../registry/peopleRegistry.js';
+import { PERSON_NAME_MAX, personNameProblem, type PersonKey } from '../../registry/peopleRegistry.js';
 import { enrollFromPhotos, type PhotoEnrollmentResult } from '../../registry/enrollFromPhotos.js';
 import { EnrollError } from '../../vision/enrollError.js';
+import { Admission } from '../../util/admission.js';
 import { actorOf, type AdminContext } from '../adminContext.js';
 import type { EnrollImage } from '../faceServices.js';
 import { HttpError, badRequest, errorSchema, notFound } from '../httpErrors.js';
@@ -108,7 +109,7 @@ const isoDate = z
   .nullable();
 const patchSchema = z
   .object({
-    name: z.string().trim().min(1, 'the name must not be empty').max(100),
+    name: z.string().trim().min(1, 'the name must not be empty').max(PERSON_NAME_MAX),
     externalId: z
       .string()
       .trim()
@@ -193,8 +194,18 @@ export async function enrollFromAdmin(
   }
 }
 
+/**
+ * Photo enrollments run one at a time, with 2 more waiting; more are refused with 503 busy before
+ * their photos are read. Each holds up to admin.maxUploadMb of uploads plus the decoded images in
+ * the enrollment worker: three concurrent 10-photo uploads took the daemon from 290 MB to 980 MB.
+ */
+function enrollmentAdmission(): Admission {
+  return new Admission(1, 2, () => new HttpError(503, 'busy', 'other enrollments are being processed: try again in a minute'));
+}
+
 export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
   const { registry } = admin;
+  const enrollments = enrollmentAdmission();
 
   const enrolled = (r: PhotoEnrollmentResult) => ({
     person: registry.row(r.person.id),
@@ -315,15 +326,18 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
       },
     },
     async (req) => {
-      const { fields, images } = await readPhotos(req);
-      const name = (fields.name ?? '').trim();
-      if (!name) throw badRequest("name: enter the person's name");
-      if (name.length > 100) throw badRequest('name: at most 100 characters');
-      if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
-      const externalId = (fields.externalId ?? '').trim() || null;
-      if (externalId && registry.byExternalId(externalId))
-        throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
-      return enrolled(await enrollFromAdmin(admin, req, { name, externalId }, images, 'upload'));
+      return enrollments.run(async () => {
+        const { fields, images } = await readPhotos(req);
+        const name = (fields.name ?? '').trim();
+        if (!name) throw badRequest("name: enter the person's name");
+        const nameProblem = personNameProblem(name);
+        if (nameProblem) throw badRequest(nameProblem);
+        if (images.length === 0) throw badRequest('photos: add at least one photo (3–5 from slightly different angles work best)');
+        const externalId = (fields.externalId ?? '').trim() || null;
+        if (externalId && registry.byExternalId(externalId))
+          throw new HttpError(409, 'duplicate_external_id', `externalId: "${externalId}" is already used by another person`);
+        return enrolled(await enrollFromAdmin(admin, req, { name, externalId }, images, 'upload'));
+      });
     },
   );
 
@@ -340,9 +354,11 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
     },
     async (req) => {
       if (!registry.get(req.params.id)) throw notFound('person');
-      const { images } = await readPhotos(req);
-      if (images.length === 0) throw badRequest('photos: add at least one photo');
-      return enrolled(await enrollFromAdmin(admin, req, { id: req.params.id }, images, 'upload'));
+      return enrollments.run(async () => {
+        const { images } = await readPhotos(req);
+        if (images.length === 0) throw badRequest('photos: add at least one photo');
+        return enrolled(await enrollFromAdmin(admin, req, { id: req.params.id }, images, 'upload'));
+      });
     },
   );
 

@@ -36,6 +36,16 @@ export class SimulatedGpioDriver implements GpioDriver {
     private readonly inputsFile: string = '',
     private readonly warn: (msg: string) => void = () => {},
   ) {
+    // The write log continues the mirror's (a restarted daemon or door controller is the same door):
+    // what happened before stays visible to whoever reads the file. Its times are another process's clock.
+    if (stateFile) {
+      try {
+        const prev = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<SimulatedPinState>;
+        if (Array.isArray(prev.writes)) this.writes.push(...prev.writes.filter((w) => Number.isInteger(w?.pin) && (w.level === 0 || w.level === 1)).slice(-50));
+      } catch {
+        /* no mirror yet */
+      }
+    }
     if (inputsFile) {
       this.inputsTimer = setInterval(() => this.pollInputsFile(), 50);
       this.inputsTimer.unref();

@@ -1,0 +1,160 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * The health gate after a switch: a set of checks that must all pass in one round before the
+ * deadline. Checks are plain objects, so the Updater's callers (CLI, tests) choose them.
+ */
+export interface CheckResult {
+  ok: boolean;
+  detail: string;
+}
+
+export interface HealthCheck {
+  name: string;
+  check(signal: AbortSignal): Promise<CheckResult>;
+}
+
+export interface GateResult {
+  ok: boolean;
+  elapsedMs: number;
+  rounds: number;
+  checks: Array<{ name: string } & CheckResult>;
+}
+
+export async function runHealthGate(
+  checks: readonly HealthCheck[],
+  opts: { deadlineMs: number; intervalMs?: number; progress?: (msg: string) => void },
+): Promise<GateResult> {
+  const started = Date.now();
+  const interval = opts.intervalMs ?? 1000;
+  let rounds = 0;
+  let last: GateResult['checks'] = [];
+  let lastLine = '';
+  for (;;) {
+    rounds++;
+    const remaining = opts.deadlineMs - (Date.now() - started);
+    last = [];
+    for (const c of checks) {
+      const signal = AbortSignal.timeout(Math.max(250, Math.min(remaining, 5000)));
+      let r: CheckResult;
+      try {
+        r = await c.check(signal);
+      } catch (err) {
+        r = { ok: false, detail: (err as Error).message };
+      }
+      last.push({ name: c.name, ...r });
+    }
+    const ok = last.every((c) => c.ok);
+    const line = last.map((c) => `${c.name} ${c.ok ? 'ok' : 'waiting: ' + c.detail}`).join('; ');
+    if (line !== lastLine) opts.progress?.(`health gate: ${line}`);
+    lastLine = line;
+    const elapsedMs = Date.now() - started;
+    if (ok) return { ok, elapsedMs, rounds, checks: last };
+    if (elapsedMs + interval > opts.deadlineMs) return { ok: false, elapsedMs, rounds, checks: last };
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+// ---- the checks a door unit uses ------------------------------------------------------------
+
+async function fetchHealth(url: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { signal });
+  const body = (await res.json()) as Record<string, unknown>;
+  return body;
+}
+
+type Services = Record<string, Record<string, unknown> | undefined>;
+
+/** blinkd answers /health, is not unhealthy, and runs the expected version (not the old process). */
+export function daemonReadyCheck(healthUrl: string, expectedVersion: string | null): HealthCheck {
+  return {
+    name: 'ready',
+    async check(signal) {
+      const body = await fetchHealth(healthUrl, signal);
+      if (expectedVersion && body.version !== expectedVersion)
+        return { ok: false, detail: `running version ${String(body.version)}, expected ${expectedVersion}` };
+      if (body.status === 'unhealthy') return { ok: false, detail: 'status unhealthy' };
+      return { ok: true, detail: `status ${String(body.status)}` };
+    },
+  };
+}
+
+/** The door relay is de-energized at rest (a release that leaves the door unlocked never passes). */
+export function relayOffCheck(healthUrl: string): HealthCheck {
+  return {
+    name: 'relay',
+    async check(signal) {
+      const door = ((await fetchHealth(healthUrl, signal)).services as Services | undefined)?.door;
+      if (!door) return { ok: false, detail: 'no door service in /health' };
+      return door.relay === 'off' ? { ok: true, detail: 'off' } : { ok: false, detail: `relay ${String(door.relay)}` };
+    },
+  };
+}
+
+/** The camera delivers frames. */
+export function cameraFrameCheck(healthUrl: string): HealthCheck {
+  return {
+    name: 'camera',
+    async check(signal) {
+      const cam = ((await fetchHealth(healthUrl, signal)).services as Services | undefined)?.camera;
+      if (!cam) return { ok: false, detail: 'no camera service in /health' };
+      const frames = Number(cam.frames ?? 0);
+      return cam.state === 'up' && frames > 0
+        ? { ok: true, detail: `${frames} frames` }
+        : { ok: false, detail: `camera ${String(cam.state)}, ${frames} frames` };
+    },
+  };
+}
+
+/** The sync server answers HTTP at all (any status): the network path and TLS work from this release. */
+export function syncReachableCheck(serverUrl: string): HealthCheck {
+  return {
+    name: 'sync',
+    async check(signal) {
+      const res = await fetch(serverUrl, { signal, redirect: 'manual' });
+      await res.body?.cancel();
+      return { ok: true, detail: `HTTP ${res.status}` };
+    },
+  };
+}
+
+/** systemd says the unit is active: with Type=notify, that means blinkd sent READY=1. */
+export function systemdActiveCheck(unit: string): HealthCheck {
+  return {
+    name: 'systemd',
+    async check(signal) {
+      try {
+        const { stdout } = await run('systemctl', ['show', '-p', 'ActiveState', '--value', unit], { signal });
+        const state = stdout.trim();
+        return state === 'active' ? { ok: true, detail: 'active (READY)' } : { ok: false, detail: state || 'unknown' };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    },
+  };
+}
+
+// ---- starting and stopping the daemon --------------------------------------------------------
+
+export interface ServiceControl {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** For tests and for trees no service runs from. */
+export const NO_SERVICE: ServiceControl = { stop: async () => undefined, start: async () => undefined };
+
+export function systemdService(unit: string): ServiceControl {
+  return {
+    async stop() {
+      await run('systemctl', ['stop', unit]);
+    },
+    async start() {
+      // --no-block: the gate waits for READY itself, within its own deadline.
+      await run('systemctl', ['start', '--no-block', unit]);
+    },
+  };
+}

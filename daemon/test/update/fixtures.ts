@@ -1,0 +1,70 @@
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { generateSigningKey } from '../../src/update/manifest.js';
+
+/** A small but complete-looking release tree: entry point, compiled code, a model, migrations, a node_modules/.bin symlink. */
+export function makeReleaseTree(dir: string, version: string, extra: Record<string, string> = {}): string {
+  const files: Record<string, string> = {
+    'package.json': JSON.stringify({ name: 'blink-edge', version }),
+    'daemon/bin/blinkd.js': `#!/usr/bin/env node\nconsole.log('blinkd ${version}');\n`,
+    'dist/daemon/src/main.js': `export const version = '${version}';\n`,
+    'dist/daemon/src/store/migrations.js': `export const MIGRATIONS = [{ version: 1 }];\n`,
+    'models/manifest.json': JSON.stringify({ models: ['face.onnx'] }),
+    'models/face.onnx': `weights of ${version} `.repeat(200),
+    'node_modules/pkg/cli.js': '#!/usr/bin/env node\n',
+    ...extra,
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+  chmodSync(join(dir, 'daemon/bin/blinkd.js'), 0o755);
+  mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+  symlinkSync('../pkg/cli.js', join(dir, 'node_modules/.bin/pkg'));
+  return dir;
+}
+
+/** An installed unit as image/install.sh leaves it: releases/<v>, current -> releases/<v>, a database with one person. */
+export function makeInstalledRoot(base: string, version: string): { root: string; db: string } {
+  const root = join(base, 'opt-blink');
+  makeReleaseTree(join(root, 'releases', version), version);
+  symlinkSync(join('releases', version), join(root, 'current'));
+  const dataDir = join(base, 'var-lib-blink');
+  mkdirSync(dataDir, { recursive: true });
+  const db = join(dataDir, 'blink.db');
+  const d = new Database(db);
+  d.pragma('journal_mode = WAL');
+  d.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people (name) VALUES ('Ada'); PRAGMA user_version = 1;");
+  d.close();
+  return { root, db };
+}
+
+/** What a new release's first start does to the database: a migration and new rows. */
+export function migrateLikeNewRelease(db: string): void {
+  const d = new Database(db);
+  d.exec("ALTER TABLE people ADD COLUMN badge TEXT; INSERT INTO people (name, badge) VALUES ('Bob', 'x'); PRAGMA user_version = 2;");
+  d.close();
+}
+
+export function readDb(db: string): { schema: number; people: string[]; columns: string[] } {
+  const d = new Database(db, { readonly: true });
+  try {
+    return {
+      schema: d.pragma('user_version', { simple: true }) as number,
+      people: (d.prepare('SELECT name FROM people ORDER BY id').all() as Array<{ name: string }>).map((r) => r.name),
+      columns: (d.prepare('PRAGMA table_info(people)').all() as Array<{ name: string }>).map((r) => r.name),
+    };
+  } finally {
+    d.close();
+  }
+}
+
+export function keypair(dir: string, name: string): { key: string; pub: string; privatePem: string; publicPem: string } {
+  const k = generateSigningKey();
+  const key = join(dir, `${name}.key`);
+  const pub = join(dir, `${name}.pub`);
+  writeFileSync(key, k.privatePem, { mode: 0o600 });
+  writeFileSync(pub, k.publicPem);
+  return { key, pub, privatePem: k.privatePem, publicPem: k.publicPem };
+}
