@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { AccessRecorder } from './access/recorder.js';
 import { StorageService } from './store/storageService.js';
 import { AccessService } from './access/accessService.js';
+import { operatingPointsFor } from './access/operatingPoint.js';
 import { AdminApi } from './admin/adminApi.js';
 import { VisionFaceServices } from './admin/faceServicesAdapter.js';
 import { HttpServer } from './admin/httpServer.js';
@@ -114,6 +115,8 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   const camera = runtime !== 'none' ? new CameraService(config.camera, bus, alarms, child('camera'), o.cameraSource) : null;
   const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision')) : null;
   const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null, config.unit.id);
+  // The threshold and margin: the running embedder's calibration, access.securityLevel and the gallery size.
+  const operatingPoint = operatingPointsFor(config, registry);
   // Changes of people and attendance are queued for the sync server, in their own transactions, while sync is on
   // (the flag lives in the database, so `blinkd enroll` in another process queues too).
   store.syncOutbox.setQueueing(config.sync.enabled);
@@ -139,6 +142,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
           door,
           alarms,
           recorder,
+          operatingPoint,
           audit: store.audit,
           log: child('access'),
         })
@@ -194,12 +198,12 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
     const live = new LiveTap(
       bus,
       registry,
-      () => ({ threshold: config.access.threshold, margin: config.access.margin }),
+      () => operatingPoint.thresholds(),
       Date.now,
       () => camera?.peek() ?? null,
     );
     const faces = new VisionFaceServices(() => pipelineOptions(config.vision, { passive: false, interOpThreads: 1 }), live);
-    admin = new AdminApi({ config, settings, store, registry, door, commands, alarms, bus, log, health }, http, faces, {
+    admin = new AdminApi({ config, settings, store, registry, door, commands, alarms, bus, log, health, operatingPoint }, http, faces, {
       ...(o.adminNow ? { now: o.adminNow } : {}),
       ...(o.adminUiDir ? { uiDir: o.adminUiDir } : {}),
     });

@@ -205,7 +205,7 @@ export async function buildAll(outDir: string, modelsDir: string, o: BuildOption
     defaults: {
       detector: 'blazeface',
       landmarks: 'facemesh',
-      embedder: 'faceapi-resnet-int8',
+      embedder: 'mobilefacenet512-int8',
       antispoof: 'antispoof',
       liveness: 'liveness',
       pad: 'minifasnet',

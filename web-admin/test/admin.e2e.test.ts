@@ -4,6 +4,7 @@ import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBlinkd, tempDir, type RunningBlinkd } from '../../daemon/test/helpers/blinkd.js';
 import { testDataDir } from '../../daemon/src/system/paths.js';
+import { doorThreshold } from '../../daemon/test/helpers/operatingPoint.js';
 import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
 
 /**
@@ -51,8 +52,8 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
         'door: { driver: simulated, pulseMs: 1500 }',
         // The camera folder starts empty (the camera retries every second) and gets the replay photos later.
         `camera: { source: "images:${cameraDir}", fps: 5, loop: true, restartBackoffMinMs: 200, restartBackoffMaxMs: 1000 }`,
-        // A still photo cannot blink, and printed-photo checks would (rightly) flag a replayed PNG.
-        'access: { liveness: { blink: false, passive: false, headTurn: false } }',
+        // A still photo cannot blink, and printed-photo checks (passive, MiniFASNet) would (rightly) flag a replayed PNG.
+        'access: { liveness: { blink: false, passive: false, headTurn: false, pad: false } }',
         'admin: { host: 127.0.0.1, port: 0 }',
         'mqtt: { enabled: false }',
       ].join('\n'),
@@ -173,7 +174,10 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#events-csv')]);
     const csv = readFileSync(await download.path(), 'utf8');
     expect(csv.split('\r\n')[0]).toBe('time,result,reason,person_id,person_name,score,margin,source,door,event_id');
-    expect(csv).toMatch(/GRANTED,match,[0-9a-f-]+,Amy Farrah,0\.9/);
+    const granted = /GRANTED,match,[0-9a-f-]+,Amy Farrah,([0-9.]+),/.exec(csv);
+    expect(granted).not.toBeNull();
+    // the score of the grant reached the threshold the door used (the default embedder's operating point for one person)
+    expect(Number(granted![1])).toBeGreaterThanOrEqual(doorThreshold(1));
     await page.goto(url + '/#/attendance');
     await expect.poll(() => page.textContent('#attendance-table')).toContain('Amy Farrah');
     await shot('11-attendance-phone');
@@ -184,6 +188,10 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
   it('changes a setting with validation, then signs out', async () => {
     await page.goto(url + '/#/settings');
     await page.waitForSelector('#settings-recognition');
+    // read-only: the threshold in force, from the default embedder's calibration for the one person enrolled
+    await expect.poll(() => page.textContent('#operating-point')).toContain(`Threshold${doorThreshold(1).toFixed(4)} (calibrated)`);
+    expect(await page.inputValue('#set-access-threshold')).toBe(''); // no override: calibrated
+    expect(await page.inputValue('#set-access-securityLevel')).toBe('standard');
     await page.fill('#set-access-threshold', '1.7');
     await page.click('#settings-recognition button[type=submit]');
     await expect.poll(() => page.textContent('#settings-recognition .error')).toMatch(/access\.threshold: got 1\.7/);
@@ -194,6 +202,8 @@ describe.runIf(haveData && haveChromium)('web admin in a browser', () => {
     await page.reload();
     await page.waitForSelector('#set-access-threshold');
     expect(await page.inputValue('#set-access-threshold')).toBe('0.93');
+    // the override applies at once, and the operating point says where its threshold comes from
+    await expect.poll(() => page.textContent('#operating-point')).toContain('Threshold0.9300 (set in access.threshold)');
     await page.goto(url + '/#/health');
     await page.waitForSelector('#health-status');
     await shot('13-health-phone');

@@ -11,6 +11,7 @@ import { AccessDecider } from './decider.js';
 import { FrameLoop } from './frameLoop.js';
 import type { FrameAnalyzer } from './ports.js';
 import type { AccessRecorder } from './recorder.js';
+import type { OperatingPoints } from './operatingPoint.js';
 
 export interface AccessDeps {
   config: Config;
@@ -21,6 +22,8 @@ export interface AccessDeps {
   door: DoorService;
   alarms: AlarmRegistry;
   recorder: AccessRecorder;
+  /** The threshold and margin for the running embedder and gallery size (owner: access/operatingPoint.ts). */
+  operatingPoint: OperatingPoints;
   audit: AuditRepo;
   log: Logger;
 }
@@ -48,7 +51,8 @@ export class AccessService extends BaseService {
     const { config, registry, door, recorder, log } = this.d;
     if (config.access.lockdown && door.state().mode !== 'lockdown') door.setMode('lockdown');
     this.decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
+      thresholds: () => this.d.operatingPoint.thresholds(),
       person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
@@ -103,7 +107,27 @@ export class AccessService extends BaseService {
       activeTracks: this.decider?.activeTracks() ?? 0,
       decisions: this.decisions,
       lastUnlockLatencyMs: this.lastUnlockLatencyMs,
+      operatingPoint: this.operatingPointHealth(),
+      warnings: this.operatingPointWarnings(),
     };
+  }
+
+  /** The door's threshold and how it was chosen (security level, people, expected FAR per visit and FRR). */
+  private operatingPointHealth(): Record<string, unknown> | null {
+    try {
+      const p = this.d.operatingPoint.current();
+      return p ? { ...p } : null;
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  }
+
+  private operatingPointWarnings(): string[] {
+    try {
+      return this.d.operatingPoint.current()?.warnings ?? [];
+    } catch (err) {
+      return [`operating point: ${(err as Error).message}: nobody is recognised unless access.threshold is set`];
+    }
   }
 
   private raiseTailgating(details: Record<string, unknown>): void {

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { DoorState } from '../events.js';
-import type { MatchResult } from '../gallery/gallery.js';
+import { decide, type MatchResult } from '../gallery/gallery.js';
 import type { Person } from '../registry/peopleRegistry.js';
 import type { NewAccessEvent } from '../store/eventsRepo.js';
 import type { FaceObservation, FrameResult } from '../vision/types.js';
@@ -10,16 +10,21 @@ import { NEAR_MISS_BAND, type DenyReason } from './reasons.js';
 import { FaceTracker, type Track } from './tracker.js';
 import { cosine } from '../util/vector.js';
 import { LivenessPolicy, type LivenessReport } from './livenessPolicy.js';
+import { decideTrack, fuseEmbeddings, type RankedPerson, type TrackDecision, type TrackFrame } from './trackFusion.js';
 
 /** Consecutive embedded frames that are not a match before a track is denied as not recognised… */
 export const REJECT_AFTER_FRAMES = 5;
 /** …and at least this long after the track began: an enrolled person walking in at an angle gets time to face the camera. */
 export const REJECT_MIN_MS = 800;
+/** Embedded frames of a track kept for the fused decision (newest; ~2 s at 15 fps). */
+export const TRACK_FRAMES = 30;
 /** A new face this similar to the granted face is the same person, not a tailgater. */
 const SAME_PERSON_COSINE = 0.5;
 
 export interface DeciderPorts {
   matcher: FaceMatcher;
+  /** The threshold and margin in force (access/operatingPoint.ts); default: access.threshold / access.margin. */
+  thresholds?(): { threshold: number; margin: number };
   person(id: string): Person | undefined;
   door(): DoorState;
   /** Unlock for a grant; false when refused (lockdown). */
@@ -35,8 +40,14 @@ interface TrackState {
   track: Track;
   liveness: LivenessPolicy;
   lastLiveness: LivenessReport | null;
-  /** Latest match per embedded frame, newest last (bounded). */
+  /** Latest single-frame match per embedded frame, newest last (bounded): the near-miss hint and the reason of a denial. */
   matches: MatchResult[];
+  /** The embedded frames the track decision fuses (bounded to TRACK_FRAMES). */
+  frames: TrackFrame[];
+  /** Search results per probe (each frame's embedding, and the fused one), so a frame is searched once. */
+  ranked: WeakMap<Float32Array, readonly RankedPerson[]>;
+  /** The latest decision over the whole track. */
+  trackDecision: TrackDecision | null;
   nonMatchRun: number;
   confirmed: MatchResult | null;
   decided: boolean;
@@ -57,7 +68,8 @@ export interface DecisionOutcome {
 /**
  * Turns vision results into at most one decision per track:
  *  1. the tracker assigns faces to tracks;
- *  2. each embedded face is matched against the gallery (threshold + margin);
+ *  2. each embedded face is searched in the gallery and the track decided over all its frames
+ *     (fused embedding ≥ threshold, margin over the runner-up, K agreeing frames: decideOverTrack);
  *  3. each track's liveness policy is advanced;
  *  4. a track is decided once: GRANTED when the identity is confirmed, liveness passed and
  *     the policy (lockdown, status, validity, schedule) allows; DENIED with a reason code
@@ -103,6 +115,9 @@ export class AccessDecider {
           liveness: new LivenessPolicy(this.config.access.liveness, this.random),
           lastLiveness: null,
           matches: [],
+          frames: [],
+          ranked: new WeakMap(),
+          trackDecision: null,
           nonMatchRun: 0,
           confirmed: null,
           decided: false,
@@ -128,14 +143,22 @@ export class AccessDecider {
   private async advance(s: TrackState, face: FaceObservation, ts: number): Promise<DecisionOutcome | null> {
     s.lastLiveness = s.liveness.update(face, ts);
     if (face.embedding && this.ports.matcher.people() > 0) {
-      const m = await this.ports.matcher.match(face.embedding);
-      s.matches.push(m);
-      if (s.matches.length > 20) s.matches.shift();
-      if (m.decision === 'match') {
+      const td = await this.decideOverTrack(s, face.embedding, face.quality.overall);
+      if (td.decision === 'match') {
         s.nonMatchRun = 0;
-        // identity switches within a track (should not happen with embedding continuity) reset the confirmation
-        if (!s.confirmed || s.confirmed.personId !== m.personId || m.score > s.confirmed.score) s.confirmed = m;
-      } else s.nonMatchRun++;
+        s.confirmed = {
+          decision: 'match',
+          personId: td.personId,
+          score: td.score,
+          margin: td.margin,
+          secondPersonId: td.secondPersonId ?? null,
+          secondScore: td.secondScore ?? 0,
+        };
+      } else {
+        s.nonMatchRun++;
+        // the track no longer supports the identity (a different face took over, the fused score fell): not confirmed
+        if (td.decision !== 'pending') s.confirmed = null;
+      }
     } else if (face.embedding) {
       s.nonMatchRun++; // empty gallery: nobody can be recognised
     }
@@ -166,11 +189,45 @@ export class AccessDecider {
     return null;
   }
 
+  /**
+   * The decision over the whole track (access/trackFusion.ts): this frame is searched once, the
+   * quality-weighted mean of the track's L2-normalised embeddings is searched, and the track names
+   * a person only when the fused score reaches the threshold, beats the runner-up by the margin,
+   * and at least access.trackMinFrames single good frames name the same person at the threshold.
+   * A stranger whose single frames sometimes pass is therefore not let in by one lucky frame.
+   */
+  private async decideOverTrack(s: TrackState, embedding: Float32Array, quality: number): Promise<TrackDecision> {
+    const { threshold, margin } = this.thresholdsInForce();
+    const top = await this.ports.matcher.search(embedding, 2);
+    s.ranked.set(embedding, top);
+    s.matches.push(decide(top, threshold, margin));
+    if (s.matches.length > 20) s.matches.shift();
+    s.frames.push({ embedding, quality });
+    if (s.frames.length > TRACK_FRAMES) s.frames.shift();
+    const o = { threshold, margin, minFrames: this.config.access.trackMinFrames, minQuality: this.config.access.trackMinQuality };
+    const fused = fuseEmbeddings(s.frames, o.minQuality);
+    if (fused) s.ranked.set(fused, await this.ports.matcher.search(fused, 2));
+    s.trackDecision = decideTrack(s.frames, (p) => s.ranked.get(p) ?? [], o, fused);
+    return s.trackDecision;
+  }
+
+  private thresholdsInForce(): { threshold: number; margin: number } {
+    return this.ports.thresholds?.() ?? { threshold: this.config.access.threshold ?? 1.01, margin: this.config.access.margin ?? 0 };
+  }
+
+  /** The threshold and margin the decision was made at (kept with every event). */
+  private thresholdsNow(): { threshold: number | null; requiredMargin: number | null } {
+    const t = this.ports.thresholds?.();
+    return { threshold: t?.threshold ?? this.config.access.threshold, requiredMargin: t?.margin ?? this.config.access.margin };
+  }
+
+  /** Why a track that named nobody is denied: from the track decision (fused score), else the last frame. */
   private rejectReason(s: TrackState): DenyReason {
-    const last = s.matches[s.matches.length - 1];
+    const td = s.trackDecision;
+    const last = td && td.personId !== null ? { personId: td.personId, score: td.score, decision: td.decision } : s.matches[s.matches.length - 1];
     if (!last || last.personId === null) return 'unknown';
     if (last.decision === 'ambiguous') return 'ambiguous_match';
-    return last.score >= this.config.access.threshold - NEAR_MISS_BAND ? 'below_threshold' : 'unknown';
+    return last.score >= this.thresholdsInForce().threshold - NEAR_MISS_BAND ? 'below_threshold' : 'unknown';
   }
 
   private grant(s: TrackState, person: Person): DecisionOutcome {
@@ -226,9 +283,33 @@ export class AccessDecider {
       trackId: s.track.id,
       source: 'camera',
       liveness: live
-        ? { verdict: live.verdict, checks: live.checks, passiveScore: live.passiveScore, blinks: live.blinks, challenge: live.challenge, failed: live.failed }
+        ? {
+            verdict: live.verdict,
+            checks: live.checks,
+            passiveScore: live.passiveScore,
+            padScore: live.padScore,
+            blinks: live.blinks,
+            challenge: live.challenge,
+            failed: live.failed,
+          }
         : null,
-      details: { frames: s.track.frames, embeddedFrames: s.matches.length, latencyMs: Date.now() - s.firstCapturedAt, ...details },
+      details: {
+        frames: s.track.frames,
+        embeddedFrames: s.frames.length,
+        latencyMs: Date.now() - s.firstCapturedAt,
+        ...this.thresholdsNow(),
+        ...(s.trackDecision
+          ? {
+              trackDecision: {
+                decision: s.trackDecision.decision,
+                fusedScore: s.trackDecision.score,
+                goodFrames: s.trackDecision.goodFrames,
+                agreeingFrames: s.trackDecision.agreeingFrames,
+              },
+            }
+          : {}),
+        ...details,
+      },
     };
   }
 

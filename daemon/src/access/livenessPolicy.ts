@@ -11,6 +11,8 @@ export interface LivenessReport {
   /** Which checks are required and where each stands. */
   checks: Record<string, string>;
   passiveScore: number | null;
+  /** Mean MiniFASNet "real" score over the track's frames (null before any). */
+  padScore: number | null;
   blinks: number;
   challenge: TurnDirection | null;
   /** The check that failed, when verdict is failed. */
@@ -19,10 +21,13 @@ export interface LivenessReport {
 
 /** Frames of passive scores needed before a passive verdict. */
 const PASSIVE_MIN_FRAMES = 3;
+/** MiniFASNet scores averaged before the PAD check may pass or fail. */
+export const PAD_MIN_FRAMES = 5;
 
 /**
  * The liveness policy of one track (access.liveness): every enabled check must pass —
- * passive anti-spoof scores, an eye blink, a head turn to a random side. Uses the vision
+ * passive anti-spoof scores, an eye blink, a head turn to a random side, and the MiniFASNet
+ * presentation-attack score averaged over the track (pad; default: blink AND pad ≥ 0.3). Uses the vision
  * engineer's per-track state machines; this class only combines them and keeps the verdict
  * with the track.
  */
@@ -35,6 +40,9 @@ export class LivenessPolicy {
   private passiveScore: number | null = null;
   private blinkState = 'pending';
   private turnState = 'pending';
+  private padSum = 0;
+  private padFrames = 0;
+  private padMissing = false;
 
   constructor(
     private readonly o: Config['access']['liveness'],
@@ -63,7 +71,29 @@ export class LivenessPolicy {
       const s = this.turn.update(ts, face.pose.yaw);
       this.turnState = s === 'passed' ? 'passed' : s === 'failed' || s === 'timeout' ? 'failed' : 'pending';
     }
+    if (this.o.pad) {
+      const score = face.minifasnetScore;
+      if (score === undefined || score === null || !Number.isFinite(score)) this.padMissing = true;
+      else {
+        this.padSum += score;
+        this.padFrames++;
+      }
+    }
     return this.report();
+  }
+
+  /**
+   * The PAD check (access.liveness.pad): the mean MiniFASNet "real" score of the track's frames.
+   * Pending until PAD_MIN_FRAMES scores; then passed at ≥ padThreshold. Below it the check fails
+   * only once every other check has passed (a real face whose first frames scored low gets the
+   * frames until then to average up; a replayed video that blinks is refused right after its
+   * blink). Without the model's score (not loaded) it fails: a required check never passes unseen.
+   */
+  private padState(othersPassed: boolean): string {
+    if (this.padMissing) return 'failed';
+    if (this.padFrames < PAD_MIN_FRAMES) return 'pending';
+    if (this.padSum / this.padFrames >= this.o.padThreshold) return 'passed';
+    return othersPassed ? 'failed' : 'pending';
   }
 
   report(): LivenessReport {
@@ -71,8 +101,10 @@ export class LivenessPolicy {
     if (this.o.passive) checks.passive = this.passiveState;
     if (this.blink) checks.blink = this.blinkState;
     if (this.turn) checks.headTurn = this.turnState;
+    if (this.o.pad) checks.pad = this.padState(Object.values(checks).every((v) => v === 'passed'));
     const failed = Object.entries(checks).find(([, v]) => v === 'failed')?.[0] ?? null;
     const verdict: LivenessVerdict = failed ? 'failed' : Object.values(checks).every((v) => v === 'passed') ? 'passed' : 'pending';
-    return { verdict, checks, passiveScore: this.passiveScore, blinks: this.blink?.blinks ?? 0, challenge: this.turn?.direction ?? null, failed };
+    const padScore = this.padFrames ? this.padSum / this.padFrames : null;
+    return { verdict, checks, passiveScore: this.passiveScore, padScore, blinks: this.blink?.blinks ?? 0, challenge: this.turn?.direction ?? null, failed };
   }
 }

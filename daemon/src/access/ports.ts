@@ -1,6 +1,6 @@
 import type { Frame } from '../camera/frame.js';
 import type { FrameResult } from '../vision/types.js';
-import type { MatchResult } from '../gallery/gallery.js';
+import type { RankedPerson } from './trackFusion.js';
 
 /** What the access runtime needs from the vision worker: one frame in, faces out (off the main thread). */
 export interface FrameAnalyzer {
@@ -8,9 +8,9 @@ export interface FrameAnalyzer {
   analyze(frame: Frame): Promise<FrameResult | null>;
 }
 
-/** What it needs from the gallery: an open-set 1:N decision for one embedding. */
+/** What it needs from the gallery: the k best people for an embedding (each by their best template), best first. */
 export interface FaceMatcher {
-  match(embedding: Float32Array): MatchResult | Promise<MatchResult>;
+  search(embedding: Float32Array, k: number): readonly RankedPerson[] | Promise<readonly RankedPerson[]>;
   /** People currently searchable. */
   people(): number;
 }

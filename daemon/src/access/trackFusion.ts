@@ -50,6 +50,9 @@ export interface TrackDecision {
   /** good frames used, and how many of them named personId on their own */
   goodFrames: number;
   agreeingFrames: number;
+  /** the fused embedding's runner-up (null when none) */
+  secondPersonId?: string | null;
+  secondScore?: number;
 }
 
 const normalised = (v: Float32Array): Float32Array => l2normalize(Float32Array.from(v));
@@ -68,13 +71,22 @@ export function fuseEmbeddings(frames: readonly TrackFrame[], minQuality: number
   return normalised(Float32Array.from(acc));
 }
 
-export function decideTrack(frames: readonly TrackFrame[], search: TopTwo, o: TrackFusionOptions): TrackDecision {
+/**
+ * `fused` may be passed when the caller computed it already (the door searches it off the event
+ * loop first, then hands a search that answers from its results); default: fused here.
+ */
+export function decideTrack(
+  frames: readonly TrackFrame[],
+  search: TopTwo,
+  o: TrackFusionOptions,
+  fused: Float32Array | null = fuseEmbeddings(frames, o.minQuality),
+): TrackDecision {
   const good = frames.filter((f) => f.quality >= o.minQuality && f.embedding.length > 0);
-  const fused = fuseEmbeddings(good, o.minQuality);
   const none: TrackDecision = { decision: 'pending', personId: null, score: 0, margin: 0, goodFrames: good.length, agreeingFrames: 0 };
   if (!fused) return none;
   const [first, second] = search(fused);
   if (!first) return { ...none, decision: good.length >= o.minFrames ? 'no_match' : 'pending' };
+  const secondPersonId = second?.personId ?? null;
   const margin = first.score - (second?.score ?? 0);
   const frameThreshold = o.frameThreshold ?? o.threshold;
   let agreeing = 0;
@@ -82,7 +94,15 @@ export function decideTrack(frames: readonly TrackFrame[], search: TopTwo, o: Tr
     const [top] = search(f.embedding);
     if (top && top.personId === first.personId && top.score >= frameThreshold) agreeing++;
   }
-  const base = { personId: first.personId, score: first.score, margin, goodFrames: good.length, agreeingFrames: agreeing };
+  const base = {
+    personId: first.personId,
+    score: first.score,
+    margin,
+    goodFrames: good.length,
+    agreeingFrames: agreeing,
+    secondPersonId,
+    secondScore: second?.score ?? 0,
+  };
   if (first.score < o.threshold) return { ...base, decision: good.length >= o.minFrames ? 'no_match' : 'pending' };
   if (margin < o.margin) return { ...base, decision: good.length >= o.minFrames ? 'ambiguous' : 'pending' };
   if (agreeing < o.minFrames) return { ...base, decision: good.length >= o.minFrames * 2 ? 'no_match' : 'pending' };

@@ -1,3 +1,4 @@
+import type { OperatingPoints } from '../access/operatingPoint.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AlarmRegistry } from '../alarms/alarmRegistry.js';
 import type { CommandDispatcher } from '../commands/dispatcher.js';
@@ -41,6 +42,8 @@ export interface AdminDeps {
   log: Logger;
   /** The unit's health report (the body of GET /health). */
   health: () => { httpStatus: number; body: Record<string, unknown> };
+  /** The door's threshold and margin (the enrollment duplicate check uses the same threshold). */
+  operatingPoint?: OperatingPoints;
 }
 
 /** What the admin routes share: the unit's parts plus the admin's own repositories and clock. */

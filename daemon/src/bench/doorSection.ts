@@ -25,6 +25,7 @@ import type { FrameSink, FrameSource } from '../camera/frameSource.js';
 import { DoorService } from '../door/doorService.js';
 import { SimulatedGpioDriver } from '../door/gpio/simulatedDriver.js';
 import { AccessDecider } from '../access/decider.js';
+import { operatingPointsFor } from '../access/operatingPoint.js';
 import { FrameLoop } from '../access/frameLoop.js';
 import { AccessRecorder } from '../access/recorder.js';
 import { AlarmRegistry } from '../alarms/alarmRegistry.js';
@@ -51,6 +52,8 @@ async function startVision(config: Config): Promise<VisionClient> {
       detector: v.detector,
       antispoof: config.access.liveness.passive,
       liveness: config.access.liveness.passive,
+      // MiniFASNet when the PAD check decides (access.liveness.pad), as the door loads it
+      pad: config.access.liveness.pad,
       clahe: v.clahe,
       intraOpThreads: v.intraOpThreads,
       interOpThreads: v.interOpThreads,
@@ -125,7 +128,8 @@ async function loadAndRelay(ctx: BenchContext): Promise<BenchResult> {
     const client = await startVision(config);
     const { registry } = await enrolledGallery(client, store);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
+      thresholds: () => operatingPointsFor(config, registry).thresholds(),
       person: (id) => registry.get(id),
       door: () => ({ relay: 'off', contact: null, mode: 'normal', unlockReason: null, changedAt: '' }),
       unlock: () => true,
@@ -224,7 +228,7 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     {
       unit: { timezone: 'UTC' },
       camera: { fps: 15, loop: false },
-      access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false } },
+      access: { cooldownMs: 0, liveness: { passive, blink: false, headTurn: false, pad: passive } },
       door: { driver: 'simulated', pulseMs: 200 },
     },
     'bench',
@@ -238,7 +242,8 @@ async function unlockLatency(ctx: BenchContext, passive: boolean, trials: number
     await door.start();
     const recorder = new AccessRecorder(store, bus, config, log);
     const decider = new AccessDecider(config, {
-      matcher: { match: (e) => registry.match(e, config.access.threshold, config.access.margin), people: () => registry.searchable() },
+      matcher: { search: (e, k) => registry.search(e, k), people: () => registry.searchable() },
+      thresholds: () => operatingPointsFor(config, registry).thresholds(),
       person: (id) => registry.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,

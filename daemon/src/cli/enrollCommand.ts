@@ -34,7 +34,7 @@ export async function enrollCommand(argv: string[]): Promise<number> {
       images,
       source: 'cli',
       actor: 'cli',
-      duplicateThreshold: ctx.config.access.threshold,
+      duplicateThreshold: ctx.operatingPoint.thresholds().threshold,
       keepThumbnail: ctx.config.admin.thumbnailRetentionDays > 0,
     });
     if (values.json)

@@ -32,7 +32,7 @@ export async function identifyCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const modelId = ctx.pipeline.embedderId();
-    const { threshold, margin } = ctx.config.access;
+    const { threshold, margin } = ctx.operatingPoint.thresholds();
     // The registry's one rule: every enrolled person of this embedder, deactivated ones too — reported with their status.
     const m = ctx.registry.identify(still.face.embedding!, threshold, margin);
     const name = m.person?.name ?? null;

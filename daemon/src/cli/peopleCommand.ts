@@ -3,6 +3,7 @@ import { EventBus } from '../events.js';
 import { createLogger } from '../logging.js';
 import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store } from '../store/store.js';
+import { configuredEmbedder } from '../vision/modelSet.js';
 import { parseCommandArgs, UsageError } from './args.js';
 
 /** `blinkd people list [--json]` and `blinkd people remove ID|NAME`. */
@@ -15,12 +16,25 @@ export async function peopleCommand(argv: string[]): Promise<number> {
   const registry = new PeopleRegistry(store, store.audit, new EventBus(), createLogger('warn'), () => null, config.unit.id);
   try {
     if (sub === 'list') {
-      const people = registry
-        .rows(registry.list())
-        .map((p) => ({ id: p.id, name: p.name, status: p.status, externalId: p.externalId, templates: p.templates }));
+      // the configured embedder (what `blinkd run` matches with): people without a template of it need re-enrollment
+      const model = configuredEmbedder(config.vision);
+      registry.activate(model.id, model.dim);
+      const people = registry.rows(registry.list()).map((p) => ({
+        id: p.id,
+        name: p.name,
+        status: p.status,
+        externalId: p.externalId,
+        templates: p.templates,
+        currentTemplates: p.currentTemplates,
+        needsReenrollment: p.needsReenrollment,
+      }));
       if (values.json) process.stdout.write(JSON.stringify(people, null, 2) + '\n');
       else if (people.length === 0) process.stdout.write('no people enrolled\n');
-      else for (const p of people) process.stdout.write(`${p.id}  ${p.name}  ${p.status}  ${p.templates} template(s)\n`);
+      else
+        for (const p of people)
+          process.stdout.write(
+            `${p.id}  ${p.name}  ${p.status}  ${p.templates} template(s)${p.needsReenrollment ? `  re-enrollment needed (no ${model.id} template)` : ''}\n`,
+          );
       return 0;
     }
     if (positionals.length !== 1) throw new UsageError('people remove needs one ID or NAME');

@@ -4,6 +4,7 @@ import { EventBus } from '../events.js';
 import { createLogger } from '../logging.js';
 import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store } from '../store/store.js';
+import { operatingPointsFor, type OperatingPoints } from '../access/operatingPoint.js';
 import { FacePipeline } from '../vision/pipeline.js';
 import { pipelineOptions } from '../vision/pipelineOptions.js';
 
@@ -12,6 +13,8 @@ export interface VisionContext {
   store: Store;
   registry: PeopleRegistry;
   pipeline: FacePipeline;
+  /** The threshold and margin the door would use (this embedder, this gallery, access.securityLevel). */
+  operatingPoint: OperatingPoints;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,7 @@ export async function openVision(configPath: string | undefined, passive = false
     store,
     registry,
     pipeline,
+    operatingPoint: operatingPointsFor(config, registry),
     close: async () => {
       store.close();
       await pipeline.release();

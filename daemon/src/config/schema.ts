@@ -84,8 +84,8 @@ export const visionSchema = z
       doc: "Folder with `manifest.json` and the `.onnx` files. Every file is checked against the manifest's sha256 at start.",
       defaultText: 'the shipped `models/`',
     }),
-    recognitionModel: key(z.string().min(1).default('faceapi-resnet128'), {
-      doc: 'The embedder family; with `vision.precision` it selects the manifest entry (`faceapi-resnet-int8` / `-fp32`), or name a manifest id of your own model.',
+    recognitionModel: key(z.string().min(1).default('mobilefacenet512'), {
+      doc: 'The embedder family (`mobilefacenet512`, `mobilefacenet192`, `faceapi-resnet`); with `vision.precision` it selects the manifest entry (`mobilefacenet512-int8` / `-fp32`), or name a manifest id of your own model. People enrolled with another embedder are shown as "re-enrollment needed" and are not matched until they have a template of this one (docs/RECOGNITION.md).',
     }),
     precision: key(z.enum(['int8', 'fp32']).default('int8'), { doc: '`int8` (default, 2.5× faster) or `fp32`.' }),
     detector: key(z.string().min(1).default('auto'), {
@@ -118,6 +118,14 @@ export const livenessSchema = z
     ),
     passiveThreshold: liveness('Score (0–1) the passive checks must reach when they decide.', z.number().min(0).max(1).default(0.5)),
     blink: liveness('Require an eye blink (open → closed → open). Stops printed photos and still screens.', z.boolean().default(true)),
+    // docs/EVALUATION.md "Presentation-attack detection": MiniFASNet's real score averaged over a 3 s window
+    // rejected 0 of 96 live video windows and the phone replay; at 0.3 on single NUAA stills BPCER 14.0 %,
+    // print APCER 12.3 %. It scores random noise as real, so it never decides alone: with blink by default.
+    pad: liveness(
+      'Require the MiniFASNet presentation-attack score (0–1, "real"), averaged over the track\'s frames, to reach `padThreshold` as well. Stops a phone or screen replaying a video of an enrolled person blinking (docs/RECOGNITION.md).',
+      z.boolean().default(true),
+    ),
+    padThreshold: liveness('Mean MiniFASNet "real" score a track must reach when `pad` is on.', z.number().min(0).max(1).default(0.3)),
     blinkTimeoutMs: liveness('Time allowed for the blink.', z.number().int().min(500).max(30_000).default(4000)),
     earClosed: key(z.number().min(0.05).max(0.5).default(0.2), {
       doc: "Eye aspect ratio under which an eye counts as closed (the detector also adapts to the person's open-eye value).",
@@ -141,15 +149,33 @@ const attendance = { admin: 'attendance', live: true } as const;
 
 export const accessSchema = z
   .object({
-    // 0.926 = the smallest threshold with FAR ≤ 1e-3 on the shared faces' 5834 impostor pairs with the default
-    // detector cascade (int8 0.9251), rounded up; see docs/EVALUATION.md. face-api's descriptors are not
-    // zero-mean, so impostor cosines sit around 0.82 and genuine ones around 0.97.
-    threshold: key(z.number().min(0).max(1).default(0.926), {
-      doc: "Cosine similarity a face must reach against a person's best template. Chosen for a false-accept rate ≤ 1e-3 on the evaluation data (docs/EVALUATION.md).",
+    // The threshold and margin come from the running embedder's measured score distribution
+    // (models/calibration/impostors/<model-id>.json) for the security level and the number of people
+    // enrolled: access/operatingPoint.ts, docs/RECOGNITION.md. These keys only override.
+    securityLevel: key(z.enum(['high', 'standard', 'convenience']).default('standard'), {
+      doc: "False-accept target per stranger visit: `high` 1 in 100,000, `standard` 1 in 10,000, `convenience` 1 in 1,000. The threshold follows from the running embedder's calibration and the number of people enrolled (per comparison: target ÷ people), so it rises as the gallery grows (docs/RECOGNITION.md).",
       ...recognition,
     }),
-    margin: key(z.number().min(0).max(1).default(0.02), {
-      doc: 'The best person must beat the best other person by this much, else the decision is "ambiguous match" (denied). 0.02 measured: 0.05 rejects 12 % of genuine probes.',
+    threshold: key(z.number().min(0).max(1).nullable().default(null), {
+      doc: "Override of the match threshold (cosine similarity against a person's best template). Empty = from the embedder's calibration and access.securityLevel. An override below the embedder's FAR 1e-2 point (a number meant for another model) is ignored with a warning.",
+      defaultText: 'from the calibration',
+      ...recognition,
+    }),
+    margin: key(z.number().min(0).max(1).nullable().default(null), {
+      doc: 'Override of the margin the best person must beat the best other person by, else "ambiguous match" (denied). Empty = from the calibration: 0.02 measured for face-api\'s ResNet, carried to each model in units of its genuine−impostor separation (MobileFaceNet-512: 0.115).',
+      defaultText: 'from the calibration',
+      ...recognition,
+    }),
+    // Decisions over the whole track (access/trackFusion.ts): docs/EVALUATION.md "Door approaches" measured
+    // K = 3 cutting stranger grants 5x against single frames at 1 % fewer genuine grants.
+    trackMinFrames: key(z.number().int().min(1).max(30).default(3), {
+      doc: 'A face is recognised only when the fused embedding of its track matches AND at least this many single frames of the track name the same person (K). Higher = fewer false accepts, a little slower.',
+      ...recognition,
+    }),
+    // 0.2, not trackFusion's 0.5 (measured on LFW photos, all large faces): a 640×480 camera frame of a face with
+    // eye distance 25 px scored 0.36 and would be left out entirely; the fused mean is weighted by quality anyway.
+    trackMinQuality: key(z.number().min(0).max(1).default(0.2), {
+      doc: "Frames whose quality (0–1: size, sharpness, light, pose) is below this are left out of the track's fused decision; the others are weighted by it.",
       ...recognition,
     }),
     liveness: section(livenessSchema, { note: 'The liveness policy: which checks a recognised face must pass before a grant.' }),

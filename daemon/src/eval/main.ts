@@ -71,11 +71,12 @@ function fmt(r: EvalReport): string {
 function thresholdFor(
   id: string,
   given: number | undefined,
-  configured: { family: string; threshold: number },
+  configured: { family: string; threshold: number | null },
   modelsDir: string,
 ): { threshold: number; source: string } | null {
   if (given !== undefined) return { threshold: given, source: '--threshold' };
-  if (id.replace(/-(int8|fp32)$/, '').replace(/128$/, '') === configured.family) return { threshold: configured.threshold, source: 'access.threshold' };
+  if (configured.threshold !== null && id.replace(/-(int8|fp32)$/, '').replace(/128$/, '') === configured.family)
+    return { threshold: configured.threshold, source: 'access.threshold' };
   const file = join(impostorsDir(modelsDir), `${id}.json`);
   if (existsSync(file)) {
     const d = JSON.parse(readFileSync(file, 'utf8')) as ScoreDistribution;
@@ -122,7 +123,8 @@ export async function evalMain(argv: string[]): Promise<number> {
   const access = accessSchema.parse(undefined);
   const vision = visionSchema.parse(undefined);
   const given = values.threshold !== undefined ? Number(values.threshold) : undefined;
-  const margin = values.margin !== undefined ? Number(values.margin) : access.margin;
+  // one margin for every model compared (the door's own is per model: access/operatingPoint.ts)
+  const margin = values.margin !== undefined ? Number(values.margin) : (access.margin ?? 0.02);
   if ((given !== undefined && !Number.isFinite(given)) || !Number.isFinite(margin)) {
     process.stderr.write('eval: --threshold and --margin must be numbers\n');
     return 2;

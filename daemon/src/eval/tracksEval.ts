@@ -83,7 +83,7 @@ export async function tracksMain(o: { data?: string; json?: string; embedder?: s
   const id = pipeline.embedderId('int8');
   const dist = JSON.parse(readFileSync(join(modelsDir, 'calibration', 'impostors', `${id}.json`), 'utf8')) as ScoreDistribution;
   const threshold = dist.impostor.thresholds['1e-3']!;
-  const margin = accessSchema.parse(undefined).margin;
+  const margin = accessSchema.parse(undefined).margin ?? 0.02;
   const opts = { threshold, margin, ...TRACK_FUSION_DEFAULTS };
   try {
     const ds = scanDataset(join(root, 'faces-lfw'));

@@ -219,7 +219,7 @@ export class Gallery {
 }
 
 /** Open-set decision over the two best people (see Gallery.match). */
-export function decide(top: readonly PersonScore[], threshold: number, margin: number): MatchResult {
+export function decide(top: readonly Pick<PersonScore, 'personId' | 'score'>[], threshold: number, margin: number): MatchResult {
   const [first, second] = top;
   if (!first) return { decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 };
   const secondScore = second ? second.score : 0;

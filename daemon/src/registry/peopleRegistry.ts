@@ -74,7 +74,15 @@ export interface Identification extends MatchResult {
 
 /** A page of the people list with the data the admin shows per row. */
 export interface PersonRow extends Person {
+  /** templates of every model */
   templates: number;
+  /** templates of the running embedder (the ones the door matches); null when no embedder is active */
+  currentTemplates: number | null;
+  /**
+   * True when the person has no template of the running embedder: the door does not recognise them
+   * (it never compares across models) until they are enrolled again.
+   */
+  needsReenrollment: boolean;
   hasThumbnail: boolean;
 }
 
@@ -237,8 +245,12 @@ export class PeopleRegistry extends BaseService {
   rows(people: Person[]): PersonRow[] {
     const ids = people.map((p) => p.id);
     const counts = this.templates.countsFor(ids);
+    const current = this.model ? this.templates.countsFor(ids, this.model.id) : null;
     const thumbs = this.thumbnails.haveThumbnail(ids);
-    return people.map((p) => ({ ...p, templates: counts.get(p.id) ?? 0, hasThumbnail: thumbs.has(p.id) }));
+    return people.map((p) => {
+      const currentTemplates = current ? (current.get(p.id) ?? 0) : null;
+      return { ...p, templates: counts.get(p.id) ?? 0, currentTemplates, needsReenrollment: currentTemplates === 0, hasThumbnail: thumbs.has(p.id) };
+    });
   }
 
   row(id: string): PersonRow | undefined {
@@ -260,6 +272,12 @@ export class PeopleRegistry extends BaseService {
     return this.thumbnails.latest(personId);
   }
 
+  /** People with no template of the running embedder (0 when none is active): "re-enrollment needed". */
+  needingReenrollment(): number {
+    if (!this.model) return 0;
+    return this.people.count() - this.templates.peopleWithModel(this.model.id);
+  }
+
   templateCount(personId?: string): number {
     return personId ? this.templates.countForPerson(personId) : this.templates.count();
   }
@@ -276,6 +294,12 @@ export class PeopleRegistry extends BaseService {
     if (!this.gallery || this.gallery.size === 0)
       return this.describe({ decision: 'no_match', personId: null, score: 0, margin: 0, secondPersonId: null, secondScore: 0 });
     return this.describe(await this.gallery.matchAsync(embedding, threshold, margin));
+  }
+
+  /** The k best people for an embedding (each by their best template of the running embedder), off the event loop for large galleries. */
+  async search(embedding: Float32Array, k: number): Promise<Array<{ personId: string; score: number }>> {
+    if (!this.gallery || this.gallery.size === 0) return [];
+    return (await this.gallery.searchAsync(embedding, k)).map((s) => ({ personId: s.personId, score: s.score }));
   }
 
   /** The same, synchronously (the live view, `blinkd identify`). */
@@ -570,6 +594,8 @@ export class PeopleRegistry extends BaseService {
       templates: this.templates.count(),
       model: this.model?.id ?? null,
       searchable: this.searchable(),
+      // enrolled with another embedder only: not recognised until enrolled again (docs/RECOGNITION.md)
+      needsReenrollment: this.needingReenrollment(),
       galleryTemplates: this.gallery?.size ?? 0,
       revision: this.revision,
     };

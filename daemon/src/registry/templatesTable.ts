@@ -77,11 +77,19 @@ export class TemplatesTable {
     return (this.db.prepare('SELECT * FROM face_templates WHERE model_id = ? ORDER BY person_id, id').all(modelId) as TemplateRow[]).map(toTemplate);
   }
 
-  /** Template counts of these people (all models), for list pages: reads only their rows. */
-  countsFor(personIds: readonly string[]): Map<string, number> {
-    const rows = this.db
-      .prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id')
-      .all(JSON.stringify(personIds)) as Array<{ person_id: string; n: number }>;
+  /** Template counts of these people (all models, or one), for list pages: reads only their rows. */
+  countsFor(personIds: readonly string[], modelId?: string): Map<string, number> {
+    const rows = (
+      modelId === undefined
+        ? this.db
+            .prepare('SELECT person_id, count(*) AS n FROM face_templates WHERE person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id')
+            .all(JSON.stringify(personIds))
+        : this.db
+            .prepare(
+              'SELECT person_id, count(*) AS n FROM face_templates WHERE model_id = ? AND person_id IN (SELECT value FROM json_each(?)) GROUP BY person_id',
+            )
+            .all(modelId, JSON.stringify(personIds))
+    ) as Array<{ person_id: string; n: number }>;
     return new Map(rows.map((r) => [r.person_id, r.n]));
   }
 

@@ -132,3 +132,10 @@ export function loadAndVerify(modelsDir: string, sel: ModelSelection): { manifes
   verifyModels(modelsDir, ids);
   return { manifest, choice };
 }
+
+/** The embedder `vision.recognitionModel` / `vision.precision` select, read from the manifest (no session): its id and dimension. */
+export function configuredEmbedder(v: { modelsDir: string; recognitionModel: string; precision: 'int8' | 'fp32' }): { id: string; dim: number } {
+  const e = resolveEmbedder(loadModelManifest(v.modelsDir || defaultModelsDir()), v.recognitionModel, v.precision);
+  const out = e.outputs[0]?.shape;
+  return { id: e.id, dim: out?.[out.length - 1] ?? 0 };
+}

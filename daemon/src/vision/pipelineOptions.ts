@@ -5,8 +5,9 @@ import type { PipelineOptions } from './pipeline.js';
 /**
  * The face pipeline's options from the `vision` section: the one translation, used by the door's
  * vision worker, the admin's enrollment worker and the CLI. `passive` loads the anti-spoof and
- * liveness networks (the door always computes their scores — they are the evidence for
- * calibrating access.liveness.passive; enrollment does not need them).
+ * liveness networks and MiniFASNet (the door always computes their scores — MiniFASNet decides with
+ * access.liveness.pad, the others are the evidence for calibrating access.liveness.passive;
+ * enrollment does not need them).
  */
 export function pipelineOptions(v: Config['vision'], o: { passive: boolean; interOpThreads?: number }): PipelineOptions {
   return {
@@ -19,5 +20,7 @@ export function pipelineOptions(v: Config['vision'], o: { passive: boolean; inte
     interOpThreads: o.interOpThreads ?? v.interOpThreads,
     antispoof: o.passive,
     liveness: o.passive,
+    // MiniFASNet (access.liveness.pad): the door's presentation-attack score
+    pad: o.passive,
   };
 }

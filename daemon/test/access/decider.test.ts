@@ -40,6 +40,7 @@ function face(box: Partial<Box>, embedding: Float32Array | null, o: Partial<Face
     quality: { faceSizePx: 60, sharpness: 100, brightness: 120, poseScore: 1, overall: 0.9, problems: [] },
     antispoofScore: 0.95,
     livenessScore: 0.95,
+    minifasnetScore: 0.9,
     embedding,
     ...o,
   };
@@ -68,7 +69,8 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const config = parseConfig(
     {
       unit: { timezone: 'UTC' },
-      access: { threshold: 0.8, margin: 0.05, cooldownMs: 5000, liveness: { passive: true, blink: false }, ...access },
+      // the presentation-attack check (pad) has its own tests below; the rest isolate recognition and the other checks
+      access: { threshold: 0.8, margin: 0.05, cooldownMs: 5000, liveness: { passive: true, blink: false, pad: false }, ...access },
       door: { pulseMs: 300 },
     },
     't',
@@ -106,7 +108,7 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   const decider = new AccessDecider(
     config,
     {
-      matcher: { match: (e) => gallery.match(e, config.access.threshold, config.access.margin), people: () => gallery.people },
+      matcher: { search: (e, k) => gallery.search(e, k), people: () => gallery.people },
       person: (id) => people.get(id),
       door: () => door.state(),
       unlock: (reason) => door.grant(reason).ok,
@@ -119,8 +121,10 @@ async function rig(access: Record<string, unknown> = {}, random: () => number = 
   );
   const relayOns = () => gpio.writeLog().filter((w) => w.pin === 17 && w.level === 1).length;
   const setRecordable = (v: boolean) => (recordable = v);
-  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config, setRecordable };
+  return { store, people, door, gpio, decider, events, alarms, ada, bob, relayOns, advance: (ms: number) => (now += ms), config, setRecordable, gallery };
 }
+
+const gallery = (r: { gallery: Gallery }): Gallery => r.gallery;
 
 describe('access decisions (one per track)', () => {
   it('an enrolled face that does not match at first (turned away) is not denied before REJECT_MIN_MS', async () => {
@@ -203,6 +207,37 @@ describe('access decisions (one per track)', () => {
     expect(r.store.events.query().map((e) => e.result)).toEqual(['DENIED', 'DENIED', 'DENIED']);
   });
 
+  it('a stranger whose single frames sometimes pass is denied: the track decision needs the fused face and K frames to agree', async () => {
+    const r = await rig();
+    // a look-alike of Ada: most frames cos 0.6 with her (under the 0.8 threshold), every fourth a lucky frame at cos 0.85
+    const unlucky = unit(7, [[0, 0.75]]);
+    const lucky = unit(0, [[7, 0.62]]);
+    const frames = Array.from({ length: 16 }, (_, i) => (i % 4 === 3 ? lucky : unlucky));
+    const single = frames.map((e) => gallery(r).match(e, 0.8, 0.05).decision);
+    expect(single.filter((d) => d === 'match').length).toBe(4); // a single-frame door would have let him in on frame 4
+    let t = Date.now();
+    const got = [];
+    for (const e of frames) got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, e)]))));
+    expect(got.map((o) => o.result)).toEqual(['DENIED']);
+    expect(['unknown', 'below_threshold']).toContain(got[0]!.reason);
+    expect(r.relayOns()).toBe(0);
+    const stored = r.store.events.query()[0]!;
+    expect(stored.personId).toBeNull();
+    expect(stored.details).toMatchObject({ threshold: 0.8, requiredMargin: 0.05, trackDecision: { decision: 'no_match' } });
+    expect((stored.details!.trackDecision as { fusedScore: number }).fusedScore).toBeLessThan(0.8);
+  });
+
+  it('an enrolled person is granted on the K-th agreeing frame (access.trackMinFrames), not before', async () => {
+    for (const trackMinFrames of [1, 3, 5]) {
+      const r = await rig({ trackMinFrames, liveness: { passive: false, blink: false, pad: false } }); // no liveness check: recognition alone decides when
+      let t = Date.now();
+      let decidedOn = 0;
+      for (let i = 1; i <= 8 && !decidedOn; i++) if ((await r.decider.onFrame(frame((t += 66), [face({}, unit(0, [[5, 0.2]]))]))).length) decidedOn = i;
+      expect(decidedOn).toBe(trackMinFrames);
+      expect(r.store.events.query()[0]).toMatchObject({ result: 'GRANTED', details: { trackDecision: { decision: 'match', agreeingFrames: trackMinFrames } } });
+    }
+  });
+
   it('a stranger seen long enough but gone before REJECT_MIN_MS is still on record; a passer-by seen twice is not', async () => {
     const r = await rig();
     let t = Date.now();
@@ -260,6 +295,39 @@ describe('access decisions (one per track)', () => {
     const ok = [];
     for (const e of ears) ok.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { ear: { left: e, right: e } })]))));
     expect(ok.map((o) => o.result)).toEqual(['GRANTED']);
+  });
+
+  it('PAD policy (default): blink AND the mean MiniFASNet score over the track ≥ access.liveness.padThreshold', async () => {
+    const blinkThenOpen = [0.3, 0.3, 0.3, 0.3, 0.3, 0.1, 0.1, 0.3, 0.3, 0.3];
+    const approach = async (r: Awaited<ReturnType<typeof rig>>, pad: (i: number) => number | undefined) => {
+      let t = Date.now();
+      const got = [];
+      for (const [i, e] of blinkThenOpen.entries())
+        got.push(...(await r.decider.onFrame(frame((t += 66), [face({}, unit(0), { ear: { left: e, right: e }, minifasnetScore: pad(i) })]))));
+      return got;
+    };
+    const defaults = { liveness: parseConfig({}, 'defaults').access.liveness };
+    expect(defaults.liveness).toMatchObject({ blink: true, pad: true, padThreshold: 0.3, passive: false });
+    // a live face: blinks, MiniFASNet ≈ 0.6 → granted, with the mean score on record
+    const live = await rig(defaults);
+    expect((await approach(live, () => 0.6)).map((o) => o.result)).toEqual(['GRANTED']);
+    expect(live.store.events.query()[0]!.liveness).toMatchObject({ verdict: 'passed', checks: { blink: 'passed', pad: 'passed' } });
+    expect((live.store.events.query()[0]!.liveness as { padScore: number }).padScore).toBeCloseTo(0.6, 6);
+    // a phone replaying a video of the enrolled person blinking: the blink passes, MiniFASNet (≈ 0.01 on the replay) refuses
+    const replay = await rig(defaults);
+    expect((await approach(replay, () => 0.01)).map((o) => [o.result, o.reason])).toEqual([['DENIED', 'liveness_failed']]);
+    expect(replay.store.events.query()[0]!.liveness).toMatchObject({ verdict: 'failed', failed: 'pad', checks: { blink: 'passed', pad: 'failed' } });
+    expect(replay.relayOns()).toBe(0);
+    // a real face whose first frames score low averages up before the blink: granted
+    const slow = await rig(defaults);
+    expect((await approach(slow, (i) => (i < 3 ? 0.05 : 0.7))).map((o) => o.result)).toEqual(['GRANTED']);
+    // the threshold is configurable
+    const strict = await rig({ liveness: { ...defaults.liveness, padThreshold: 0.8 } });
+    expect((await approach(strict, () => 0.6)).map((o) => o.reason)).toEqual(['liveness_failed']);
+    // no MiniFASNet score at all (model not loaded): fail closed
+    const missing = await rig(defaults);
+    expect((await approach(missing, () => undefined)).map((o) => o.reason)).toEqual(['liveness_failed']);
+    expect(missing.store.events.query()[0]!.liveness).toMatchObject({ failed: 'pad' });
   });
 
   it('head-turn challenge: turning to the asked side passes, turning the other way fails', async () => {

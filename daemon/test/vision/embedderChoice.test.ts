@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { visionSchema } from '../../src/config/schema.js';
 import { applySimilarity, arcfaceTemplate } from '../../src/vision/align.js';
 import { decodeImage } from '../../src/vision/decode.js';
 import { loadModelManifest } from '../../src/vision/modelManifest.js';
@@ -13,7 +14,10 @@ describe('the MobileFaceNets are selectable with vision.recognitionModel', () =>
     const m = loadModelManifest(defaultModelsDir());
     for (const fam of ['mobilefacenet512', 'mobilefacenet192'])
       for (const precision of ['int8', 'fp32'] as const) expect(chooseModels(m, { recognitionModel: fam, precision }).embedder.id).toBe(`${fam}-${precision}`);
-    expect(chooseModels(m, { precision: 'int8' }).embedder.id).toBe('faceapi-resnet-int8'); // the default is unchanged
+    // the default is MobileFaceNet-512 (measured more accurate at every FAR, docs/EVALUATION.md); dlib stays selectable
+    expect(chooseModels(m, { precision: 'int8' }).embedder.id).toBe('mobilefacenet512-int8');
+    expect(chooseModels(m, { recognitionModel: 'faceapi-resnet128', precision: 'int8' }).embedder.id).toBe('faceapi-resnet-int8');
+    expect(chooseModels(m, { recognitionModel: visionSchema.parse(undefined).recognitionModel, precision: 'int8' }).embedder.id).toBe('mobilefacenet512-int8');
   });
 });
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessSchema } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/config/load.js';
+import { operatingPointsFor } from '../../src/access/operatingPoint.js';
 import { EventBus } from '../../src/events.js';
 import { createLogger } from '../../src/logging.js';
 import { enrollFromPhotos, type PhotoEnrollment } from '../../src/registry/enrollFromPhotos.js';
@@ -30,7 +31,8 @@ describe.skipIf(SKIP_DATA)('enrollment with real photos (Enroller analysis + the
   let enroller: Enroller;
   const bus = new EventBus();
   const changes: unknown[] = [];
-  const { threshold, margin } = accessSchema.parse(undefined);
+  // the door's operating point for this registry's embedder and gallery, read at use (it follows the people enrolled)
+  const point = () => operatingPointsFor(parseConfig({}, 'defaults'), registry).thresholds();
 
   beforeAll(async () => {
     pipeline = await FacePipeline.create({ precision: 'int8', antispoof: false, liveness: false, intraOpThreads: 1 });
@@ -53,7 +55,7 @@ describe.skipIf(SKIP_DATA)('enrollment with real photos (Enroller analysis + the
       ...req,
       source: 'cli',
       actor: 'test',
-      duplicateThreshold: threshold,
+      duplicateThreshold: point().threshold,
       keepThumbnail: false,
     });
   async function refused(p: Promise<unknown>): Promise<EnrollError> {
@@ -68,19 +70,19 @@ describe.skipIf(SKIP_DATA)('enrollment with real photos (Enroller analysis + the
   it('enrolls a person from several photos, stores templates under the manifest model id and emits people.changed', async () => {
     const r = await enroll({ person: { name: 'Barack Obama' }, images: [img('obama', 0), img('obama', 1)] });
     expect(r.templates).toBe(2);
-    expect(r.modelId).toBe('faceapi-resnet-int8');
-    expect(new TemplatesTable(store.db).forPerson(r.person.id).map((t) => t.modelId)).toEqual(['faceapi-resnet-int8', 'faceapi-resnet-int8']);
+    expect(r.modelId).toBe('mobilefacenet512-int8');
+    expect(new TemplatesTable(store.db).forPerson(r.person.id).map((t) => t.modelId)).toEqual(['mobilefacenet512-int8', 'mobilefacenet512-int8']);
     expect(changes).toContainEqual({ personId: r.person.id, action: 'created' });
     expect(r.images.every((i) => i.quality.overall > 0)).toBe(true);
   });
 
   it('identifies the enrolled person from a different photo, and not a different person', async () => {
     const probe = await pipeline.describeLargestFace(await decodeImage(img('obama', 2).data));
-    const m = registry.identify(probe!.face.embedding!, threshold, margin);
+    const m = registry.identify(probe!.face.embedding!, point().threshold, point().margin);
     expect(m.decision).toBe('match');
     expect(m.person?.name).toBe('Barack Obama');
     const stranger = await pipeline.describeLargestFace(await decodeImage(img('biden', 0).data));
-    expect(registry.identify(stranger!.face.embedding!, threshold, margin).decision).toBe('no_match');
+    expect(registry.identify(stranger!.face.embedding!, point().threshold, point().margin).decision).toBe('no_match');
   });
 
   it('refuses a face already enrolled as someone else, naming them, and writes nothing', async () => {

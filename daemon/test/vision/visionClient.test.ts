@@ -20,7 +20,7 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
     const client = new VisionClient({ precision: 'int8', intraOpThreads: 1 });
     await client.start();
     try {
-      expect(client.info?.embedder).toBe('faceapi-resnet-int8');
+      expect(client.info?.embedder).toBe('mobilefacenet512-int8'); // the manifest's default embedder
       const [a, b, c] = await Promise.all([client.process(frame(1)), client.process(frame(2)), client.process(frame(3))]);
       expect(a?.seq).toBe(1);
       expect(b).toBeNull();
@@ -28,7 +28,7 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
       expect(c!.faces).toHaveLength(1);
       const f = c!.faces[0]!;
       expect(f.embedding).toBeInstanceOf(Float32Array);
-      expect(f.embedding!.length).toBe(128);
+      expect(f.embedding!.length).toBe(512); // MobileFaceNet-512
       expect(f.landmarks5).toHaveLength(5);
       expect(f.antispoofScore).not.toBeNull();
       expect(c!.timings.totalMs).toBeGreaterThan(0);

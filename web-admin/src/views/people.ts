@@ -77,9 +77,21 @@ function personRow(p: Person): HTMLElement {
       avatar(p),
       h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
       h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+      reenrollBadge(p),
       p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
     ),
   );
+}
+
+/** "Re-enrollment needed": enrolled with another face model only, so the door does not recognise them. */
+function reenrollBadge(p: Person): HTMLElement | '' {
+  return p.needsReenrollment
+    ? h(
+        'span.badge.late.reenroll',
+        { title: 'enrolled with another face model: the door does not recognise this person until they are enrolled again' },
+        're-enrollment needed',
+      )
+    : '';
 }
 
 /**
@@ -432,6 +444,7 @@ export function personView(id: string, session: Session): HTMLElement {
           null,
           avatar(p),
           h('h1.grow', null, p.name),
+          reenrollBadge(p),
           p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
         ),
         h('p.muted.small', null, `${p.templates} face template${p.templates === 1 ? '' : 's'} · enrolled ${fmtDateTime(p.createdAt)}`),

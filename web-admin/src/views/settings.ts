@@ -7,7 +7,10 @@ import type { SettingJson } from '../../../daemon/src/admin/apiTypes.js';
 type Setting = SettingJson;
 
 const SECTIONS: Record<string, [string, string]> = {
-  recognition: ['Recognition', 'How similar a face must be to an enrolled one. Higher threshold = fewer false accepts, more retries.'],
+  recognition: [
+    'Recognition',
+    'The security level sets the false-accept target per stranger visit; the threshold follows from the running face model’s calibration and the number of people enrolled. Leave threshold and margin empty to use the calibrated values.',
+  ],
   liveness: ['Liveness', 'Checks that a real person, not a photo or screen, stands at the door.'],
   door: ['Door timing', 'How long the lock stays open (milliseconds).'],
   attendance: ['Attendance and shift', 'When the shift starts and how late counts as late.'],
@@ -17,8 +20,9 @@ const SECTIONS: Record<string, [string, string]> = {
 };
 
 const LABELS: Record<string, string> = {
-  'access.threshold': 'Match threshold (0–1)',
-  'access.margin': 'Margin over the next person (0–1)',
+  'access.securityLevel': 'Security level',
+  'access.threshold': 'Match threshold override (0–1, empty = calibrated)',
+  'access.margin': 'Margin override (0–1, empty = calibrated)',
   'access.liveness.passive': 'Passive anti-spoof check',
   'access.liveness.passiveThreshold': 'Anti-spoof threshold (0–1)',
   'access.liveness.blink': 'Require a blink',
@@ -40,6 +44,73 @@ const LABELS: Record<string, string> = {
   'sync.intervalSec': 'Sync every (s)',
   'admin.thumbnailRetentionDays': 'Keep face thumbnails (days, 0 = none)',
 };
+
+/** Number settings that may be empty (null = computed by the unit). */
+const NULLABLE_NUMBERS = new Set(['access.threshold', 'access.margin']);
+/** Settings with a fixed set of values, with their labels. */
+const CHOICES: Record<string, Array<[string, string]>> = {
+  'access.securityLevel': [
+    ['high', 'High — 1 false accept in 100,000 stranger visits'],
+    ['standard', 'Standard — 1 in 10,000'],
+    ['convenience', 'Convenience — 1 in 1,000'],
+  ],
+};
+
+interface OperatingPointJson {
+  model: string;
+  level: string;
+  people: number;
+  threshold: number;
+  margin: number;
+  farPerVisit: number;
+  farPerVisitTarget: number;
+  frr: number;
+  resolved: boolean;
+  thresholdSource: string;
+  warnings: string[];
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.01 ? 2 : 1)} %`;
+
+/** The door's operating point as /health reports it (read-only): the threshold in force and how it was chosen. */
+function operatingPointCard(): HTMLElement {
+  const box = h('div.card', { id: 'operating-point' }, h('h2', null, 'Operating point in force'), h('p.muted.small', null, 'loading…'));
+  void get<{ services?: { access?: { operatingPoint?: OperatingPointJson | { error: string } | null } } }>('/health')
+    .then((r) => {
+      const p = r.services?.access?.operatingPoint;
+      const rows: Array<[string, string]> =
+        !p || 'error' in p
+          ? [['Status', p && 'error' in p ? p.error : 'the door is not running (no camera or vision)']]
+          : [
+              ['Face model', p.model],
+              ['Security level', `${p.level} (target ≤ 1 in ${Math.round(1 / p.farPerVisitTarget).toLocaleString()} stranger visits)`],
+              ['People enrolled (searchable)', String(p.people)],
+              ['Threshold', `${p.threshold.toFixed(4)} (${p.thresholdSource === 'calibration' ? 'calibrated' : 'set in access.threshold'})`],
+              ['Margin', p.margin.toFixed(3)],
+              [
+                'Expected false accepts per stranger visit',
+                p.resolved
+                  ? p.farPerVisit === 0
+                    ? '0 measured'
+                    : `1 in ${Math.round(1 / p.farPerVisit).toLocaleString()}`
+                  : 'below what the calibration can show',
+              ],
+              ['Expected false rejects per photo pair', pct(p.frr)],
+              ...p.warnings.map((w): [string, string] => ['Warning', w]),
+            ];
+      clear(
+        box,
+        h('h2', null, 'Operating point in force'),
+        h(
+          'dl',
+          null,
+          rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
+        ),
+      );
+    })
+    .catch((e: unknown) => clear(box, h('h2', null, 'Operating point in force'), h('p.error', null, (e as Error).message)));
+  return box;
+}
 
 function label(path: string): string {
   if (LABELS[path]) return LABELS[path]!;
@@ -63,7 +134,23 @@ export function settingsView(session: Session): HTMLElement {
         const fields = items.map((s) => {
           const id = `set-${s.path.replace(/\./g, '-')}`;
           let input: HTMLInputElement;
-          if (typeof s.value === 'boolean') input = h('input', { type: 'checkbox', id, checked: s.value });
+          const choices = CHOICES[s.path];
+          if (choices)
+            input = h(
+              'select',
+              { id },
+              choices.map(([v, text]) => h('option', { value: v, selected: s.value === v }, text)),
+            ) as unknown as HTMLInputElement;
+          else if (NULLABLE_NUMBERS.has(s.path))
+            input = h('input', {
+              type: 'number',
+              id,
+              value: s.value === null ? '' : String(s.value),
+              step: 'any',
+              inputMode: 'decimal',
+              placeholder: 'calibrated',
+            });
+          else if (typeof s.value === 'boolean') input = h('input', { type: 'checkbox', id, checked: s.value });
           else if (s.secret) input = h('input', { type: 'password', id, placeholder: s.isSet ? '(set — type to replace)' : '(not set)', autocomplete: 'off' });
           else if (typeof s.value === 'number') input = h('input', { type: 'number', id, value: String(s.value), step: 'any', inputMode: 'decimal' });
           else input = h('input', { type: s.path.endsWith('shiftStart') ? 'time' : 'text', id, value: String(s.value ?? '') });
@@ -102,7 +189,7 @@ export function settingsView(session: Session): HTMLElement {
             if (input.type === 'checkbox') changes[s.path] = input.checked;
             else if (s.secret) {
               if (input.value) changes[s.path] = input.value;
-            } else if (typeof s.value === 'number') changes[s.path] = input.value === '' ? null : Number(input.value);
+            } else if (typeof s.value === 'number' || NULLABLE_NUMBERS.has(s.path)) changes[s.path] = input.value === '' ? null : Number(input.value);
             else changes[s.path] = input.value;
           }
           try {
@@ -114,6 +201,7 @@ export function settingsView(session: Session): HTMLElement {
           }
         });
         root.appendChild(form);
+        if (key === 'recognition') root.appendChild(operatingPointCard());
       }
     })
     .catch((e: unknown) => root.appendChild(h('p.error', null, (e as Error).message)));
@@ -168,6 +256,12 @@ export function healthView(): HTMLElement {
           ['Capture → result', pipe.captureToResultMs !== null && pipe.captureToResultMs !== undefined ? `${pipe.captureToResultMs} ms` : '—'],
           ['Per stage (ms)', stages ?? '—'],
           ['Recognition model', r.engine ? `${r.engine.recognitionModel} (${r.engine.precision})` : undefined],
+          [
+            'Operating point',
+            r.services?.access?.operatingPoint?.threshold !== undefined
+              ? `${r.services.access.operatingPoint.level}: threshold ${Number(r.services.access.operatingPoint.threshold).toFixed(4)}, margin ${Number(r.services.access.operatingPoint.margin).toFixed(3)} for ${r.services.access.operatingPoint.people} people`
+              : undefined,
+          ],
         ]),
         card(
           'Models',

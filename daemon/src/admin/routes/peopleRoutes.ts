@@ -80,7 +80,12 @@ export const personSchema = {
     notes: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
-    templates: { type: 'integer' },
+    templates: { type: 'integer', description: 'templates of every face model' },
+    currentTemplates: { type: ['integer', 'null'], description: 'templates of the running face model (the ones the door matches); null when no model runs' },
+    needsReenrollment: {
+      type: 'boolean',
+      description: 'no template of the running face model (enrolled with another one): the door does not recognise this person until they are enrolled again',
+    },
     hasThumbnail: { type: 'boolean' },
   },
 } as const;
@@ -180,7 +185,8 @@ export async function enrollFromAdmin(
       images,
       source,
       actor: actorOf(req),
-      duplicateThreshold: admin.config.access.threshold,
+      // a face the door would take for someone else is a duplicate
+      duplicateThreshold: admin.operatingPoint?.thresholds().threshold ?? admin.config.access.threshold ?? 1.01,
       keepThumbnail: admin.config.admin.thumbnailRetentionDays > 0,
     });
   } catch (err) {
