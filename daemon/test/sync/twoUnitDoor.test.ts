@@ -137,6 +137,7 @@ describe.runIf(haveData)('two door units and a sync server, end to end (real pro
         BLINK_CAMERA__LOOP: 'true',
         BLINK_ACCESS__LIVENESS__BLINK: 'false',
         BLINK_ACCESS__LIVENESS__PASSIVE: 'false',
+        BLINK_ACCESS__LIVENESS__PAD: 'false',
         BLINK_SYNC__ENABLED: 'true',
         BLINK_SYNC__SERVER_URL: server!.url,
         BLINK_SYNC__ORG: ORG,
