@@ -168,8 +168,12 @@ export class DoorService extends BaseService {
     this.child = null;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // A controller that is exiting already (it saw the parent stop) has closed the channel: the
+    // write fails asynchronously with EPIPE, which must end in a SIGTERM, not an uncaught error.
     try {
-      child.send({ type: 'stop' } satisfies ToDoorController);
+      child.send({ type: 'stop' } satisfies ToDoorController, (err) => {
+        if (err && child.exitCode === null) child.kill('SIGTERM');
+      });
     } catch {
       child.kill('SIGTERM');
     }
@@ -207,6 +211,12 @@ export class DoorService extends BaseService {
       env,
     });
     this.child = child;
+    // IPC write errors (EPIPE when the controller is gone) are reported here, never thrown
+    // uncaught: its exit is handled below, and the relay is turned off directly then.
+    child.on('error', (err) => {
+      this.lastError = err.message;
+      this.log.warn({ err }, 'door controller channel error');
+    });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the door controller did not start within ${CONTROLLER_START_MS} ms`)), CONTROLLER_START_MS);
       child.on('message', (m: FromDoorController) => {
@@ -250,13 +260,20 @@ export class DoorService extends BaseService {
             .catch((err: unknown) => this.log.error({ err }, 'door controller restart failed'));
         });
       });
-      child.send({ type: 'init', config: this.config, timeZone: this.timeZone } satisfies ToDoorController);
+      child.send({ type: 'init', config: this.config, timeZone: this.timeZone } satisfies ToDoorController, (err) => {
+        if (err) reject(new Error(`the door controller could not be initialised: ${err.message}`));
+      });
     });
   }
 
   private send(m: ToDoorController): void {
     try {
-      this.child?.send(m);
+      this.child?.send(m, (err) => {
+        if (err) {
+          this.lastError = err.message;
+          this.log.error({ err }, 'door controller unreachable');
+        }
+      });
     } catch (err) {
       this.lastError = (err as Error).message;
       this.log.error({ err }, 'door controller unreachable');

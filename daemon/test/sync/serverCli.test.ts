@@ -88,5 +88,5 @@ describe('blinkd sync-server (SQLite fallback)', () => {
       expect(await server.exited).toBe(0);
       expect(Date.now() - t0).toBeLessThan(5000);
     }
-  });
+  }, 180_000); // some twenty CLI runs, each a fresh node process: 45–60 s on a busy 2-core machine
 });
