@@ -94,6 +94,33 @@ function reenrollBadge(p: Person): HTMLElement | '' {
     : '';
 }
 
+/** /health services.reembed (daemon/src/registry/reembedder.ts): people given templates of a new face model from their stored chips. */
+interface ReembedJson {
+  model: string | null;
+  state: 'idle' | 'running' | 'done';
+  total: number;
+  done: number;
+  failed: number;
+}
+
+/** One line on the people page while (and after) the unit re-embeds stored face chips for a new face model; hidden when there was nothing to do. */
+function reembedLine(): HTMLElement {
+  const line = h('p.small.muted', { id: 'reembed-progress', hidden: true, 'aria-live': 'polite' });
+  void get<{ services?: { reembed?: ReembedJson } }>('/health')
+    .then((r) => {
+      const e = r.services?.reembed;
+      if (!e || e.total === 0) return;
+      const failed = e.failed ? ` · ${fmtCount(e.failed)} could not be (re-enrollment needed)` : '';
+      line.textContent =
+        e.state === 'running'
+          ? `Moving enrolled faces to the face model ${e.model}: ${fmtCount(e.done + e.failed)} of ${fmtCount(e.total)} people${failed}`
+          : `Enrolled faces moved to the face model ${e.model}: ${fmtCount(e.done)} of ${fmtCount(e.total)} people${failed}`;
+      line.hidden = false;
+    })
+    .catch(() => {});
+  return line;
+}
+
 /**
  * The people list, a page at a time (100, name order) with previous/next, "201–300 of 2,143",
  * a status filter, sort and search. Paging uses the API's cursors, so renames or deletions while
@@ -243,6 +270,7 @@ export function peopleView(session: Session): HTMLElement {
       h('div.row', null, h('h1.grow', null, 'People'), range),
       h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person')),
       h('div.filters', null, h('label', null, 'Status', status), h('label', null, 'Sort', sort)),
+      reembedLine(),
       err,
     ),
     listCard,
