@@ -28,16 +28,9 @@ export class ChipsTable {
     return this.db.prepare('SELECT id, alignment, png, quality FROM face_chips WHERE person_id = ? ORDER BY id').all(personId) as FaceChip[];
   }
 
-  /** People with chips and no template of this model, in enrollment order. */
-  peopleWithoutModel(modelId: string): string[] {
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT c.person_id AS id FROM face_chips c
-         WHERE NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.person_id = c.person_id AND t.model_id = ?)
-         ORDER BY c.person_id`,
-      )
-      .all(modelId) as Array<{ id: string }>;
-    return rows.map((r) => r.id);
+  /** Every person with chips, in id order. */
+  people(): string[] {
+    return (this.db.prepare('SELECT DISTINCT person_id AS id FROM face_chips ORDER BY person_id').all() as Array<{ id: string }>).map((r) => r.id);
   }
 
   count(): number {

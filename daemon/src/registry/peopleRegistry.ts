@@ -288,7 +288,10 @@ export class PeopleRegistry extends BaseService {
    * re-embedder can bring back (registry/reembedder.ts). Empty when no embedder is active.
    */
   awaitingReembedding(): string[] {
-    return this.model ? this.chips.peopleWithoutModel(this.model.id) : [];
+    if (!this.model) return [];
+    const withChips = this.chips.people();
+    const current = this.templates.countsFor(withChips, this.model.id);
+    return withChips.filter((id) => !current.get(id));
   }
 
   /** A person's aligned enrollment chips (PNG) with their quality; they never leave the unit. */
