@@ -76,12 +76,15 @@ function personRow(p: Person): HTMLElement {
       { href: `#/people/${encodeURIComponent(p.id)}` },
       avatar(p),
       h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
-      h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+      h('span.small.muted', null, `${photoCount(p)} photo${photoCount(p) === 1 ? '' : 's'}`),
       reenrollBadge(p),
       p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
     ),
   );
 }
+
+/** Photos enrolled: the templates of the running face model (a re-embedded person has one of each model per photo), else all of them. */
+const photoCount = (p: Person): number => (p.currentTemplates ? p.currentTemplates : p.templates);
 
 /** "Re-enrollment needed": enrolled with another face model only, so the door does not recognise them. */
 function reenrollBadge(p: Person): HTMLElement | '' {
@@ -512,7 +515,7 @@ export function personView(id: string, session: Session): HTMLElement {
                 onclick: async () => {
                   if (
                     !(await confirmDialog(
-                      `Delete ${p.name}? Their face templates and thumbnails are erased for good. Past events keep the name.`,
+                      `Delete ${p.name}? Their face templates, face chips and thumbnails are erased for good. Past events keep the name.`,
                       'Delete and erase',
                     ))
                   )
