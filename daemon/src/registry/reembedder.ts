@@ -97,6 +97,11 @@ export class Reembedder extends BaseService {
     for (const id of people) {
       if (this.stopping || this.registry.activeModel()?.id !== model.id) return;
       await new Promise<void>((r) => setImmediate(r));
+      const row = this.registry.row(id);
+      if (!row || !row.needsReenrollment) {
+        this.progress.total--; // removed, or enrolled again, since the run started
+        continue;
+      }
       const chips = this.registry.chipsOf(id);
       try {
         if (chips.length === 0) throw new Error('no chips left');

@@ -143,4 +143,48 @@ describe.runIf(haveData)('re-embedding enrollment chips after an embedder switch
       `re-embedded 2 people (4 chips) in ${ms} ms; Amy photo 4 scored ${m.score.toFixed(3)} (threshold ${threshold.toFixed(3)}); amy1 direct vs chip-made ${best!.score.toFixed(3)}`,
     );
   }, 120_000);
+
+  it('a chip that does not embed counts as failed and leaves that person "re-enrollment needed"; a person removed meanwhile is not counted', async () => {
+    const t = tempDir('blink-reembed-fail-');
+    cleanups.push(t.cleanup);
+    const store = Store.open(join(t.dir, 'blink.db'));
+    cleanups.push(() => store.close());
+    const bus = new EventBus();
+    const b = worker('mobilefacenet512');
+    const registry = new PeopleRegistry(store, store.audit, bus, createLogger('silent'), () => ({ id: 'mobilefacenet512-int8', dim: 512 }));
+    // chips are model-independent: the ones B's worker cut serve for a person whose templates are another model's
+    const good = await b.analyzePhotos(photos('biden/biden.jpg'));
+    const old = (seed: number) => Float32Array.from({ length: 128 }, (_, i) => (i === seed ? 1 : 0));
+    const enrollOld = (name: string, chip: Uint8Array) =>
+      registry.enroll({
+        person: { name },
+        faces: [{ embedding: old(name.length), quality: 0.8, chip }],
+        modelId: 'faceapi-resnet-int8',
+        source: 'cli',
+        duplicateThreshold: 1.01,
+        actor: 'test',
+      }).person;
+    const biden = enrollOld('Biden', good.faces[0]!.chip);
+    const broken = enrollOld('Broken Chip', Buffer.from('not a png at all'));
+    const gone = enrollOld('Gone Soon', good.faces[0]!.chip);
+    await registry.start();
+    cleanups.push(() => registry.stop());
+    // the second person is removed while the first is being embedded
+    const reembedder = new Reembedder(
+      registry,
+      async (chips) => {
+        if (registry.get(gone.id)) registry.remove(gone.id, 'test');
+        return b.embedChips(chips);
+      },
+      bus,
+      createLogger('silent'),
+      () => 0.99,
+    );
+    await reembedder.start();
+    cleanups.push(() => reembedder.stop());
+    expect(await reembedder.idle()).toEqual({ model: 'mobilefacenet512-int8', state: 'done', total: 2, done: 1, failed: 1 });
+    expect(registry.row(biden.id)).toMatchObject({ currentTemplates: 1, needsReenrollment: false });
+    expect(registry.row(broken.id)).toMatchObject({ currentTemplates: 0, needsReenrollment: true });
+    expect(registry.get(gone.id)).toBeUndefined();
+  }, 120_000);
 });
