@@ -24,8 +24,9 @@ export interface ReembedProgress {
  * of a person who has enrollment chips (registry/chipsTable.ts), their chips are embedded again by
  * the new model and the templates added through the registry, one person at a time, yielding to
  * the event loop between people (the embedding itself runs in the enrollment worker). Runs when
- * the unit starts and again when the registry's active model changes (a reload). People without
- * chips stay "re-enrollment needed". The progress is this service's /health entry.
+ * the unit starts and again after a reload of the registry (people changed by another process, or
+ * the active model changed). People without chips stay "re-enrollment needed". The progress is
+ * this service's /health entry.
  */
 export class Reembedder extends BaseService {
   private progress: ReembedProgress = { model: null, state: 'idle', total: 0, done: 0, failed: 0 };
@@ -50,7 +51,8 @@ export class Reembedder extends BaseService {
   protected onStart(): void {
     this.stopping = false;
     this.listen('people.changed', (e) => {
-      if (e.action === 'reload' && this.registry.activeModel()?.id !== this.progress.model) this.kick();
+      // another process changed people (e.g. `blinkd enroll` run with another embedder), or the model changed
+      if (e.action === 'reload') this.kick();
     });
     this.kick();
   }
@@ -91,6 +93,8 @@ export class Reembedder extends BaseService {
     const failed = this.failedFor.get(model.id) ?? new Set<string>();
     this.failedFor.set(model.id, failed);
     const people = this.registry.awaitingReembedding().filter((id) => !failed.has(id));
+    // nothing new for the same model: the last run's numbers stay on /health
+    if (!people.length && this.progress.model === model.id && this.progress.state === 'done') return;
     this.progress = { model: model.id, state: people.length ? 'running' : 'done', total: people.length, done: 0, failed: 0 };
     if (!people.length) return;
     this.log.info({ model: model.id, people: people.length }, 're-embedding enrollment chips for the new embedder');

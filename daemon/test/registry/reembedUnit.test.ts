@@ -61,6 +61,13 @@ describe.runIf(haveData)('a unit switched to another embedder (blinkd run, real 
     const h = await d.waitForHealth((b) => (b.services.reembed as { state?: string } | undefined)?.state === 'done', 90_000, 're-embedding done');
     expect(h.services.reembed).toMatchObject({ status: 'running', model: 'mobilefacenet512-int8', state: 'done', total: 1, done: 1, failed: 0 });
     expect(h.services.registry).toMatchObject({ model: 'mobilefacenet512-int8', searchable: 1, needsReenrollment: 0 });
+
+    // `blinkd enroll` run with the old embedder while the unit runs: the registry reloads, the re-embedder picks her up too.
+    const late = blinkd(dir, ['enroll', '--name', 'Biden', join(FACES, 'biden', 'biden.jpg')], { BLINK_VISION__RECOGNITION_MODEL: 'faceapi-resnet' });
+    expect(late.status, late.stderr).toBe(0);
+    const h2 = await d.waitForHealth((b) => (b.services.registry as { searchable?: number }).searchable === 2, 60_000, 'Biden re-embedded');
+    expect(h2.services.reembed).toMatchObject({ state: 'done', total: 1, done: 1, failed: 0 });
+    expect(h2.services.registry).toMatchObject({ needsReenrollment: 0 });
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
 
