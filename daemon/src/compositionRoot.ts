@@ -24,6 +24,8 @@ import { MqttService } from './mqtt/mqttService.js';
 import { MqttStatePublisher } from './mqtt/statePublisher.js';
 import { Topics } from './mqtt/topics.js';
 import { PeopleRegistry } from './registry/peopleRegistry.js';
+import { Reembedder } from './registry/reembedder.js';
+import { EnrollClient } from './admin/enrollClient.js';
 import type { Service } from './service.js';
 import { RetentionService } from './store/retention.js';
 import { SyncService } from './sync/syncService.js';
@@ -191,6 +193,21 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   });
   const mqtt = new MqttService(config.mqtt, bus, connection, publisher, intake, mqttLog);
 
+  // The enrollment worker (started on demand): the admin's photo analysis and the re-embedder's chips.
+  const enrollPipeline = () => pipelineOptions(config.vision, { passive: false, interOpThreads: 1 });
+  const enrollClient = new EnrollClient(enrollPipeline);
+  // People enrolled under another embedder get templates of the running one from their stored chips.
+  const reembedder = vision
+    ? new Reembedder(
+        registry,
+        (chips) => enrollClient.embedChips(chips),
+        bus,
+        child('reembed'),
+        () => operatingPoint.thresholds().threshold,
+        () => enrollClient.stop(),
+      )
+    : null;
+
   // The admin on the HTTP server (which also serves the public /health).
   const http = new HttpServer(config.admin, bus, log, health);
   let admin: AdminApi | null = null;
@@ -202,7 +219,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
       Date.now,
       () => camera?.peek() ?? null,
     );
-    const faces = new VisionFaceServices(() => pipelineOptions(config.vision, { passive: false, interOpThreads: 1 }), live);
+    const faces = new VisionFaceServices(enrollPipeline, live, enrollClient);
     admin = new AdminApi({ config, settings, store, registry, door, commands, alarms, bus, log, health, operatingPoint }, http, faces, {
       ...(o.adminNow ? { now: o.adminNow } : {}),
       ...(o.adminUiDir ? { uiDir: o.adminUiDir } : {}),
@@ -246,6 +263,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
     ...(camera ? [camera] : []),
     ...(vision ? [vision] : []),
     registry,
+    ...(reembedder ? [reembedder] : []),
     ...(access ? [access] : []),
     mqtt,
     ...(sync ? [sync] : []),

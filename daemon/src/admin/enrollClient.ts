@@ -44,6 +44,14 @@ export class EnrollClient {
     });
   }
 
+  /** Stored aligned chips (PNG, vision/chip.ts) embedded by the worker's embedder: the re-embedder's off-thread half. */
+  embedChips(chips: Uint8Array[]): Promise<{ modelId: string; embeddings: Float32Array[] }> {
+    return this.call((id) => ({ type: 'embed_chips', id, chips })).then((m) => {
+      if (m.type !== 'chips_embedded') throw new Error('unexpected reply from the enrollment worker');
+      return { modelId: m.modelId, embeddings: m.embeddings };
+    });
+  }
+
   /** Faces and their quality in one image (no embedding): the camera-enrollment feedback. */
   assess(data: Buffer): Promise<Extract<FromEnrollWorker, { type: 'assessed' }>> {
     return this.call((id) => ({ type: 'assess', id, data })).then((m) => {

@@ -54,6 +54,10 @@ async function handle(m: ToEnrollWorker): Promise<void> {
     } else if (m.type === 'embed') {
       const a = await enroller.analyze(buffer(m.data));
       post({ type: 'embedded', id: m.id, embedding: a.embedding, modelId: enroller.modelId, precision: enroller.precision });
+    } else if (m.type === 'embed_chips') {
+      // Stored enrollment chips of a person, for the re-embedder (registry/reembedder.ts).
+      const embeddings = await enroller.embedChips(m.chips);
+      post({ type: 'chips_embedded', id: m.id, embeddings, modelId: enroller.modelId });
     } else if (m.type === 'assess') {
       // One camera frame for the enrollment page's feedback: faces and quality, no embedding.
       const img = await decodeImage(buffer(m.data));

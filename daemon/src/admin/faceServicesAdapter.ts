@@ -17,8 +17,9 @@ export class VisionFaceServices implements FaceServices {
   constructor(
     pipeline: () => PipelineOptions,
     private readonly live: LiveTap,
+    client?: EnrollClient,
   ) {
-    this.client = new EnrollClient(pipeline);
+    this.client = client ?? new EnrollClient(pipeline);
   }
 
   unavailableReason(): string | null {

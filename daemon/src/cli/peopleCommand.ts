@@ -55,7 +55,9 @@ export async function peopleCommand(argv: string[]): Promise<number> {
     // The registry's one removal: thumbnails, templates and the person, audited as person.deleted;
     // a running unit's gallery forgets them within seconds (registry revision).
     const erased = registry.remove(person.id, 'cli')!;
-    process.stdout.write(`removed ${person.name} (${person.id}), ${erased.templatesErased} template(s) and ${erased.thumbnailsErased} thumbnail(s)\n`);
+    process.stdout.write(
+      `removed ${person.name} (${person.id}), ${erased.templatesErased} template(s), ${erased.chipsErased} face chip(s) and ${erased.thumbnailsErased} thumbnail(s)\n`,
+    );
     return 0;
   } finally {
     store.close();

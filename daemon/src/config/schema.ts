@@ -85,7 +85,7 @@ export const visionSchema = z
       defaultText: 'the shipped `models/`',
     }),
     recognitionModel: key(z.string().min(1).default('mobilefacenet512'), {
-      doc: 'The embedder family (`mobilefacenet512`, `mobilefacenet192`, `faceapi-resnet`); with `vision.precision` it selects the manifest entry (`mobilefacenet512-int8` / `-fp32`), or name a manifest id of your own model. People enrolled with another embedder are shown as "re-enrollment needed" and are not matched until they have a template of this one (docs/RECOGNITION.md).',
+      doc: 'The embedder family (`mobilefacenet512`, `mobilefacenet192`, `faceapi-resnet`); with `vision.precision` it selects the manifest entry (`mobilefacenet512-int8` / `-fp32`), or name a manifest id of your own model. People enrolled with another embedder get templates of this one in the background from their stored face chips; until then, and for people without chips, they are shown as "re-enrollment needed" and are not matched (docs/RECOGNITION.md).',
     }),
     precision: key(z.enum(['int8', 'fp32']).default('int8'), { doc: '`int8` (default, 2.5× faster) or `fp32`.' }),
     detector: key(z.string().min(1).default('auto'), {

@@ -36,7 +36,7 @@ export async function enrollFromPhotos(analyze: AnalyzePhotos, registry: PeopleR
   }
   const outcome = registry.enroll({
     person: req.person,
-    faces: faces.map((f) => ({ embedding: f.embedding, quality: f.quality.overall, box: f.box, name: f.name })),
+    faces: faces.map((f) => ({ embedding: f.embedding, quality: f.quality.overall, box: f.box, name: f.name, chip: f.chip })),
     modelId,
     source: req.source,
     duplicateThreshold: req.duplicateThreshold,

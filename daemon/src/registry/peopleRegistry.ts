@@ -11,6 +11,7 @@ import { PeopleTable, type NewPerson, type PeopleFilter, type Person, type Perso
 import { RevisionTable } from './revisionTable.js';
 import { TemplatesTable } from './templatesTable.js';
 import { ThumbnailsTable } from './thumbnailsTable.js';
+import { ChipsTable } from './chipsTable.js';
 import { TombstonesTable } from './tombstonesTable.js';
 import type { PersonSyncStamp, SyncedPersonRow } from './peopleTable.js';
 import { weeklyWindowSchema } from '../config/schema.js';
@@ -31,7 +32,7 @@ export function personNameProblem(name: string): string | null {
 export type { Person, PersonPatch, PersonStatus, PersonKey, PeopleFilter } from './peopleTable.js';
 
 /** Where a template came from. */
-export type TemplateSource = 'upload' | 'camera' | 'cli' | 'sync';
+export type TemplateSource = 'upload' | 'camera' | 'cli' | 'sync' | 'reembed';
 
 /** One face analysed for enrollment: its embedding (L2-normalised) and quality. */
 export interface EnrollmentFace {
@@ -41,6 +42,8 @@ export interface EnrollmentFace {
   box?: Box | null;
   /** The image's name, for messages (`photo 2.jpg: already enrolled as …`). */
   name?: string;
+  /** The face's model-independent aligned chip (PNG, registry/chipsTable.ts), kept for re-embedding under another model. */
+  chip?: Uint8Array | null;
 }
 
 export interface EnrollInput {
@@ -147,6 +150,7 @@ export class PeopleRegistry extends BaseService {
   private readonly people: PeopleTable;
   private readonly templates: TemplatesTable;
   private readonly thumbnails: ThumbnailsTable;
+  private readonly chips: ChipsTable;
   private readonly revisions: RevisionTable;
   private readonly tombstones: TombstonesTable;
   private gallery: Gallery | null = null;
@@ -169,6 +173,7 @@ export class PeopleRegistry extends BaseService {
     this.people = new PeopleTable(store.db, unitId);
     this.templates = new TemplatesTable(store.db);
     this.thumbnails = new ThumbnailsTable(store.db);
+    this.chips = new ChipsTable(store.db);
     this.revisions = new RevisionTable(store.db);
     this.tombstones = new TombstonesTable(store.db);
   }
@@ -278,6 +283,22 @@ export class PeopleRegistry extends BaseService {
     return this.people.count() - this.templates.peopleWithModel(this.model.id);
   }
 
+  /**
+   * People the active embedder has no template of but who have enrollment chips: the ones the
+   * re-embedder can bring back (registry/reembedder.ts). Empty when no embedder is active.
+   */
+  awaitingReembedding(): string[] {
+    if (!this.model) return [];
+    const withChips = this.chips.people();
+    const current = this.templates.countsFor(withChips, this.model.id);
+    return withChips.filter((id) => !current.get(id));
+  }
+
+  /** A person's aligned enrollment chips (PNG) with their quality; they never leave the unit. */
+  chipsOf(personId: string): Array<{ png: Buffer; quality: number; alignment: string }> {
+    return this.chips.forPerson(personId).map((c) => ({ png: c.png, quality: c.quality, alignment: c.alignment }));
+  }
+
   templateCount(personId?: string): number {
     return personId ? this.templates.countForPerson(personId) : this.templates.count();
   }
@@ -345,6 +366,7 @@ export class PeopleRegistry extends BaseService {
       for (const f of req.faces) this.templates.add(p.id, req.modelId, f.embedding, f.quality, req.source);
       if (existing) this.people.touch(p.id);
       if (req.thumbnail) this.thumbnails.add(p.id, req.thumbnail, now);
+      for (const f of req.faces) if (f.chip) this.chips.add(p.id, Buffer.from(f.chip.buffer, f.chip.byteOffset, f.chip.byteLength), f.quality, now);
       this.store.syncOutbox.personChanged(p.id);
       this.audit.record(req.actor, existing ? 'person.templates_added' : 'person.enrolled', `person:${p.id}`, {
         name: p.name,
@@ -391,12 +413,13 @@ export class PeopleRegistry extends BaseService {
    * transaction, audited as `person.deleted`, and the gallery forgets them before this returns.
    * Null when there is no such person.
    */
-  remove(id: string, actor: string): { person: Person; templatesErased: number; thumbnailsErased: number } | null {
+  remove(id: string, actor: string): { person: Person; templatesErased: number; thumbnailsErased: number; chipsErased: number } | null {
     const person = this.people.get(id);
     if (!person) return null;
     const erased = this.store.transaction(() => {
       const stamp = this.people.stamp(id)!;
       const thumbnailsErased = this.thumbnails.removeForPerson(id);
+      const chipsErased = this.chips.removeForPerson(id);
       const templatesErased = this.templates.removeForPerson(id);
       this.people.remove(id);
       // The deletion is the person's next version: it wins over every older one, on every unit.
@@ -408,9 +431,9 @@ export class PeopleRegistry extends BaseService {
       // "person:<id>" without the name.
       const decisionsKept = this.store.events.forgetPersonName(id);
       this.audit.forgetName(`person:${id}`);
-      this.audit.record(actor, 'person.deleted', `person:${id}`, { templatesErased, thumbnailsErased, decisionsKept });
+      this.audit.record(actor, 'person.deleted', `person:${id}`, { templatesErased, thumbnailsErased, chipsErased, decisionsKept });
       this.revision = this.revisions.bump();
-      return { templatesErased, thumbnailsErased };
+      return { templatesErased, thumbnailsErased, chipsErased };
     });
     this.gallery?.replacePerson(id, []);
     if (!this.store.flushErased()) this.log.warn({ personId: id }, 'erased biometrics stay in the WAL until the next checkpoint (a reader held it)');
@@ -495,6 +518,7 @@ export class PeopleRegistry extends BaseService {
         if (p.deleted) {
           if (existed) {
             this.thumbnails.removeForPerson(p.id);
+            this.chips.removeForPerson(p.id);
             this.templates.removeForPerson(p.id);
             this.people.remove(p.id);
             erased = true;
@@ -550,6 +574,7 @@ export class PeopleRegistry extends BaseService {
         touched.add(id);
         if (this.people.get(id)) {
           this.thumbnails.removeForPerson(id);
+          this.chips.removeForPerson(id);
           this.templates.removeForPerson(id);
           this.people.remove(id);
           erased = true;

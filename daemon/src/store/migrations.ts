@@ -239,4 +239,23 @@ CREATE INDEX attendance_person_day ON attendance(person_id, day);
 CREATE INDEX attendance_checkin_day ON attendance(day, ts) WHERE kind = 'CHECK_IN';
 `,
   },
+  {
+    version: 7,
+    name: 'face chips',
+    sql: `
+-- The aligned face chip of each enrollment photo (registry/chipsTable.ts): a PNG of the face warped
+-- to the ArcFace 112×112 five-point template, which no embedder owns, so a new embedder can be fed
+-- the same faces without the photos (registry/reembedder.ts). They never leave the unit (not synced)
+-- and go with the person.
+CREATE TABLE face_chips (
+  id          INTEGER PRIMARY KEY,
+  person_id   TEXT NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  alignment   TEXT NOT NULL,                      -- arcface112: RGB, 112×112, ArcFace template
+  png         BLOB NOT NULL,
+  quality     REAL NOT NULL,
+  created_at  TEXT NOT NULL
+);
+CREATE INDEX face_chips_person ON face_chips(person_id);
+`,
+  },
 ];

@@ -1,3 +1,4 @@
+import { decodeChip, encodeChip } from './chip.js';
 import { decodeImage, NotAnImageError } from './decode.js';
 import { EnrollError } from './enrollError.js';
 import type { FacePipeline } from './pipeline.js';
@@ -25,6 +26,8 @@ export interface AnalyzedImage {
   box: Box;
   /** ...which had this size (scale the box by the original's size over this one). */
   analysedSize: { width: number; height: number };
+  /** The model-independent aligned chip (PNG, vision/chip.ts), kept on the unit for re-embedding. */
+  chip: Uint8Array;
 }
 
 /**
@@ -73,7 +76,18 @@ export class Enroller {
     }
     const { chip } = this.pipeline.alignChip(img, main.landmarks5);
     const embedding = await this.pipeline.embedChip(chip);
-    return { name, embedding, quality: main.quality, box: main.box, analysedSize: { width: img.width, height: img.height } };
+    const stored = await encodeChip(img, main.landmarks5);
+    return { name, embedding, quality: main.quality, box: main.box, analysedSize: { width: img.width, height: img.height }, chip: stored };
+  }
+
+  /** Stored chips (vision/chip.ts) → their embeddings by this embedder, aligned its own way from the chip's five points. */
+  async embedChips(pngs: readonly Uint8Array[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const png of pngs) {
+      const { img, five } = await decodeChip(png);
+      out.push(await this.pipeline.embedChip(this.pipeline.alignChip(img, five).chip));
+    }
+    return out;
   }
 
   /** Every image of an enrollment, in order; the first one that fails stops it. */

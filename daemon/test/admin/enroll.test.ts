@@ -27,7 +27,7 @@ function enrollForm(name: string, ...paths: string[]): FormData {
 
 /** Everything enrollment could write. */
 function rows(h: Harness): Record<string, number> {
-  return { people: count(h, 'people'), templates: count(h, 'face_templates'), thumbnails: count(h, 'face_thumbnails') };
+  return { people: count(h, 'people'), templates: count(h, 'face_templates'), thumbnails: count(h, 'face_thumbnails'), chips: count(h, 'face_chips') };
 }
 
 describe.runIf(haveData)('enrollment through the admin API (real vision models)', () => {
@@ -65,7 +65,7 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     const person = r.json.person as { id: string; name: string; templates: number; hasThumbnail: boolean };
     expect(person.name).toBe('Amy Farrah');
     expect(r.json.templates).toBe(3);
-    expect(rows(h)).toEqual({ people: 1, templates: 3, thumbnails: 1 });
+    expect(rows(h)).toEqual({ people: 1, templates: 3, thumbnails: 1, chips: 3 });
     const list = await c.req('GET', '/api/v1/people?q=farrah');
     expect((list.json.items as Array<{ id: string; templates: number }>).map((p) => [p.id, p.templates])).toEqual([[person.id, 3]]);
     const thumb = await fetch(`${h.url}/api/v1/people/${person.id}/thumbnail`, { headers: { cookie: c.cookie } });
@@ -221,16 +221,16 @@ describe.runIf(haveData)('enrollment through the admin API (real vision models)'
     // Put one back through "add photos" so the erase-on-delete check below has something to erase.
     const more = await c.req('POST', `/api/v1/people/${people[0]!.id}/photos`, photos('amy/amy4.png'));
     expect(more.status, more.text).toBe(200);
-    expect(rows(h)).toEqual({ people: 1, templates: 4, thumbnails: 1 });
+    expect(rows(h)).toEqual({ people: 1, templates: 4, thumbnails: 1, chips: 4 });
   });
 
-  it('deleting a person erases their templates and thumbnails', async () => {
+  it('deleting a person erases their templates, face chips and thumbnails', async () => {
     const { items: people } = (await c.req('GET', '/api/v1/people')).json as { items: Array<{ id: string }> };
     const id = people[0]!.id;
     const r = await c.req('DELETE', `/api/v1/people/${id}`);
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ ok: true, templatesErased: 4, thumbnailsErased: 1 });
-    expect(rows(h)).toEqual({ people: 0, templates: 0, thumbnails: 0 });
+    expect(r.json).toMatchObject({ ok: true, templatesErased: 4, thumbnailsErased: 1, chipsErased: 4 });
+    expect(rows(h)).toEqual({ people: 0, templates: 0, thumbnails: 0, chips: 0 });
     expect((await c.req('GET', `/api/v1/people/${id}`)).status).toBe(404);
   });
 });

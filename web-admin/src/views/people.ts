@@ -76,12 +76,15 @@ function personRow(p: Person): HTMLElement {
       { href: `#/people/${encodeURIComponent(p.id)}` },
       avatar(p),
       h('span.grow', null, h('strong', null, p.name), p.externalId ? h('span.muted.small', null, ` · ${p.externalId}`) : ''),
-      h('span.small.muted', null, `${p.templates} photo${p.templates === 1 ? '' : 's'}`),
+      h('span.small.muted', null, `${photoCount(p)} photo${photoCount(p) === 1 ? '' : 's'}`),
       reenrollBadge(p),
       p.status === 'ACTIVE' ? h('span.badge.ok', null, 'active') : h('span.badge.bad', null, 'deactivated'),
     ),
   );
 }
+
+/** Photos enrolled: the templates of the running face model (a re-embedded person has one of each model per photo), else all of them. */
+const photoCount = (p: Person): number => (p.currentTemplates ? p.currentTemplates : p.templates);
 
 /** "Re-enrollment needed": enrolled with another face model only, so the door does not recognise them. */
 function reenrollBadge(p: Person): HTMLElement | '' {
@@ -92,6 +95,33 @@ function reenrollBadge(p: Person): HTMLElement | '' {
         're-enrollment needed',
       )
     : '';
+}
+
+/** /health services.reembed (daemon/src/registry/reembedder.ts): people given templates of a new face model from their stored chips. */
+interface ReembedJson {
+  model: string | null;
+  state: 'idle' | 'running' | 'done';
+  total: number;
+  done: number;
+  failed: number;
+}
+
+/** One line on the people page while (and after) the unit re-embeds stored face chips for a new face model; hidden when there was nothing to do. */
+function reembedLine(): HTMLElement {
+  const line = h('p.small.muted', { id: 'reembed-progress', hidden: true, 'aria-live': 'polite' });
+  void get<{ services?: { reembed?: ReembedJson } }>('/health')
+    .then((r) => {
+      const e = r.services?.reembed;
+      if (!e || e.total === 0) return;
+      const failed = e.failed ? ` · ${fmtCount(e.failed)} could not be (re-enrollment needed)` : '';
+      line.textContent =
+        e.state === 'running'
+          ? `Moving enrolled faces to the face model ${e.model}: ${fmtCount(e.done + e.failed)} of ${fmtCount(e.total)} people${failed}`
+          : `Enrolled faces moved to the face model ${e.model}: ${fmtCount(e.done)} of ${fmtCount(e.total)} people${failed}`;
+      line.hidden = false;
+    })
+    .catch(() => {});
+  return line;
 }
 
 /**
@@ -243,6 +273,7 @@ export function peopleView(session: Session): HTMLElement {
       h('div.row', null, h('h1.grow', null, 'People'), range),
       h('div.row', null, search, session.me.user?.role === 'admin' && h('a.button', { href: '#/enroll', id: 'enroll-button' }, 'Enroll person')),
       h('div.filters', null, h('label', null, 'Status', status), h('label', null, 'Sort', sort)),
+      reembedLine(),
       err,
     ),
     listCard,
@@ -484,7 +515,7 @@ export function personView(id: string, session: Session): HTMLElement {
                 onclick: async () => {
                   if (
                     !(await confirmDialog(
-                      `Delete ${p.name}? Their face templates and thumbnails are erased for good. Past events keep the name.`,
+                      `Delete ${p.name}? Their face templates, face chips and thumbnails are erased for good. Past events keep the name.`,
                       'Delete and erase',
                     ))
                   )

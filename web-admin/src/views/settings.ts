@@ -257,6 +257,12 @@ export function healthView(): HTMLElement {
           ['Per stage (ms)', stages ?? '—'],
           ['Recognition model', r.engine ? `${r.engine.recognitionModel} (${r.engine.precision})` : undefined],
           [
+            'Re-embedding',
+            r.services?.reembed && r.services.reembed.total > 0
+              ? `${r.services.reembed.state} for ${r.services.reembed.model}: ${r.services.reembed.done} of ${r.services.reembed.total} people, ${r.services.reembed.failed} failed`
+              : undefined,
+          ],
+          [
             'Operating point',
             r.services?.access?.operatingPoint?.threshold !== undefined
               ? `${r.services.access.operatingPoint.level}: threshold ${Number(r.services.access.operatingPoint.threshold).toFixed(4)}, margin ${Number(r.services.access.operatingPoint.margin).toFixed(3)} for ${r.services.access.operatingPoint.people} people`

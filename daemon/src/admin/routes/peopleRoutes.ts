@@ -401,7 +401,15 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
         summary: 'Delete a person and erase all their face templates and thumbnails',
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
         response: {
-          200: { type: 'object', properties: { ok: { type: 'boolean' }, templatesErased: { type: 'integer' }, thumbnailsErased: { type: 'integer' } } },
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              templatesErased: { type: 'integer' },
+              thumbnailsErased: { type: 'integer' },
+              chipsErased: { type: 'integer' },
+            },
+          },
           404: errorSchema,
         },
       },
@@ -409,7 +417,7 @@ export function peopleRoutes(app: FastifyInstance, admin: AdminContext): void {
     async (req) => {
       const erased = registry.remove(req.params.id, actorOf(req));
       if (!erased) throw notFound('person');
-      return { ok: true, templatesErased: erased.templatesErased, thumbnailsErased: erased.thumbnailsErased };
+      return { ok: true, templatesErased: erased.templatesErased, thumbnailsErased: erased.thumbnailsErased, chipsErased: erased.chipsErased };
     },
   );
 }
