@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../../daemon/test/helpers/blinkd.js';
 
 /** Debian's Chromium, driven by playwright-core (never a downloaded browser). */
@@ -20,4 +21,30 @@ export function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** Builds the web admin (app.js, app.css, index.html) into `dir`, as the release build does. */
+export async function buildUi(dir: string): Promise<void> {
+  const src = join(REPO_ROOT, 'web-admin');
+  await build({
+    entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')],
+    outdir: dir,
+    bundle: true,
+    format: 'esm',
+    target: 'es2020',
+    entryNames: '[name]',
+    logLevel: 'warning',
+  });
+  writeFileSync(join(dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
+}
+
+/** Opens the admin at `url` in `page`, signs in through the login form and waits for the dashboard. */
+export async function signIn(page: Page, url: string, username: string, password: string): Promise<void> {
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(url + '/');
+  await page.waitForSelector('#login-form');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#door-state');
 }

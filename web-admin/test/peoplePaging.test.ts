@@ -1,12 +1,11 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeopleTable } from '../../daemon/src/registry/peopleTable.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
-import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
-import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
+import { tempDir } from '../../daemon/test/helpers/blinkd.js';
+import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
 
 /**
  * The People page at site scale in headless Chromium on a 390 px phone: 2,143 people, paged
@@ -31,17 +30,7 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const src = join(REPO_ROOT, 'web-admin');
-    await build({
-      entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')],
-      outdir: ui.dir,
-      bundle: true,
-      format: 'esm',
-      target: 'es2020',
-      entryNames: '[name]',
-      logLevel: 'warning',
-    });
-    writeFileSync(join(ui.dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
+    await buildUi(ui.dir);
 
     h = await startAdmin({}, { uiDir: ui.dir });
     const store = h.unit.store;
@@ -58,13 +47,7 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
     page = await context.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    await page.goto(h.url + '/');
-    await page.waitForSelector('#login-form');
-    await page.fill('input[name=username]', 'facilities');
-    await page.fill('input[name=password]', 'correct horse battery');
-    await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#door-state');
+    await signIn(page, h.url, 'facilities', 'correct horse battery');
   }, 120_000);
 
   afterAll(async () => {

@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { build } from 'esbuild';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnrollClient } from '../../daemon/src/admin/enrollClient.js';
@@ -11,8 +10,8 @@ import { Reembedder } from '../../daemon/src/registry/reembedder.js';
 import { testDataDir } from '../../daemon/src/system/paths.js';
 import { pipelineOptions } from '../../daemon/src/vision/pipelineOptions.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
-import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
-import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
+import { tempDir } from '../../daemon/test/helpers/blinkd.js';
+import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
 
 const FACES = join(testDataDir(), 'faces');
 const haveData = existsSync(join(FACES, 'amy', 'amy1.png'));
@@ -39,17 +38,7 @@ describe.runIf(haveChromium && haveData)('re-embedding progress in the admin (ph
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const src = join(REPO_ROOT, 'web-admin');
-    await build({
-      entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')],
-      outdir: ui.dir,
-      bundle: true,
-      format: 'esm',
-      target: 'es2020',
-      entryNames: '[name]',
-      logLevel: 'warning',
-    });
-    writeFileSync(join(ui.dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
+    await buildUi(ui.dir);
     h = await startAdmin({}, { uiDir: ui.dir });
     expect(await new Client(h.url).setup(h.setupToken(), 'facilities', 'correct horse battery')).toBe(200);
 
@@ -88,13 +77,7 @@ describe.runIf(haveChromium && haveData)('re-embedding progress in the admin (ph
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
     page = await context.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    await page.goto(h.url + '/');
-    await page.waitForSelector('#login-form');
-    await page.fill('input[name=username]', 'facilities');
-    await page.fill('input[name=password]', 'correct horse battery');
-    await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#door-state');
+    await signIn(page, h.url, 'facilities', 'correct horse battery');
   }, 120_000);
 
   afterAll(async () => {

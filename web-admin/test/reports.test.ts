@@ -1,14 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import ExcelJS from 'exceljs';
 import { DateTime } from 'luxon';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeopleTable } from '../../daemon/src/registry/peopleTable.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
-import { REPO_ROOT, tempDir } from '../../daemon/test/helpers/blinkd.js';
-import { launchBrowser, haveChromium, PHONE, SHOTS } from './browser.js';
+import { tempDir } from '../../daemon/test/helpers/blinkd.js';
+import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
 
 /**
  * The attendance dashboard and timesheets in headless Chromium, as a viewer and as an admin, on
@@ -44,13 +43,7 @@ describe.runIf(haveChromium)('attendance dashboard and timesheets in a browser',
 
   const login = async (context: BrowserContext, user: string): Promise<Page> => {
     const page = await context.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err.message));
-    await page.goto(h.url + '/');
-    await page.waitForSelector('#login-form');
-    await page.fill('input[name=username]', user);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#door-state');
+    await signIn(page, h.url, user, PASSWORD);
     return page;
   };
   /** A chart's number table as rows of cell texts (the row header first). */
@@ -59,17 +52,7 @@ describe.runIf(haveChromium)('attendance dashboard and timesheets in a browser',
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const src = join(REPO_ROOT, 'web-admin');
-    await build({
-      entryPoints: [join(src, 'src', 'app.ts'), join(src, 'src', 'app.css')],
-      outdir: ui.dir,
-      bundle: true,
-      format: 'esm',
-      target: 'es2020',
-      entryNames: '[name]',
-      logLevel: 'warning',
-    });
-    writeFileSync(join(ui.dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
+    await buildUi(ui.dir);
     h = await startAdmin({ unit: { timezone: TZ } }, { uiDir: ui.dir });
     const people = new PeopleTable(h.unit.store.db);
     const store = h.unit.store;
