@@ -71,66 +71,50 @@ export interface EventQuery {
   beforeSeq?: number;
 }
 
+const INSERT_EVENT = `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The INSERT_EVENT parameters of a new decision, defaults applied. */
+function eventRow(e: NewAccessEvent): Array<string | number | null> {
+  return [
+    e.id ?? randomUUID(),
+    e.ts ?? isoNow(),
+    e.result,
+    e.reason,
+    e.personId ?? null,
+    e.personName ?? null,
+    e.score ?? null,
+    e.margin ?? null,
+    e.liveness ? JSON.stringify(e.liveness) : null,
+    e.trackId ?? null,
+    e.source ?? 'camera',
+    e.door ?? 'main',
+    e.details ? JSON.stringify(e.details) : null,
+  ];
+}
+
 export class EventsRepo {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Inserts one decision. The call returns only after SQLite has committed (and, with
-   * synchronous=FULL, fsynced) the row, so an event reported as written survives a crash.
-   */
   /** Removes a deleted person's name from their decisions; returns how many decisions they had. */
   forgetPersonName(personId: string): number {
     this.db.prepare('UPDATE access_events SET person_name = NULL WHERE person_id = ? AND person_name IS NOT NULL').run(personId);
     return (this.db.prepare('SELECT COUNT(*) AS n FROM access_events WHERE person_id = ?').get(personId) as { n: number }).n;
   }
 
+  /**
+   * Inserts one decision. The call returns only after SQLite has committed (and, with
+   * synchronous=FULL, fsynced) the row, so an event reported as written survives a crash.
+   */
   insert(e: NewAccessEvent): AccessEvent {
-    const id = e.id ?? randomUUID();
-    const info = this.db
-      .prepare(
-        `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        e.ts ?? isoNow(),
-        e.result,
-        e.reason,
-        e.personId ?? null,
-        e.personName ?? null,
-        e.score ?? null,
-        e.margin ?? null,
-        e.liveness ? JSON.stringify(e.liveness) : null,
-        e.trackId ?? null,
-        e.source ?? 'camera',
-        e.door ?? 'main',
-        e.details ? JSON.stringify(e.details) : null,
-      );
+    const info = this.db.prepare(INSERT_EVENT).run(...eventRow(e));
     return this.bySeq(Number(info.lastInsertRowid)) as AccessEvent;
   }
 
   /** Inserts many decisions with one prepared statement, without reading them back (bulk loads: benches, imports). Call inside a transaction. */
   insertMany(events: readonly NewAccessEvent[]): void {
-    const stmt = this.db.prepare(
-      `INSERT INTO access_events (id, ts, result, reason, person_id, person_name, score, margin, liveness_json, track_id, source, door, details_json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const e of events)
-      stmt.run(
-        e.id ?? randomUUID(),
-        e.ts ?? isoNow(),
-        e.result,
-        e.reason,
-        e.personId ?? null,
-        e.personName ?? null,
-        e.score ?? null,
-        e.margin ?? null,
-        e.liveness ? JSON.stringify(e.liveness) : null,
-        e.trackId ?? null,
-        e.source ?? 'camera',
-        e.door ?? 'main',
-        e.details ? JSON.stringify(e.details) : null,
-      );
+    const stmt = this.db.prepare(INSERT_EVENT);
+    for (const e of events) stmt.run(...eventRow(e));
   }
 
   bySeq(seq: number): AccessEvent | undefined {
