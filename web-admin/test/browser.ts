@@ -38,6 +38,12 @@ export async function buildUi(dir: string): Promise<void> {
   writeFileSync(join(dir, 'index.html'), readFileSync(join(src, 'index.html'), 'utf8').replaceAll('__VERSION__', 'test'));
 }
 
+/** A page in a phone-sized context (390 × 844, touch, en-US), as facilities staff mostly use it. */
+export async function phonePage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
+  return context.newPage();
+}
+
 /** Opens the admin at `url` in `page`, signs in through the login form and waits for the dashboard. */
 export async function signIn(page: Page, url: string, username: string, password: string): Promise<void> {
   page.on('pageerror', (err) => console.error('page error:', err.message));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeopleTable } from '../../daemon/src/registry/peopleTable.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
 import { tempDir } from '../../daemon/test/helpers/blinkd.js';
-import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
+import { buildUi, launchBrowser, haveChromium, PHONE, phonePage, SHOTS, signIn } from './browser.js';
 
 /**
  * The People page at site scale in headless Chromium on a 390 px phone: 2,143 people, paged
@@ -45,8 +45,7 @@ describe.runIf(haveChromium)('people list paging in a browser (phone)', () => {
     expect(await new Client(h.url).setup(h.setupToken(), 'facilities', 'correct horse battery')).toBe(200);
 
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
-    page = await context.newPage();
+    page = await phonePage(browser);
     await signIn(page, h.url, 'facilities', 'correct horse battery');
   }, 120_000);
 

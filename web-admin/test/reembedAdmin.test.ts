@@ -11,7 +11,7 @@ import { testDataDir } from '../../daemon/src/system/paths.js';
 import { pipelineOptions } from '../../daemon/src/vision/pipelineOptions.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
 import { tempDir } from '../../daemon/test/helpers/blinkd.js';
-import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
+import { buildUi, launchBrowser, haveChromium, phonePage, SHOTS, signIn } from './browser.js';
 
 const FACES = join(testDataDir(), 'faces');
 const haveData = existsSync(join(FACES, 'amy', 'amy1.png'));
@@ -75,8 +75,7 @@ describe.runIf(haveChromium && haveData)('re-embedding progress in the admin (ph
     h.unit.services.push(reembedder); // reported on /health like every service
 
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
-    page = await context.newPage();
+    page = await phonePage(browser);
     await signIn(page, h.url, 'facilities', 'correct horse battery');
   }, 120_000);
 

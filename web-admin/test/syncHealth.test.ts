@@ -8,7 +8,7 @@ import { UnitSyncStore } from '../../daemon/src/sync/unitSyncStore.js';
 import { Client, startAdmin, type Harness } from '../../daemon/test/admin/adminHarness.js';
 import { tempDir } from '../../daemon/test/helpers/blinkd.js';
 import { freePort } from '../../daemon/test/mqtt/broker.js';
-import { buildUi, launchBrowser, haveChromium, PHONE, SHOTS, signIn } from './browser.js';
+import { buildUi, launchBrowser, haveChromium, phonePage, SHOTS, signIn } from './browser.js';
 
 /**
  * The admin's Health page shows the unit's sync state in words (the Sync card, from /health
@@ -41,8 +41,7 @@ describe.runIf(haveChromium)('sync state on the Health page (phone)', () => {
     await h.unit.sync!.syncNow();
 
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true, locale: 'en-US' });
-    page = await context.newPage();
+    page = await phonePage(browser);
     await signIn(page, h.url, 'facilities', 'correct horse battery');
   }, 120_000);
 

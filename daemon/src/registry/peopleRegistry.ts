@@ -89,6 +89,18 @@ export interface PersonRow extends Person {
   hasThumbnail: boolean;
 }
 
+/** The fields of a person that travel as they are, in a SyncPerson and in the sync protocol's record. */
+export type SyncPersonFields = Pick<
+  SyncPerson,
+  'deleted' | 'name' | 'status' | 'externalId' | 'validFrom' | 'validUntil' | 'schedule' | 'notes' | 'enrolledAt'
+>;
+
+/** Those fields of any record that has them (the one list of what a synced person carries besides id, stamp and templates). */
+export function syncPersonFields(p: SyncPersonFields): SyncPersonFields {
+  const { deleted, name, status, externalId, validFrom, validUntil, schedule, notes, enrolledAt } = p;
+  return { deleted, name, status, externalId, validFrom, validUntil, schedule, notes, enrolledAt };
+}
+
 /** A person as sync sends and receives it: the whole record at one version, templates in clear (sync/localStore.ts PersonData). */
 export interface SyncPerson {
   id: string;

@@ -43,18 +43,7 @@ export interface PersonSyncStamp {
 }
 
 /** A whole person as a pulled record carries it, with its stamp. */
-export interface SyncedPersonRow {
-  id: string;
-  externalId: string | null;
-  name: string;
-  status: PersonStatus;
-  validFrom: string | null;
-  validUntil: string | null;
-  schedule: WeeklyWindow[] | null;
-  notes: string | null;
-  createdAt: string;
-  stamp: PersonSyncStamp;
-}
+export type SyncedPersonRow = Omit<Person, 'updatedAt'> & { stamp: PersonSyncStamp };
 
 function toPerson(r: PersonRow): Person {
   return {

@@ -16,7 +16,7 @@ import { peopleDigest } from './digest.js';
 import type { AttendanceData, OutboxBatch, PersonData, RemotePage, SyncLocalStore } from './localStore.js';
 import { compareStamps } from './lww.js';
 import type { Logger } from '../logging.js';
-import { SyncRecordError, type PeopleRegistry, type SyncPerson } from '../registry/peopleRegistry.js';
+import { SyncRecordError, syncPersonFields, type PeopleRegistry, type SyncPerson } from '../registry/peopleRegistry.js';
 import type { PersonSyncStamp } from '../registry/peopleTable.js';
 import type { Store } from '../store/store.js';
 
@@ -73,15 +73,7 @@ export class UnitSyncStore implements SyncLocalStore {
       version: p.stamp.version,
       updatedAt: p.stamp.updatedAt,
       unitId: p.stamp.unitId || this.unitId,
-      deleted: p.deleted,
-      name: p.name,
-      status: p.status,
-      externalId: p.externalId,
-      validFrom: p.validFrom,
-      validUntil: p.validUntil,
-      schedule: p.schedule,
-      notes: p.notes,
-      enrolledAt: p.enrolledAt,
+      ...syncPersonFields(p),
       templates: p.templates.map((t) => ({ id: t.id, modelId: t.modelId, embedding: t.embedding, quality: t.quality })),
       // Face images stay on the unit (thumbnails are not synced).
       photo: null,
@@ -162,15 +154,7 @@ export class UnitSyncStore implements SyncLocalStore {
           tx.put({
             id: p.id,
             stamp: { version: p.version, updatedAt: p.updatedAt, unitId: p.unitId },
-            deleted: p.deleted,
-            name: p.name,
-            status: p.status,
-            externalId: p.externalId,
-            validFrom: p.validFrom,
-            validUntil: p.validUntil,
-            schedule: p.schedule,
-            notes: p.notes,
-            enrolledAt: p.enrolledAt,
+            ...syncPersonFields(p),
             templates: p.templates,
           });
         } catch (err) {
