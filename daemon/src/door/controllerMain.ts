@@ -6,7 +6,7 @@
  * MQTT messages), and when the daemon dies — even by SIGKILL, outside systemd — the IPC channel
  * closes and this process turns the relay off and exits.
  */
-import { constants, setPriority } from 'node:os';
+import { setPriority } from 'node:os';
 import { selectGpioDriver } from './gpio/selectDriver.js';
 import { DoorStateMachine } from './doorStateMachine.js';
 import type { FromDoorController, ToDoorController } from './doorProtocol.js';
@@ -16,13 +16,14 @@ if (!process.send) throw new Error('the door controller must be started by blink
 /**
  * The controller's timers end every pulse, so on a board whose cores the vision worker keeps
  * busy it must be the first process scheduled when its timer fires: it asks for nice -10
- * (PRIORITY_HIGH). Allowed to root, to CAP_SYS_NICE, or by the RLIMIT_NICE ceiling the systemd
+ * exactly (Node's PRIORITY_HIGH is -14, which the unit's ceiling would refuse). Allowed to root, to CAP_SYS_NICE, or by the RLIMIT_NICE ceiling the systemd
  * unit sets (LimitNICE=-10); elsewhere it keeps the daemon's priority and says so in /health.
  */
+const CONTROLLER_NICE = -10;
 function raisePriority(): { nice: number; raised: boolean; error: string | null } {
   try {
-    setPriority(constants.priority.PRIORITY_HIGH);
-    return { nice: constants.priority.PRIORITY_HIGH, raised: true, error: null };
+    setPriority(CONTROLLER_NICE);
+    return { nice: CONTROLLER_NICE, raised: true, error: null };
   } catch (err) {
     return { nice: 0, raised: false, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
   }
