@@ -15,6 +15,7 @@ import { adminSection } from './adminSection.js';
 import { syncSection } from './syncSection.js';
 import { syncQueueSection } from './syncQueueSection.js';
 import { syncCryptoSection } from './syncCryptoSection.js';
+import { pinnedSection } from './pinnedSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -32,6 +33,7 @@ export const SECTIONS: BenchSection[] = [
   visionSection,
   embedSection,
   peerSection,
+  pinnedSection,
   doorSection,
   relaySection,
   adminSection,

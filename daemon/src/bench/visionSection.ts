@@ -26,7 +26,7 @@ const shared: { frameMsP50: number | null; blazefaceFrameMsP50: number | null } 
 const rssMb = (): number => round2(process.memoryUsage().rss / (1024 * 1024));
 
 /** A real photo letterboxed to a 640×480 JPEG frame (one face). */
-async function benchFrame(): Promise<Buffer> {
+export async function benchFrame(): Promise<Buffer> {
   const src = join(testDataDir(), 'faces', 'obama', 'obama.jpg');
   return sharp(readFileSync(src)).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 85 }).toBuffer();
 }

@@ -1,0 +1,65 @@
+/**
+ * A child process that times the whole frame on its own, for the benches that must control the
+ * process from outside: pinned to one core (`taskset -c 0`) or counted by an instruction counter
+ * (valgrind's callgrind where `perf stat` has no hardware counters). It runs the same pipeline and
+ * the same 640×480 one-face frame as the vision section, one intra-op thread.
+ *
+ *   node dist/daemon/src/bench/frameLoop.js --frames N [--warmup W]
+ *
+ * Prints one JSON line: { frames, faces, frame_ms_p50, frame_ms_p95 }.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeFrame } from '../vision/decode.js';
+import { FacePipeline } from '../vision/pipeline.js';
+import { percentile, round2 } from '../util/stats.js';
+import { benchFrame } from './visionSection.js';
+
+export interface FrameLoopResult {
+  frames: number;
+  faces: number;
+  frame_ms_p50: number | null;
+  frame_ms_p95: number | null;
+}
+
+function intArg(argv: string[], name: string, fallback: number): number {
+  const i = argv.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number ≥ 0, got ${argv[i + 1] ?? '(nothing)'}`);
+  return v;
+}
+
+export async function frameLoop(frames: number, warmup: number): Promise<FrameLoopResult> {
+  const pipeline = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1 });
+  try {
+    const jpeg = await benchFrame();
+    const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
+    const ms: number[] = [];
+    let faces = 0;
+    for (let i = 0; i < warmup + frames; i++) {
+      const t0 = performance.now();
+      const r = await pipeline.process(img);
+      if (i >= warmup) ms.push(performance.now() - t0);
+      faces = r.faces.length;
+    }
+    return {
+      frames,
+      faces,
+      frame_ms_p50: ms.length ? round2(percentile(ms, 50)) : null,
+      frame_ms_p95: ms.length ? round2(percentile(ms, 95)) : null,
+    };
+  } finally {
+    await pipeline.release();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const argv = process.argv.slice(2);
+  frameLoop(intArg(argv, '--frames', 100), intArg(argv, '--warmup', 15))
+    .then((r) => process.stdout.write(`${JSON.stringify(r)}\n`))
+    .catch((err: unknown) => {
+      process.stderr.write(`frame loop failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}
