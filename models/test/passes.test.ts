@@ -176,6 +176,26 @@ describe('quantizeGraphQOperator', () => {
   });
 });
 
+describe('quantizeGraphQOperator, a PReLU on a float tensor', () => {
+  it('runs the PReLU in float and quantises its output for the next conv', async () => {
+    const g = new OnnxGraph('float_prelu');
+    g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, 2, 4, 4] }];
+    const p = g.op('PRelu', ['x', g.addInitializer('s', [2, 1, 1], Float32Array.of(0.2, -0.4))]);
+    g.opNamed('Conv', [p, g.addInitializer('w', [3, 2, 1, 1], noise(6, 3, 1))], 'y');
+    g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, 3, 4, 4] }];
+    rewritePrelu(g);
+    const x = noise(32, 17, 2);
+    const want = await runGraph(g, x, [1, 2, 4, 4]);
+    const pOut = g.nodes.find((n) => n.opType === 'Max')!.outputs[0]!;
+    const ranges: Record<string, [number, number]> = { [pOut]: [-0.5, 1], y: [Math.min(...want), Math.max(...want)] };
+    quantizeGraphQOperator(g, { model: 'test', method: 'minmax', images: 1, ranges });
+    expect(opCounts(g)).toEqual({ Mul: 1, Max: 1, QuantizeLinear: 1, QLinearConv: 1, DequantizeLinear: 1 });
+    const got = await runGraph(g, x, [1, 2, 4, 4]);
+    const span = Math.max(...want) - Math.min(...want);
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.03 * span);
+  });
+});
+
 describe('upgradeOpset', () => {
   it('lifts a graph of stable ops and refuses one with an op it does not know to be unchanged', () => {
     const g = preluGraph(Float32Array.of(0.1));

@@ -393,7 +393,10 @@ export function quantizeGraphQOperator(g: OnnxGraph, table: CalibrationTable, o:
       continue;
     }
     // float node (including a PReLU Max form whose input is float: its Mul is emitted here)
-    if (pm) out.push({ ...pm.mul, inputs: pm.mul.inputs.map(getF) });
+    if (pm) {
+      out.push({ ...pm.mul, inputs: pm.mul.inputs.map(getF) });
+      for (const t of pm.mul.outputs) float.add(t);
+    }
     out.push({ ...n, inputs: n.inputs.map(getF) });
     for (const t of n.outputs) float.add(t);
   }
