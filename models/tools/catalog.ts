@@ -115,7 +115,8 @@ export const CATALOG: CatalogEntry[] = [
     // min/max ranges cost 1 point of cosine to INT8 on held-out faces (0.977 → 0.989 mean, models/test/mobilefacenet.test.ts)
     calibrationMethod: { method: 'percentile', percentile: 99.999 },
     normalization: MFN512_NORM,
-    notes: 'QDQ INT8 (per-channel int8 weights, uint8 activations) of mobilefacenet512-fp32, lifted to opset 17; same input/output contract',
+    notes:
+      "INT8 of mobilefacenet512-fp32 in onnxruntime's integer operator form (QLinearConv with per-channel int8 weights and uint8 activations, PReLU as uint8 Max(x, s*x), residual adds as com.microsoft QLinearAdd; the first PReLU's slopes > 1 folded into its convs), lifted to opset 17; same input/output contract, batch symbolic",
   },
   {
     id: 'mobilefacenet192-fp32',
