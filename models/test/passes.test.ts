@@ -1,7 +1,8 @@
 /**
  * The build-time graph passes and the protobuf layer: PRelu fast forms bit-identical to PRelu,
  * the TF PReLU idiom fused, opset lifting refused for unknown ops, ONNX read → write → read
- * round trip, the shipped files carry no PRelu, and the TFLite reader's errors.
+ * round trip, the shipped files carry no PRelu, slopes > 1 folded into neighbouring convs, the
+ * batch made symbolic, the QOperator INT8 form against float, and the TFLite reader's errors.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { gemvGraph } from '../tools/main.js';
 import { OnnxGraph } from '../tools/onnxBuilder.js';
-import { fuseTfPrelu, opCounts, rewritePrelu, upgradeOpset } from '../tools/onnxPasses.js';
+import { foldPreluSlopesAboveOne, fuseTfPrelu, opCounts, rewritePrelu, symbolicBatch, upgradeOpset } from '../tools/onnxPasses.js';
+import { quantizeGraphQOperator } from '../tools/quantize.js';
 import { decodeModel } from '../tools/onnxProto.js';
 import { TensorType } from '../tools/onnxProto.js';
 import { readTflite } from '../tools/tflite.js';
@@ -84,6 +86,113 @@ describe('fuseTfPrelu', () => {
     expect(Array.from(slope)).toEqual([0.6, -1.2, 1.4].map(Math.fround));
     const got = await runGraph(g, x, [1, 3, 4, 4]);
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 6);
+  });
+});
+
+/** x[N,2,6,6] → Conv 3×3 (4 out) → PRelu(slope) → depthwise Conv 3×3 and a 1×1 Conv → Add → Reshape [1,-1]. */
+function convPreluGraph(slope: Float32Array): OnnxGraph {
+  const g = new OnnxGraph('conv_prelu');
+  g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, 2, 6, 6] }];
+  const pad = { pads: { kind: 'ints' as const, value: [1, 1, 1, 1] } };
+  const c0 = g.op('Conv', ['x', g.addInitializer('w0', [4, 2, 3, 3], noise(72, 1, 1)), g.addInitializer('b0', [4], noise(4, 2, 1))], pad);
+  const p = g.op('PRelu', [c0, g.addInitializer('s', [4, 1, 1], slope)]);
+  const dw = g.op('Conv', [p, g.addInitializer('w1', [4, 1, 3, 3], noise(36, 3, 1)), g.addInitializer('b1', [4], noise(4, 4, 1))], {
+    ...pad,
+    group: { kind: 'int', value: 4 },
+  });
+  const pw = g.op('Conv', [p, g.addInitializer('w2', [4, 4, 1, 1], noise(16, 5, 1))]);
+  const sum = g.op('Add', [dw, pw]);
+  g.opNamed('Reshape', [sum, g.int64('shape', [1, -1])], 'y');
+  g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, 144] }];
+  return g;
+}
+
+describe('foldPreluSlopesAboveOne', () => {
+  it('turns slopes > 1 into 1/s with the producer negated and the consumers scaled: same outputs, all Max form', async () => {
+    const slope = Float32Array.of(1.23, -0.5, 2.5, 0.3);
+    const x = noise(72, 7);
+    const want = await runGraph(convPreluGraph(slope), x, [1, 2, 6, 6]);
+    const g = convPreluGraph(slope);
+    expect(foldPreluSlopesAboveOne(g)).toBe(1);
+    const s = g.initializers.get(g.nodes.find((n) => n.opType === 'PRelu')!.inputs[1]!)!.data as Float32Array;
+    expect(Array.from(s)).toEqual([1 / 1.23, -0.5, 1 / 2.5, 0.3].map(Math.fround));
+    expect(rewritePrelu(g)).toEqual({ max: 1, general: 0, kept: 0 });
+    const got = await runGraph(g, x, [1, 2, 6, 6]);
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
+  });
+  it('leaves a PRelu whose input is not a Conv it alone consumes', () => {
+    const g = preluGraph(Float32Array.of(1.5, 0.2, 0.1));
+    expect(foldPreluSlopesAboveOne(g)).toBe(0);
+  });
+});
+
+describe('symbolicBatch', () => {
+  it('a batch of 3 gives the 3 single results', async () => {
+    const g = convPreluGraph(Float32Array.of(0.1, -0.5, 0.9, 0.3));
+    expect(symbolicBatch(g)).toBe(1);
+    expect(g.inputs[0]!.shape).toEqual(['N', 2, 6, 6]);
+    expect(g.outputs[0]!.shape).toEqual(['N', 144]);
+    const x = noise(3 * 72, 11);
+    const batch = await runGraph(g, x, [3, 2, 6, 6]);
+    expect(batch.length).toBe(3 * 144);
+    for (let b = 0; b < 3; b++) {
+      const one = await runGraph(g, x.subarray(b * 72, (b + 1) * 72), [1, 2, 6, 6]);
+      expect(Array.from(batch.subarray(b * 144, (b + 1) * 144))).toEqual(Array.from(one));
+    }
+  });
+  it('refuses a graph that is not batch 1', () => {
+    const g = preluGraph(Float32Array.of(0.1));
+    g.inputs[0]!.shape = [2, 1, 4, 4];
+    expect(() => symbolicBatch(g)).toThrow(/not batch 1/);
+  });
+});
+
+describe('quantizeGraphQOperator', () => {
+  it('writes integer ops only between the input and output (PReLU as uint8 Max) and stays close to float', async () => {
+    const slope = Float32Array.of(0.1, -0.5, 0.9, 0.3);
+    const x = noise(72, 13, 2);
+    const f = convPreluGraph(slope);
+    rewritePrelu(f);
+    const want = await runGraph(f, x, [1, 2, 6, 6]);
+    // ranges from this input's own float tensors (a one-image calibration)
+    const names = f.nodes.filter((n) => n.opType !== 'Reshape').flatMap((n) => n.outputs);
+    const probe = Object.assign(new OnnxGraph('probe'), f, {
+      nodes: [...f.nodes],
+      outputs: [...f.outputs, ...names.map((t) => ({ name: t, type: TensorType.FLOAT, shape: null }))],
+    });
+    const s = await ort.InferenceSession.create(probe.encode('probe'));
+    const r = await s.run({ x: new ort.Tensor('float32', x, [1, 2, 6, 6]) });
+    await s.release();
+    const ranges: Record<string, [number, number]> = { x: [Math.min(...x), Math.max(...x)] };
+    for (const t of names) {
+      const d = r[t]!.data as Float32Array;
+      ranges[t] = [Math.min(...d), Math.max(...d)];
+    }
+    const g = quantizeGraphQOperator(f, { model: 'test', method: 'minmax', images: 1, ranges });
+    expect(opCounts(g)).toEqual({ QuantizeLinear: 1, QLinearConv: 4, Max: 1, QLinearAdd: 1, DequantizeLinear: 1, Reshape: 1 });
+    const got = await runGraph(g, x, [1, 2, 6, 6]);
+    const span = Math.max(...want) - Math.min(...want);
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.03 * span);
+  });
+});
+
+describe('quantizeGraphQOperator, a PReLU on a float tensor', () => {
+  it('runs the PReLU in float and quantises its output for the next conv', async () => {
+    const g = new OnnxGraph('float_prelu');
+    g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, 2, 4, 4] }];
+    const p = g.op('PRelu', ['x', g.addInitializer('s', [2, 1, 1], Float32Array.of(0.2, -0.4))]);
+    g.opNamed('Conv', [p, g.addInitializer('w', [3, 2, 1, 1], noise(6, 3, 1))], 'y');
+    g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, 3, 4, 4] }];
+    rewritePrelu(g);
+    const x = noise(32, 17, 2);
+    const want = await runGraph(g, x, [1, 2, 4, 4]);
+    const pOut = g.nodes.find((n) => n.opType === 'Max')!.outputs[0]!;
+    const ranges: Record<string, [number, number]> = { [pOut]: [-0.5, 1], y: [Math.min(...want), Math.max(...want)] };
+    quantizeGraphQOperator(g, { model: 'test', method: 'minmax', images: 1, ranges });
+    expect(opCounts(g)).toEqual({ Mul: 1, Max: 1, QuantizeLinear: 1, QLinearConv: 1, DequantizeLinear: 1 });
+    const got = await runGraph(g, x, [1, 2, 4, 4]);
+    const span = Math.max(...want) - Math.min(...want);
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.03 * span);
   });
 });
 

@@ -17,8 +17,8 @@ describe('verifyModels', () => {
   it('accepts the committed model files and resolves defaults', () => {
     const m = verifyModels(MODELS_DIR);
     expect(m.models.length).toBeGreaterThanOrEqual(7);
-    // the default embedder: MobileFaceNet-512 INT8, 112×112 ArcFace chip, NCHW
-    expect(modelFor(m, 'embedder')).toMatchObject({ id: 'mobilefacenet512-int8', input: { name: 'input', shape: [1, 3, 112, 112], layout: 'NCHW' } });
+    // the default embedder: MobileFaceNet-512 INT8, 112×112 ArcFace chip, NCHW, batch symbolic
+    expect(modelFor(m, 'embedder')).toMatchObject({ id: 'mobilefacenet512-int8', input: { name: 'input', shape: [-1, 3, 112, 112], layout: 'NCHW' } });
     expect(() => verifyModels(dir)).not.toThrow();
   });
 

@@ -32,6 +32,14 @@ export interface CatalogEntry {
   calibration?: string;
   /** how --calibrate computes the activation ranges (default minmax) */
   calibrationMethod?: { method: 'minmax' | 'percentile'; percentile?: number };
+  /**
+   * int8: 'qdq' (default) writes QuantizeLinear/DequantizeLinear pairs for onnxruntime to fuse;
+   * 'qoperator' writes the integer operators themselves (QLinearConv, QLinearAdd, PReLU as a uint8
+   * Max), for nets whose PReLUs the QDQ form leaves in float between integer convolutions.
+   */
+  quantFormat?: 'qdq' | 'qoperator';
+  /** make the batch dimension of the input and outputs symbolic ("N"; imported files fixed at 1) */
+  symbolicBatch?: boolean;
   normalization: Normalization;
   notes: string;
 }
@@ -86,6 +94,7 @@ export const CATALOG: CatalogEntry[] = [
     output: 'onnx/embedder-mobilefacenet512.fp32.onnx',
     kind: 'onnx',
     layout: 'NCHW',
+    symbolicBatch: true,
     normalization: MFN512_NORM,
     notes:
       "faceplugin's MobileFaceNet (fr_feature.onnx, PyTorch export, opset 9), PRelu rewritten into Mul+Max (Relu/Sub/Mul/Add where a slope > 1); 112x112 chip aligned to the ArcFace 5-point template; NCHW input (x-127)/128 BGR; 512-d embedding",
@@ -99,12 +108,15 @@ export const CATALOG: CatalogEntry[] = [
     output: 'onnx/embedder-mobilefacenet512.int8.onnx',
     kind: 'onnx',
     layout: 'NCHW',
+    symbolicBatch: true,
+    quantFormat: 'qoperator',
     quantizedFrom: 'mobilefacenet512-fp32',
     calibration: 'calibration/mobilefacenet512.json',
     // min/max ranges cost 1 point of cosine to INT8 on held-out faces (0.977 → 0.989 mean, models/test/mobilefacenet.test.ts)
     calibrationMethod: { method: 'percentile', percentile: 99.999 },
     normalization: MFN512_NORM,
-    notes: 'QDQ INT8 (per-channel int8 weights, uint8 activations) of mobilefacenet512-fp32, lifted to opset 17; same input/output contract',
+    notes:
+      "INT8 of mobilefacenet512-fp32 in onnxruntime's integer operator form (QLinearConv with per-channel int8 weights and uint8 activations, PReLU as uint8 Max(x, s*x), residual adds as com.microsoft QLinearAdd; the first PReLU's slopes > 1 folded into its convs), lifted to opset 17; same input/output contract, batch symbolic",
   },
   {
     id: 'mobilefacenet192-fp32',
@@ -142,6 +154,7 @@ export const CATALOG: CatalogEntry[] = [
     output: 'onnx/pad-minifasnet.onnx',
     kind: 'onnx',
     layout: 'NCHW',
+    symbolicBatch: true,
     normalization: RAW_BGR,
     notes:
       "faceplugin's anti-spoof network (fr_liveness.onnx; MiniFASNet-style, Silent-Face architecture, opset 9), PRelu rewritten; input = the face box enlarged x2.7 (clamped to the image) resized to 128x128, raw 0..255 BGR, NCHW; output = 3 logits, softmax index 0 = real. It scores random noise as real: never decides alone",

@@ -19,9 +19,9 @@ import { buildFaceApiResnet } from './faceApiResnet.js';
 import { sha256, serializeManifest, tensorSpecs, type Manifest, type ManifestEntry } from './manifest.js';
 import { fetchPinnedTarball } from './npmFetch.js';
 import { flushSubnormals, OnnxGraph, OPSET } from './onnxBuilder.js';
-import { fuseTfPrelu, rewritePrelu, upgradeOpset } from './onnxPasses.js';
+import { foldPreluSlopesAboveOne, fuseTfPrelu, rewritePrelu, symbolicBatch, upgradeOpset } from './onnxPasses.js';
 import { TensorType } from './onnxProto.js';
-import { quantizeGraph, type CalibrationTable } from './quantize.js';
+import { quantizeGraph, quantizeGraphQOperator, type CalibrationTable } from './quantize.js';
 import { extractFiles } from './tarball.js';
 import type { PinnedPackage } from './sources.js';
 import { readTflite } from './tflite.js';
@@ -100,7 +100,9 @@ const docString = (e: CatalogEntry): string => `${e.id}: ${e.notes}`;
 
 /**
  * The FP32 graph of a catalog entry in its shipped fast form (PRelu rewritten, TF PReLU idiom
- * fused, opset lifted for entries that are quantised), before any quantisation.
+ * fused, batch made symbolic where the catalog asks, opset lifted for entries that are
+ * quantised; for QOperator INT8 entries PReLU slopes > 1 folded into the neighbouring convs),
+ * before any quantisation. --calibrate collects its ranges on this same graph.
  */
 export function fp32Graph(e: CatalogEntry, files: Files): OnnxGraph {
   let g: OnnxGraph;
@@ -124,8 +126,10 @@ export function fp32Graph(e: CatalogEntry, files: Files): OnnxGraph {
       e.id,
     ).graph;
   }
+  if (e.precision === 'int8' && e.quantFormat === 'qoperator') foldPreluSlopesAboveOne(g);
   rewritePrelu(g);
   flushSubnormals(g);
+  if (e.symbolicBatch) symbolicBatch(g);
   // per-channel QDQ needs opset 13: lift imported graphs that are quantised (only ops known to be unchanged)
   if (e.precision === 'int8') upgradeOpset(g, OPSET);
   return g;
@@ -156,7 +160,9 @@ export async function buildAll(outDir: string, modelsDir: string, o: BuildOption
     let calibration: { path: string; sha256: string } | undefined;
     if (e.precision === 'int8') {
       const calBytes = readFileSync(join(modelsDir, e.calibration ?? ''));
-      quantizeGraph(g, JSON.parse(calBytes.toString('utf8')) as CalibrationTable);
+      const table = JSON.parse(calBytes.toString('utf8')) as CalibrationTable;
+      if (e.quantFormat === 'qoperator') quantizeGraphQOperator(g, table);
+      else quantizeGraph(g, table);
       calibration = { path: `models/${e.calibration}`, sha256: sha256(calBytes) };
     }
     const bytes = g.encode(docString(e));

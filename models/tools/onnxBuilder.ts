@@ -111,7 +111,8 @@ export class OnnxGraph {
   /** Reads ONNX bytes into a graph (names, attributes and opset as the file has them). */
   static decode(bytes: Uint8Array, name?: string): OnnxGraph {
     const m = decodeModel(bytes);
-    const other = m.opsets.filter((o) => o.domain !== '' && o.domain !== 'ai.onnx');
+    // com.microsoft (onnxruntime's integer operators) is written back by encode when a node uses it
+    const other = m.opsets.filter((o) => o.domain !== '' && o.domain !== 'ai.onnx' && o.domain !== 'com.microsoft');
     if (other.length) throw new Error(`onnx: opset domain${other.length > 1 ? 's' : ''} ${other.map((o) => `'${o.domain}'`).join(', ')} not supported`);
     const g = new OnnxGraph(name ?? m.graphName);
     g.opset = m.opset;

@@ -13,7 +13,7 @@
  *   - upgradeOpset: lifts an imported graph to the toolchain's opset when every op it uses has the
  *     same semantics there (needed for per-channel QDQ, opset ≥ 13).
  */
-import type { OnnxGraph } from './onnxBuilder.js';
+import { ftz, type OnnxGraph } from './onnxBuilder.js';
 import type { NodeDef } from './onnxProto.js';
 
 type Node = NodeDef;
@@ -166,4 +166,103 @@ export function opCounts(g: OnnxGraph): Record<string, number> {
   const c: Record<string, number> = {};
   for (const n of g.nodes) c[n.opType] = (c[n.opType] ?? 0) + 1;
   return c;
+}
+
+/**
+ * Makes every PRelu slope ≤ 1 (so rewritePrelu gives the two-node Max form, which the INT8
+ * quantizer keeps in the integer domain) by `prelu_s(x) = −s·prelu_{1/s}(−x)` for the channels c
+ * with s[c] > 1: the producing Conv's output channel c is negated (weights and bias), the slope
+ * becomes 1/s[c], and every consuming Conv's weights on input channel c are multiplied by −s[c].
+ * Applies only where the PRelu is the sole consumer of a Conv with constant weights and every
+ * consumer of the PRelu is a Conv with constant weights. Subnormals are flushed on every read
+ * (ftz: a subnormal weight times s > 1 can be normal, and must not depend on the denormal mode).
+ * Returns the number of PRelu nodes changed.
+ */
+export function foldPreluSlopesAboveOne(g: OnnxGraph): number {
+  const prod = producers(g);
+  const cons = consumers(g);
+  const outs = graphOutputs(g);
+  let changed = 0;
+  for (const n of g.nodes) {
+    if (n.opType !== 'PRelu' || n.domain) continue;
+    const sInit = g.initializers.get(n.inputs[1] ?? '');
+    const s = floatInit(g, n.inputs[1]);
+    if (!sInit || !s || s.every((v) => v <= 1)) continue;
+    const x = n.inputs[0] ?? '';
+    const y = n.outputs[0] ?? '';
+    const conv = prod.get(x);
+    const users = cons.get(y) ?? [];
+    const w = floatInit(g, conv?.inputs[1]);
+    const wDims = g.initializers.get(conv?.inputs[1] ?? '')?.dims ?? [];
+    const cout = wDims[0] ?? 0;
+    if (conv?.opType !== 'Conv' || !w || (cons.get(x) ?? []).length !== 1 || outs.has(x) || outs.has(y) || s.length !== cout) continue;
+    if (users.length === 0 || !users.every((u) => u.opType === 'Conv' && u.inputs[0] === y && floatInit(g, u.inputs[1]))) continue;
+    const flip = [...s.keys()].filter((c) => (s[c] ?? 0) > 1);
+    // producer: negate output channels (fresh copies, so shared initializers stay intact)
+    const per = w.length / cout;
+    const w2 = Float32Array.from(w, ftz);
+    for (const c of flip) for (let i = 0; i < per; i++) w2[c * per + i] = -(w2[c * per + i] ?? 0);
+    conv.inputs[1] = g.addInitializer(`${conv.inputs[1]}/flipped`, wDims, w2);
+    const b = floatInit(g, conv.inputs[2]);
+    if (b) {
+      const b2 = Float32Array.from(b, ftz);
+      for (const c of flip) b2[c] = -(b2[c] ?? 0);
+      conv.inputs[2] = g.addInitializer(`${conv.inputs[2]}/flipped`, [cout], b2);
+    }
+    const s2 = Float32Array.from(s);
+    for (const c of flip) s2[c] = 1 / ftz(s[c] ?? 1);
+    n.inputs[1] = g.addInitializer(`${sInit.name}/folded`, sInit.dims, s2);
+    // consumers: input channel c scaled by −s[c]
+    for (const u of users) {
+      const uw = floatInit(g, u.inputs[1])!;
+      const ud = g.initializers.get(u.inputs[1] ?? '')!.dims;
+      const [uo, ui] = [ud[0] ?? 0, ud[1] ?? 0];
+      const k = uw.length / (uo * ui);
+      const group = u.attrs.group?.kind === 'int' ? u.attrs.group.value : 1;
+      const oPer = uo / group;
+      const uw2 = Float32Array.from(uw, ftz);
+      for (const c of flip) {
+        const grp = Math.floor(c / ui);
+        const local = c % ui;
+        for (let o = grp * oPer; o < (grp + 1) * oPer; o++)
+          for (let i = 0; i < k; i++) {
+            const at = (o * ui + local) * k + i;
+            uw2[at] = ftz(Math.fround((uw2[at] ?? 0) * -(s[c] ?? 1)));
+          }
+      }
+      u.inputs[1] = g.addInitializer(`${u.inputs[1]}/folded`, ud, uw2);
+    }
+    changed++;
+  }
+  return changed;
+}
+
+/**
+ * Makes the batch dimension symbolic in a graph exported at batch 1: dim 0 of every input and
+ * output becomes `name`, and every Reshape whose constant target shape starts with 1 copies the
+ * batch from its input instead (0, ONNX's "keep this dimension"). Throws when an input or output
+ * is not batch 1, or a Reshape's target is computed (not a constant) and the graph does not read
+ * the batch itself (Shape). Returns the number of Reshape targets changed.
+ */
+export function symbolicBatch(g: OnnxGraph, name = 'N'): number {
+  for (const v of [...g.inputs, ...g.outputs]) {
+    if (!v.shape || (v.shape[0] !== 1 && v.shape[0] !== name))
+      throw new Error(`symbolicBatch: '${v.name}' of graph '${g.name}' has shape ${JSON.stringify(v.shape)}, not batch 1`);
+    v.shape = [name, ...v.shape.slice(1)];
+  }
+  let n = 0;
+  for (const node of g.nodes) {
+    if (node.opType !== 'Reshape') continue;
+    const init = g.initializers.get(node.inputs[1] ?? '');
+    if (!init) {
+      if (!g.nodes.some((x) => x.opType === 'Shape')) throw new Error(`symbolicBatch: Reshape '${node.name}' has a computed shape`);
+      continue;
+    }
+    if (!(init.data instanceof BigInt64Array) || init.data[0] !== 1n) continue;
+    const d = BigInt64Array.from(init.data);
+    d[0] = 0n;
+    node.inputs[1] = g.addInitializer(`${init.name}/batch`, init.dims, d);
+    n++;
+  }
+  return n;
 }
