@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
     --no-grow) GROW=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "firstboot.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -99,18 +99,31 @@ grow() {
     if [ "$(cat "$other/start")" -ge "$end" ]; then say "grow: another partition follows $src: left alone"; return 0; fi
   done
   # Less than 16 MiB free after it (GPT keeps 33 sectors for its backup header): full size already.
-  if [ $((total - end)) -lt 32768 ]; then say "grow: $src fills /dev/$disk already"; return 0; fi
-  if [ -n "$R" ]; then say "grow: $src ends $(((total - end) / 2048)) MiB before the end of /dev/$disk: would grow partition $part (not with --root)"; return 0; fi
-  say "grow: $src ends $(((total - end) / 2048)) MiB before the end of /dev/$disk: growing partition $part"
-  if command -v growpart >/dev/null 2>&1; then
-    growpart "/dev/$disk" "$part"
+  if [ $((total - end)) -lt 32768 ]; then
+    say "grow: $src fills /dev/$disk already"
+  elif [ -n "$R" ]; then
+    say "grow: $src ends $(((total - end) / 2048)) MiB before the end of /dev/$disk: would grow partition $part (not with --root)"
+    return 0
   else
-    echo ', +' | sfdisk --no-reread --no-tell-kernel -N "$part" "/dev/$disk" >/dev/null
-    # tell the kernel about the new size of the mounted partition
-    partx -u --nr "$part" "/dev/$disk" || { say "grow: the kernel did not take the new size; it will after a reboot (run resize2fs $src then)"; return 0; }
+    say "grow: $src ends $(((total - end) / 2048)) MiB before the end of /dev/$disk: growing partition $part"
+    if command -v growpart >/dev/null 2>&1; then
+      growpart "/dev/$disk" "$part" >/dev/null
+    else
+      echo ', +' | sfdisk --no-reread --no-tell-kernel -N "$part" "/dev/$disk" >/dev/null 2>&1
+      # tell the kernel about the new size of the mounted partition
+      partx -u --nr "$part" "/dev/$disk" || { say "grow: the kernel did not take the new size; after a reboot run: resize2fs $src"; return 0; }
+    fi
   fi
+  [ -z "$R" ] || return 0
+  # The file system to its partition's size (online for a mounted ext4; nothing to do when it is already).
   case "$fstype" in
-    ext2|ext3|ext4) resize2fs "$src" >/dev/null 2>&1 && say "grow: $fstype on $src grown to the partition" ;;
+    ext2|ext3|ext4)
+      if msg=$(resize2fs "$src" 2>&1); then
+        case "$msg" in *"Nothing to do"*) say "grow: $fstype on $src fills its partition" ;; *) say "grow: $fstype on $src grown to its partition" ;; esac
+      else
+        why=$(printf '%s\n' "$msg" | grep -m 1 '^resize2fs: ' || printf '%s\n' "$msg" | tail -n 1)
+        say "grow: resize2fs $src failed: $why"
+      fi ;;
     *) say "grow: $fstype on $src: not resized (only ext2/3/4 are)" ;;
   esac
 }

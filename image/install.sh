@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --purge) PURGE=1; shift ;;
     --node) NODE_MODE="${2:?--node needs auto, system or pinned}"; shift 2 ;;
     --node-only) NODE_ONLY=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
