@@ -33,6 +33,10 @@ export const COMMANDS: Record<string, [CommandFn, string]> = {
     async (argv) => (await import('./syncServer/command.js')).syncServerCommand(argv),
     'sync-server [--port N] [--data DIR] the sync server, and its operator commands (sync-server --help)',
   ],
+  firstboot: [
+    async (argv) => (await import('./cli/firstbootCommand.js')).firstbootCommand(argv),
+    'firstboot [--json]             make the unit id, setup token, admin TLS and sync device key (first boot; idempotent)',
+  ],
   update: [
     async (argv) => (await import('./cli/updateCommand.js')).updateCommand(argv),
     'update apply FILE|status|rollback signed app updates with a health gate and rollback (update --help)',

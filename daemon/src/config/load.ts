@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, SECRET_PATHS, type Config } from './schema.js';
@@ -7,6 +6,7 @@ import { ConfigError, describeIssues } from './errors.js';
 import { applyOverrides, readEnvOverrides } from './envOverrides.js';
 import { repoRoot } from '../system/paths.js';
 import { migrateConfig } from './migrations.js';
+import { hostnameUnitId, readUnitId } from '../system/unitId.js';
 
 export const SYSTEM_CONFIG_PATH = '/etc/blink/blinkd.yaml';
 
@@ -88,11 +88,14 @@ export function parseConfig(raw: unknown, source: string): Config {
         missing.map(([k, what]) => `sync.${k}: ${config.sync[k] ? 'has credentials in it' : 'empty'}, expected ${what} (sync.enabled is true)`),
       );
   }
-  if (!config.unit.id)
-    config.unit.id =
-      hostname()
-        .replace(/[^A-Za-z0-9_-]/g, '-')
-        .slice(0, 64) || 'blink';
+  // Empty: the id first boot saved in the data folder, else the one derived from the host name.
+  if (!config.unit.id) {
+    try {
+      config.unit.id = readUnitId(config.store.dataDir) ?? hostnameUnitId();
+    } catch (err) {
+      throw new ConfigError(source, [`unit.id: empty, and ${(err as Error).message}`]);
+    }
+  }
   return config;
 }
 

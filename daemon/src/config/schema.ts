@@ -30,8 +30,8 @@ export const unitSchema = z
         .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ or - (at most 64)')
         .default(''),
       {
-        doc: 'Stable id of the unit: MQTT topics (`<prefix>/<id>/…`), client id, sync. Letters, digits, `_`, `-`. Empty = derived from the hostname.',
-        defaultText: 'hostname',
+        doc: 'Stable id of the unit: MQTT topics (`<prefix>/<id>/…`), client id, sync. Letters, digits, `_`, `-`. Empty = the id saved at first boot in `<store.dataDir>/unit-id` (`blinkd firstboot`: `<hostname>-<6 hex>`), else derived from the hostname.',
+        defaultText: '`<store.dataDir>/unit-id`, else hostname',
       },
     ),
     name: key(z.string().min(1).max(100).default('Door'), { doc: 'Name shown in the admin and in Home Assistant.' }),

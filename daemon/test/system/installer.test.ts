@@ -35,13 +35,15 @@ describe('image/install.sh', () => {
       'opt/blink/current/daemon/bin/blinkd.js',
       'opt/blink/current/dist/daemon/src/main.js',
       'opt/blink/current/models/manifest.json',
+      'opt/blink/current/image/firstboot.sh',
+      'usr/local/bin/blinkd',
       'etc/blink/blinkd.yaml',
     ]) {
       expect(existsSync(join(t.dir, f)), f).toBe(true);
     }
     expect(existsSync(join(t.dir, 'etc/blink/update-keys'))).toBe(true);
     expect(statSync(join(t.dir, 'var/lib/blink')).mode & 0o777).toBe(0o700);
-    for (const u of ['blinkd.service', 'blink-update-recover.service']) {
+    for (const u of ['blinkd.service', 'blink-update-recover.service', 'blink-firstboot.service']) {
       expect(readFileSync(join(t.dir, 'etc/systemd/system', u), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'systemd', u), 'utf8'));
     }
     const cfg = join(t.dir, 'etc/blink/blinkd.yaml');
@@ -74,15 +76,21 @@ describe('image/install.sh', () => {
     expect(existsSync(cfg)).toBe(false);
   });
 
-  it('systemd-analyze verify accepts both units, and they run the current release', () => {
-    const r = spawnSync(
-      'systemd-analyze',
-      ['verify', join(REPO_ROOT, 'systemd', 'blinkd.service'), join(REPO_ROOT, 'systemd', 'blink-update-recover.service')],
-      { encoding: 'utf8' },
-    );
+  it('systemd-analyze verify accepts the units, and they run the current release', () => {
+    // /opt/blink/node/current exists only on a unit: verify copies that run this test's node instead
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const units = ['blinkd.service', 'blink-update-recover.service', 'blink-firstboot.service'].map((u) => {
+      const text = readFileSync(join(REPO_ROOT, 'systemd', u), 'utf8').replaceAll('/opt/blink/node/current/bin/node', process.execPath);
+      writeFileSync(join(t.dir, u), text);
+      return join(t.dir, u);
+    });
+    const r = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(readFileSync(join(REPO_ROOT, 'systemd', 'blinkd.service'), 'utf8')).toContain('ExecStart=/usr/bin/node /opt/blink/current/daemon/bin/blinkd.js run');
+    expect(readFileSync(join(REPO_ROOT, 'systemd', 'blinkd.service'), 'utf8')).toContain(
+      'ExecStart=/opt/blink/node/current/bin/node /opt/blink/current/daemon/bin/blinkd.js run',
+    );
     const recover = readFileSync(join(REPO_ROOT, 'systemd', 'blink-update-recover.service'), 'utf8');
     expect(recover).toContain('Before=blinkd.service');
     expect(recover).toContain('/opt/blink/previous/daemon/bin/blinkd.js update recover');
