@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { compiledWorker } from '../util/workerPath.js';
 import type { Frame } from '../camera/frame.js';
+import type { TrackingOptions } from './faceTracks.js';
 import type { PipelineOptions, ProcessOptions } from './pipeline.js';
 import type { FrameResult } from './types.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
@@ -40,6 +41,8 @@ export class VisionClient {
   constructor(
     private readonly pipeline: PipelineOptions,
     private readonly processOptions: ProcessOptions = {},
+    /** Follow faces across frames (the frames are one camera stream); null = detect on every frame. */
+    private readonly tracking: TrackingOptions | null = null,
   ) {}
 
   async start(): Promise<void> {
@@ -61,7 +64,7 @@ export class VisionClient {
       const onError = (err: Error): void => reject(err);
       worker.on('message', onMessage);
       worker.once('error', onError);
-      worker.postMessage({ type: 'init', pipeline: this.pipeline, process: this.processOptions } satisfies ToWorker);
+      worker.postMessage({ type: 'init', pipeline: this.pipeline, process: this.processOptions, tracking: this.tracking } satisfies ToWorker);
     }).catch(async (err: unknown) => {
       this.worker = null;
       await worker.terminate();
