@@ -31,6 +31,25 @@ async function benchFrame(): Promise<Buffer> {
   return sharp(readFileSync(src)).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 85 }).toBuffer();
 }
 
+/** The three photos of the several-faces frame. */
+export const THREE_FACES = [join('obama', 'obama2.jpg'), join('biden', 'biden2.jpg'), join('deepface_sundar', 'img24.jpg')];
+
+/** A real 640×480 JPEG frame with three real faces: three shared photos side by side (each fitted into 213×320 on grey; faces 75–96 px wide). */
+export async function threeFaceFrame(): Promise<Buffer> {
+  const tiles = await Promise.all(
+    THREE_FACES.map((f) =>
+      sharp(readFileSync(join(testDataDir(), 'faces', f)))
+        .removeAlpha()
+        .resize(213, 320, { fit: 'contain', background: '#808080' })
+        .toBuffer(),
+    ),
+  );
+  return sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080' } })
+    .composite(tiles.map((input, i) => ({ input, left: i * 213, top: 80 })))
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
 function randomEmbeddings(n: number, dim: number, seed = 1): Float32Array[] {
   let s = seed;
   const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648), s / 2147483648 - 0.5);
