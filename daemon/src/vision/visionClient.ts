@@ -22,6 +22,8 @@ export interface VisionClientStats {
   dropped: number;
   errors: number;
   lastTotalMs: number | null;
+  /** Frames the detector ran on (with tracking, a fraction of `processed`). */
+  detectorRuns: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class VisionClient {
   private waiting: Pending | null = null;
   private nextId = 1;
   private inflightId = 0;
-  private readonly stats: VisionClientStats = { processed: 0, dropped: 0, errors: 0, lastTotalMs: null };
+  private readonly stats: VisionClientStats = { processed: 0, dropped: 0, errors: 0, lastTotalMs: null, detectorRuns: 0 };
   info: Extract<FromWorker, { type: 'ready' }> | null = null;
 
   constructor(
@@ -122,6 +124,7 @@ export class VisionClient {
     if (m.type === 'result') {
       this.stats.processed++;
       this.stats.lastTotalMs = m.result.timings.totalMs;
+      if (m.result.detectorRan !== false) this.stats.detectorRuns++;
       p.resolve(m.result);
     } else {
       this.stats.errors++;

@@ -50,6 +50,7 @@ async function handle(m: ToWorker): Promise<void> {
       });
       const decodeMs = performance.now() - t0;
       const r = tracks ? await pipeline.processStream(img, tracks, processOptions) : await pipeline.process(img, processOptions);
+      const detectorRan = 'detected' in r ? r.detected !== null : true;
       const result = {
         seq: m.seq,
         capturedAt: m.capturedAt,
@@ -57,6 +58,7 @@ async function handle(m: ToWorker): Promise<void> {
         height: img.height,
         faces: r.faces,
         timings: { decodeMs, ...r.timings, totalMs: performance.now() - t0 },
+        detectorRan,
       };
       post({ type: 'result', id: m.id, result });
     } else if (m.type === 'close') {
