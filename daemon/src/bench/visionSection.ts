@@ -1,6 +1,7 @@
 /**
  * Vision benchmarks: per-stage latency of the real pipeline on a 640×480 frame with one face,
- * whole-frame latency, 1:N search at 1k/10k/100k templates, RSS — and the PEER in the same
+ * whole-frame latency (still path: detector every frame; camera stream: faces tracked from the
+ * previous frame's mesh, vision/faceTracks.ts), a frame with three faces, 1:N search at 1k/10k/100k templates, RSS — and the PEER in the same
  * run: the same networks on the JavaScript stack people use today (@vladmandic/human for
  * detector + mesh + anti-spoof/liveness, @vladmandic/face-api for the recognition network) on
  * tfjs with the wasm backend, doing the same work on the same frame — once with Human's default
@@ -14,6 +15,7 @@ import sharp from 'sharp';
 import { Gallery } from '../gallery/gallery.js';
 import { testDataDir } from '../system/paths.js';
 import { decodeFrame } from '../vision/decode.js';
+import { DEFAULT_TRACKING, FaceTracks } from '../vision/faceTracks.js';
 import { FacePipeline } from '../vision/pipeline.js';
 import { checkSameFace, freshHumanClass, humanConfig, peerFace, serveModels, SHORT_DETECTOR, shortDetectorFiles, type PeerFace } from './humanPeer.js';
 import { percentile, round2 } from '../util/stats.js';
@@ -29,6 +31,25 @@ const rssMb = (): number => round2(process.memoryUsage().rss / (1024 * 1024));
 export async function benchFrame(): Promise<Buffer> {
   const src = join(testDataDir(), 'faces', 'obama', 'obama.jpg');
   return sharp(readFileSync(src)).resize(640, 480, { fit: 'contain', background: '#808080' }).jpeg({ quality: 85 }).toBuffer();
+}
+
+/** The three photos of the several-faces frame. */
+export const THREE_FACES = [join('obama', 'obama2.jpg'), join('biden', 'biden2.jpg'), join('deepface_sundar', 'img24.jpg')];
+
+/** A real 640×480 JPEG frame with three real faces: three shared photos side by side (each fitted into 213×320 on grey; faces 75–96 px wide). */
+export async function threeFaceFrame(): Promise<Buffer> {
+  const tiles = await Promise.all(
+    THREE_FACES.map((f) =>
+      sharp(readFileSync(join(testDataDir(), 'faces', f)))
+        .removeAlpha()
+        .resize(213, 320, { fit: 'contain', background: '#808080' })
+        .toBuffer(),
+    ),
+  );
+  return sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080' } })
+    .composite(tiles.map((input, i) => ({ input, left: i * 213, top: 80 })))
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 function randomEmbeddings(n: number, dim: number, seed = 1): Float32Array[] {
@@ -87,6 +108,39 @@ async function frameBench(pipeline: FacePipeline, jpeg: Buffer): Promise<{ frame
   return { frameMs, frameJpegMs, stages };
 }
 
+/**
+ * A camera stream as the vision worker runs it (vision.tracking defaults): the same frame again and
+ * again, faces followed from the previous frame's mesh, the detector on its schedule.
+ */
+async function streamBench(pipeline: FacePipeline, jpeg: Buffer, faces: number): Promise<{ frameMs: number[]; detections: number; frames: number }> {
+  const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
+  const img = await decodeFrame(frame);
+  const tracks = new FaceTracks(DEFAULT_TRACKING);
+  const frameMs: number[] = [];
+  for (let i = 0; i < WARMUP; i++) await pipeline.processStream(img, tracks);
+  const before = tracks.stats().detections;
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const r = await pipeline.processStream(img, tracks);
+    frameMs.push(performance.now() - t0);
+    if (r.faces.length !== faces) throw new Error(`stream bench frame should hold ${faces} faces, the pipeline found ${r.faces.length} on frame ${i}`);
+  }
+  return { frameMs, detections: tracks.stats().detections - before, frames: RUNS };
+}
+
+/** Still-image path (detector every frame) on the three-face frame. */
+async function stillBench(pipeline: FacePipeline, jpeg: Buffer, faces: number): Promise<number[]> {
+  const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
+  const out: number[] = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const t0 = performance.now();
+    const r = await pipeline.process(img);
+    if (i >= WARMUP) out.push(performance.now() - t0);
+    if (r.faces.length !== faces) throw new Error(`bench frame should hold ${faces} faces, the pipeline found ${r.faces.length}`);
+  }
+  return out;
+}
+
 export const visionSection: BenchSection = {
   name: 'vision',
   async run(ctx: BenchContext): Promise<BenchResult> {
@@ -97,6 +151,13 @@ export const visionSection: BenchSection = {
     const jpeg = await benchFrame();
     const { frameMs, frameJpegMs, stages } = await frameBench(pipeline, jpeg);
     const rssSteady = rssMb();
+    const tracked = await streamBench(pipeline, jpeg, 1);
+    const three = await threeFaceFrame();
+    const tracked3 = await streamBench(pipeline, three, 3);
+    const still3 = await stillBench(pipeline, three, 3);
+    ctx.log(
+      `vision: tracked frame p50 ${percentile(tracked.frameMs, 50).toFixed(2)} ms; 3 faces tracked ${percentile(tracked3.frameMs, 50).toFixed(2)} ms, detected every frame ${percentile(still3, 50).toFixed(2)} ms`,
+    );
     // The same networks as the peer: BlazeFace 256 on every frame.
     const blaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
     const blazeRun = await frameBench(blaze, jpeg);
@@ -115,6 +176,15 @@ export const visionSection: BenchSection = {
       vision_detector: `${pipeline.choice.detector.id}${pipeline.choice.fallbackDetector ? ` (fallback ${pipeline.choice.fallbackDetector.id})` : ''}`,
       frame_ms_p50: round2(percentile(frameMs, 50)),
       frame_ms_p95: round2(percentile(frameMs, 95)),
+      vision_tracking: `camera stream as the vision worker runs it: vision.tracking defaults (detector every ${DEFAULT_TRACKING.redetectIntervalFrames}th frame while tracked), same frame repeated, decoded once`,
+      frame_tracked_ms_p50: round2(percentile(tracked.frameMs, 50)),
+      frame_tracked_ms_p95: round2(percentile(tracked.frameMs, 95)),
+      frame_tracked_ms_mean: round2(tracked.frameMs.reduce((a, b) => a + b, 0) / tracked.frameMs.length),
+      frame_tracked_detector_runs: `${tracked.detections}/${tracked.frames}`,
+      vision_frame_3faces: `640x480 JPEG, three faces (${THREE_FACES.join(', ')} side by side), mesh/embedder/passive batched where the model's batch dim is symbolic`,
+      frame_3faces_ms_p50: round2(percentile(tracked3.frameMs, 50)),
+      frame_3faces_ms_p95: round2(percentile(tracked3.frameMs, 95)),
+      frame_3faces_detect_every_frame_ms_p50: round2(percentile(still3, 50)),
       frame_blazeface_ms_p50: round2(percentile(blazeRun.frameMs, 50)),
       frame_blazeface_ms_p95: round2(percentile(blazeRun.frameMs, 95)),
       stage_detect_blazeface_ms_p50: round2(percentile(blazeRun.stages.detect!, 50)),
@@ -199,9 +269,12 @@ export const peerSection: BenchSection = {
       // than either stack running alone).
       const ours = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1 });
       const oursBlaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
+      // ours as the daemon runs a camera stream: faces followed from frame to frame (vision.tracking defaults)
+      const oursTracks = new FaceTracks(DEFAULT_TRACKING);
       const times: number[] = [];
       const shortTimes: number[] = [];
       const oursMs: number[] = [];
+      const oursDetectMs: number[] = [];
       const oursBlazeMs: number[] = [];
       const BLOCK = 11;
       const blocks = 6;
@@ -236,12 +309,14 @@ export const peerSection: BenchSection = {
       try {
         await timed(warmup, null, () => peerFrame(human));
         if (runShort) await timed(warmup, null, () => peerFrame(humanShort));
+        await timed(warmup, null, async () => (await ours.processStream(img, oursTracks)).faces.length);
         await timed(warmup, null, async () => (await ours.process(img)).faces.length);
         await timed(warmup, null, async () => (await oursBlaze.process(img)).faces.length);
         for (let b = 0; b < blocks; b++) {
           faces = await timed(BLOCK, times, () => peerFrame(human));
           if (runShort) shortFaces = await timed(BLOCK, shortTimes, () => peerFrame(humanShort));
-          oursFaces = await timed(BLOCK, oursMs, async () => (await ours.process(img)).faces.length);
+          oursFaces = await timed(BLOCK, oursMs, async () => (await ours.processStream(img, oursTracks)).faces.length);
+          await timed(BLOCK, oursDetectMs, async () => (await ours.process(img)).faces.length);
           await timed(BLOCK, oursBlazeMs, async () => (await oursBlaze.process(img)).faces.length);
         }
       } finally {
@@ -270,12 +345,15 @@ export const peerSection: BenchSection = {
         peer_faces: faces,
         peer_frame_ms_p50: round2(peer),
         peer_frame_ms_p95: round2(percentile(times, 95)),
-        peer_mode: `every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack (${runShort ? 4 : 3} stacks)`,
+        peer_mode: `every frame full: detector + mesh + antispoof + liveness + recognition (skipFrames 0, skipTime 0, cacheSensitivity 0), 10 warm-up; 6 interleaved blocks of 10 counted frames per stack (${runShort ? 5 : 4} stacks)`,
         interleaved_frame_ms_p50: round2(percentile(oursMs, 50)),
         interleaved_frame_ms_p95: round2(percentile(oursMs, 95)),
+        interleaved_mode: `ours as the vision worker runs a camera stream: faces followed from the previous frame's mesh, detector every ${DEFAULT_TRACKING.redetectIntervalFrames}th frame while tracked (vision.tracking defaults); interleaved_frame_detect_every_frame: ours with the detector cascade on every frame`,
+        interleaved_frame_detect_every_frame_ms_p50: round2(percentile(oursDetectMs, 50)),
         interleaved_frame_blazeface_ms_p50: round2(percentile(oursBlazeMs, 50)),
         speedup_vs_peer: round2(peer / percentile(oursMs, 50)),
         speedup_vs_peer_blazeface: round2(peer / percentile(oursBlazeMs, 50)),
+        speedup_vs_peer_detect_every_frame: round2(peer / percentile(oursDetectMs, 50)),
         speedup_vs_peer_sequential: seq ? round2(peer / seq) : null,
         speedup_vs_peer_blazeface_sequential: seqBlaze ? round2(peer / seqBlaze) : null,
       };
@@ -286,6 +364,7 @@ export const peerSection: BenchSection = {
         out.peer_short_frame_ms_p50 = round2(peerShort);
         out.peer_short_frame_ms_p95 = round2(percentile(shortTimes, 95));
         out.speedup_vs_peer_same_networks = round2(peerShort / percentile(oursMs, 50));
+        out.speedup_vs_peer_same_networks_detect_every_frame = round2(peerShort / percentile(oursDetectMs, 50));
       } else {
         out.peer_short_error = shortError;
       }

@@ -78,6 +78,25 @@ export const cameraSchema = z
   })
   .default({});
 
+/** Camera streams: follow a face from the previous frame's mesh instead of running the detector on every frame (vision/faceTracks.ts). */
+export const trackingSchema = z
+  .object({
+    enabled: key(z.boolean().default(true), {
+      doc: "Camera streams: once a face is found, the next frame's face crop comes from the previous frame's mesh (as MediaPipe's face pipeline does); the detector runs only when a track is lost, while no face is tracked, and on the safety-net schedule. Off: the detector runs on every frame. Still images (enrollment, `identify`, eval) always detect.",
+    }),
+    newFaceIntervalFrames: key(z.number().int().min(1).max(30).default(2), {
+      doc: 'While no face is tracked, the detector looks for a face on every Nth frame (1 = every frame). Measured cost in frames until an entering face is found: docs/EVALUATION.md "Tracking".',
+    }),
+    redetectIntervalFrames: key(z.number().int().min(1).max(300).default(10), {
+      doc: 'While faces are tracked, the detector still runs on every Nth frame: it re-anchors the tracks and finds faces that entered beside them.',
+    }),
+    minFaceScore: key(z.number().min(0.05).max(0.99).default(0.5), {
+      doc: "The mesh network's face-presence score under which a face counts as lost (the detector then runs on the same frame).",
+    }),
+  })
+  .strict()
+  .default({});
+
 export const visionSchema = z
   .object({
     modelsDir: key(z.string().default(''), {
@@ -100,6 +119,7 @@ export const visionSchema = z
     clahe: key(z.boolean().default(false), {
       doc: 'CLAHE lighting correction before embedding. Measured to lower accuracy on the test data (docs/EVALUATION.md), so off.',
     }),
+    tracking: section(trackingSchema, { note: "Camera streams follow each face from one frame's mesh to the next; the detector runs only to find faces." }),
   })
   .strict()
   .default({});

@@ -9,11 +9,13 @@ import { scanDataset } from './dataset.js';
 import { buildReport, describeDataset, pairScores, progressReporter, type EvalReport, type ModelToEvaluate, type PrecisionReport } from './evaluate.js';
 import { padMain } from './padEval.js';
 import { tracksMain } from './tracksEval.js';
+import { trackingMain } from './trackingEval.js';
 import { scoreDistribution, type ScoreDistribution } from './scoreDistribution.js';
 
 const USAGE = `usage: npm run eval -- --data DIR [--embedder ID[,ID...]] [--json FILE] [--save-scores DIR] [--threshold T] [--margin M] [--clahe] [--models DIR]
        npm run eval -- --pad [--data SHARED_DATA_DIR] [--json FILE]
        npm run eval -- --tracks [--data SHARED_DATA_DIR] [--embedder ID] [--json FILE]
+       npm run eval -- --tracking [--data SHARED_DATA_DIR] [--frames N] [--json FILE]
 
 DIR/<identity>/<image>: folders named "distractors" hold impostors without identity;
 "group_photos", "no_face" and "labels" are skipped. Each embedder (a manifest id or family, default
@@ -23,7 +25,10 @@ score distribution (DIR/<model-id>.json, see daemon/src/eval/scoreDistribution.t
 --pad: presentation-attack detection per attack species (ISO/IEC 30107-3 APCER/BPCER) on
 SHARED_DATA_DIR/spoof and SHARED_DATA_DIR/video.
 --tracks: door approaches (faces-lfw photo sequences, FOCUS video windows) against galleries of
-10/100/200, single-frame vs track decisions (daemon/src/access/trackFusion.ts).`;
+10/100/200, single-frame vs track decisions (daemon/src/access/trackFusion.ts).
+--tracking: faces followed from frame to frame (vision.tracking) vs detecting every frame on
+SHARED_DATA_DIR/video (first N frames per clip, default 600): mesh difference, frames until an
+entering face is found, faces reported after they left.`;
 
 /** Saved faces-lfw distributions (npm run eval -- --save-scores models/calibration/impostors). */
 export function impostorsDir(modelsDir = defaultModelsDir()): string {
@@ -102,6 +107,8 @@ export async function evalMain(argv: string[]): Promise<number> {
         'save-scores': { type: 'string' },
         pad: { type: 'boolean' },
         tracks: { type: 'boolean' },
+        tracking: { type: 'boolean' },
+        frames: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -115,6 +122,15 @@ export async function evalMain(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.pad) return padMain({ data: values.data, json: values.json, modelsDir: values.models });
+  if (values.tracking) {
+    const frames = values.frames !== undefined ? Number(values.frames) : undefined;
+    if (frames !== undefined && !(Number.isInteger(frames) && frames > 0)) {
+      process.stderr.write(`eval: --frames must be a positive integer\n`);
+      return 2;
+    }
+    await trackingMain({ data: values.data, json: values.json, frames, modelsDir: values.models });
+    return 0;
+  }
   if (values.tracks) return tracksMain({ data: values.data, json: values.json, embedder: values.embedder, modelsDir: values.models });
   if (!values.data) {
     process.stderr.write(`eval: --data DIR is required\n${USAGE}\n`);

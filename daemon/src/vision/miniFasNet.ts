@@ -13,6 +13,7 @@ import ort from 'onnxruntime-node';
 import type { RgbImage } from './align.js';
 import { loadModelManifest, modelFor, verifyModels, type ModelEntry } from './modelManifest.js';
 import { inputSize } from './modelSet.js';
+import { acceptsBatch } from './models/imageModel.js';
 import type { Box } from './types.js';
 
 export const MINIFASNET_BOX_SCALE = 2.7;
@@ -87,8 +88,8 @@ export class MiniFasNet {
     return new MiniFasNet(session, entry);
   }
 
-  /** Fills the input tensor with the crop of `box`: bilinear resize, raw pixel values, planar. */
-  private pack(img: RgbImage, box: Box): void {
+  /** Fills the input tensor (at `offset`) with the crop of `box`: bilinear resize, raw pixel values, planar. */
+  private pack(img: RgbImage, box: Box, buf = this.buf, offset = 0): void {
     const r = minifasnetCrop(img, box);
     const { width: W, height: H } = this.size;
     const n = W * H;
@@ -109,7 +110,7 @@ export class MiniFasNet {
           const src = order[c]!;
           const p = (yy: number, xx: number): number => img.data[(yy * img.width + xx) * 3 + src]!;
           const v = (p(y0, x0) * (1 - fx) + p(y0, x1) * fx) * (1 - fy) + (p(y1, x0) * (1 - fx) + p(y1, x1) * fx) * fy;
-          this.buf[c * n + y * W + x] = (v - mean[c]!) / std[c]!;
+          buf[offset + c * n + y * W + x] = (v - mean[c]!) / std[c]!;
         }
       }
     }
@@ -119,6 +120,22 @@ export class MiniFasNet {
     this.pack(img, box);
     const res = await this.session.run({ [this.entry.input.name]: this.tensor });
     return softmax3(res[this.entry.outputs[0]?.name ?? 'output']!.data as Float32Array);
+  }
+
+  /** The scores of several faces of one frame: one batched run when the model's input dim 0 is symbolic, else one run each. */
+  async scores(img: RgbImage, boxes: readonly Box[]): Promise<MiniFasNetScore[]> {
+    if (!acceptsBatch(this.session) || boxes.length < 2) {
+      const out: MiniFasNetScore[] = [];
+      for (const b of boxes) out.push(await this.score(img, b));
+      return out;
+    }
+    const per = this.buf.length;
+    const buf = new Float32Array(per * boxes.length);
+    boxes.forEach((b, i) => this.pack(img, b, buf, i * per));
+    const { width, height } = this.size;
+    const res = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', buf, [boxes.length, 3, height, width]) });
+    const logits = res[this.entry.outputs[0]?.name ?? 'output']!.data as Float32Array;
+    return boxes.map((_, i) => softmax3(logits.subarray(i * 3, i * 3 + 3)));
   }
 
   /** Scores an already packed input (tests: noise images). */

@@ -75,4 +75,6 @@ export interface FrameResult {
   height: number;
   faces: FaceObservation[];
   timings: FrameTimings;
+  /** Did the detector run on this frame? (Camera streams with tracking: only to find faces, vision/faceTracks.ts.) */
+  detectorRan?: boolean;
 }

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { compiledWorker } from '../util/workerPath.js';
 import type { Frame } from '../camera/frame.js';
+import type { TrackingOptions } from './faceTracks.js';
 import type { PipelineOptions, ProcessOptions } from './pipeline.js';
 import type { FrameResult } from './types.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
@@ -21,6 +22,8 @@ export interface VisionClientStats {
   dropped: number;
   errors: number;
   lastTotalMs: number | null;
+  /** Frames the detector ran on (with tracking, a fraction of `processed`). */
+  detectorRuns: number;
 }
 
 /**
@@ -34,12 +37,14 @@ export class VisionClient {
   private waiting: Pending | null = null;
   private nextId = 1;
   private inflightId = 0;
-  private readonly stats: VisionClientStats = { processed: 0, dropped: 0, errors: 0, lastTotalMs: null };
+  private readonly stats: VisionClientStats = { processed: 0, dropped: 0, errors: 0, lastTotalMs: null, detectorRuns: 0 };
   info: Extract<FromWorker, { type: 'ready' }> | null = null;
 
   constructor(
     private readonly pipeline: PipelineOptions,
     private readonly processOptions: ProcessOptions = {},
+    /** Follow faces across frames (the frames are one camera stream); null = detect on every frame. */
+    private readonly tracking: TrackingOptions | null = null,
   ) {}
 
   async start(): Promise<void> {
@@ -61,7 +66,7 @@ export class VisionClient {
       const onError = (err: Error): void => reject(err);
       worker.on('message', onMessage);
       worker.once('error', onError);
-      worker.postMessage({ type: 'init', pipeline: this.pipeline, process: this.processOptions } satisfies ToWorker);
+      worker.postMessage({ type: 'init', pipeline: this.pipeline, process: this.processOptions, tracking: this.tracking } satisfies ToWorker);
     }).catch(async (err: unknown) => {
       this.worker = null;
       await worker.terminate();
@@ -119,6 +124,7 @@ export class VisionClient {
     if (m.type === 'result') {
       this.stats.processed++;
       this.stats.lastTotalMs = m.result.timings.totalMs;
+      if (m.result.detectorRan !== false) this.stats.detectorRuns++;
       p.resolve(m.result);
     } else {
       this.stats.errors++;

@@ -10,7 +10,8 @@ import type { FrameResult } from './types.js';
 
 /**
  * blinkd's vision service: checks the model files against models/manifest.json, then runs the
- * pipeline in a worker thread. Consumers call process(frame) (newest frame wins); the embedder's
+ * pipeline in a worker thread on the camera's stream (faces followed from frame to frame,
+ * vision.tracking). Consumers call process(frame) (newest frame wins); the embedder's
  * id and dimension come from the worker once it runs.
  */
 export class VisionService extends BaseService {
@@ -34,7 +35,12 @@ export class VisionService extends BaseService {
       this.error = (err as Error).message;
       throw new Error(`vision: refusing to start: ${this.error}`);
     }
-    this.client = new VisionClient(options, { minScore: this.config.detectorScore, minFaceSizePx: this.config.minFaceSizePx });
+    // The frames are the camera's stream: follow faces from frame to frame (vision.tracking).
+    const t = this.config.tracking;
+    const tracking = t.enabled
+      ? { newFaceIntervalFrames: t.newFaceIntervalFrames, redetectIntervalFrames: t.redetectIntervalFrames, minFaceScore: t.minFaceScore }
+      : null;
+    this.client = new VisionClient(options, { minScore: this.config.detectorScore, minFaceSizePx: this.config.minFaceSizePx }, tracking);
     await this.client.start();
     this.log.info({ embedder: this.client.info?.embedder, detector: this.client.info?.detector, dim: this.client.info?.dim }, 'vision worker ready');
   }

@@ -37,6 +37,28 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
       await client.stop();
     }
   });
+
+  it('with tracking (a camera stream) the worker runs the detector only on its schedule', async () => {
+    const jpeg = await sharp(readFileSync(join(DATA, 'faces', 'obama', 'obama.jpg')))
+      .resize(640, 480, { fit: 'contain' })
+      .jpeg()
+      .toBuffer();
+    const client = new VisionClient({ precision: 'int8', intraOpThreads: 1 }, {}, { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5 });
+    await client.start();
+    try {
+      const ran: boolean[] = [];
+      for (let seq = 1; seq <= 12; seq++) {
+        const r = await client.process({ seq, capturedAt: Date.now(), width: 640, height: 480, format: 'jpeg', data: jpeg });
+        expect(r!.faces).toHaveLength(1);
+        expect(r!.faces[0]!.embedding).toBeInstanceOf(Float32Array);
+        ran.push(r!.detectorRan!);
+      }
+      expect(ran.map((x, i) => (x ? i : -1)).filter((i) => i >= 0)).toEqual([0, 10]);
+      expect(client.getStats()).toMatchObject({ processed: 12, detectorRuns: 2 });
+    } finally {
+      await client.stop();
+    }
+  });
 });
 
 describe('VisionService', () => {

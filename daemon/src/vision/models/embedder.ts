@@ -59,6 +59,19 @@ export class Embedder {
     return l2normalize(Float32Array.from(this.model.out(res, 0)));
   }
 
+  /** Embeddings of several chips (the faces of one frame): one batched run when the model takes a batch, else one run each. */
+  async embedMany(chips: readonly Uint8Array[]): Promise<Float32Array[]> {
+    const { width, height } = this.model.size;
+    const inputs = this.clahe ? chips.map((c) => claheRgb(c, width, height)) : chips;
+    const out = await this.model.runCropBatch(inputs);
+    return out(0).map((e) => l2normalize(e));
+  }
+
+  /** Does this network run several faces as one batch? */
+  get batchable(): boolean {
+    return this.model.batchable;
+  }
+
   release(): Promise<void> {
     return this.model.release();
   }

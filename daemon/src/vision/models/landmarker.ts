@@ -1,4 +1,4 @@
-import { invertSimilarity, similarityScale, squareRoiTransform, type RgbImage } from '../align.js';
+import { invertSimilarity, similarityScale, squareRoiTransform, type RgbImage, type Similarity } from '../align.js';
 import { MESH_POINTS, type Mesh } from '../meshIndices.js';
 import type { ModelEntry } from '../modelManifest.js';
 import type { SessionOptions } from '../modelSet.js';
@@ -37,24 +37,28 @@ export class Landmarker {
     return { cx: det.box.x + det.box.width / 2, cy: det.box.y + det.box.height / 2, size: Math.max(det.box.width, det.box.height) * scale, angle };
   }
 
+  private transform(roi: Roi): Similarity {
+    return squareRoiTransform(roi.cx, roi.cy, roi.size, roi.angle, this.model.size.width);
+  }
+
   async mesh(img: RgbImage, roi: Roi): Promise<{ mesh: Mesh; faceScore: number }> {
-    const s = this.model.size.width;
-    const t = squareRoiTransform(roi.cx, roi.cy, roi.size, roi.angle, s);
+    const t = this.transform(roi);
     const res = await this.model.runWarped(img, t);
-    const raw = this.model.out(res, 0);
-    const flag = this.model.out(res, 1)[0] ?? 0;
-    const inv = invertSimilarity(t);
-    const zScale = 1 / similarityScale(t);
-    const mesh = new Float32Array(MESH_POINTS * 3);
-    for (let i = 0; i < MESH_POINTS; i++) {
-      const x = raw[i * 3]!,
-        y = raw[i * 3 + 1]!;
-      mesh[i * 3] = inv.a * x - inv.b * y + inv.tx;
-      mesh[i * 3 + 1] = inv.b * x + inv.a * y + inv.ty;
-      mesh[i * 3 + 2] = raw[i * 3 + 2]! * zScale;
-    }
-    const faceScore = flag >= 0 && flag <= 1 ? flag : 1 / (1 + Math.exp(-flag));
-    return { mesh, faceScore };
+    return decodeMesh(this.model.out(res, 0), this.model.out(res, 1)[0] ?? 0, t);
+  }
+
+  /** The meshes of several ROIs of one frame: one batched run when the model takes a batch, else one run each. */
+  async meshes(img: RgbImage, rois: readonly Roi[]): Promise<{ mesh: Mesh; faceScore: number }[]> {
+    const ts = rois.map((r) => this.transform(r));
+    const out = await this.model.runWarpedBatch(img, ts);
+    const raw = out(0),
+      flags = out(1);
+    return ts.map((t, i) => decodeMesh(raw[i]!, flags[i]![0] ?? 0, t));
+  }
+
+  /** Does the mesh network run several faces as one batch? */
+  get batchable(): boolean {
+    return this.model.batchable;
   }
 
   /** The bounding box of a mesh's points. */
@@ -77,4 +81,20 @@ export class Landmarker {
   release(): Promise<void> {
     return this.model.release();
   }
+}
+
+/** The network's raw output (crop pixels) back to image pixels, and its face flag as a probability. */
+function decodeMesh(raw: Float32Array, flag: number, t: Similarity): { mesh: Mesh; faceScore: number } {
+  const inv = invertSimilarity(t);
+  const zScale = 1 / similarityScale(t);
+  const mesh = new Float32Array(MESH_POINTS * 3);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    const x = raw[i * 3]!,
+      y = raw[i * 3 + 1]!;
+    mesh[i * 3] = inv.a * x - inv.b * y + inv.tx;
+    mesh[i * 3 + 1] = inv.b * x + inv.a * y + inv.ty;
+    mesh[i * 3 + 2] = raw[i * 3 + 2]! * zScale;
+  }
+  const faceScore = flag >= 0 && flag <= 1 ? flag : 1 / (1 + Math.exp(-flag));
+  return { mesh, faceScore };
 }

@@ -1,4 +1,4 @@
-import { squareRoiTransform, type RgbImage } from '../align.js';
+import { squareRoiTransform, type RgbImage, type Similarity } from '../align.js';
 import type { ModelEntry } from '../modelManifest.js';
 import type { SessionOptions } from '../modelSet.js';
 import type { Box } from '../types.js';
@@ -20,12 +20,25 @@ export class PassiveScorer {
     return this.model.entry;
   }
 
-  async score(img: RgbImage, box: Box): Promise<number | null> {
+  private transform(box: Box): Similarity {
     const cx = box.x + box.width / 2,
       cy = box.y + box.height / 2,
       size = Math.max(box.width, box.height) * 1.4;
-    const res = await this.model.runWarped(img, squareRoiTransform(cx, cy, size, 0, this.model.size.width));
+    return squareRoiTransform(cx, cy, size, 0, this.model.size.width);
+  }
+
+  async score(img: RgbImage, box: Box): Promise<number | null> {
+    const res = await this.model.runWarped(img, this.transform(box));
     return this.model.out(res, 0)[0] ?? null;
+  }
+
+  /** The scores of several faces of one frame (one batched run when the model takes a batch). */
+  async scores(img: RgbImage, boxes: readonly Box[]): Promise<(number | null)[]> {
+    const out = await this.model.runWarpedBatch(
+      img,
+      boxes.map((b) => this.transform(b)),
+    );
+    return out(0).map((r) => r[0] ?? null);
   }
 
   release(): Promise<void> {
