@@ -2,7 +2,9 @@
  * A child process that times the whole frame on its own, for the benches that must control the
  * process from outside: pinned to one core (`taskset -c 0`) or counted by an instruction counter
  * (valgrind's callgrind where `perf stat` has no hardware counters). It runs the same pipeline and
- * the same 640×480 one-face frame as the vision section, one intra-op thread.
+ * the same 640×480 one-face frame as the vision section, one intra-op thread, as the vision worker
+ * runs a camera stream (faces tracked from the previous mesh, the detector on its schedule:
+ * `frame_tracked_ms_p50` of the vision section).
  *
  *   node dist/daemon/src/bench/frameLoop.js --frames N [--warmup W]
  *
@@ -11,6 +13,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeFrame } from '../vision/decode.js';
+import { DEFAULT_TRACKING, FaceTracks } from '../vision/faceTracks.js';
 import { FacePipeline } from '../vision/pipeline.js';
 import { percentile, round2 } from '../util/stats.js';
 import { benchFrame } from './visionSection.js';
@@ -35,11 +38,12 @@ export async function frameLoop(frames: number, warmup: number): Promise<FrameLo
   try {
     const jpeg = await benchFrame();
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
+    const tracks = new FaceTracks(DEFAULT_TRACKING);
     const ms: number[] = [];
     let faces = 0;
     for (let i = 0; i < warmup + frames; i++) {
       const t0 = performance.now();
-      const r = await pipeline.process(img);
+      const r = await pipeline.processStream(img, tracks);
       if (i >= warmup) ms.push(performance.now() - t0);
       faces = r.faces.length;
     }

@@ -162,6 +162,16 @@ export const visionSection: BenchSection = {
     const blaze = await FacePipeline.create({ precision: 'int8', detector: 'blazeface', intraOpThreads: 1, interOpThreads: 1 });
     const blazeRun = await frameBench(blaze, jpeg);
     await blaze.release();
+    // The former default embedder (dlib's ResNet) in the same run: the new default must not cost
+    // more than 2 ms of whole frame against it.
+    const dlib = await FacePipeline.create({ precision: 'int8', recognitionModel: 'faceapi-resnet', intraOpThreads: 1, interOpThreads: 1 });
+    const dlibRun = await frameBench(dlib, jpeg);
+    const dlibTracked = await streamBench(dlib, jpeg, 1);
+    await dlib.release();
+    // What the door runs: the same plus MiniFASNet (access.liveness.pad), which the frames above leave out.
+    const door = await FacePipeline.create({ precision: 'int8', intraOpThreads: 1, interOpThreads: 1, pad: true });
+    const doorTracked = await streamBench(door, jpeg, 1);
+    await door.release();
     ctx.log(`vision: frame p50 ${percentile(frameMs, 50).toFixed(2)} ms (BlazeFace only: ${percentile(blazeRun.frameMs, 50).toFixed(2)} ms)`);
     const probes = randomEmbeddings(16, 128, 99);
     const s1k = await searchBench(1_000, probes);
@@ -185,6 +195,12 @@ export const visionSection: BenchSection = {
       frame_3faces_ms_p50: round2(percentile(tracked3.frameMs, 50)),
       frame_3faces_ms_p95: round2(percentile(tracked3.frameMs, 95)),
       frame_3faces_detect_every_frame_ms_p50: round2(percentile(still3, 50)),
+      vision_embedder: pipeline.embedderId(),
+      frame_dlib_ms_p50: round2(percentile(dlibRun.frameMs, 50)),
+      frame_default_minus_dlib_ms: round2(percentile(frameMs, 50) - percentile(dlibRun.frameMs, 50)),
+      frame_tracked_dlib_ms_p50: round2(percentile(dlibTracked.frameMs, 50)),
+      frame_door_tracked_ms_p50: round2(percentile(doorTracked.frameMs, 50)),
+      frame_door_tracked_ms_p95: round2(percentile(doorTracked.frameMs, 95)),
       frame_blazeface_ms_p50: round2(percentile(blazeRun.frameMs, 50)),
       frame_blazeface_ms_p95: round2(percentile(blazeRun.frameMs, 95)),
       stage_detect_blazeface_ms_p50: round2(percentile(blazeRun.stages.detect!, 50)),
