@@ -15,6 +15,8 @@ import { adminSection } from './adminSection.js';
 import { syncSection } from './syncSection.js';
 import { syncQueueSection } from './syncQueueSection.js';
 import { syncCryptoSection } from './syncCryptoSection.js';
+import { gallerySection } from './gallerySection.js';
+import { coldStartSection } from './coldStartSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -38,6 +40,8 @@ export const SECTIONS: BenchSection[] = [
   syncSection,
   syncQueueSection,
   syncCryptoSection,
+  gallerySection,
+  coldStartSection,
 ];
 
 export async function benchMain(argv: string[]): Promise<number> {
