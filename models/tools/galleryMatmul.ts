@@ -64,9 +64,9 @@ export function buildGalleryMatmul(modelsDir: string): ManifestEntry {
   const at = m.models.findIndex((e) => e.id === GALLERY_MATMUL_ID);
   if (at >= 0) m.models[at] = entry;
   else {
-    // next to the other search graph
-    const gemv = m.models.findIndex((e) => e.task === 'search');
-    m.models.splice(gemv >= 0 ? gemv + 1 : m.models.length, 0, entry);
+    // where buildAll puts it: after the catalog's entries, before user-supplied ones
+    const user = m.models.findIndex((e) => e.source.kind === 'user');
+    m.models.splice(user >= 0 ? user : m.models.length, 0, entry);
   }
   writeFileSync(path, serializeManifest(m));
   return entry;
