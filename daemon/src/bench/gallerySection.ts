@@ -44,8 +44,10 @@ async function child(dbFile: string, probesFile: string, modelId: string, dim: n
   const t0 = performance.now();
   await registry.start();
   const loadMs = performance.now() - t0;
-  const raw = JSON.parse(readFileSync(probesFile, 'utf8')) as number[][];
-  const probes = raw.map((p) => Float32Array.from(p));
+  // Raw little-endian float32, `dim` values per probe (no JSON text on this process's heap).
+  const raw = readFileSync(probesFile);
+  const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const probes = Array.from({ length: all.length / dim }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
   for (let i = 0; i < 10; i++) await registry.match(probes[i % probes.length]!, THRESHOLD, MARGIN);
   const ms: number[] = [];
   const top: ChildResult['top'] = [];
@@ -102,8 +104,10 @@ export const gallerySection: BenchSection = {
           truth.push([t[0]?.personId, t[1]?.personId]);
         }
         await exact.release();
-        const probesFile = join(dir, 'probes.json');
-        writeFileSync(probesFile, JSON.stringify(probes.map((p) => Array.from(p))));
+        const probesFile = join(dir, 'probes.f32');
+        const flat = new Float32Array(probes.length * real.dim);
+        probes.forEach((p, i) => flat.set(p, i * real.dim));
+        writeFileSync(probesFile, Buffer.from(flat.buffer));
         const r = await runChild(ctx, [join(dir, 'gallery.db'), probesFile, real.modelId, String(real.dim)]);
         const top1 = truth.filter((t, i) => t[0] === r.top[i]![0]).length / truth.length;
         const top2 = truth.filter((t, i) => t[0] === r.top[i]![0] && t[1] === r.top[i]![1]).length / truth.length;

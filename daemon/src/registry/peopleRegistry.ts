@@ -616,9 +616,23 @@ export class PeopleRegistry extends BaseService {
 
   /** Re-reads every template of the active embedder (the reload_people command; changes by another process). */
   reload(): { people: number; templates: number } {
+    if (this.gallery?.accelerated) {
+      // A running unit: rebuilt off the main thread's hot path (a compact gallery's projection runs on onnxruntime).
+      this.reloadInBackground();
+      return { people: this.people.count(), templates: this.templates.count(this.model?.id) };
+    }
     this.rebuild();
     this.bus.emit('people.changed', { personId: null, action: 'reload' });
     return { people: this.people.count(), templates: this.gallery?.size ?? 0 };
+  }
+
+  private reloadInBackground(): void {
+    if (this.reloading) return;
+    this.reloading = true;
+    void this.rebuildAsync()
+      .then(() => this.bus.emit('people.changed', { personId: null, action: 'reload' }))
+      .catch((err: unknown) => this.log.warn({ err }, 'people registry: gallery reload failed'))
+      .finally(() => (this.reloading = false));
   }
 
   /** Deletes thumbnails older than `days` (0 = every thumbnail): the admin.thumbnailRetentionDays rule. */
@@ -717,15 +731,7 @@ export class PeopleRegistry extends BaseService {
       if (current === this.revision) return;
       if (this.reloading) return;
       this.log.info({ from: this.revision, to: current }, 'people changed in another process: gallery reloaded');
-      if (!this.gallery?.accelerated) {
-        this.reload();
-        return;
-      }
-      this.reloading = true;
-      void this.rebuildAsync()
-        .then(() => this.bus.emit('people.changed', { personId: null, action: 'reload' }))
-        .catch((err: unknown) => this.log.warn({ err }, 'people registry: gallery reload failed'))
-        .finally(() => (this.reloading = false));
+      this.reload();
     } catch (err) {
       this.log.warn({ err }, 'people registry: revision check failed');
     }
