@@ -234,7 +234,19 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   // systemd READY/WATCHDOG/STATUS/STOPPING: last, it reports on all of the above.
   const probes: WatchdogProbes = {
     ready: async () => {
-      if (camera) await camera.waitUntilReady(CAMERA_READY_TIMEOUT_MS);
+      // HTTP started before the watchdog (start order), or is still starting: then wait for it.
+      const serving =
+        http.status() === 'starting'
+          ? new Promise<void>((resolve) => {
+              const owner = {};
+              bus.on(owner, 'service.status', (s) => {
+                if (s.name !== 'http' || s.status === 'starting') return;
+                bus.removeListeners(owner);
+                resolve();
+              });
+            })
+          : Promise.resolve();
+      await Promise.all([serving, camera ? camera.waitUntilReady(CAMERA_READY_TIMEOUT_MS) : undefined]);
     },
     frameLoop: () => {
       if (!camera) return { ok: true };

@@ -16,6 +16,7 @@ import { verifyModels } from '../../daemon/src/vision/modelManifest.js';
 import { calibrateFromPhotos, type PhotoCalibrationTable } from './calibrate.js';
 import { CATALOG, type CatalogEntry } from './catalog.js';
 import { buildFaceApiResnet } from './faceApiResnet.js';
+import { writeGalleryMatmul } from './galleryMatmul.js';
 import { sha256, serializeManifest, tensorSpecs, type Manifest, type ManifestEntry } from './manifest.js';
 import { fetchPinnedTarball } from './npmFetch.js';
 import { flushSubnormals, OnnxGraph, OPSET } from './onnxBuilder.js';
@@ -199,6 +200,7 @@ export async function buildAll(outDir: string, modelsDir: string, o: BuildOption
     });
     log(`  ${e.output}: ${(bytes.length / 1e6).toFixed(2)} MB sha256 ${sha256(bytes).slice(0, 16)}…`);
   }
+  entries.push(writeGalleryMatmul(outDir));
   // keep user-supplied models (source.kind "user") from the existing manifest
   const existingPath = join(modelsDir, 'manifest.json');
   if (existsSync(existingPath)) {

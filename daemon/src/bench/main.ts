@@ -16,6 +16,8 @@ import { syncSection } from './syncSection.js';
 import { syncQueueSection } from './syncQueueSection.js';
 import { syncCryptoSection } from './syncCryptoSection.js';
 import { pinnedSection } from './pinnedSection.js';
+import { gallerySection } from './gallerySection.js';
+import { coldStartSection } from './coldStartSection.js';
 
 export type BenchResult = Record<string, number | string | boolean | null>;
 
@@ -40,6 +42,8 @@ export const SECTIONS: BenchSection[] = [
   syncSection,
   syncQueueSection,
   syncCryptoSection,
+  gallerySection,
+  coldStartSection,
 ];
 
 export async function benchMain(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 import type { EventBus } from '../events.js';
-import { Gallery, type MatchResult } from '../gallery/gallery.js';
+import { Gallery, type GalleryEntry, type MatchResult } from '../gallery/gallery.js';
 import type { Logger } from '../logging.js';
 import { BaseService } from '../service.js';
 import type { AuditRepo } from '../store/auditRepo.js';
@@ -193,8 +193,10 @@ export class PeopleRegistry extends BaseService {
   protected async onStart(): Promise<void> {
     const e = this.embedder();
     if (e) {
-      this.activate(e.id, e.dim);
-      await this.gallery!.accelerate();
+      this.model = { id: e.id, dim: e.dim };
+      this.gallery = this.newGallery(e.dim);
+      await this.gallery.accelerate();
+      await this.rebuildAsync();
     }
     this.every(REVISION_POLL_MS, () => this.pollRevision());
   }
@@ -206,8 +208,13 @@ export class PeopleRegistry extends BaseService {
   /** Builds the gallery for this embedder (manifest id and embedding dimension). */
   activate(modelId: string, dim: number): void {
     this.model = { id: modelId, dim };
-    this.gallery = new Gallery(dim);
+    this.gallery = this.newGallery(dim);
     this.rebuild();
+  }
+
+  /** The gallery reads the exact rows of a large (compact) gallery from the templates table, by template id. */
+  private newGallery(dim: number): Gallery {
+    return new Gallery(dim, { exactRows: (ids) => this.templates.embeddingsByIds(ids) });
   }
 
   activeModel(): { id: string; dim: number } | null {
@@ -390,7 +397,7 @@ export class PeopleRegistry extends BaseService {
       return p;
     });
     if (this.model?.id === req.modelId && this.gallery) {
-      this.gallery.replacePerson(person.id, this.embeddingsOf(person.id));
+      this.replaceInGallery(person.id);
     }
     this.bus.emit('people.changed', { personId: person.id, action: existing ? 'templates' : 'created' });
     return { person, templates: req.faces.length, created: !existing };
@@ -601,7 +608,7 @@ export class PeopleRegistry extends BaseService {
       return r;
     });
     if (touched.size === 0) return result;
-    if (this.gallery) for (const id of touched) this.gallery.replacePerson(id, this.embeddingsOf(id));
+    for (const id of touched) this.replaceInGallery(id);
     if (erased) this.store.flushErased();
     for (const id of touched) this.bus.emit('people.changed', { personId: id, action: 'updated' });
     return result;
@@ -609,9 +616,23 @@ export class PeopleRegistry extends BaseService {
 
   /** Re-reads every template of the active embedder (the reload_people command; changes by another process). */
   reload(): { people: number; templates: number } {
+    if (this.gallery?.accelerated) {
+      // A running unit: rebuilt off the main thread's hot path (a compact gallery's projection runs on onnxruntime).
+      this.reloadInBackground();
+      return { people: this.people.count(), templates: this.templates.count(this.model?.id) };
+    }
     this.rebuild();
     this.bus.emit('people.changed', { personId: null, action: 'reload' });
     return { people: this.people.count(), templates: this.gallery?.size ?? 0 };
+  }
+
+  private reloadInBackground(): void {
+    if (this.reloading) return;
+    this.reloading = true;
+    void this.rebuildAsync()
+      .then(() => this.bus.emit('people.changed', { personId: null, action: 'reload' }))
+      .catch((err: unknown) => this.log.warn({ err }, 'people registry: gallery reload failed'))
+      .finally(() => (this.reloading = false));
   }
 
   /** Deletes thumbnails older than `days` (0 = every thumbnail): the admin.thumbnailRetentionDays rule. */
@@ -640,37 +661,75 @@ export class PeopleRegistry extends BaseService {
 
   // ---- internals --------------------------------------------------------------------------
 
-  private embeddingsOf(personId: string): Float32Array[] {
-    if (!this.model) return [];
-    return this.templates
-      .forPerson(personId)
-      .filter((t) => t.modelId === this.model!.id && t.embedding.length === this.model!.dim)
-      .map((t) => t.embedding);
+  /** Puts one person's templates of the active embedder (none: removes them) into the gallery. */
+  private replaceInGallery(personId: string): void {
+    if (!this.model || !this.gallery) return;
+    const ts = this.templates.forPerson(personId).filter((t) => t.modelId === this.model!.id && t.embedding.length === this.model!.dim);
+    this.gallery.replacePerson(
+      personId,
+      ts.map((t) => t.embedding),
+      ts.map((t) => t.id),
+    );
   }
 
   private rebuild(): void {
     if (!this.model || !this.gallery) return;
     const { id, dim } = this.model;
     const revision = this.revisions.current();
-    const entries: Array<{ personId: string; embedding: Float32Array }> = [];
+    const entries: GalleryEntry[] = [];
     // One query for the whole gallery (a rebuild runs on the main thread).
     for (const t of this.templates.forModel(id)) {
       if (t.embedding.length !== dim) {
         this.log.warn({ template: t.id, person: t.personId, values: t.embedding.length, dim }, 'template of the wrong size for the embedder: skipped');
         continue;
       }
-      entries.push({ personId: t.personId, embedding: t.embedding });
+      entries.push({ personId: t.personId, embedding: t.embedding, key: t.id });
     }
     this.gallery.load(entries);
     this.revision = revision;
     this.rebuilds++;
   }
 
+  /** Rows per page of the asynchronous rebuild (small pages: little garbage per page, a lower RSS peak). */
+  private static readonly PAGE = 1024;
+
+  /**
+   * The same rebuild page by page, projected on onnxruntime when the gallery is compact: the
+   * service's start and its revision poll. The gallery swaps its contents in at the end; a local
+   * change meanwhile moves the revision on, so the next poll rebuilds again.
+   */
+  private async rebuildAsync(): Promise<void> {
+    if (!this.model || !this.gallery) return;
+    const { id, dim } = this.model;
+    const revision = this.revisions.current();
+    const templates = this.templates;
+    const log = this.log;
+    function* pages(): Generator<Array<{ personId: string; embedding: Float32Array; key: number }>> {
+      for (let after = 0; ;) {
+        const page = templates.pageForModel(id, after, PeopleRegistry.PAGE);
+        if (page.length === 0) return;
+        after = page[page.length - 1]!.id;
+        const ok = page.filter((t) => {
+          if (t.embedding.length === dim) return true;
+          log.warn({ template: t.id, person: t.personId, values: t.embedding.length, dim }, 'template of the wrong size for the embedder: skipped');
+          return false;
+        });
+        yield ok.map((t) => ({ personId: t.personId, embedding: t.embedding, key: t.id }));
+      }
+    }
+    await this.gallery.loadAsync(pages(), templates.count(id));
+    this.revision = revision;
+    this.rebuilds++;
+  }
+
+  private reloading = false;
+
   private pollRevision(): void {
     if (!this.store.db.open) return;
     try {
       const current = this.revisions.current();
       if (current === this.revision) return;
+      if (this.reloading) return;
       this.log.info({ from: this.revision, to: current }, 'people changed in another process: gallery reloaded');
       this.reload();
     } catch (err) {

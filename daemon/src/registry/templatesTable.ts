@@ -77,6 +77,27 @@ export class TemplatesTable {
     return (this.db.prepare('SELECT * FROM face_templates WHERE model_id = ? ORDER BY person_id, id').all(modelId) as TemplateRow[]).map(toTemplate);
   }
 
+  /**
+   * One page of a model's templates in id order after `afterId` (id, person, embedding only):
+   * the gallery's load reads the table page by page, so a large gallery's FP32 rows are never
+   * all in memory at once.
+   */
+  pageForModel(modelId: string, afterId: number, limit: number): Array<{ id: number; personId: string; embedding: Float32Array }> {
+    const rows = this.db
+      .prepare('SELECT id, person_id, embedding FROM face_templates WHERE model_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(modelId, afterId, limit) as Array<{ id: number; person_id: string; embedding: Buffer }>;
+    return rows.map((r) => ({ id: r.id, personId: r.person_id, embedding: blobToEmbedding(r.embedding) }));
+  }
+
+  /** The embeddings of these templates by id (a removed one is missing): a compact gallery's exact rows. */
+  embeddingsByIds(ids: readonly number[]): Map<number, Float32Array> {
+    const rows = this.db.prepare('SELECT id, embedding FROM face_templates WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{
+      id: number;
+      embedding: Buffer;
+    }>;
+    return new Map(rows.map((r) => [r.id, blobToEmbedding(r.embedding)]));
+  }
+
   /** Template counts of these people (all models, or one), for list pages: reads only their rows. */
   countsFor(personIds: readonly string[], modelId?: string): Map<string, number> {
     const rows = (

@@ -20,7 +20,7 @@ export interface Notifier {
 }
 
 export interface WatchdogProbes {
-  /** Resolves when the unit is ready to serve (store open, models loaded, camera delivering or absent). */
+  /** Resolves when the unit is ready to serve (store open, models loaded, HTTP serving, camera delivering or absent). */
   ready(): Promise<void>;
   /** Is the frame loop healthy (camera frames arriving, vision worker answering)? */
   frameLoop(): HealthProbe;
@@ -103,7 +103,7 @@ export class WatchdogService extends BaseService {
     this.lifecycle = 'running';
     this.histogram = monitorEventLoopDelay({ resolution: 20 });
     this.histogram.enable();
-    // Not awaited: the remaining services (HTTP) start meanwhile; READY waits for them too.
+    // Not awaited: the probes may wait for the camera's first frame (and HTTP serving).
     void this.announceReady();
     const every = this.intervalMs ?? 5000;
     this.lastRoundAt = performance.now();
@@ -117,18 +117,7 @@ export class WatchdogService extends BaseService {
   }
 
   private async announceReady(): Promise<void> {
-    const httpStarted = new Promise<void>((resolve) => {
-      const owner = {};
-      const done = () => {
-        this.bus.removeListeners(owner);
-        resolve();
-      };
-      this.bus.on(owner, 'service.status', (s) => {
-        if (s.name === 'http' && s.status !== 'starting') done();
-      });
-      setTimeout(done, 10_000).unref();
-    });
-    await Promise.all([this.probes.ready(), httpStarted]);
+    await this.probes.ready();
     if (this.lifecycle !== 'running') return;
     this.ready = true;
     const status = this.probes.statusLine();

@@ -1,6 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import ExcelJS from 'exceljs';
 import type { FastifyInstance } from 'fastify';
 import { AttendanceReports, addTo, type DaySummary, type TimesheetDay } from '../../reports/attendanceReports.js';
 import { DAY_PATTERN, daysBetween, isRealDay, localTime, periodOf, weekdayOf } from '../../time/localTime.js';
@@ -235,6 +234,8 @@ export function reportRoutes(app: FastifyInstance, admin: AdminContext): void {
       const period = resolvePeriod(req.query);
       const rules = reports.rules();
       admin.audit(req, 'export.timesheet', null, { format: 'xlsx', ...period, personId: req.query.personId ?? null });
+      // Loaded on first use: importing exceljs costs ~0.5 s, on every start otherwise.
+      const { default: ExcelJS } = await import('exceljs');
       const out = new PassThrough();
       const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: true });
       wb.creator = 'BLINK Edge';
