@@ -54,7 +54,10 @@ export class LivenessPolicy {
   }
 
   update(face: FaceObservation, ts: number): LivenessReport {
-    if (face.antispoofScore === null && face.livenessScore === null) {
+    if (face.passiveSkipped) {
+      // a camera-stream frame on which the passive networks did not score this face
+      // (vision.tracking.passiveIntervalFrames): nothing to add to the passive and PAD checks
+    } else if (face.antispoofScore === null && face.livenessScore === null) {
       // The passive models are not loaded: as a required check it cannot pass (fail closed).
       if (this.o.passive) this.passiveState = 'failed';
     } else {
@@ -71,7 +74,7 @@ export class LivenessPolicy {
       const s = this.turn.update(ts, face.pose.yaw);
       this.turnState = s === 'passed' ? 'passed' : s === 'failed' || s === 'timeout' ? 'failed' : 'pending';
     }
-    if (this.o.pad) {
+    if (this.o.pad && !face.passiveSkipped) {
       const score = face.minifasnetScore;
       if (score === undefined || score === null || !Number.isFinite(score)) this.padMissing = true;
       else {

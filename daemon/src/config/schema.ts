@@ -93,6 +93,9 @@ export const trackingSchema = z
     minFaceScore: key(z.number().min(0.05).max(0.99).default(0.5), {
       doc: "The mesh network's face-presence score under which a face counts as lost (the detector then runs on the same frame).",
     }),
+    passiveIntervalFrames: key(z.number().int().min(1).max(30).default(3), {
+      doc: "The passive networks (MiniFASNet for access.liveness.pad, Human's anti-spoof and liveness) score a tracked face on its first frame and then every Nth frame (1 = every frame); the checks average the scored frames of the track, so PAD needs about 5 × N frames. The embedder runs on every frame.",
+    }),
   })
   .strict()
   .default({});

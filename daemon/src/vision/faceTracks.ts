@@ -10,9 +10,16 @@ export interface TrackingOptions {
   redetectIntervalFrames: number;
   /** Mesh face-presence score under which a track is lost. */
   minFaceScore: number;
+  /**
+   * The passive networks (Human's anti-spoof and liveness, MiniFASNet) score a tracked face on its
+   * first frame and every Nth frame after (1 = every frame). The door's checks average them over
+   * the track, so a face's score is not needed 30 times a second; the embedder still runs on
+   * every frame (the track decision needs K agreeing frames).
+   */
+  passiveIntervalFrames: number;
 }
 
-export const DEFAULT_TRACKING: TrackingOptions = { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5 };
+export const DEFAULT_TRACKING: TrackingOptions = { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 3 };
 
 /** MediaPipe's crop around a face from its landmarks: the landmarks' box (eye-level frame) × 1.5, square. */
 export const TRACK_ROI_SCALE = 1.5;
@@ -27,6 +34,8 @@ export interface Track {
   detectorScore: number;
   /** The detector's box in units of the mesh box (centre offset and size), from the last detection. */
   rel: { dx: number; dy: number; w: number; h: number };
+  /** Frames this face has been followed for (0 on the frame it was found). */
+  age: number;
 }
 
 /** A face the mesh confirmed on this frame, with what the track carries to the next one. */
@@ -37,6 +46,8 @@ export interface MeshedFace {
   /** The detector's box of this face (this frame's detection, or the track's carried box). */
   detectorBox: Box;
   rel: Track['rel'];
+  /** Frames followed before this one (0: found on this frame; still images are always 0). */
+  age: number;
 }
 
 function meanPoint(mesh: Mesh, idx: readonly number[]): { x: number; y: number } {
@@ -148,7 +159,12 @@ export class FaceTracks {
       this.sinceDetect = 0;
       this.detections++;
     }
-    this.tracks = faces.map((f) => ({ roi: roiFromMesh(f.mesh), detectorScore: f.detectorScore, rel: f.rel }));
+    this.tracks = faces.map((f) => ({ roi: roiFromMesh(f.mesh), detectorScore: f.detectorScore, rel: f.rel, age: f.age + 1 }));
+  }
+
+  /** Do the passive networks score a face of this age on this frame? */
+  passiveDue(age: number): boolean {
+    return age % Math.max(1, this.options.passiveIntervalFrames) === 0;
   }
 
   get tracked(): number {

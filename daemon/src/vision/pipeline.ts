@@ -199,7 +199,7 @@ export class FacePipeline {
       const t = followed[i]!;
       const detectorBox = applyRelative(t.rel, Landmarker.box(m.mesh));
       if (m.faceScore >= minScore && Math.max(detectorBox.width, detectorBox.height) >= minSize)
-        kept.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: t.detectorScore, detectorBox, rel: t.rel });
+        kept.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: t.detectorScore, detectorBox, rel: t.rel, age: t.age });
     });
     const faces = dedupe(kept);
     const reason = tracks.detectReason(followed.length - kept.length);
@@ -213,7 +213,7 @@ export class FacePipeline {
       }
     }
     tracks.end(faces, reason !== null);
-    return { faces: await this.describe(img, faces, o, timings), timings, zoomedOut: false, detected: reason };
+    return { faces: await this.describe(img, faces, o, timings, (m) => tracks.passiveDue(m.age)), timings, zoomedOut: false, detected: reason };
   }
 
   /**
@@ -250,7 +250,14 @@ export class FacePipeline {
       meshes.forEach((m, i) => {
         const d = fresh[i]!;
         if (m.faceScore >= minFaceScore)
-          found.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: d.score, detectorBox: d.box, rel: relativeBox(d.box, Landmarker.box(m.mesh)) });
+          found.push({
+            mesh: m.mesh,
+            faceScore: m.faceScore,
+            detectorScore: d.score,
+            detectorBox: d.box,
+            rel: relativeBox(d.box, Landmarker.box(m.mesh)),
+            age: 0,
+          });
       });
       // detections on known faces: only their score and box (re-anchoring), the mesh is the tracked one
       for (const d of onKnown) {
@@ -262,8 +269,19 @@ export class FacePipeline {
     return [];
   }
 
-  /** Five points → chip → quality for each meshed face, then the embeddings and passive scores of all faces of the frame, each network in one batch. */
-  private async describe(img: RgbImage, meshed: readonly MeshedFace[], o: ProcessOptions, timings: ProcessResult['timings']): Promise<FaceObservation[]> {
+  /**
+   * Five points → chip → quality for each meshed face, then the embeddings and passive scores of all
+   * faces of the frame, each network in one batch. `passiveDue` picks the faces the passive networks
+   * score on this frame (a camera stream scores a tracked face every Nth frame; still images: all);
+   * the others are marked `passiveSkipped`.
+   */
+  private async describe(
+    img: RgbImage,
+    meshed: readonly MeshedFace[],
+    o: ProcessOptions,
+    timings: ProcessResult['timings'],
+    passiveDue: (m: MeshedFace) => boolean = () => true,
+  ): Promise<FaceObservation[]> {
     if (meshed.length === 0) return [];
     const t0 = performance.now();
     const parts = meshed.map((m) => {
@@ -275,7 +293,10 @@ export class FacePipeline {
     });
     timings.alignMs += performance.now() - t0;
     const passive = o.passive !== false;
-    const detBoxes = meshed.map((m) => m.detectorBox);
+    // faces the passive networks score on this frame, by index into meshed
+    const due = passive ? meshed.flatMap((m, i) => (passiveDue(m) ? [i] : [])) : [];
+    const scorePassive = due.length > 0;
+    const detBoxes = due.map((i) => meshed[i]!.detectorBox);
     const timed = async <T>(key: 'embedMs' | 'antispoofMs', f: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       const r = await f();
@@ -288,14 +309,14 @@ export class FacePipeline {
     // 2 cores). Their stage timings overlap as well, so they can add up to more than the frame.
     const jobs = [
       o.embed !== false ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(parts.map((p) => p.chip))) : none,
-      passive && this.antispoof ? () => timed('antispoofMs', () => this.antispoof!.scores(img, detBoxes)) : none,
-      passive && this.liveness ? () => timed('antispoofMs', () => this.liveness!.scores(img, detBoxes)) : none,
-      passive && this.pad
+      scorePassive && this.antispoof ? () => timed('antispoofMs', () => this.antispoof!.scores(img, detBoxes)) : none,
+      scorePassive && this.liveness ? () => timed('antispoofMs', () => this.liveness!.scores(img, detBoxes)) : none,
+      scorePassive && this.pad
         ? () =>
             timed('antispoofMs', () =>
               this.pad!.scores(
                 img,
-                parts.map((p) => p.box),
+                due.map((i) => parts[i]!.box),
               ),
             )
         : none,
@@ -303,16 +324,33 @@ export class FacePipeline {
     const [embeddings, antispoof, liveness, pad] = await Promise.all([jobs[0](), jobs[1](), jobs[2](), jobs[3]()]);
     return meshed.map((m, i) => {
       const p = parts[i]!;
+      const j = due.indexOf(i);
+      if (passive && j < 0)
+        // not this frame's turn: no passive scores (the liveness checks skip the frame; null would mean "model not loaded")
+        return {
+          box: p.box,
+          detectorScore: m.detectorScore,
+          landmarks5: p.five,
+          ear: earFromMesh(m.mesh),
+          pose: p.pose,
+          quality: p.quality,
+          antispoofScore: null,
+          livenessScore: null,
+          passiveSkipped: true,
+          embedding: embeddings?.[i] ?? null,
+          mesh: m.mesh,
+          faceScore: m.faceScore,
+        };
       return {
-        ...(pad ? { minifasnetScore: pad[i]!.real } : {}),
+        ...(pad ? { minifasnetScore: pad[j]!.real } : {}),
         box: p.box,
         detectorScore: m.detectorScore,
         landmarks5: p.five,
         ear: earFromMesh(m.mesh),
         pose: p.pose,
         quality: p.quality,
-        antispoofScore: antispoof?.[i] ?? null,
-        livenessScore: liveness?.[i] ?? null,
+        antispoofScore: antispoof?.[j] ?? null,
+        livenessScore: liveness?.[j] ?? null,
         embedding: embeddings?.[i] ?? null,
         mesh: m.mesh,
         faceScore: m.faceScore,

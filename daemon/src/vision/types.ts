@@ -50,6 +50,8 @@ export interface FaceObservation {
   livenessScore: number | null;
   /** MiniFASNet "real" probability (vision/miniFasNet.ts) when the pipeline loads it (option pad); never decides alone. */
   minifasnetScore?: number | null;
+  /** Set on the frames of a camera stream where the passive networks did not score this face (vision.tracking.passiveIntervalFrames): its passive scores are absent, not failed. */
+  passiveSkipped?: true;
   /** L2-normalised embedding (null when the face was too poor to embed). */
   embedding: Float32Array | null;
   /** The 468-point FaceMesh as [x, y, z]×468 in image pixels (z: depth, same scale, larger = farther). */

@@ -38,7 +38,12 @@ export class VisionService extends BaseService {
     // The frames are the camera's stream: follow faces from frame to frame (vision.tracking).
     const t = this.config.tracking;
     const tracking = t.enabled
-      ? { newFaceIntervalFrames: t.newFaceIntervalFrames, redetectIntervalFrames: t.redetectIntervalFrames, minFaceScore: t.minFaceScore }
+      ? {
+          newFaceIntervalFrames: t.newFaceIntervalFrames,
+          redetectIntervalFrames: t.redetectIntervalFrames,
+          minFaceScore: t.minFaceScore,
+          passiveIntervalFrames: t.passiveIntervalFrames,
+        }
       : null;
     this.client = new VisionClient(options, { minScore: this.config.detectorScore, minFaceSizePx: this.config.minFaceSizePx }, tracking);
     await this.client.start();

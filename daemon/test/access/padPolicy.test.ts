@@ -7,6 +7,7 @@ import { videoFrames } from '../../src/eval/videoFrames.js';
 import { decodeImage } from '../../src/vision/decode.js';
 import { FacePipeline } from '../../src/vision/pipeline.js';
 import { pipelineOptions } from '../../src/vision/pipelineOptions.js';
+import { DEFAULT_TRACKING, FaceTracks } from '../../src/vision/faceTracks.js';
 import type { FaceObservation } from '../../src/vision/types.js';
 import type { RgbImage } from '../../src/vision/align.js';
 import { DATA, SKIP_DATA } from '../vision/sharedData.js';
@@ -81,6 +82,32 @@ describe.skipIf(SKIP_DATA)('PAD policy on the shared spoof samples', () => {
     const mean = (fs: FaceObservation[]) => fs.reduce((a, f) => a + (f.minifasnetScore ?? 0), 0) / fs.length;
     // measured means: live 0.43, phone replay 0.004, print 0.07
     expect(mean(frames.live)).toBeGreaterThan(mean(frames.replay));
+    expect(verdict(frames.live)).toBe('passed');
+    expect(verdict(frames.replay)).toBe('failed');
+    expect(verdict(frames.print)).toBe('failed');
+  }, 120_000);
+
+  it('video as the door streams it: faces tracked, passive networks on every 3rd frame of a track; the same verdicts, and skipped frames are not counted as missing scores', async () => {
+    const segments = { live: [0, 31], replay: [36, 59], print: [64, 87] } as const;
+    expect(DEFAULT_TRACKING.passiveIntervalFrames).toBe(3);
+    const frames: Record<keyof typeof segments, FaceObservation[]> = { live: [], replay: [], print: [] };
+    const tracks: Record<keyof typeof segments, FaceTracks> = { live: new FaceTracks(), replay: new FaceTracks(), print: new FaceTracks() };
+    for await (const f of videoFrames(join(DATA, 'video', 'silentface_demo_live_replay_print.gif'))) {
+      const seg = (Object.keys(segments) as Array<keyof typeof segments>).find((k) => f.index >= segments[k][0] && f.index <= segments[k][1]);
+      if (!seg) continue;
+      const r = await pipeline.processStream(f.image, tracks[seg], { passive: true });
+      const face = r.faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)[0];
+      if (face) frames[seg].push(face);
+    }
+    for (const k of Object.keys(frames) as Array<keyof typeof frames>) {
+      const scored = frames[k].filter((f) => !f.passiveSkipped);
+      const skipped = frames[k].filter((f) => f.passiveSkipped);
+      expect(scored.length, k).toBeGreaterThanOrEqual(PAD_MIN_FRAMES);
+      // about two of every three frames skipped, and a skipped frame carries no passive score at all
+      expect(skipped.length, k).toBeGreaterThanOrEqual(scored.length);
+      for (const f of scored) expect(f.minifasnetScore, k).toBeTypeOf('number');
+      for (const f of skipped) expect([f.minifasnetScore, f.antispoofScore, f.livenessScore], k).toEqual([undefined, null, null]);
+    }
     expect(verdict(frames.live)).toBe('passed');
     expect(verdict(frames.replay)).toBe('failed');
     expect(verdict(frames.print)).toBe('failed');

@@ -39,7 +39,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('keeps the face over real video frames without running the detector on each, and the safety net runs on schedule', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5 });
+    const tracks = new FaceTracks({ newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
     const reasons: (string | null)[] = [];
     for (const img of frames) {
       const r = await pipeline.processStream(img, tracks, OPTS);
@@ -56,7 +56,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('the tracked mesh stays on the face the detector finds (mean 468-point difference under 3 % of the inter-ocular distance, every frame under 5 %)', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 1000, minFaceScore: 0.5 });
+    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 1000, minFaceScore: 0.5, passiveIntervalFrames: 1 });
     const rel: number[] = [];
     for (const img of frames) {
       const t = (await pipeline.processStream(img, tracks, OPTS)).faces[0]!;
@@ -72,7 +72,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('loses the face when it leaves (the detector runs on that frame) and finds it again when it enters', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 3, redetectIntervalFrames: 10, minFaceScore: 0.5 });
+    const tracks = new FaceTracks({ newFaceIntervalFrames: 3, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
     const { width, height } = frames[0]!;
     for (const img of frames.slice(0, 5)) expect((await pipeline.processStream(img, tracks, OPTS)).faces).toHaveLength(1);
     // the face leaves: the mesh's face flag drops, the track is lost and the detector runs at once
@@ -94,7 +94,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   it('follows three faces of one frame, and the frame size changing starts over', async () => {
     const jpeg = await threeFaceFrame();
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 10, minFaceScore: 0.5 });
+    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
     const first = await pipeline.processStream(img, tracks, OPTS);
     expect(first.faces).toHaveLength(3);
     const second = await pipeline.processStream(img, tracks, OPTS);
@@ -110,7 +110,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
 });
 
 describe.skipIf(SKIP_DATA)('several faces of one frame run as one batch', () => {
-  it('batched mesh and dlib embeddings equal the per-face ones on real faces; mobilefacenet512 (batch fixed at 1 in the current file: one run per face) gives the same too', async () => {
+  it('batched mesh, dlib and mobilefacenet512 embeddings equal the per-face ones on real faces (all three files take a batch)', async () => {
     const dir = defaultModelsDir();
     const manifest = loadModelManifest(dir);
     const jpeg = await threeFaceFrame();
@@ -127,6 +127,7 @@ describe.skipIf(SKIP_DATA)('several faces of one frame run as one batch', () => 
     try {
       expect(landmarker.batchable).toBe(true);
       expect(dlib.batchable).toBe(true);
+      expect(mfn.batchable).toBe(true);
       const dets = await detector.detect(img, { minScore: 0.5, iou: 0.3, maxFaces: 10, zoomOut: 1 });
       expect(dets).toHaveLength(3);
       const rois = dets.map((d) => Landmarker.roiFor(d));
