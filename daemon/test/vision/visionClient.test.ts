@@ -43,7 +43,11 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
       .resize(640, 480, { fit: 'contain' })
       .jpeg()
       .toBuffer();
-    const client = new VisionClient({ precision: 'int8', intraOpThreads: 1 }, {}, { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
+    const client = new VisionClient(
+      { precision: 'int8', intraOpThreads: 1 },
+      {},
+      { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 },
+    );
     await client.start();
     try {
       const ran: boolean[] = [];
