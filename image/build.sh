@@ -168,6 +168,11 @@ EOF
 in_tree systemctl enable systemd-networkd.service systemd-resolved.service systemd-timesyncd.service >/dev/null 2>&1 ||
   fail "enabling networkd, resolved, timesyncd"
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$TREE/etc/resolv.conf"
+# No interactive first-boot wizard on an appliance's console: with machine-id "uninitialized",
+# systemd-firstboot.service would wait on the serial console for a locale, a time zone and a root
+# password (seen in the qemu boot). The locale is set here (no /etc/localtime: UTC); blink-firstboot does the rest.
+ln -sf /dev/null "$TREE/etc/systemd/system/systemd-firstboot.service"
+echo 'LANG=C.UTF-8' >"$TREE/etc/locale.conf"
 # Serial consoles for the Pi (serial0) and for qemu -M virt (ttyAMA0); kernel updates keep these
 # through /etc/default/raspi-firmware.
 sed -i -e 's|^#\?ROOTPART=.*|ROOTPART=LABEL=BLINKROOT|' -e 's|^#\?CONSOLES=.*|CONSOLES="serial0,115200 tty1"|' "$TREE/etc/default/raspi-firmware"
@@ -233,7 +238,7 @@ rm -f "$WORK"/part-*.img
 step "image: $(($(stat -c %s "$IMG") / MiB)) MiB (boot ${BOOT_MB}, root ${ROOT_MB} with ${ROOT_USED_MB} used, data ${DATA_MB})"
 # The kernel and initrd for a direct qemu -M virt boot (image/verify.sh).
 cp "$BOOT_DIR"/vmlinuz-* "$WORK/vmlinuz" && cp "$BOOT_DIR"/initrd.img-* "$WORK/initrd.img"
-timed "xz" nice -n 10 xz -6 -T2 --block-size=$((64 * MiB)) -c "$IMG" >"$OUT/$NAME.img.xz.tmp"
+timed "xz" nice -n 10 xz -${BLINK_IMAGE_XZ_LEVEL:-3} -T2 --block-size=$((64 * MiB)) -c "$IMG" >"$OUT/$NAME.img.xz.tmp"
 mv "$OUT/$NAME.img.xz.tmp" "$OUT/$NAME.img.xz"
 (cd "$OUT" && sha256sum "$NAME.img.xz" >"$NAME.img.xz.sha256")
 step "DONE (total $(($(date +%s) - T0)) s): $OUT/$NAME.img.xz ($(($(stat -c %s "$OUT/$NAME.img.xz") / MiB)) MiB), sha256 $(cut -d' ' -f1 "$OUT/$NAME.img.xz.sha256")"

@@ -66,14 +66,16 @@ if want arm64; then
   arm_once() { rm -rf "$TREE/tmp/id/"* && BLINKD=/opt/blink/current/daemon/bin/blinkd.js enroll_identify arm_run /tmp/faces /tmp/id.yaml >"$WORK/arm64-identify.json" 2>"$WORK/arm64-identify.err"; }
   qemu_retry timed "arm64 (qemu-user): enroll 4 photos + identify" arm_once || { cat "$WORK/arm64-identify.err"; fail "identify in the arm64 tree"; }
   grep -v '^{' "$WORK/arm64-identify.err" | sed 's/^/    /' | tail -5 || true
-  pick() { node -e 'let s=require("fs").readFileSync(process.argv[1],"utf8"); const j=JSON.parse(s.slice(s.lastIndexOf("\n{\n")+1)); console.log([j.decision,j.name,j.score.toFixed(6),j.model].join(" "))' "$1"; }
+  pick() { node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").split("\n"); const a=l.indexOf("{"); const j=JSON.parse(l.slice(a, l.indexOf("}", a)+1).join("\n")); console.log([j.decision,j.name,j.score.toFixed(6),j.model].join(" "))' "$1"; }
   x=$(pick "$X86/identify.json") a=$(pick "$WORK/arm64-identify.json")
   step "identify amy4.png: x86-64 -> $x; arm64 -> $a"
   [ "$(echo "$x" | cut -d' ' -f1,2)" = "match amy" ] && [ "$(echo "$a" | cut -d' ' -f1,2)" = "match amy" ] || fail "not the same person on both"
   cp "$TREE/tmp/id/blink.db" "$WORK/arm64-identify.db"
-  (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify.db" 0.999) | tee "$WORK/cosine.jsonl" | sed 's/^/    /' ||
-    fail "arm64 embeddings differ from the x86-64 ones (cosine < 0.999)"
-  step "arm64 embeddings match x86-64: $(tail -n 1 "$WORK/cosine.jsonl")"
+  # A cosine below the bar is reported at the end of this part: the daemon check below still runs.
+  COSINE_OK=1
+  (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify.db" 0.999) >"$WORK/cosine.jsonl" || COSINE_OK=0
+  sed 's/^/    /' "$WORK/cosine.jsonl"
+  step "arm64 vs x86-64 templates: $(tail -n 1 "$WORK/cosine.jsonl")"
 
   APORT=$((PORT + 1))
   step "arm64: blinkd run as blink (simulated GPIO, no camera), waiting for /health on 127.0.0.1:$APORT"
@@ -93,25 +95,34 @@ if want arm64; then
   DAEMON_PID=""
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
   mounted=()
+  [ "$COSINE_OK" -eq 1 ] || fail "arm64 embeddings differ from the x86-64 ones (a cosine < 0.999, see above) ($(($(date +%s) - A0)) s)"
   step "arm64 PASS ($(($(date +%s) - A0)) s)"
 fi
 
 if want boot; then
   command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 missing (apt-get install qemu-system-arm)"
   IMGXZ="$SRC/out/blink-edge-arm64.img.xz"
-  [ -f "$IMGXZ" ] && [ -f "$IMAGE_DIR/vmlinuz" ] || fail "no image: run sudo bash image/build.sh first"
-  (cd "$SRC/out" && sha256sum -c --quiet blink-edge-arm64.img.xz.sha256) || fail "the image does not match its sha256"
+  RAW="$IMAGE_DIR/blink-edge-arm64.img"
+  [ -f "$IMAGE_DIR/vmlinuz" ] && { [ -f "$IMGXZ" ] || [ -f "$RAW" ]; } || fail "no image: run sudo bash image/build.sh first"
   B0=$(date +%s)
-  BOOT_IMG="$WORK/boot-test.img"
-  timed "unpacking the image" sh -c "xz -dc '$IMGXZ' >'$BOOT_IMG'"
-  # A card is bigger than the image: grow the copy so the first boot has room (as on a Pi).
-  truncate -s +1G "$BOOT_IMG"
+  if [ -f "$RAW" ] && [ "${BLINK_VERIFY_FROM_XZ:-0}" != 1 ]; then
+    # build.sh leaves the raw image beside the kernel: booted with snapshot=on (writes are discarded).
+    step "booting $RAW (the image before xz; BLINK_VERIFY_FROM_XZ=1 unpacks out/*.img.xz instead)"
+    DRIVE="file=$RAW,snapshot=on"
+  else
+    (cd "$SRC/out" && sha256sum -c --quiet blink-edge-arm64.img.xz.sha256) || fail "the image does not match its sha256"
+    BOOT_IMG="$WORK/boot-test.img"
+    timed "unpacking the image" sh -c "xz -dc '$IMGXZ' >'$BOOT_IMG'"
+    # A card is bigger than the image: grow the copy so the first boot has room (as on a Pi).
+    truncate -s +1G "$BOOT_IMG"
+    DRIVE="file=$BOOT_IMG"
+  fi
   BPORT=$((PORT + 2))
   step "booting the image: qemu-system-aarch64 -M virt (TCG, 2 vCPUs), serial log $WORK/qemu-serial.log"
   qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 -nographic -no-reboot \
     -kernel "$IMAGE_DIR/vmlinuz" -initrd "$IMAGE_DIR/initrd.img" \
     -append "root=LABEL=BLINKROOT rootfstype=ext4 rw console=ttyAMA0 net.ifnames=0 rootwait" \
-    -drive if=none,id=d0,format=raw,file="$BOOT_IMG" -device virtio-blk-pci,drive=d0 \
+    -drive if=none,id=d0,format=raw,"$DRIVE" -device virtio-blk-pci,drive=d0 \
     -netdev user,id=n0,hostfwd=tcp:127.0.0.1:$BPORT-:8080 -device virtio-net-pci,netdev=n0 \
     -serial file:"$WORK/qemu-serial.log" -monitor none -display none </dev/null >"$WORK/qemu.log" 2>&1 &
   QEMU_PID=$!
@@ -121,7 +132,7 @@ if want boot; then
   until body=$(curl -fsS --max-time 10 "http://127.0.0.1:$BPORT/health" 2>/dev/null); do
     kill -0 "$QEMU_PID" 2>/dev/null || { tail -30 "$WORK/qemu-serial.log"; cat "$WORK/qemu.log"; fail "qemu exited"; }
     [ $(($(date +%s) - s)) -lt "${BLINK_VERIFY_BOOT_TIMEOUT:-1800}" ] || { tail -30 "$WORK/qemu-serial.log"; fail "no /health within the boot timeout"; }
-    now=$(grep -a -E 'Reached target|Started|Finished|login:|blinkd' "$WORK/qemu-serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | cut -c1-110)
+    now=$(grep -a -E 'Reached target|Started|Finished|login:|blinkd' "$WORK/qemu-serial.log" 2>/dev/null | tail -n 1 | tr -d '\r' | cut -c1-110 || true)
     [ "$now" = "$last" ] || { step "  boot: $now"; last=$now; }
     sleep 5
   done
@@ -129,6 +140,6 @@ if want boot; then
   grep -a -m1 -E 'Linux version' "$WORK/qemu-serial.log" | tr -d '\r' | cut -c1-120 | sed 's/^/    /' || true
   kill "$QEMU_PID" 2>/dev/null || true
   wait "$QEMU_PID" 2>/dev/null || true
-  rm -f "$BOOT_IMG"
+  rm -f "${BOOT_IMG:-}"
   step "boot PASS ($(($(date +%s) - B0)) s)"
 fi
