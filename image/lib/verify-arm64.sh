@@ -71,11 +71,29 @@ if want arm64; then
   step "identify amy4.png: x86-64 -> $x; arm64 -> $a"
   [ "$(echo "$x" | cut -d' ' -f1,2)" = "match amy" ] && [ "$(echo "$a" | cut -d' ' -f1,2)" = "match amy" ] || fail "not the same person on both"
   cp "$TREE/tmp/id/blink.db" "$WORK/arm64-identify.db"
-  # A cosine below the bar is reported at the end of this part: the daemon check below still runs.
+  # The default embedder is int8 (mobilefacenet512-int8): its quantized kernels are not the same
+  # code on x86-64 and arm64, and the embeddings differ by about as much as int8 differs from fp32
+  # (measured: cosine 0.989-0.992 arm64 vs x86, 0.987-0.991 int8 vs fp32 on x86). The fp32 model
+  # shows the rest of the pipeline (decode, detection, alignment, the network) is the same on both:
+  # it must reach 0.999; int8 is held to 0.985. A cosine below its bar is reported at the end of
+  # this part: the daemon check below still runs.
   COSINE_OK=1
-  (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify.db" 0.999) >"$WORK/cosine.jsonl" || COSINE_OK=0
-  sed 's/^/    /' "$WORK/cosine.jsonl"
-  step "arm64 vs x86-64 templates: $(tail -n 1 "$WORK/cosine.jsonl")"
+  (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify.db" 0.985) >"$WORK/cosine-int8.jsonl" || COSINE_OK=0
+  sed 's/^/    /' "$WORK/cosine-int8.jsonl"
+  step "arm64 vs x86-64 templates, int8 (default): $(tail -n 1 "$WORK/cosine-int8.jsonl")"
+  printf 'vision:\n  precision: fp32\n' >>"$TREE/tmp/id.yaml"
+  printf 'vision:\n  precision: fp32\n' >>"$X86.yaml"
+  rm -rf "${X86:?}"/*
+  BLINKD="$SRC/daemon/bin/blinkd.js" timed "x86-64 fp32: enroll 4 photos + identify" enroll_identify "" "$TREE/tmp/faces" "$X86.yaml" >"$X86/identify.json" 2>"$X86/identify.err" ||
+    { cat "$X86/identify.err"; fail "fp32 identify on the host"; }
+  qemu_retry timed "arm64 fp32 (qemu-user): enroll 4 photos + identify" arm_once || { cat "$WORK/arm64-identify.err"; fail "fp32 identify in the arm64 tree"; }
+  x=$(pick "$X86/identify.json") a=$(pick "$WORK/arm64-identify.json")
+  step "identify amy4.png, fp32: x86-64 -> $x; arm64 -> $a"
+  [ "$(echo "$x" | cut -d' ' -f1,2)" = "match amy" ] && [ "$(echo "$a" | cut -d' ' -f1,2)" = "match amy" ] || fail "fp32: not the same person on both"
+  cp "$TREE/tmp/id/blink.db" "$WORK/arm64-identify-fp32.db"
+  (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify-fp32.db" 0.999) >"$WORK/cosine-fp32.jsonl" || COSINE_OK=0
+  sed 's/^/    /' "$WORK/cosine-fp32.jsonl"
+  step "arm64 vs x86-64 templates, fp32: $(tail -n 1 "$WORK/cosine-fp32.jsonl")"
 
   APORT=$((PORT + 1))
   step "arm64: blinkd run as blink (simulated GPIO, no camera), waiting for /health on 127.0.0.1:$APORT"
@@ -95,7 +113,7 @@ if want arm64; then
   DAEMON_PID=""
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
   mounted=()
-  [ "$COSINE_OK" -eq 1 ] || fail "arm64 embeddings differ from the x86-64 ones (a cosine < 0.999, see above) ($(($(date +%s) - A0)) s)"
+  [ "$COSINE_OK" -eq 1 ] || fail "arm64 embeddings differ from the x86-64 ones (a cosine below its bar, see above) ($(($(date +%s) - A0)) s)"
   step "arm64 PASS ($(($(date +%s) - A0)) s)"
 fi
 
