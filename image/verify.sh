@@ -60,7 +60,7 @@ timed() { # timed LABEL cmd...: runs cmd, prints its duration, returns its statu
 
 mounted=()
 cleanup() {
-  [ -n "${DAEMON_PID:-}" ] && kill "$DAEMON_PID" 2>/dev/null || true
+  [ -n "${DAEMON_PID:-}" ] && { pkill -TERM -P "$DAEMON_PID" 2>/dev/null; kill "$DAEMON_PID" 2>/dev/null; } || true
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -156,7 +156,9 @@ until body=$(curl -fsS "http://127.0.0.1:$PORT/health" 2>/dev/null || node -e "f
   sleep 1
 done
 step "blinkd answered /health after $(($(date +%s) - s)) s: $(echo "$body" | head -c 160)"
-kill "$DAEMON_PID"
+# runuser does not pass SIGTERM on to node: its child is stopped first, by parent pid.
+pkill -TERM -P "$DAEMON_PID" 2>/dev/null || true
+kill "$DAEMON_PID" 2>/dev/null || true
 wait "$DAEMON_PID" 2>/dev/null || true
 DAEMON_PID=""
 
