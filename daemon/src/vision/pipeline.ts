@@ -304,9 +304,11 @@ export class FacePipeline {
       return r;
     };
     const none = (): Promise<null> => Promise.resolve(null);
-    // The embedder and the passive networks are independent sessions: their runs overlap (ONNX Runtime
-    // runs each session.run off the JS thread; measured 24.5 → 22.1 ms per tracked frame at load 8 on
-    // 2 cores). Their stage timings overlap as well, so they can add up to more than the frame.
+    // The embedder and the passive networks are independent sessions, started together. onnxruntime-node
+    // 1.30 runs each session.run synchronously on this (worker) thread from a setImmediate, so they do
+    // not overlap in compute (a CPU profile of the tracked bench frame: 67 % inside session.run); what
+    // the Promise.all saves is the event-loop turns between them. Each stage timing spans from the
+    // start to its own end, so the timings overlap and can add up to more than the frame.
     const jobs = [
       o.embed !== false ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(parts.map((p) => p.chip))) : none,
       scorePassive && this.antispoof ? () => timed('antispoofMs', () => this.antispoof!.scores(img, detBoxes)) : none,
