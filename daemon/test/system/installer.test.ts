@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLINKD, REPO_ROOT, tempDir } from '../helpers/blinkd.js';
+import { verifyUnits } from '../helpers/systemdUnits.js';
 
 const cleanups: Array<() => void> = [];
 
@@ -77,15 +78,7 @@ describe('image/install.sh', () => {
   });
 
   it('systemd-analyze verify accepts the units, and they run the current release', () => {
-    // /opt/blink/node/current exists only on a unit: verify copies that run this test's node instead
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const units = ['blinkd.service', 'blink-update-recover.service', 'blink-firstboot.service'].map((u) => {
-      const text = readFileSync(join(REPO_ROOT, 'systemd', u), 'utf8').replaceAll('/opt/blink/node/current/bin/node', process.execPath);
-      writeFileSync(join(t.dir, u), text);
-      return join(t.dir, u);
-    });
-    const r = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
+    const r = verifyUnits(['blinkd.service', 'blink-update-recover.service', 'blink-firstboot.service'], cleanups);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(readFileSync(join(REPO_ROOT, 'systemd', 'blinkd.service'), 'utf8')).toContain(

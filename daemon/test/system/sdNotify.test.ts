@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, startBlinkd, tempDir, type RunningBlinkd } from '../helpers/blinkd.js';
 import { SdNotifier, watchdogIntervalMs } from '../../src/system/sdNotify.js';
 import { testDataDir } from '../../src/system/paths.js';
 import { startNotifyListener, type NotifyListener } from './notifyListener.js';
+import { verifyUnits } from '../helpers/systemdUnits.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -31,7 +31,7 @@ function childrenNamed(pid: number, comm: string): number[] {
 
 describe('systemd unit', () => {
   it('systemd-analyze verify accepts systemd/blinkd.service', () => {
-    const r = spawnSync('systemd-analyze', ['verify', join(REPO_ROOT, 'systemd', 'blinkd.service')], { encoding: 'utf8' });
+    const r = verifyUnits(['blinkd.service'], cleanups);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const unit = readFileSync(join(REPO_ROOT, 'systemd', 'blinkd.service'), 'utf8');
