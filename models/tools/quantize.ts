@@ -138,22 +138,28 @@ export function quantizeGraph(g: OnnxGraph, table: CalibrationTable, o: Quantize
   return g;
 }
 
+/** Symmetric per-output-channel int8 weights (±127) and their scales, for a [cout, …] weight tensor. */
+function perChannelInt8(w: Float32Array, cout: number): { q: Int8Array; scales: Float32Array } {
+  const per = w.length / cout;
+  const q = new Int8Array(w.length);
+  const scales = new Float32Array(cout);
+  for (let c = 0; c < cout; c++) {
+    let m = 0;
+    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(ftz(w[c * per + i] ?? 0)));
+    // a channel of (near-)zero weights: scale 1, all zero (no subnormal scale; see ftz)
+    const s = Math.fround(m / 127 >= 1e-30 ? m / 127 : 1);
+    scales[c] = s;
+    for (let i = 0; i < per; i++) q[c * per + i] = Math.max(-127, Math.min(127, Math.round(ftz(w[c * per + i] ?? 0) / s)));
+  }
+  return { q, scales };
+}
+
 function quantizeConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inScale: number | undefined, out: OnnxGraph['nodes']): void {
   const wInit = g.initializers.get(node.inputs[1] ?? '');
   if (!wInit || !(wInit.data instanceof Float32Array)) throw new Error(`quantize: conv ${node.name} weight is not a float initializer`);
   if (inScale === undefined) throw new Error(`quantize: conv ${node.name} input has no activation range`);
   const cout = wInit.dims[0] ?? 0;
-  const per = wInit.data.length / cout;
-  const q = new Int8Array(wInit.data.length);
-  const scales = new Float32Array(cout);
-  for (let c = 0; c < cout; c++) {
-    let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(ftz(wInit.data[c * per + i] ?? 0)));
-    // a channel of (near-)zero weights: scale 1, all zero (no subnormal scale; see ftz)
-    const s = Math.fround(m / 127 >= 1e-30 ? m / 127 : 1);
-    scales[c] = s;
-    for (let i = 0; i < per; i++) q[c * per + i] = Math.max(-127, Math.min(127, Math.round(ftz(wInit.data[c * per + i] ?? 0) / s)));
-  }
+  const { q, scales } = perChannelInt8(wInit.data, cout);
   const qName = g.addInitializer(`${wInit.name}/int8`, wInit.dims, q);
   const sName = g.addInitializer(`${wInit.name}/scale`, [cout], scales);
   const zName = g.addInitializer(`${wInit.name}/zp`, [cout], new Int8Array(cout));
@@ -191,16 +197,7 @@ function int8ConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inScale
   const wInit = g.initializers.get(node.inputs[1] ?? '');
   if (!wInit || !(wInit.data instanceof Float32Array)) throw new Error(`quantize: conv ${node.name} weight is not a float initializer`);
   const cout = wInit.dims[0] ?? 0;
-  const per = wInit.data.length / cout;
-  const q = new Int8Array(wInit.data.length);
-  const scales = new Float32Array(cout);
-  for (let c = 0; c < cout; c++) {
-    let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, Math.abs(ftz(wInit.data[c * per + i] ?? 0)));
-    const s = Math.fround(m / 127 >= 1e-30 ? m / 127 : 1);
-    scales[c] = s;
-    for (let i = 0; i < per; i++) q[c * per + i] = Math.max(-127, Math.min(127, Math.round(ftz(wInit.data[c * per + i] ?? 0) / s)));
-  }
+  const { q, scales } = perChannelInt8(wInit.data, cout);
   const out = {
     w: g.addInitializer(`${wInit.name}/int8`, wInit.dims, q),
     wScale: g.addInitializer(`${wInit.name}/scale`, [cout], scales),

@@ -9,25 +9,16 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Store } from '../store/store.js';
 import { testDataDir } from '../system/paths.js';
 import { round2 } from '../util/stats.js';
 import { clusteredGallery, lfwEmbeddings, seedGallery } from './galleryData.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
+import { freePort } from './freePort.js';
 
 const PEOPLE = 10_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 const RUNS = 3;
 
 /** Spawns blinkd on the data dir; resolves with the milliseconds to its `ready` line and the phases it logged. */

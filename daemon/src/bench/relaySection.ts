@@ -12,7 +12,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -20,22 +19,13 @@ import { percentile, round2 } from '../util/stats.js';
 import { findExecutable } from '../util/which.js';
 import { testDataDir } from '../system/paths.js';
 import type { BenchContext, BenchResult, BenchSection } from './main.js';
+import { freePort } from './freePort.js';
 
 const PULSE_MS = 250;
 const PRESSES = 20;
 const RELAY_PIN = 17;
 const BUTTON_PIN = 27;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function waitFor(what: string, ok: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;

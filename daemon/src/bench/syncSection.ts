@@ -21,7 +21,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -35,6 +34,7 @@ import { syncServerConfigSchema } from '../syncServer/config.js';
 import { openServerDatabase } from '../syncServer/db/open.js';
 import { serverContext } from '../syncServer/server.js';
 import { repoRoot } from '../system/paths.js';
+import { freePort } from './freePort.js';
 
 const PASSPHRASE = 'benchmark organisation passphrase';
 const env = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
@@ -42,17 +42,6 @@ const env = (name: string, def: number) => (process.env[name] ? Number(process.e
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 10) / 10;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface Instance {

@@ -272,16 +272,7 @@ export class Gallery {
       },
       finish: (): void => {
         this.basis = basis;
-        this.matrix = rows === cap ? matrix : matrix.slice(0, rows * p);
-        this.rowPerson = rowPerson.slice(0, rows);
-        this.rowKey = rowKey.slice(0, rows);
-        this.personIds = [...personIndex.keys()];
-        this.rows = rows;
-        this.galleryTensor = null;
-        this.scores = new Float32Array(rows);
-        this.personBest = new Float32Array(this.personIds.length);
-        this.personBestRow = new Int32Array(this.personIds.length);
-        this.indexPeople();
+        this.installCompact(rows === cap ? matrix : matrix.slice(0, rows * p), rowPerson.slice(0, rows), rowKey.slice(0, rows), personIndex, rows);
       },
     };
   }
@@ -359,6 +350,11 @@ export class Gallery {
       rowPerson[i] = index(personId);
       rowKey[i] = keys[j]!;
     });
+    this.installCompact(matrix, rowPerson, rowKey, personIndex, rows);
+  }
+
+  /** Makes these projected rows the compact gallery: its row owners, keys, people and scratch buffers. */
+  private installCompact(matrix: Float32Array, rowPerson: Int32Array, rowKey: Float64Array, personIndex: Map<string, number>, rows: number): void {
     this.matrix = matrix;
     this.rowPerson = rowPerson;
     this.rowKey = rowKey;

@@ -1,4 +1,4 @@
-import { LEFT_EYE_CONTOUR, MESH_POINTS, RIGHT_EYE_CONTOUR, type Mesh } from './meshIndices.js';
+import { centre, LEFT_EYE_CONTOUR, MESH_POINTS, RIGHT_EYE_CONTOUR, type Mesh } from './meshIndices.js';
 import type { Roi } from './models/landmarker.js';
 import type { Box } from './types.js';
 
@@ -50,24 +50,14 @@ export interface MeshedFace {
   age: number;
 }
 
-function meanPoint(mesh: Mesh, idx: readonly number[]): { x: number; y: number } {
-  let x = 0,
-    y = 0;
-  for (const i of idx) {
-    x += mesh[i * 3]!;
-    y += mesh[i * 3 + 1]!;
-  }
-  return { x: x / idx.length, y: y / idx.length };
-}
-
 /**
  * The crop for the next frame's mesh from this frame's mesh, as MediaPipe's face pipeline derives
  * it (face_landmarks_to_roi): rotation from the eyes (image-left eye → image-right eye), the 468
  * landmarks' bounding box in that eye-level frame, × 1.5, square on the longer side.
  */
 export function roiFromMesh(mesh: Mesh, scale = TRACK_ROI_SCALE): Roi {
-  const re = meanPoint(mesh, RIGHT_EYE_CONTOUR),
-    le = meanPoint(mesh, LEFT_EYE_CONTOUR);
+  const re = centre(mesh, RIGHT_EYE_CONTOUR),
+    le = centre(mesh, LEFT_EYE_CONTOUR);
   const angle = Math.atan2(le.y - re.y, le.x - re.x);
   const c = Math.cos(-angle),
     s = Math.sin(-angle);

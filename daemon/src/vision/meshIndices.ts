@@ -26,7 +26,8 @@ function pt(mesh: Mesh, i: number): Point {
   return { x: mesh[i * 3]!, y: mesh[i * 3 + 1]! };
 }
 
-function centre(mesh: Mesh, idx: readonly number[]): Point {
+/** Mean image position of these mesh points. */
+export function centre(mesh: Mesh, idx: readonly number[]): Point {
   let x = 0,
     y = 0;
   for (const i of idx) {

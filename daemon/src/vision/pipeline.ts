@@ -327,36 +327,22 @@ export class FacePipeline {
     return meshed.map((m, i) => {
       const p = parts[i]!;
       const j = due.indexOf(i);
-      if (passive && j < 0)
-        // not this frame's turn: no passive scores (the liveness checks skip the frame; null would mean "model not loaded")
-        return {
-          box: p.box,
-          detectorScore: m.detectorScore,
-          landmarks5: p.five,
-          ear: earFromMesh(m.mesh),
-          pose: p.pose,
-          quality: p.quality,
-          antispoofScore: null,
-          livenessScore: null,
-          passiveSkipped: true,
-          embedding: embeddings?.[i] ?? null,
-          mesh: m.mesh,
-          faceScore: m.faceScore,
-        };
-      return {
-        ...(pad ? { minifasnetScore: pad[j]!.real } : {}),
+      const face: FaceObservation = {
         box: p.box,
         detectorScore: m.detectorScore,
         landmarks5: p.five,
         ear: earFromMesh(m.mesh),
         pose: p.pose,
         quality: p.quality,
-        antispoofScore: antispoof?.[j] ?? null,
-        livenessScore: liveness?.[j] ?? null,
+        antispoofScore: j >= 0 ? (antispoof?.[j] ?? null) : null,
+        livenessScore: j >= 0 ? (liveness?.[j] ?? null) : null,
         embedding: embeddings?.[i] ?? null,
         mesh: m.mesh,
         faceScore: m.faceScore,
       };
+      // not this frame's turn: no passive scores (the liveness checks skip the frame; null alone would mean "model not loaded")
+      if (passive && j < 0) return { ...face, passiveSkipped: true };
+      return pad ? { ...face, minifasnetScore: pad[j]!.real } : face;
     });
   }
 
