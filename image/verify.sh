@@ -16,7 +16,7 @@
 #      GET /health through the host's loopback;
 #   6. uninstalls (data kept), then checks /var/lib/blink and /etc/blink are still there.
 #
-#   sudo bash image/verify.sh arm64 boot   # only some parts: amd64 (above), arm64, boot (default: all three)
+#   sudo bash image/verify.sh arm64 boot   # only some parts: amd64 (above), arm64, boot, update (default: all four)
 #
 # arm64 (needs `sudo bash image/build.sh` first: it checks the tree the image was made from, in
 # $BLINK_IMAGE_DIR/tree, through qemu-user; a tmpfs on its /tmp keeps the test data out of it):
@@ -30,9 +30,14 @@
 # boot: 11. the image booted in qemu-system-aarch64 -M virt (Debian's arm64 kernel and initrd from the
 #      image, direct -kernel boot; the Pi firmware and GPIO cannot be emulated) until blinkd's
 #      /health answers through a port forwarded to 127.0.0.1.
-# Not done here: a Raspberry Pi (firmware, GPIO, camera), updates inside the emulated system.
+# update (image/lib/verify-update.sh; the arm64 tree again, under qemu-user, with a systemctl STAND-IN
+#      for blinkd.service because systemd cannot be PID 1 there; the tree is put back afterwards):
+#  12. a tampered bundle (one byte flipped) refused; a signed update to a new release applied through
+#      `blinkd update apply` and its health gate; a deliberately broken release (writes to the
+#      database, exits 1 at start) rolled back by the gate: previous release, database restored.
+# Not done here: a Raspberry Pi (firmware, GPIO, camera), updates inside the emulated system (booted).
 set -euo pipefail
-STEPS=" ${*:-amd64 arm64 boot} "
+STEPS=" ${*:-amd64 arm64 boot update} "
 want() { case "$STEPS" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 IMAGE_DIR=${BLINK_IMAGE_DIR:-/var/tmp/blink-image}
 DATA=${BLINK_TEST_DATA:-/work/shared/data}
@@ -172,4 +177,5 @@ mounted=()
 fi
 mkdir -p "$WORK"
 . "$SRC/image/lib/verify-arm64.sh"
+. "$SRC/image/lib/verify-update.sh"
 step "PASS: $STEPS(total $(($(date +%s) - T0)) s); logs in $WORK"
