@@ -38,17 +38,9 @@ MIRROR=${BLINK_IMAGE_MIRROR:-http://deb.debian.org/debian}
 NAME=blink-edge-arm64
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$SRC" log -1 --format=%ct 2>/dev/null || date +%s)}
 export ONNXRUNTIME_NODE_INSTALL=skip
-T0=$(date +%s)
-step() { printf 'build.sh [%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
-fail() { step "FAIL: $*"; exit 1; }
-timed() {
-  local label=$1 s rc=0
-  shift
-  s=$(date +%s)
-  "$@" || rc=$?
-  step "$label took $(($(date +%s) - s)) s (exit $rc)"
-  return "$rc"
-}
+PROG=build.sh
+# shellcheck source=image/lib/progress.sh
+. "$SRC/image/lib/progress.sh"
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (mmdebstrap, chroot, file ownership in the image)"
 [ -f "$SRC/dist/daemon/src/main.js" ] && [ -f "$SRC/web-admin/dist/app.js" ] || fail "$SRC is not built: npm ci && npm run build"

@@ -48,17 +48,9 @@ SUITE=${BLINK_VERIFY_SUITE:-trixie}
 MIRROR=${BLINK_VERIFY_MIRROR:-http://deb.debian.org/debian}
 PORT=${BLINK_VERIFY_PORT:-18480}
 ROOT="$WORK/root-$SUITE"
-T0=$(date +%s)
-step() { printf 'verify.sh [%4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
-fail() { step "FAIL: $*"; exit 1; }
-timed() { # timed LABEL cmd...: runs cmd, prints its duration, returns its status
-  local label=$1 s rc=0
-  shift
-  s=$(date +%s)
-  "$@" || rc=$?
-  step "$label took $(($(date +%s) - s)) s (exit $rc)"
-  return "$rc"
-}
+PROG=verify.sh
+# shellcheck source=image/lib/progress.sh
+. "$SRC/image/lib/progress.sh"
 
 [ "$(id -u)" -eq 0 ] || fail "run as root (debootstrap and chroot)"
 [ -f "$SRC/dist/daemon/src/main.js" ] || fail "$SRC is not built: npm ci && npm run build"
@@ -161,10 +153,7 @@ until body=$(curl -fsS "http://127.0.0.1:$PORT/health" 2>/dev/null || node -e "f
   sleep 1
 done
 step "blinkd answered /health after $(($(date +%s) - s)) s: $(echo "$body" | head -c 160)"
-# runuser does not pass SIGTERM on to node: its child is stopped first, by parent pid.
-pkill -TERM -P "$DAEMON_PID" 2>/dev/null || true
-kill "$DAEMON_PID" 2>/dev/null || true
-wait "$DAEMON_PID" 2>/dev/null || true
+stop_runuser "$DAEMON_PID"
 DAEMON_PID=""
 
 step "uninstall (data kept)"

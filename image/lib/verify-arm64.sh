@@ -108,10 +108,7 @@ if want arm64; then
     sleep 2
   done
   step "arm64 blinkd answered /health after $(($(date +%s) - s)) s: $(echo "$body" | head -c 160)"
-  # runuser does not pass SIGTERM on to node: its child is stopped first, by parent pid.
-  pkill -TERM -P "$DAEMON_PID" 2>/dev/null || true
-  kill "$DAEMON_PID" 2>/dev/null || true
-  wait "$DAEMON_PID" 2>/dev/null || true
+  stop_runuser "$DAEMON_PID"
   DAEMON_PID=""
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
   mounted=()
