@@ -64,6 +64,14 @@ describe('configuration', () => {
     expect(q[0]).toContain('≥ 100');
   });
 
+  it('names a bad vision.tracking.passiveIntervalFrames (zero, fraction, text) and keeps the default 3 without one', () => {
+    for (const bad of ['0', '2.5', 'often']) {
+      const p = problemsOf(() => loadYaml(`vision:\n  tracking:\n    passiveIntervalFrames: ${bad}\n`));
+      expect(p[0]).toContain('vision.tracking.passiveIntervalFrames');
+    }
+    expect(parseConfig({}, 'defaults').vision.tracking.passiveIntervalFrames).toBe(3);
+  });
+
   it('names a bad enum value and lists the allowed ones', () => {
     const p = problemsOf(() => loadYaml('logging:\n  level: loud\n'));
     expect(p[0]).toContain('logging.level');
