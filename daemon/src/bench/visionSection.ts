@@ -112,20 +112,27 @@ async function frameBench(pipeline: FacePipeline, jpeg: Buffer): Promise<{ frame
  * A camera stream as the vision worker runs it (vision.tracking defaults): the same frame again and
  * again, faces followed from the previous frame's mesh, the detector on its schedule.
  */
-async function streamBench(pipeline: FacePipeline, jpeg: Buffer, faces: number): Promise<{ frameMs: number[]; detections: number; frames: number }> {
+export async function streamBench(
+  pipeline: FacePipeline,
+  jpeg: Buffer,
+  faces: number,
+  o: { warmup?: number; runs?: number } = {},
+): Promise<{ frameMs: number[]; detections: number; frames: number }> {
+  const warmup = o.warmup ?? WARMUP,
+    runs = o.runs ?? RUNS;
   const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
   const img = await decodeFrame(frame);
   const tracks = new FaceTracks(DEFAULT_TRACKING);
   const frameMs: number[] = [];
-  for (let i = 0; i < WARMUP; i++) await pipeline.processStream(img, tracks);
+  for (let i = 0; i < warmup; i++) await pipeline.processStream(img, tracks);
   const before = tracks.stats().detections;
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const r = await pipeline.processStream(img, tracks);
     frameMs.push(performance.now() - t0);
     if (r.faces.length !== faces) throw new Error(`stream bench frame should hold ${faces} faces, the pipeline found ${r.faces.length} on frame ${i}`);
   }
-  return { frameMs, detections: tracks.stats().detections - before, frames: RUNS };
+  return { frameMs, detections: tracks.stats().detections - before, frames: runs };
 }
 
 /** Still-image path (detector every frame) on the three-face frame. */
