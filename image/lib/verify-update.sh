@@ -161,11 +161,12 @@ EOF
   cp "$UTREE/tmp/upd/publisher.pub" "$KEYFILE"
   chmod 644 "$KEYFILE"
   # Copied WITHOUT hard links (cp -RP, not cp -a or -d). node-gyp leaves hard links in the installed
-  # release (build/Release/*.node = obj.target/*.node, 8 files), and `blinkd update sign` of a tree
-  # with hard links fails: node-tar 7.5.23's async pack stalls (its promise never settles, node exits
-  # 13, the archive is cut short at about 108 MiB; the same on x86-64), and a bundle holding
-  # hard-link entries is refused by `apply` anyway. That is a daemon bug (daemon/src/update/bundle.ts),
-  # reported, not worked around there; see image/README.md.
+  # release (build/Release/*.node = obj.target/*.node, 8 files). `blinkd update sign` of such a tree
+  # used to stall (node-tar's async pack never settled, node exited 13) and to write hard-link
+  # entries that `apply` refuses. Fixed in daemon/src/update/bundle.ts: sign packs synchronously and
+  # stores every path as an ordinary file (daemon/test/update signs and applies a tree with three
+  # hard-linked pairs). So the copy should no longer be needed; it stays until a verify.sh run has
+  # signed an install.sh release with its hard links in place (not run since the fix).
   [ "$(find "$OPT/releases/$V1" -type f -links +1 | wc -l)" -eq 0 ] ||
     step "update: note: releases/$V1 has $(find "$OPT/releases/$V1" -type f -links +1 | wc -l) hard-linked files (node-gyp); the test releases are copied without them"
   timed "update: release trees $V2 and $V3 copied from releases/$V1 (hard links broken)" sh -c "cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V2' && cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V3'"

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generateSigningKey } from '../../src/update/manifest.js';
 
@@ -23,6 +24,30 @@ export function makeReleaseTree(dir: string, version: string, extra: Record<stri
   mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
   symlinkSync('../pkg/cli.js', join(dir, 'node_modules/.bin/pkg'));
   return dir;
+}
+
+/**
+ * What node-gyp leaves in an installed release: each build output under build/Release/obj.target/
+ * hard-linked as build/Release/<name> (one inode, two paths). Three pairs, one of them a few MiB
+ * (node-tar's async pack stalled on the third such pair). Returns every path with its bytes.
+ */
+export function addHardLinkedBuildOutputs(dir: string): Map<string, Buffer> {
+  const base = 'node_modules/native/build/Release';
+  const outputs: Record<string, Buffer> = {
+    'native.node': randomBytes(4 << 20),
+    'helper.node': randomBytes(64 << 10),
+    'deps/libnative.a': randomBytes(256 << 10),
+  };
+  const paths = new Map<string, Buffer>();
+  for (const [name, bytes] of Object.entries(outputs)) {
+    const built = `${base}/obj.target/${name}`;
+    const linked = `${base}/${name.split('/').pop()!}`;
+    mkdirSync(dirname(join(dir, built)), { recursive: true });
+    writeFileSync(join(dir, built), bytes);
+    linkSync(join(dir, built), join(dir, linked));
+    paths.set(built, bytes).set(linked, bytes);
+  }
+  return paths;
 }
 
 /** An installed unit as image/install.sh leaves it: releases/<v>, current -> releases/<v>, a database with one person. */

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Store } from '../../src/store/store.js';
 import { BLINKD, freePort, tempDir } from '../helpers/blinkd.js';
-import { makeReleaseTree } from './fixtures.js';
+import * as tar from 'tar';
+import { addHardLinkedBuildOutputs, keypair, makeReleaseTree } from './fixtures.js';
 
 const run = promisify(execFile);
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -91,5 +92,20 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
 
     const human = await blinkd(['update', 'status', ...common]);
     expect(human.stdout).toContain('rollback to  1.0.0');
+  });
+
+  it('sign: a release with hard-linked files (as install.sh leaves node-gyp outputs) is signed, every path an ordinary file', async () => {
+    const t = tempDir('blink-update-sign-');
+    cleanups.push(t.cleanup);
+    const tree = makeReleaseTree(join(t.dir, 'tree'), '2.0.0');
+    const linked = addHardLinkedBuildOutputs(tree);
+    const signer = keypair(t.dir, 'publisher');
+    const out = join(t.dir, 'bundle.tar');
+    const r = await blinkd(['update', 'sign', '--key', signer.key, '--out', out, tree]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('release 2.0.0, 14 files');
+    const entries = new Map<string, { type: string; size: number }>();
+    await tar.t({ file: out, onReadEntry: (e) => void entries.set(e.path, { type: String(e.type), size: e.size }) });
+    for (const [p, bytes] of linked) expect(entries.get(`tree/${p}`), p).toEqual({ type: 'File', size: bytes.length });
   });
 });
