@@ -5,12 +5,13 @@
 # systemd cannot run as PID 1 in a qemu-user chroot, so for the duration of this check a STAND-IN
 # for systemctl is installed at /usr/local/sbin/systemctl in the tree (first in the chroot's PATH).
 # It is NOT systemd: it implements for blinkd.service only what the update's health gate calls
-# (daemon/src/update/healthGate.ts): `start --no-block` (runs blinkd as blink like the unit's
-# ExecStart, with the simulated GPIO driver and no camera, restarting it on failure like
-# Restart=on-failure RestartSec=2, at most 10 starts), `stop` (SIGTERM to node, SIGKILL after 15 s
-# like TimeoutStopSec=15) and `show -p ActiveState --value` ("active" once blinkd's /health answers
-# — with systemd it is READY=1 —, "activating" before, "failed" after it gave up, "inactive" when
-# stopped). The unit's sandboxing and ExecStopPost (`blinkd relay off`) are not emulated.
+# (daemon/src/update/healthGate.ts): `reset-failed` (forgets a "failed"), `start --no-block`
+# (runs blinkd as blink like the unit's ExecStart, with the simulated GPIO driver and no camera,
+# restarting it on failure like Restart=on-failure RestartSec=2, at most 10 starts), `stop`
+# (SIGTERM to node, SIGKILL after 15 s like TimeoutStopSec=15) and `show -p ActiveState --value`
+# ("active" once blinkd's /health answers — with systemd it is READY=1 —, "activating" before,
+# "failed" after it gave up, "inactive" when stopped). The unit's sandboxing and ExecStopPost
+# (`blinkd relay off`) are not emulated.
 # Everything this check adds to the tree (the stand-in, releases, keys, update state, the
 # `current` switch) is removed or put back at the end, also when it fails.
 
@@ -68,7 +69,7 @@ if want update; then
 #!/bin/bash
 # STAND-IN FOR systemd's systemctl, installed by `image/verify.sh update` for that check only and
 # removed after it (systemd cannot be PID 1 in a qemu-user chroot). NOT systemd: it knows only
-# blinkd.service and only what the update health gate calls: start --no-block, stop,
+# blinkd.service and only what the update health gate calls: reset-failed, start --no-block, stop,
 # show -p ActiveState --value. "active" = blinkd's /health answers (systemd: READY=1).
 set -u
 RUN=/tmp/upd/run CFG=/tmp/upd/blinkd.yaml
@@ -120,6 +121,11 @@ case "$*" in
     kill -KILL "$(cat "$W")" 2>/dev/null
   fi
   rm -f "$W" "$RUN/exit"
+  exit 0
+  ;;
+"reset-failed blinkd.service")
+  # The updater's start runs this first, so a "failed" from before is not taken for the new start's.
+  alive || rm -f "$RUN/exit"
   exit 0
   ;;
 "show -p ActiveState --value blinkd.service")

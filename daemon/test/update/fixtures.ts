@@ -93,3 +93,65 @@ export function keypair(dir: string, name: string): { key: string; pub: string; 
   writeFileSync(pub, k.publicPem);
   return { key, pub, privatePem: k.privatePem, publicPem: k.publicPem };
 }
+
+/**
+ * A STAND-IN for systemctl (systemd does not run here), NOT systemd: for `unit` it does only what
+ * the updater calls. `start --no-block` runs `<root>/current/daemon/bin/blinkd.js run --config
+ * <config>` once in the background, like the unit when the exit status is one of its
+ * RestartPreventExitStatus (no restart); `stop` sends SIGTERM and waits; `reset-failed` makes a
+ * failed unit inactive; `show -p ActiveState
+ * --value`: "activating" while it runs (these releases never send READY), "failed" after a non-zero
+ * exit, "inactive" otherwise. Anything else exits 1. Every call is logged to <dir>/run/calls.
+ * Returns the directory to put first in PATH.
+ */
+export function systemctlStandIn(dir: string, opts: { unit: string; root: string; config: string }): string {
+  const bin = join(dir, 'bin');
+  const run = join(dir, 'run');
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(run, { recursive: true });
+  const script = `#!/bin/bash
+# STAND-IN for systemctl in daemon/test/update (NOT systemd): see systemctlStandIn in fixtures.ts.
+set -u
+RUN='${run}' ROOT='${opts.root}' CFG='${opts.config}' NODE='${process.execPath}' UNIT='${opts.unit}'
+echo "$* ($(readlink "$ROOT/current"))" >>"$RUN/calls"
+case "$*" in
+"start --no-block $UNIT")
+  rm -f "$RUN/exit" "$RUN/pid"
+  (
+    "$NODE" "$ROOT/current/daemon/bin/blinkd.js" run --config "$CFG" >>"$RUN/daemon.log" 2>&1 &
+    echo $! >"$RUN/pid"
+    rc=0
+    wait $! || rc=$?
+    echo "$rc" >"$RUN/exit"
+  ) </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 50); do [ -s "$RUN/pid" ] && exit 0; sleep 0.1; done
+  ;;
+"stop $UNIT")
+  if [ -s "$RUN/pid" ] && [ ! -e "$RUN/exit" ]; then
+    kill -TERM "$(cat "$RUN/pid")" 2>/dev/null
+    for _ in $(seq 100); do [ -e "$RUN/exit" ] && break; sleep 0.1; done
+  fi
+  rm -f "$RUN/pid" "$RUN/exit"
+  ;;
+"reset-failed $UNIT")
+  if [ -s "$RUN/exit" ] && [ "$(cat "$RUN/exit")" != 0 ]; then rm -f "$RUN/exit" "$RUN/pid"; fi
+  ;;
+"show -p ActiveState --value $UNIT")
+  if [ -s "$RUN/exit" ]; then
+    if [ "$(cat "$RUN/exit")" = 0 ]; then echo inactive; else echo failed; fi
+  elif [ -s "$RUN/pid" ]; then
+    echo activating
+  else
+    echo inactive
+  fi
+  ;;
+*)
+  echo "systemctl stand-in: unsupported: $*" >&2
+  exit 1
+  ;;
+esac
+`;
+  writeFileSync(join(bin, 'systemctl'), script);
+  chmodSync(join(bin, 'systemctl'), 0o755);
+  return bin;
+}
