@@ -5,12 +5,13 @@
 # systemd cannot run as PID 1 in a qemu-user chroot, so for the duration of this check a STAND-IN
 # for systemctl is installed at /usr/local/sbin/systemctl in the tree (first in the chroot's PATH).
 # It is NOT systemd: it implements for blinkd.service only what the update's health gate calls
-# (daemon/src/update/healthGate.ts): `start --no-block` (runs blinkd as blink like the unit's
-# ExecStart, with the simulated GPIO driver and no camera, restarting it on failure like
-# Restart=on-failure RestartSec=2, at most 10 starts), `stop` (SIGTERM to node, SIGKILL after 15 s
-# like TimeoutStopSec=15) and `show -p ActiveState --value` ("active" once blinkd's /health answers
-# — with systemd it is READY=1 —, "activating" before, "failed" after it gave up, "inactive" when
-# stopped). The unit's sandboxing and ExecStopPost (`blinkd relay off`) are not emulated.
+# (daemon/src/update/healthGate.ts): `reset-failed` (forgets a "failed"), `start --no-block`
+# (runs blinkd as blink like the unit's ExecStart, with the simulated GPIO driver and no camera,
+# restarting it on failure like Restart=on-failure RestartSec=2, at most 10 starts), `stop`
+# (SIGTERM to node, SIGKILL after 15 s like TimeoutStopSec=15) and `show -p ActiveState --value`
+# ("active" once blinkd's /health answers — with systemd it is READY=1 —, "activating" before,
+# "failed" after it gave up, "inactive" when stopped). The unit's sandboxing and ExecStopPost
+# (`blinkd relay off`) are not emulated.
 # Everything this check adds to the tree (the stand-in, releases, keys, update state, the
 # `current` switch) is removed or put back at the end, also when it fails.
 
@@ -68,7 +69,7 @@ if want update; then
 #!/bin/bash
 # STAND-IN FOR systemd's systemctl, installed by `image/verify.sh update` for that check only and
 # removed after it (systemd cannot be PID 1 in a qemu-user chroot). NOT systemd: it knows only
-# blinkd.service and only what the update health gate calls: start --no-block, stop,
+# blinkd.service and only what the update health gate calls: reset-failed, start --no-block, stop,
 # show -p ActiveState --value. "active" = blinkd's /health answers (systemd: READY=1).
 set -u
 RUN=/tmp/upd/run CFG=/tmp/upd/blinkd.yaml
@@ -122,6 +123,11 @@ case "$*" in
   rm -f "$W" "$RUN/exit"
   exit 0
   ;;
+"reset-failed blinkd.service")
+  # The updater's start runs this first, so a "failed" from before is not taken for the new start's.
+  alive || rm -f "$RUN/exit"
+  exit 0
+  ;;
 "show -p ActiveState --value blinkd.service")
   if alive; then
     if node_pid >/dev/null && health; then echo active; else echo activating; fi
@@ -161,11 +167,12 @@ EOF
   cp "$UTREE/tmp/upd/publisher.pub" "$KEYFILE"
   chmod 644 "$KEYFILE"
   # Copied WITHOUT hard links (cp -RP, not cp -a or -d). node-gyp leaves hard links in the installed
-  # release (build/Release/*.node = obj.target/*.node, 8 files), and `blinkd update sign` of a tree
-  # with hard links fails: node-tar 7.5.23's async pack stalls (its promise never settles, node exits
-  # 13, the archive is cut short at about 108 MiB; the same on x86-64), and a bundle holding
-  # hard-link entries is refused by `apply` anyway. That is a daemon bug (daemon/src/update/bundle.ts),
-  # reported, not worked around there; see image/README.md.
+  # release (build/Release/*.node = obj.target/*.node, 8 files). `blinkd update sign` of such a tree
+  # used to stall (node-tar's async pack never settled, node exited 13) and to write hard-link
+  # entries that `apply` refuses. Fixed in daemon/src/update/bundle.ts: sign packs synchronously and
+  # stores every path as an ordinary file (daemon/test/update signs and applies a tree with three
+  # hard-linked pairs). So the copy should no longer be needed; it stays until a verify.sh run has
+  # signed an install.sh release with its hard links in place (not run since the fix).
   [ "$(find "$OPT/releases/$V1" -type f -links +1 | wc -l)" -eq 0 ] ||
     step "update: note: releases/$V1 has $(find "$OPT/releases/$V1" -type f -links +1 | wc -l) hard-linked files (node-gyp); the test releases are copied without them"
   timed "update: release trees $V2 and $V3 copied from releases/$V1 (hard links broken)" sh -c "cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V2' && cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V3'"

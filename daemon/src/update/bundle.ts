@@ -29,6 +29,21 @@ export interface CreatedBundle {
   keyId: string;
 }
 
+/**
+ * node-tar writes the second path of a file with nlink > 1 as a hard-link ('Link') entry, which
+ * openBundle refuses; install.sh's releases hold such files (node-gyp links build/Release/x.node to
+ * obj.target/x.node). Handed to the packer as its link cache, this map never remembers an inode,
+ * so every path is packed as an ordinary file with its own bytes, as the manifest lists it.
+ */
+class NoHardLinks extends Map<`${number}:${number}`, string> {
+  override get(): undefined {
+    return undefined;
+  }
+  override set(): this {
+    return this;
+  }
+}
+
 export async function createBundle(opts: { dir: string; privateKeyPem: string; out: string; version?: string }): Promise<CreatedBundle> {
   const key = loadPrivateKey(opts.privateKeyPem);
   const manifest = buildManifest(opts.dir, opts.version);
@@ -39,15 +54,53 @@ export async function createBundle(opts: { dir: string; privateKeyPem: string; o
     writeFileSync(join(meta, 'manifest.json'), manifestBytes);
     writeFileSync(join(meta, 'manifest.sig'), JSON.stringify(signature) + '\n');
     rmSync(opts.out, { force: true });
-    await tar.c({ file: opts.out, cwd: meta, portable: true }, ['manifest.json', 'manifest.sig']);
-    await tar.r(
-      { file: opts.out, cwd: opts.dir, portable: true, prefix: 'tree' },
-      manifest.files.map((f) => f.path),
-    );
+    packBundle(opts.out, meta, opts.dir, manifest);
+  } catch (err) {
+    rmSync(opts.out, { force: true });
+    throw err;
   } finally {
     rmSync(meta, { recursive: true, force: true });
   }
   return { file: opts.out, manifest, digest: sha256(manifestBytes), keyId: signature.keyId };
+}
+
+/**
+ * Writes the tar: manifest.json and manifest.sig from `meta`, then every manifest path of `dir`
+ * under tree/. Synchronous packing: node-tar's asynchronous packer can stop for good on files with
+ * several hard links (its promise never settles and node exits 13); the synchronous one either
+ * finishes or throws (node-tar's error names the file; the last entry started is added). The
+ * written archive is listed again and must hold exactly what openBundle accepts: every path of
+ * the manifest as a File (of the listed size) or SymbolicLink (to the listed target) entry.
+ */
+function packBundle(out: string, meta: string, dir: string, manifest: Manifest): void {
+  let current = join(meta, 'manifest.json');
+  const common = { file: out, portable: true, strict: true, sync: true, linkCache: new NoHardLinks() } as const;
+  const packing = (cwd: string) => (e: { path: string }) => void (current = join(cwd, e.path));
+  try {
+    tar.c({ ...common, cwd: meta, onWriteEntry: packing(meta) }, ['manifest.json', 'manifest.sig']);
+    tar.r(
+      { ...common, cwd: dir, prefix: 'tree', onWriteEntry: packing(dir) },
+      manifest.files.map((f) => f.path),
+    );
+  } catch (err) {
+    throw new BundleError(`${out}: packing stopped: ${(err as Error).message} (last entry started: ${current})`);
+  }
+  const want = new Map(manifest.files.map((f) => [`tree/${f.path}`, f]));
+  const seen = new Set<string>();
+  tar.t({
+    file: out,
+    sync: true,
+    onReadEntry: (e) => {
+      const f = want.get(e.path);
+      if (e.path === 'manifest.json' || e.path === 'manifest.sig') return;
+      const ok = f && (f.type === 'file' ? e.type === 'File' && e.size === f.size : e.type === 'SymbolicLink' && e.linkpath === f.target);
+      if (!ok) throw new BundleError(`${out}: ${e.path} was packed as a ${e.type} entry (${e.size} bytes), not as the manifest lists it`);
+      seen.add(e.path);
+    },
+  });
+  const missing = [...want.keys()].filter((p) => !seen.has(p));
+  if (missing.length > 0)
+    throw new BundleError(`${out}: ${missing[0]} is missing from the packed bundle${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
 }
 
 export interface OpenedBundle {

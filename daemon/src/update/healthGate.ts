@@ -5,11 +5,15 @@ const run = promisify(execFile);
 
 /**
  * The health gate after a switch: a set of checks that must all pass in one round before the
- * deadline. Checks are plain objects, so the Updater's callers (CLI, tests) choose them.
+ * deadline. Checks are plain objects, so the Updater's callers (CLI, tests) choose them. A check
+ * that sees the release can no longer pass (systemd gave up on the unit) says so with `fatal`,
+ * and the gate ends at once instead of waiting out its deadline.
  */
 export interface CheckResult {
   ok: boolean;
   detail: string;
+  /** Only with ok false: a terminal failure that waiting cannot change. */
+  fatal?: true;
 }
 
 export interface HealthCheck {
@@ -22,6 +26,8 @@ export interface GateResult {
   elapsedMs: number;
   rounds: number;
   checks: Array<{ name: string } & CheckResult>;
+  /** The check whose terminal failure ended the gate before its deadline. */
+  fatal?: string;
 }
 
 export async function runHealthGate(
@@ -46,6 +52,11 @@ export async function runHealthGate(
         r = { ok: false, detail: (err as Error).message };
       }
       last.push({ name: c.name, ...r });
+      if (!r.ok && r.fatal) {
+        const elapsedMs = Date.now() - started;
+        opts.progress?.(`health gate: ${c.name} failed for good: ${r.detail} (after ${(elapsedMs / 1000).toFixed(1)} s: not waiting for the deadline)`);
+        return { ok: false, elapsedMs, rounds, checks: last, fatal: c.name };
+      }
     }
     const ok = last.every((c) => c.ok);
     const line = last.map((c) => `${c.name} ${c.ok ? 'ok' : 'waiting: ' + c.detail}`).join('; ');
@@ -121,14 +132,19 @@ export function syncReachableCheck(serverUrl: string): HealthCheck {
   };
 }
 
-/** systemd says the unit is active: with Type=notify, that means blinkd sent READY=1. */
-export function systemdActiveCheck(unit: string): HealthCheck {
+/**
+ * systemd says the unit is active: with Type=notify, that means blinkd sent READY=1. "failed" is
+ * terminal: systemd stopped restarting it (an exit status in RestartPreventExitStatus, or
+ * StartLimitBurst starts used up), so the gate gives up at once. `systemctl` is the command to run.
+ */
+export function systemdActiveCheck(unit: string, systemctl = 'systemctl'): HealthCheck {
   return {
     name: 'systemd',
     async check(signal) {
       try {
-        const { stdout } = await run('systemctl', ['show', '-p', 'ActiveState', '--value', unit], { signal });
+        const { stdout } = await run(systemctl, ['show', '-p', 'ActiveState', '--value', unit], { signal });
         const state = stdout.trim();
+        if (state === 'failed') return { ok: false, fatal: true, detail: `${unit} failed (systemd does not restart it)` };
         return state === 'active' ? { ok: true, detail: 'active (READY)' } : { ok: false, detail: state || 'unknown' };
       } catch (err) {
         return { ok: false, detail: (err as Error).message };
@@ -153,6 +169,9 @@ export function systemdService(unit: string): ServiceControl {
       await run('systemctl', ['stop', unit]);
     },
     async start() {
+      // A "failed" left from before must not be taken for this start's (the gate gives up on
+      // "failed"); a unit that is not failed makes this a no-op, and its errors do not matter.
+      await run('systemctl', ['reset-failed', unit]).catch(() => undefined);
       // --no-block: the gate waits for READY itself, within its own deadline.
       await run('systemctl', ['start', '--no-block', unit]);
     },

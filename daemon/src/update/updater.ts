@@ -214,7 +214,7 @@ export class Updater {
         .filter((c) => !c.ok)
         .map((c) => `${c.name}: ${c.detail}`)
         .join('; ');
-      const reason = `health gate failed after ${(gate.elapsedMs / 1000).toFixed(1)} s (${failed})`;
+      const reason = `health gate failed after ${(gate.elapsedMs / 1000).toFixed(1)} s (${failed})${gate.fatal ? `: ${gate.fatal} failed for good, the deadline was not waited out` : ''}`;
       this.say(`[6/6] ${reason}: rolling back to ${from}`);
       await this.rollBack(readState(this.stateFile), { ...pending, reason }, 'apply', reason);
       return { result: 'rolled_back', from, to, detail: reason, gate };

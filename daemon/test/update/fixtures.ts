@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generateSigningKey } from '../../src/update/manifest.js';
 
@@ -23,6 +24,30 @@ export function makeReleaseTree(dir: string, version: string, extra: Record<stri
   mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
   symlinkSync('../pkg/cli.js', join(dir, 'node_modules/.bin/pkg'));
   return dir;
+}
+
+/**
+ * What node-gyp leaves in an installed release: each build output under build/Release/obj.target/
+ * hard-linked as build/Release/<name> (one inode, two paths). Three pairs, one of them a few MiB
+ * (node-tar's async pack stalled on the third such pair). Returns every path with its bytes.
+ */
+export function addHardLinkedBuildOutputs(dir: string): Map<string, Buffer> {
+  const base = 'node_modules/native/build/Release';
+  const outputs: Record<string, Buffer> = {
+    'native.node': randomBytes(4 << 20),
+    'helper.node': randomBytes(64 << 10),
+    'deps/libnative.a': randomBytes(256 << 10),
+  };
+  const paths = new Map<string, Buffer>();
+  for (const [name, bytes] of Object.entries(outputs)) {
+    const built = `${base}/obj.target/${name}`;
+    const linked = `${base}/${name.split('/').pop()!}`;
+    mkdirSync(dirname(join(dir, built)), { recursive: true });
+    writeFileSync(join(dir, built), bytes);
+    linkSync(join(dir, built), join(dir, linked));
+    paths.set(built, bytes).set(linked, bytes);
+  }
+  return paths;
 }
 
 /** An installed unit as image/install.sh leaves it: releases/<v>, current -> releases/<v>, a database with one person. */
@@ -67,4 +92,66 @@ export function keypair(dir: string, name: string): { key: string; pub: string; 
   writeFileSync(key, k.privatePem, { mode: 0o600 });
   writeFileSync(pub, k.publicPem);
   return { key, pub, privatePem: k.privatePem, publicPem: k.publicPem };
+}
+
+/**
+ * A STAND-IN for systemctl (systemd does not run here), NOT systemd: for `unit` it does only what
+ * the updater calls. `start --no-block` runs `<root>/current/daemon/bin/blinkd.js run --config
+ * <config>` once in the background, like the unit when the exit status is one of its
+ * RestartPreventExitStatus (no restart); `stop` sends SIGTERM and waits; `reset-failed` makes a
+ * failed unit inactive; `show -p ActiveState
+ * --value`: "activating" while it runs (these releases never send READY), "failed" after a non-zero
+ * exit, "inactive" otherwise. Anything else exits 1. Every call is logged to <dir>/run/calls.
+ * Returns the directory to put first in PATH.
+ */
+export function systemctlStandIn(dir: string, opts: { unit: string; root: string; config: string }): string {
+  const bin = join(dir, 'bin');
+  const run = join(dir, 'run');
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(run, { recursive: true });
+  const script = `#!/bin/bash
+# STAND-IN for systemctl in daemon/test/update (NOT systemd): see systemctlStandIn in fixtures.ts.
+set -u
+RUN='${run}' ROOT='${opts.root}' CFG='${opts.config}' NODE='${process.execPath}' UNIT='${opts.unit}'
+echo "$* ($(readlink "$ROOT/current"))" >>"$RUN/calls"
+case "$*" in
+"start --no-block $UNIT")
+  rm -f "$RUN/exit" "$RUN/pid"
+  (
+    "$NODE" "$ROOT/current/daemon/bin/blinkd.js" run --config "$CFG" >>"$RUN/daemon.log" 2>&1 &
+    echo $! >"$RUN/pid"
+    rc=0
+    wait $! || rc=$?
+    echo "$rc" >"$RUN/exit"
+  ) </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 50); do [ -s "$RUN/pid" ] && exit 0; sleep 0.1; done
+  ;;
+"stop $UNIT")
+  if [ -s "$RUN/pid" ] && [ ! -e "$RUN/exit" ]; then
+    kill -TERM "$(cat "$RUN/pid")" 2>/dev/null
+    for _ in $(seq 100); do [ -e "$RUN/exit" ] && break; sleep 0.1; done
+  fi
+  rm -f "$RUN/pid" "$RUN/exit"
+  ;;
+"reset-failed $UNIT")
+  if [ -s "$RUN/exit" ] && [ "$(cat "$RUN/exit")" != 0 ]; then rm -f "$RUN/exit" "$RUN/pid"; fi
+  ;;
+"show -p ActiveState --value $UNIT")
+  if [ -s "$RUN/exit" ]; then
+    if [ "$(cat "$RUN/exit")" = 0 ]; then echo inactive; else echo failed; fi
+  elif [ -s "$RUN/pid" ]; then
+    echo activating
+  else
+    echo inactive
+  fi
+  ;;
+*)
+  echo "systemctl stand-in: unsupported: $*" >&2
+  exit 1
+  ;;
+esac
+`;
+  writeFileSync(join(bin, 'systemctl'), script);
+  chmodSync(join(bin, 'systemctl'), 0o755);
+  return bin;
 }

@@ -4,9 +4,11 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { Store } from '../../src/store/store.js';
-import { BLINKD, freePort, tempDir } from '../helpers/blinkd.js';
-import { makeReleaseTree } from './fixtures.js';
+import { BLINKD, REPO_ROOT, freePort, tempDir } from '../helpers/blinkd.js';
+import * as tar from 'tar';
+import { addHardLinkedBuildOutputs, keypair, makeReleaseTree, systemctlStandIn } from './fixtures.js';
 
 const run = promisify(execFile);
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -14,9 +16,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function blinkd(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function blinkd(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BLINKD, ...args], { encoding: 'utf8' });
+    const r = await run(process.execPath, [BLINKD, ...args], { encoding: 'utf8', env });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -92,4 +94,100 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
     const human = await blinkd(['update', 'status', ...common]);
     expect(human.stdout).toContain('rollback to  1.0.0');
   });
+
+  it('sign: a release with hard-linked files (as install.sh leaves node-gyp outputs) is signed, every path an ordinary file', async () => {
+    const t = tempDir('blink-update-sign-');
+    cleanups.push(t.cleanup);
+    const tree = makeReleaseTree(join(t.dir, 'tree'), '2.0.0');
+    const linked = addHardLinkedBuildOutputs(tree);
+    const signer = keypair(t.dir, 'publisher');
+    const out = join(t.dir, 'bundle.tar');
+    const r = await blinkd(['update', 'sign', '--key', signer.key, '--out', out, tree]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('release 2.0.0, 14 files');
+    const entries = new Map<string, { type: string; size: number }>();
+    await tar.t({ file: out, onReadEntry: (e) => void entries.set(e.path, { type: String(e.type), size: e.size }) });
+    for (const [p, bytes] of linked) expect(entries.get(`tree/${p}`), p).toEqual({ type: 'File', size: bytes.length });
+  });
+
+  it('apply: a release whose daemon fails at start (systemd: failed) is rolled back at once, not after the whole --deadline', async () => {
+    const t = tempDir('blink-update-fail-');
+    cleanups.push(t.cleanup);
+    const root = join(t.dir, 'opt-blink');
+    makeReleaseTree(join(root, 'releases', '1.0.0'), '1.0.0');
+    symlinkSync('releases/1.0.0', join(root, 'current'));
+    const dataDir = join(t.dir, 'data');
+    mkdirSync(dataDir);
+    const dbFile = join(dataDir, 'blink.db');
+    Store.open(dbFile).close();
+    const tables = () => {
+      const d = new Database(dbFile, { readonly: true });
+      try {
+        return (d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      } finally {
+        d.close();
+      }
+    };
+    const before = tables();
+    const cfg = join(t.dir, 'blinkd.yaml');
+    writeFileSync(cfg, `store:\n  dataDir: ${dataDir}\nadmin:\n  host: 127.0.0.1\n  port: ${await freePort()}\n`);
+    const signer = keypair(t.dir, 'publisher');
+    // The broken release: its start changes the database (as a migration would), then exits 78
+    // (EX_CONFIG, in the unit's RestartPreventExitStatus: systemd does not restart it, the unit is "failed").
+    const broken = makeReleaseTree(join(t.dir, 'tree-2.0.0'), '2.0.0', {
+      'daemon/bin/blinkd.js': [
+        '#!/usr/bin/env node',
+        "import { createRequire } from 'node:module';",
+        `const Database = createRequire(${JSON.stringify(join(REPO_ROOT, 'package.json'))})('better-sqlite3');`,
+        `const db = new Database(${JSON.stringify(dbFile)});`,
+        "db.exec('CREATE TABLE broken_release (at TEXT)');",
+        'db.close();',
+        "console.error('broken release 2.0.0: exiting with 78 at start');",
+        'process.exit(78);',
+        '',
+      ].join('\n'),
+    });
+    const bundle = join(t.dir, 'blink-2.0.0.tar');
+    const signed = await blinkd(['update', 'sign', '--key', signer.key, '--out', bundle, broken]);
+    expect(signed.code, signed.stderr).toBe(0);
+
+    const bin = systemctlStandIn(join(t.dir, 'systemd'), { unit: 'blinkd.service', root, config: cfg });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    const started = Date.now();
+    const r = await blinkd(['update', 'apply', bundle, '--config', cfg, '--root', root, '--keys', signer.pub, '--deadline', '60', '--no-camera'], env);
+    const elapsed = Date.now() - started;
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain('health gate: systemd failed for good: blinkd.service failed (systemd does not restart it)');
+    expect(r.stdout).toMatch(
+      /health gate failed after \d+\.\d s \(systemd: blinkd\.service failed[^\n]*: systemd failed for good, the deadline was not waited out/,
+    );
+    expect(r.stdout).toContain('rolled back to 1.0.0');
+    // The gate ends when the unit is "failed" (about a second here), the whole apply well inside the 60 s deadline.
+    const gateSeconds = Number(/health gate failed after (\d+\.\d) s/.exec(r.stdout)?.[1]);
+    expect(gateSeconds, r.stdout).toBeLessThan(10);
+    expect(elapsed, r.stdout).toBeLessThan(30_000);
+    expect(readFileSync(join(t.dir, 'systemd/run/daemon.log'), 'utf8')).toContain('broken release 2.0.0: exiting with 78 at start');
+
+    expect(readlinkSync(join(root, 'current'))).toBe('releases/1.0.0');
+    expect(tables()).toEqual(before); // the snapshot is back: no broken_release table
+    expect(before).not.toContain('broken_release');
+    const calls = readFileSync(join(t.dir, 'systemd/run/calls'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter((c) => !c.startsWith('show '));
+    expect(calls).toEqual([
+      'stop blinkd.service (releases/1.0.0)',
+      'reset-failed blinkd.service (releases/2.0.0)',
+      'start --no-block blinkd.service (releases/2.0.0)',
+      'stop blinkd.service (releases/2.0.0)',
+      'reset-failed blinkd.service (releases/1.0.0)',
+      'start --no-block blinkd.service (releases/1.0.0)',
+    ]);
+    const status = JSON.parse((await blinkd(['update', 'status', '--json', '--config', cfg, '--root', root])).stdout) as {
+      current: string;
+      state: { phase: string; history: Array<{ result: string; detail: string }> };
+    };
+    expect(status).toMatchObject({ current: '1.0.0', state: { phase: 'idle' } });
+    expect(status.state.history.at(-1)).toMatchObject({ result: 'rolled_back', detail: expect.stringContaining('health gate failed') });
+  }, 120_000);
 });

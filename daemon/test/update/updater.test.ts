@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { createBundle } from '../../src/update/bundle.js';
 import type { HealthCheck } from '../../src/update/healthGate.js';
 import { Updater, type UpdaterOptions } from '../../src/update/updater.js';
 import { REPO_ROOT, tempDir } from '../helpers/blinkd.js';
-import { keypair, makeInstalledRoot, makeReleaseTree, migrateLikeNewRelease, readDb } from './fixtures.js';
+import { addHardLinkedBuildOutputs, keypair, makeInstalledRoot, makeReleaseTree, migrateLikeNewRelease, readDb } from './fixtures.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -124,6 +124,50 @@ describe('signed update bundles', () => {
     writeFileSync(join(extra, 'tree/dist/backdoor.js'), 'evil()');
     await tar.r({ file: b, cwd: extra }, ['tree/dist/backdoor.js']);
     await expect(s.make().apply(b)).rejects.toThrow('tree/dist/backdoor.js'.replace('tree/', '') + ': in the bundle but not in the signed manifest');
+  });
+
+  it('bundles hard-linked files (node-gyp build outputs) as ordinary files: the release applies with every path and its bytes', async () => {
+    const s = setup();
+    const tree = makeReleaseTree(join(s.dir, 'tree-hardlinks'), '2.0.0');
+    const linked = addHardLinkedBuildOutputs(tree);
+    const file = join(s.dir, 'hardlinks.tar');
+    const created = await createBundle({ dir: tree, privateKeyPem: s.signer.privatePem, out: file });
+    expect(created.manifest.files.filter((f) => linked.has(f.path) && f.type === 'file')).toHaveLength(6);
+    const types = new Map<string, string>();
+    await tar.t({ file, onReadEntry: (e) => void types.set(e.path, String(e.type)) });
+    for (const p of linked.keys()) expect(types.get(`tree/${p}`), p).toBe('File');
+
+    expect((await s.make({ checks: () => [passing] }).apply(file)).result).toBe('ok');
+    for (const [p, bytes] of linked) {
+      const installed = join(s.root, 'releases/2.0.0', p);
+      expect(readFileSync(installed).equals(bytes), p).toBe(true);
+      expect(lstatSync(installed).nlink, p).toBe(1); // each path its own file
+    }
+  }, 30_000);
+
+  it('refuses a bundle that holds a hard-link (Link) entry, even to a file the manifest lists with the same bytes', async () => {
+    const s = setup();
+    const same = 'the same bytes under two paths\n';
+    const tree = makeReleaseTree(join(s.dir, 'tree-link'), '2.0.0', { 'dist/a.js': same, 'dist/b.js': same });
+    const file = join(s.dir, 'link.tar');
+    await createBundle({ dir: tree, privateKeyPem: s.signer.privatePem, out: file });
+    // Repacked by hand with tree/dist/b.js as a hard link to tree/dist/a.js: node-tar's default packing writes a Link entry.
+    const work = join(s.dir, 'work-link');
+    mkdirSync(work);
+    const names: string[] = [];
+    await tar.t({ file, onReadEntry: (e) => void names.push(e.path) });
+    await tar.x({ file, cwd: work });
+    rmSync(join(work, 'tree/dist/b.js'));
+    linkSync(join(work, 'tree/dist/a.js'), join(work, 'tree/dist/b.js'));
+    rmSync(file);
+    await tar.c({ file, cwd: work, portable: true }, names);
+    const types = new Map<string, string>();
+    await tar.t({ file, onReadEntry: (e) => void types.set(e.path, String(e.type)) });
+    expect(types.get('tree/dist/b.js')).toBe('Link');
+
+    await expect(s.make().apply(file)).rejects.toThrow('the bundle holds entries an update may not: tree/dist/b.js (Link)');
+    expect(readlinkSync(join(s.root, 'current'))).toBe('releases/1.0.0');
+    expect(existsSync(join(s.root, 'releases/2.0.0'))).toBe(false);
   });
 
   it('rolls back to the previous release and the database snapshot when the health gate fails', async () => {
