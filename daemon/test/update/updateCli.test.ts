@@ -26,16 +26,24 @@ async function blinkd(args: string[], env: NodeJS.ProcessEnv = process.env): Pro
   }
 }
 
+/** A unit as install.sh leaves it: release 1.0.0 current, an empty store in dataDir. */
+function installedUnit(prefix: string): { dir: string; root: string; dataDir: string; dbFile: string } {
+  const t = tempDir(prefix);
+  cleanups.push(t.cleanup);
+  const root = join(t.dir, 'opt-blink');
+  makeReleaseTree(join(root, 'releases', '1.0.0'), '1.0.0');
+  symlinkSync('releases/1.0.0', join(root, 'current'));
+  const dataDir = join(t.dir, 'data');
+  mkdirSync(dataDir);
+  const dbFile = join(dataDir, 'blink.db');
+  Store.open(dbFile).close();
+  return { dir: t.dir, root, dataDir, dbFile };
+}
+
 describe('blinkd update (CLI, with the default health gate over GET /health)', () => {
   it('keygen, sign, apply with a passing gate, apply a release that leaves the relay on (rolled back), status', async () => {
-    const t = tempDir('blink-update-cli-');
-    cleanups.push(t.cleanup);
-    const root = join(t.dir, 'opt-blink');
-    makeReleaseTree(join(root, 'releases', '1.0.0'), '1.0.0');
-    symlinkSync('releases/1.0.0', join(root, 'current'));
-    const dataDir = join(t.dir, 'data');
-    mkdirSync(dataDir);
-    Store.open(join(dataDir, 'blink.db')).close();
+    const t = installedUnit('blink-update-cli-');
+    const { root, dataDir } = t;
     const port = await freePort();
     const cfg = join(t.dir, 'blinkd.yaml');
     writeFileSync(cfg, `store:\n  dataDir: ${dataDir}\nadmin:\n  host: 127.0.0.1\n  port: ${port}\n`);
@@ -111,15 +119,8 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
   });
 
   it('apply: a release whose daemon fails at start (systemd: failed) is rolled back at once, not after the whole --deadline', async () => {
-    const t = tempDir('blink-update-fail-');
-    cleanups.push(t.cleanup);
-    const root = join(t.dir, 'opt-blink');
-    makeReleaseTree(join(root, 'releases', '1.0.0'), '1.0.0');
-    symlinkSync('releases/1.0.0', join(root, 'current'));
-    const dataDir = join(t.dir, 'data');
-    mkdirSync(dataDir);
-    const dbFile = join(dataDir, 'blink.db');
-    Store.open(dbFile).close();
+    const t = installedUnit('blink-update-fail-');
+    const { root, dataDir, dbFile } = t;
     const tables = () => {
       const d = new Database(dbFile, { readonly: true });
       try {
