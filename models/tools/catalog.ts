@@ -213,10 +213,10 @@ export const CATALOG: CatalogEntry[] = [
     outputs: [
       ['Identity_2', 'mesh'],
       ['Identity_1', 'face_flag'],
-      ['Identity', 'contours'],
     ],
     normalization: ZERO_TO_ONE,
-    notes: 'MediaPipe FaceMesh on a 192x192 face crop: mesh = 468 x (x, y, z) in crop pixels; face_flag = face presence (sigmoid); contours = 133 x 2 (unused)',
+    notes:
+      'MediaPipe FaceMesh on a 192x192 face crop: mesh = 468 x (x, y, z) in crop pixels; face_flag = face presence (sigmoid); the third head of the graph (133 x 2 contour points, about a fifth of its weights) is never read by the pipeline and is left out of the shipped file',
   },
   {
     id: 'antispoof',
