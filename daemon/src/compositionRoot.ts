@@ -115,7 +115,7 @@ export function buildUnit(base: Config, log: Logger, o: UnitOptions = {}): Unit 
   // The frame loop: camera → vision → registry (who is it) → access (decision).
   const runtime = o.runtime ?? 'full';
   const camera = runtime !== 'none' ? new CameraService(config.camera, bus, alarms, child('camera'), o.cameraSource) : null;
-  const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision')) : null;
+  const vision = runtime === 'full' ? new VisionService(config.vision, bus, child('vision'), config.access.trackMinFrames) : null;
   const registry = new PeopleRegistry(store, store.audit, bus, child('registry'), () => vision?.embedder() ?? null, config.unit.id);
   // The threshold and margin: the running embedder's calibration, access.securityLevel and the gallery size.
   const operatingPoint = operatingPointsFor(config, registry);

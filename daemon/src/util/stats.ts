@@ -5,5 +5,10 @@ export function percentile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
+/** Arithmetic mean; NaN for none. */
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
 /** Rounded to two decimals (for JSON reports). */
 export const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -14,12 +14,28 @@ export interface TrackingOptions {
    * The passive networks (Human's anti-spoof and liveness, MiniFASNet) score a tracked face on its
    * first frame and every Nth frame after (1 = every frame). The door's checks average them over
    * the track, so a face's score is not needed 30 times a second; the embedder still runs on
-   * every frame (the track decision needs K agreeing frames).
+   * every frame.
    */
   passiveIntervalFrames: number;
+  /**
+   * The embedder runs on every one of a track's first `embedFirstFrames` frames (the door's track
+   * decision needs K agreeing frames, `access.trackMinFrames`: the composition root passes K, so
+   * the first decision is not delayed), then on every Nth frame (1 = every frame). The door keeps
+   * the track's identity between embedded frames; a face that takes over a track is caught on the
+   * next embedded frame, N frames later at most (docs/EVALUATION.md "Tracking").
+   */
+  embedIntervalFrames: number;
+  embedFirstFrames: number;
 }
 
-export const DEFAULT_TRACKING: TrackingOptions = { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 3 };
+export const DEFAULT_TRACKING: TrackingOptions = {
+  newFaceIntervalFrames: 2,
+  redetectIntervalFrames: 10,
+  minFaceScore: 0.5,
+  passiveIntervalFrames: 3,
+  embedIntervalFrames: 2,
+  embedFirstFrames: 3,
+};
 
 /** MediaPipe's crop around a face from its landmarks: the landmarks' box (eye-level frame) × 1.5, square. */
 export const TRACK_ROI_SCALE = 1.5;
@@ -155,6 +171,11 @@ export class FaceTracks {
   /** Do the passive networks score a face of this age on this frame? */
   passiveDue(age: number): boolean {
     return age % Math.max(1, this.options.passiveIntervalFrames) === 0;
+  }
+
+  /** Does the embedder run on a face of this age on this frame? */
+  embedDue(age: number): boolean {
+    return age < this.options.embedFirstFrames || age % Math.max(1, this.options.embedIntervalFrames) === 0;
   }
 
   get tracked(): number {

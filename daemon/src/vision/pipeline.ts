@@ -213,7 +213,8 @@ export class FacePipeline {
       }
     }
     tracks.end(faces, reason !== null);
-    return { faces: await this.describe(img, faces, o, timings, (m) => tracks.passiveDue(m.age)), timings, zoomedOut: false, detected: reason };
+    const due = { passive: (m: MeshedFace) => tracks.passiveDue(m.age), embed: (m: MeshedFace) => tracks.embedDue(m.age) };
+    return { faces: await this.describe(img, faces, o, timings, due), timings, zoomedOut: false, detected: reason };
   }
 
   /**
@@ -271,16 +272,17 @@ export class FacePipeline {
 
   /**
    * Five points → chip → quality for each meshed face, then the embeddings and passive scores of all
-   * faces of the frame, each network in one batch. `passiveDue` picks the faces the passive networks
-   * score on this frame (a camera stream scores a tracked face every Nth frame; still images: all);
-   * the others are marked `passiveSkipped`.
+   * faces of the frame, each network in one batch. `due.passive` and `due.embed` pick the faces the
+   * passive networks and the embedder run on this frame (a camera stream: a tracked face every Nth
+   * frame, vision.tracking; still images: all); the others are marked `passiveSkipped` /
+   * `embedSkipped`.
    */
   private async describe(
     img: RgbImage,
     meshed: readonly MeshedFace[],
     o: ProcessOptions,
     timings: ProcessResult['timings'],
-    passiveDue: (m: MeshedFace) => boolean = () => true,
+    due: { passive: (m: MeshedFace) => boolean; embed: (m: MeshedFace) => boolean } = { passive: () => true, embed: () => true },
   ): Promise<FaceObservation[]> {
     if (meshed.length === 0) return [];
     const t0 = performance.now();
@@ -294,9 +296,11 @@ export class FacePipeline {
     timings.alignMs += performance.now() - t0;
     const passive = o.passive !== false;
     // faces the passive networks score on this frame, by index into meshed
-    const due = passive ? meshed.flatMap((m, i) => (passiveDue(m) ? [i] : [])) : [];
-    const scorePassive = due.length > 0;
-    const detBoxes = due.map((i) => meshed[i]!.detectorBox);
+    const passiveFaces = passive ? meshed.flatMap((m, i) => (due.passive(m) ? [i] : [])) : [];
+    const scorePassive = passiveFaces.length > 0;
+    const detBoxes = passiveFaces.map((i) => meshed[i]!.detectorBox);
+    // faces the embedder runs on, by index into meshed
+    const embedFaces = o.embed !== false ? meshed.flatMap((m, i) => (due.embed(m) ? [i] : [])) : [];
     const timed = async <T>(key: 'embedMs' | 'antispoofMs', f: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       const r = await f();
@@ -310,7 +314,7 @@ export class FacePipeline {
     // the Promise.all saves is the event-loop turns between them. Each stage timing spans from the
     // start to its own end, so the timings overlap and can add up to more than the frame.
     const jobs = [
-      o.embed !== false ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(parts.map((p) => p.chip))) : none,
+      embedFaces.length > 0 ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(embedFaces.map((i) => parts[i]!.chip))) : none,
       scorePassive && this.antispoof ? () => timed('antispoofMs', () => this.antispoof!.scores(img, detBoxes)) : none,
       scorePassive && this.liveness ? () => timed('antispoofMs', () => this.liveness!.scores(img, detBoxes)) : none,
       scorePassive && this.pad
@@ -318,7 +322,7 @@ export class FacePipeline {
             timed('antispoofMs', () =>
               this.pad!.scores(
                 img,
-                due.map((i) => parts[i]!.box),
+                passiveFaces.map((i) => parts[i]!.box),
               ),
             )
         : none,
@@ -326,7 +330,8 @@ export class FacePipeline {
     const [embeddings, antispoof, liveness, pad] = await Promise.all([jobs[0](), jobs[1](), jobs[2](), jobs[3]()]);
     return meshed.map((m, i) => {
       const p = parts[i]!;
-      const j = due.indexOf(i);
+      const j = passiveFaces.indexOf(i);
+      const k = embedFaces.indexOf(i);
       const face: FaceObservation = {
         box: p.box,
         detectorScore: m.detectorScore,
@@ -336,11 +341,13 @@ export class FacePipeline {
         quality: p.quality,
         antispoofScore: j >= 0 ? (antispoof?.[j] ?? null) : null,
         livenessScore: j >= 0 ? (liveness?.[j] ?? null) : null,
-        embedding: embeddings?.[i] ?? null,
+        embedding: k >= 0 ? (embeddings?.[k] ?? null) : null,
         mesh: m.mesh,
         faceScore: m.faceScore,
       };
       // not this frame's turn: no passive scores (the liveness checks skip the frame; null alone would mean "model not loaded")
+      // not this frame's turn for the embedder: no embedding, the door keeps the track's identity
+      if (o.embed !== false && k < 0) face.embedSkipped = true;
       if (passive && j < 0) return { ...face, passiveSkipped: true };
       return pad ? { ...face, minifasnetScore: pad[j]!.real } : face;
     });

@@ -52,7 +52,9 @@ export interface FaceObservation {
   minifasnetScore?: number | null;
   /** Set on the frames of a camera stream where the passive networks did not score this face (vision.tracking.passiveIntervalFrames): its passive scores are absent, not failed. */
   passiveSkipped?: true;
-  /** L2-normalised embedding (null when the face was too poor to embed). */
+  /** Set on the frames of a camera stream where the embedder did not run on this face (vision.tracking.embedIntervalFrames): its embedding is absent, not failed. */
+  embedSkipped?: true;
+  /** L2-normalised embedding (null when the embedder did not run: embedSkipped, or embedding off). */
   embedding: Float32Array | null;
   /** The 468-point FaceMesh as [x, y, z]×468 in image pixels (z: depth, same scale, larger = farther). */
   mesh?: Float32Array;

@@ -22,6 +22,8 @@ export class VisionService extends BaseService {
     private readonly config: Config['vision'],
     bus: EventBus,
     private readonly log: Logger,
+    /** The door's K agreeing frames (access.trackMinFrames): a new track is embedded on each of its first K frames. */
+    private readonly embedFirstFrames: number,
   ) {
     super('vision', bus);
   }
@@ -43,6 +45,8 @@ export class VisionService extends BaseService {
           redetectIntervalFrames: t.redetectIntervalFrames,
           minFaceScore: t.minFaceScore,
           passiveIntervalFrames: t.passiveIntervalFrames,
+          embedIntervalFrames: t.embedIntervalFrames,
+          embedFirstFrames: this.embedFirstFrames,
         }
       : null;
     this.client = new VisionClient(options, { minScore: this.config.detectorScore, minFaceSizePx: this.config.minFaceSizePx }, tracking);

@@ -72,6 +72,14 @@ describe('configuration', () => {
     expect(parseConfig({}, 'defaults').vision.tracking.passiveIntervalFrames).toBe(3);
   });
 
+  it('names a bad vision.tracking.embedIntervalFrames (zero, over 30, fraction) and keeps the default 2 without one', () => {
+    for (const bad of ['0', '31', '1.5']) {
+      const p = problemsOf(() => loadYaml(`vision:\n  tracking:\n    embedIntervalFrames: ${bad}\n`));
+      expect(p[0]).toContain('vision.tracking.embedIntervalFrames');
+    }
+    expect(parseConfig({}, 'defaults').vision.tracking.embedIntervalFrames).toBe(2);
+  });
+
   it('names a bad enum value and lists the allowed ones', () => {
     const p = problemsOf(() => loadYaml('logging:\n  level: loud\n'));
     expect(p[0]).toContain('logging.level');

@@ -39,7 +39,14 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('keeps the face over real video frames without running the detector on each, and the safety net runs on schedule', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
+    const tracks = new FaceTracks({
+      newFaceIntervalFrames: 2,
+      redetectIntervalFrames: 10,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 1,
+      embedFirstFrames: 3,
+    });
     const reasons: (string | null)[] = [];
     for (const img of frames) {
       const r = await pipeline.processStream(img, tracks, OPTS);
@@ -56,7 +63,14 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('the tracked mesh stays on the face the detector finds (mean 468-point difference under 3 % of the inter-ocular distance, every frame under 5 %)', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 1000, minFaceScore: 0.5, passiveIntervalFrames: 1 });
+    const tracks = new FaceTracks({
+      newFaceIntervalFrames: 1,
+      redetectIntervalFrames: 1000,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 1,
+      embedFirstFrames: 3,
+    });
     const rel: number[] = [];
     for (const img of frames) {
       const t = (await pipeline.processStream(img, tracks, OPTS)).faces[0]!;
@@ -72,7 +86,14 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('loses the face when it leaves (the detector runs on that frame) and finds it again when it enters', async () => {
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 3, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
+    const tracks = new FaceTracks({
+      newFaceIntervalFrames: 3,
+      redetectIntervalFrames: 10,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 1,
+      embedFirstFrames: 3,
+    });
     const { width, height } = frames[0]!;
     for (const img of frames.slice(0, 5)) expect((await pipeline.processStream(img, tracks, OPTS)).faces).toHaveLength(1);
     // the face leaves: the mesh's face flag drops, the track is lost and the detector runs at once
@@ -91,10 +112,51 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
     expect(found.slice(found.indexOf(1))).toEqual(Array(found.length - found.indexOf(1)).fill(1));
   });
 
+  it('embeds a track on each of its first K frames, then every Nth; the skipped frames say so and the embedded ones are those of embedding every frame', async () => {
+    const o = { ...OPTS, embed: true };
+    const every = new FaceTracks({
+      newFaceIntervalFrames: 1,
+      redetectIntervalFrames: 10,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 1,
+      embedFirstFrames: 3,
+    });
+    const sparse = new FaceTracks({
+      newFaceIntervalFrames: 1,
+      redetectIntervalFrames: 10,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 4,
+      embedFirstFrames: 3,
+    });
+    const embedded: number[] = [];
+    for (const [i, img] of frames.slice(0, 14).entries()) {
+      const a = (await pipeline.processStream(img, every, o)).faces[0]!;
+      const b = (await pipeline.processStream(img, sparse, o)).faces[0]!;
+      expect(a.embedding).not.toBeNull();
+      expect(a.embedSkipped).toBeUndefined();
+      if (b.embedding) {
+        embedded.push(i);
+        expect(b.embedSkipped).toBeUndefined();
+        expect(Array.from(b.embedding)).toEqual(Array.from(a.embedding!));
+      } else expect(b.embedSkipped).toBe(true);
+    }
+    // ages 0, 1, 2 (the first K = 3), then every 4th age: 4, 8, 12
+    expect(embedded).toEqual([0, 1, 2, 4, 8, 12]);
+  });
+
   it('follows three faces of one frame, and the frame size changing starts over', async () => {
     const jpeg = await threeFaceFrame();
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
-    const tracks = new FaceTracks({ newFaceIntervalFrames: 1, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 });
+    const tracks = new FaceTracks({
+      newFaceIntervalFrames: 1,
+      redetectIntervalFrames: 10,
+      minFaceScore: 0.5,
+      passiveIntervalFrames: 1,
+      embedIntervalFrames: 1,
+      embedFirstFrames: 3,
+    });
     const first = await pipeline.processStream(img, tracks, OPTS);
     expect(first.faces).toHaveLength(3);
     const second = await pipeline.processStream(img, tracks, OPTS);

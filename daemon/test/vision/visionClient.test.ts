@@ -46,7 +46,7 @@ describe.skipIf(SKIP_DATA)('VisionClient (worker thread)', () => {
     const client = new VisionClient(
       { precision: 'int8', intraOpThreads: 1 },
       {},
-      { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1 },
+      { newFaceIntervalFrames: 2, redetectIntervalFrames: 10, minFaceScore: 0.5, passiveIntervalFrames: 1, embedIntervalFrames: 1, embedFirstFrames: 3 },
     );
     await client.start();
     try {
@@ -72,7 +72,7 @@ describe('VisionService', () => {
       const manifest = JSON.parse(readFileSync(join(process.cwd(), 'models', 'manifest.json'), 'utf8')) as { models: { file: string }[] };
       writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
       const config = configSchema.parse({ vision: { modelsDir: dir } });
-      const svc = new VisionService(config.vision, new EventBus(), createLogger('silent'));
+      const svc = new VisionService(config.vision, new EventBus(), createLogger('silent'), config.access.trackMinFrames);
       await expect(svc.start()).rejects.toThrow(/model file missing: .*\.onnx.*npm run models/);
       expect(svc.status()).toBe('failed');
       await svc.stop();
