@@ -8,9 +8,10 @@
 # (daemon/src/update/healthGate.ts): `reset-failed` (forgets a "failed"), `start --no-block`
 # (runs blinkd as blink like the unit's ExecStart, with the simulated GPIO driver and no camera,
 # restarting it on failure like Restart=on-failure RestartSec=2, at most 10 starts), `stop`
-# (SIGTERM to node, SIGKILL after 15 s like TimeoutStopSec=15) and `show -p ActiveState --value`
-# ("active" once blinkd's /health answers — with systemd it is READY=1 —, "activating" before,
-# "failed" after it gave up, "inactive" when stopped). The unit's sandboxing and ExecStopPost
+# (SIGTERM to node, SIGKILL after 15 s like TimeoutStopSec=15) and `show -p ActiveState -p
+# SubState -p NRestarts` ("active" once blinkd's /health answers — with systemd it is READY=1 —,
+# "activating" before, SubState "auto-restart" while it waits to restart a crashed release,
+# NRestarts the restarts since the start, "failed" after it gave up, "inactive" when stopped). The unit's sandboxing and ExecStopPost
 # (`blinkd relay off`) are not emulated.
 # Everything this check adds to the tree (the stand-in, releases, keys, update state, the
 # `current` switch) is removed or put back at the end, also when it fails.
@@ -70,7 +71,7 @@ if want update; then
 # STAND-IN FOR systemd's systemctl, installed by `image/verify.sh update` for that check only and
 # removed after it (systemd cannot be PID 1 in a qemu-user chroot). NOT systemd: it knows only
 # blinkd.service and only what the update health gate calls: reset-failed, start --no-block, stop,
-# show -p ActiveState --value. "active" = blinkd's /health answers (systemd: READY=1).
+# show -p ActiveState -p SubState -p NRestarts. "active" = blinkd's /health answers (systemd: READY=1).
 set -u
 RUN=/tmp/upd/run CFG=/tmp/upd/blinkd.yaml
 PORT=$(sed -n 's/^  port: //p' "$CFG")
@@ -89,7 +90,8 @@ health() { # any HTTP answer on /health
 case "$*" in
 "start --no-block blinkd.service")
   alive && exit 0
-  rm -f "$RUN/stopping" "$RUN/exit"
+  rm -f "$RUN/stopping" "$RUN/exit" "$RUN/waiting"
+  echo 0 >"$RUN/restarts"
   # Like ExecStart= as User=blink, WorkingDirectory=/var/lib/blink (here the test's data dir),
   # Restart=on-failure RestartSec=2, StartLimitBurst=10, RestartPreventExitStatus=65 78.
   setsid bash -c '
@@ -104,7 +106,11 @@ case "$*" in
       echo "[systemctl stand-in] exited with $rc: $(date -u +%T)"
       [ -e '"$RUN"'/stopping ] && exit 0
       case $rc in 0 | 65 | 78) break ;; esac
+      [ "$n" = 10 ] && break
+      touch '"$RUN"'/waiting
       sleep 2
+      rm -f '"$RUN"'/waiting
+      echo "$n" >'"$RUN"'/restarts
     done
     echo "$rc" >'"$RUN"'/exit' </dev/null >>"$RUN/blinkd.log" 2>&1 &
   for _ in $(seq 50); do [ -s "$W" ] && exit 0; sleep 0.1; done
@@ -126,16 +132,24 @@ case "$*" in
 "reset-failed blinkd.service")
   # The updater's start runs this first, so a "failed" from before is not taken for the new start's.
   alive || rm -f "$RUN/exit"
+  echo 0 >"$RUN/restarts"
   exit 0
   ;;
-"show -p ActiveState --value blinkd.service")
+"show -p ActiveState -p SubState -p NRestarts blinkd.service")
   if alive; then
-    if node_pid >/dev/null && health; then echo active; else echo activating; fi
+    if [ -e "$RUN/waiting" ]; then
+      printf 'ActiveState=activating\nSubState=auto-restart\n'
+    elif node_pid >/dev/null && health; then
+      printf 'ActiveState=active\nSubState=running\n'
+    else
+      printf 'ActiveState=activating\nSubState=start\n'
+    fi
   elif [ -s "$RUN/exit" ] && [ "$(cat "$RUN/exit")" != 0 ]; then
-    echo failed
+    printf 'ActiveState=failed\nSubState=failed\n'
   else
-    echo inactive
+    printf 'ActiveState=inactive\nSubState=dead\n'
   fi
+  echo "NRestarts=$(cat "$RUN/restarts" 2>/dev/null || echo 0)"
   exit 0
   ;;
 *) usage "$*" ;;
@@ -144,10 +158,11 @@ EOF
   chmod 755 "$STANDIN"
   step "update: systemctl stand-in installed at /usr/local/sbin/systemctl in the tree (NOT systemd; removed at the end)"
 
+  active_state() { in_upd systemctl show -p ActiveState -p SubState -p NRestarts blinkd.service | sed -n 's/^ActiveState=//p'; }
   wait_state() { # wait_state STATE SECONDS: the stand-in reports STATE
     local want=$1 max=$2 s st
     s=$(date +%s)
-    until st=$(in_upd systemctl show -p ActiveState --value blinkd.service) && [ "$st" = "$want" ]; do
+    until st=$(active_state) && [ "$st" = "$want" ]; do
       [ $(($(date +%s) - s)) -lt "$max" ] || { tail -20 "$UTREE/tmp/upd/run/blinkd.log"; return 1; }
       sleep 2
     done
@@ -213,7 +228,7 @@ EOF
   timed "update: apply of the tampered bundle (one byte flipped in tree/VERIFY-UPDATE.txt)" logto "$WORK/update-tampered.log" blinkd_upd "${APPLY[@]}" "$UW/tampered.tar" || rc=$?
   grep -v -e cpuinfo -e 'cpuid_info' "$WORK/update-tampered.log" | sed 's/^/    /' || true
   [ "$rc" -ne 0 ] && grep -q 'VERIFY-UPDATE.txt: sha256 does not match the signed manifest' "$WORK/update-tampered.log" || fail "the tampered bundle was not refused (exit $rc)"
-  [ "$(readlink "$OPT/current")" = "releases/$V1" ] && [ "$(in_upd systemctl show -p ActiveState --value blinkd.service)" = active ] ||
+  [ "$(readlink "$OPT/current")" = "releases/$V1" ] && [ "$(active_state)" = active ] ||
     fail "the refused bundle changed current or stopped blinkd"
   rm -f "$UTREE$UW/tampered.tar"
   step "update: tampered bundle refused (exit $rc), current still $V1, blinkd still active"

@@ -142,9 +142,25 @@ export function systemdActiveCheck(unit: string, systemctl = 'systemctl'): Healt
     name: 'systemd',
     async check(signal) {
       try {
-        const { stdout } = await run(systemctl, ['show', '-p', 'ActiveState', '--value', unit], { signal });
-        const state = stdout.trim();
+        const { stdout } = await run(systemctl, ['show', '-p', 'ActiveState', '-p', 'SubState', '-p', 'NRestarts', unit], { signal });
+        const p = new Map(
+          stdout
+            .split('\n')
+            .map((l) => l.trim().split('='))
+            .filter((kv) => kv.length === 2) as [string, string][],
+        );
+        const state = p.get('ActiveState') ?? '';
         if (state === 'failed') return { ok: false, fatal: true, detail: `${unit} failed (systemd does not restart it)` };
+        // The new release exited and systemd restarts it (Restart=on-failure): a release that
+        // crashes during its gate is not waited on through up to StartLimitBurst restarts. NRestarts
+        // counts from this start (the updater's start runs reset-failed first, which clears it).
+        const restarts = Number(p.get('NRestarts') ?? '0');
+        if (p.get('SubState') === 'auto-restart' || restarts > 0)
+          return {
+            ok: false,
+            fatal: true,
+            detail: `${unit} exited and systemd is restarting it (NRestarts ${restarts}, SubState ${p.get('SubState') ?? '?'})`,
+          };
         return state === 'active' ? { ok: true, detail: 'active (READY)' } : { ok: false, detail: state || 'unknown' };
       } catch (err) {
         return { ok: false, detail: (err as Error).message };

@@ -97,11 +97,13 @@ export function keypair(dir: string, name: string): { key: string; pub: string; 
 /**
  * A STAND-IN for systemctl (systemd does not run here), NOT systemd: for `unit` it does only what
  * the updater calls. `start --no-block` runs `<root>/current/daemon/bin/blinkd.js run --config
- * <config>` once in the background, like the unit when the exit status is one of its
- * RestartPreventExitStatus (no restart); `stop` sends SIGTERM and waits; `reset-failed` makes a
- * failed unit inactive; `show -p ActiveState
- * --value`: "activating" while it runs (these releases never send READY), "failed" after a non-zero
- * exit, "inactive" otherwise. Anything else exits 1. Every call is logged to <dir>/run/calls.
+ * <config>` in the background and, like blinkd.service (Restart=on-failure, RestartSec=2,
+ * StartLimitBurst=10, RestartPreventExitStatus=65 78), starts it again 2 s after a non-zero exit
+ * other than 65/78, at most 10 starts in all; `stop` sends SIGTERM and waits; `reset-failed` makes
+ * a failed unit inactive; `show -p ActiveState -p SubState -p NRestarts`: ActiveState
+ * "activating" while it runs (these releases never send READY) or waits to be restarted (SubState
+ * "auto-restart", NRestarts the restarts so far), "failed" after the last non-zero exit,
+ * "inactive" otherwise. Anything else exits 1. Every call is logged to <dir>/run/calls.
  * Returns the directory to put first in PATH.
  */
 export function systemctlStandIn(dir: string, opts: { unit: string; root: string; config: string }): string {
@@ -116,34 +118,49 @@ RUN='${run}' ROOT='${opts.root}' CFG='${opts.config}' NODE='${process.execPath}'
 echo "$* ($(readlink "$ROOT/current"))" >>"$RUN/calls"
 case "$*" in
 "start --no-block $UNIT")
-  rm -f "$RUN/exit" "$RUN/pid"
+  rm -f "$RUN/exit" "$RUN/pid" "$RUN/stopping" "$RUN/waiting"
+  echo 0 >"$RUN/restarts"
   (
-    "$NODE" "$ROOT/current/daemon/bin/blinkd.js" run --config "$CFG" >>"$RUN/daemon.log" 2>&1 &
-    echo $! >"$RUN/pid"
-    rc=0
-    wait $! || rc=$?
+    for n in 1 2 3 4 5 6 7 8 9 10; do
+      "$NODE" "$ROOT/current/daemon/bin/blinkd.js" run --config "$CFG" >>"$RUN/daemon.log" 2>&1 &
+      echo $! >"$RUN/pid"
+      rc=0
+      wait $! || rc=$?
+      [ -e "$RUN/stopping" ] && break
+      case $rc in 0 | 65 | 78) break ;; esac
+      [ "$n" = 10 ] && break
+      touch "$RUN/waiting"
+      sleep 2
+      rm -f "$RUN/waiting"
+      [ -e "$RUN/stopping" ] && break
+      echo "$n" >"$RUN/restarts"
+    done
     echo "$rc" >"$RUN/exit"
   ) </dev/null >/dev/null 2>&1 &
   for _ in $(seq 50); do [ -s "$RUN/pid" ] && exit 0; sleep 0.1; done
   ;;
 "stop $UNIT")
   if [ -s "$RUN/pid" ] && [ ! -e "$RUN/exit" ]; then
+    touch "$RUN/stopping"
     kill -TERM "$(cat "$RUN/pid")" 2>/dev/null
     for _ in $(seq 100); do [ -e "$RUN/exit" ] && break; sleep 0.1; done
   fi
-  rm -f "$RUN/pid" "$RUN/exit"
+  rm -f "$RUN/pid" "$RUN/exit" "$RUN/waiting"
   ;;
 "reset-failed $UNIT")
   if [ -s "$RUN/exit" ] && [ "$(cat "$RUN/exit")" != 0 ]; then rm -f "$RUN/exit" "$RUN/pid"; fi
   ;;
-"show -p ActiveState --value $UNIT")
+"show -p ActiveState -p SubState -p NRestarts $UNIT")
   if [ -s "$RUN/exit" ]; then
-    if [ "$(cat "$RUN/exit")" = 0 ]; then echo inactive; else echo failed; fi
+    if [ "$(cat "$RUN/exit")" = 0 ]; then printf 'ActiveState=inactive\nSubState=dead\n'; else printf 'ActiveState=failed\nSubState=failed\n'; fi
+  elif [ -e "$RUN/waiting" ]; then
+    printf 'ActiveState=activating\nSubState=auto-restart\n'
   elif [ -s "$RUN/pid" ]; then
-    echo activating
+    printf 'ActiveState=activating\nSubState=start\n'
   else
-    echo inactive
+    printf 'ActiveState=inactive\nSubState=dead\n'
   fi
+  echo "NRestarts=$(cat "$RUN/restarts" 2>/dev/null || echo 0)"
   ;;
 *)
   echo "systemctl stand-in: unsupported: $*" >&2

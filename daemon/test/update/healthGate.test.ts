@@ -36,7 +36,7 @@ describe('health gate', () => {
     expect(gate.elapsedMs).toBeGreaterThan(500);
   });
 
-  it('systemd check: "active" passes, "activating" waits, "failed" is terminal', async () => {
+  it('systemd check: "active" passes, "activating" waits, "failed" and a restart by systemd are terminal', async () => {
     const t = tempDir('blink-gate-');
     cleanups.push(t.cleanup);
     const stateFile = join(t.dir, 'state');
@@ -44,16 +44,26 @@ describe('health gate', () => {
     // Prints the state in the file for exactly the call the check makes, fails for anything else.
     writeFileSync(
       systemctl,
-      `#!/bin/sh\n[ "$*" = "show -p ActiveState --value blinkd.service" ] || { echo "unexpected: $*" >&2; exit 1; }\ncat '${stateFile}'\n`,
+      `#!/bin/sh\n[ "$*" = "show -p ActiveState -p SubState -p NRestarts blinkd.service" ] || { echo "unexpected: $*" >&2; exit 1; }\ncat '${stateFile}'\n`,
     );
     chmodSync(systemctl, 0o755);
     const check = systemdActiveCheck('blinkd.service', systemctl);
-    const at = async (state: string) => {
-      writeFileSync(stateFile, state + '\n');
+    // systemctl show prints the properties in its own order, one key=value per line
+    const at = async (state: string, sub: string, restarts = 0) => {
+      writeFileSync(stateFile, `NRestarts=${restarts}\nActiveState=${state}\nSubState=${sub}\n`);
       return check.check(AbortSignal.timeout(5_000));
     };
-    expect(await at('active')).toEqual({ ok: true, detail: 'active (READY)' });
-    expect(await at('activating')).toEqual({ ok: false, detail: 'activating' });
-    expect(await at('failed')).toEqual({ ok: false, fatal: true, detail: 'blinkd.service failed (systemd does not restart it)' });
+    expect(await at('active', 'running')).toEqual({ ok: true, detail: 'active (READY)' });
+    expect(await at('activating', 'start')).toEqual({ ok: false, detail: 'activating' });
+    expect(await at('failed', 'failed', 9)).toEqual({ ok: false, fatal: true, detail: 'blinkd.service failed (systemd does not restart it)' });
+    // exited, systemd waits RestartSec before the next start
+    expect(await at('activating', 'auto-restart')).toEqual({
+      ok: false,
+      fatal: true,
+      detail: 'blinkd.service exited and systemd is restarting it (NRestarts 0, SubState auto-restart)',
+    });
+    // restarted once already, starting again
+    expect(await at('activating', 'start', 1)).toMatchObject({ ok: false, fatal: true });
+    expect(await at('active', 'running', 2)).toMatchObject({ ok: false, fatal: true });
   });
 });

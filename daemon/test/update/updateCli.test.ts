@@ -119,76 +119,98 @@ describe('blinkd update (CLI, with the default health gate over GET /health)', (
   });
 
   it('apply: a release whose daemon fails at start (systemd: failed) is rolled back at once, not after the whole --deadline', async () => {
-    const t = installedUnit('blink-update-fail-');
-    const { root, dataDir, dbFile } = t;
-    const tables = () => {
-      const d = new Database(dbFile, { readonly: true });
-      try {
-        return (d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
-      } finally {
-        d.close();
-      }
-    };
-    const before = tables();
-    const cfg = join(t.dir, 'blinkd.yaml');
-    writeFileSync(cfg, `store:\n  dataDir: ${dataDir}\nadmin:\n  host: 127.0.0.1\n  port: ${await freePort()}\n`);
-    const signer = keypair(t.dir, 'publisher');
-    // The broken release: its start changes the database (as a migration would), then exits 78
-    // (EX_CONFIG, in the unit's RestartPreventExitStatus: systemd does not restart it, the unit is "failed").
-    const broken = makeReleaseTree(join(t.dir, 'tree-2.0.0'), '2.0.0', {
-      'daemon/bin/blinkd.js': [
-        '#!/usr/bin/env node',
-        "import { createRequire } from 'node:module';",
-        `const Database = createRequire(${JSON.stringify(join(REPO_ROOT, 'package.json'))})('better-sqlite3');`,
-        `const db = new Database(${JSON.stringify(dbFile)});`,
-        "db.exec('CREATE TABLE broken_release (at TEXT)');",
-        'db.close();',
-        "console.error('broken release 2.0.0: exiting with 78 at start');",
-        'process.exit(78);',
-        '',
-      ].join('\n'),
-    });
-    const bundle = join(t.dir, 'blink-2.0.0.tar');
-    const signed = await blinkd(['update', 'sign', '--key', signer.key, '--out', bundle, broken]);
-    expect(signed.code, signed.stderr).toBe(0);
-
-    const bin = systemctlStandIn(join(t.dir, 'systemd'), { unit: 'blinkd.service', root, config: cfg });
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
-    const started = Date.now();
-    const r = await blinkd(['update', 'apply', bundle, '--config', cfg, '--root', root, '--keys', signer.pub, '--deadline', '60', '--no-camera'], env);
-    const elapsed = Date.now() - started;
-    expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toContain('health gate: systemd failed for good: blinkd.service failed (systemd does not restart it)');
-    expect(r.stdout).toMatch(
+    // exit 78 (EX_CONFIG) is in the unit's RestartPreventExitStatus: systemd does not restart it, the unit is "failed"
+    const x = await applyCrashingRelease(78);
+    expectRolledBack(x);
+    expect(x.r.stdout).toContain('health gate: systemd failed for good: blinkd.service failed (systemd does not restart it)');
+    expect(x.r.stdout).toMatch(
       /health gate failed after \d+\.\d s \(systemd: blinkd\.service failed[^\n]*: systemd failed for good, the deadline was not waited out/,
     );
-    expect(r.stdout).toContain('rolled back to 1.0.0');
-    // The gate ends when the unit is "failed" (about a second here), the whole apply well inside the 60 s deadline.
-    const gateSeconds = Number(/health gate failed after (\d+\.\d) s/.exec(r.stdout)?.[1]);
-    expect(gateSeconds, r.stdout).toBeLessThan(10);
-    expect(elapsed, r.stdout).toBeLessThan(30_000);
-    expect(readFileSync(join(t.dir, 'systemd/run/daemon.log'), 'utf8')).toContain('broken release 2.0.0: exiting with 78 at start');
+    expect(x.starts).toBe(1);
+  }, 120_000);
 
-    expect(readlinkSync(join(root, 'current'))).toBe('releases/1.0.0');
-    expect(tables()).toEqual(before); // the snapshot is back: no broken_release table
-    expect(before).not.toContain('broken_release');
-    const calls = readFileSync(join(t.dir, 'systemd/run/calls'), 'utf8')
-      .trim()
-      .split('\n')
-      .filter((c) => !c.startsWith('show '));
-    expect(calls).toEqual([
-      'stop blinkd.service (releases/1.0.0)',
-      'reset-failed blinkd.service (releases/2.0.0)',
-      'start --no-block blinkd.service (releases/2.0.0)',
-      'stop blinkd.service (releases/2.0.0)',
-      'reset-failed blinkd.service (releases/1.0.0)',
-      'start --no-block blinkd.service (releases/1.0.0)',
-    ]);
-    const status = JSON.parse((await blinkd(['update', 'status', '--json', '--config', cfg, '--root', root])).stdout) as {
-      current: string;
-      state: { phase: string; history: Array<{ result: string; detail: string }> };
-    };
-    expect(status).toMatchObject({ current: '1.0.0', state: { phase: 'idle' } });
-    expect(status.state.history.at(-1)).toMatchObject({ result: 'rolled_back', detail: expect.stringContaining('health gate failed') });
+  it('apply: a release that exits 1 at start (systemd restarts it) is rolled back at its first crash, not after StartLimitBurst restarts', async () => {
+    const x = await applyCrashingRelease(1);
+    expectRolledBack(x);
+    expect(x.r.stdout).toContain('blinkd.service exited and systemd is restarting it');
+    // the unit restarts it 2 s after each exit, up to 10 starts (about 25 s): the gate ends at the first
+    expect(x.starts, x.r.stdout).toBeLessThanOrEqual(2);
   }, 120_000);
 });
+
+/** What every crashing release's apply must leave: exit 1, rolled back within seconds, the old release and database back. */
+function expectRolledBack(x: Awaited<ReturnType<typeof applyCrashingRelease>>): void {
+  expect(x.r.code, x.r.stdout + x.r.stderr).toBe(1);
+  expect(x.r.stdout).toContain('rolled back to 1.0.0');
+  // the gate ends at once (about a second here), the whole apply well inside the 60 s deadline
+  expect(x.gateSeconds, x.r.stdout).toBeLessThan(10);
+  expect(x.elapsed, x.r.stdout).toBeLessThan(30_000);
+  expect(x.current).toBe('releases/1.0.0');
+  expect(x.after).toEqual(x.before); // the snapshot is back: no broken_release table
+  expect(x.before).not.toContain('broken_release');
+  expect(x.calls).toEqual([
+    'stop blinkd.service (releases/1.0.0)',
+    'reset-failed blinkd.service (releases/2.0.0)',
+    'start --no-block blinkd.service (releases/2.0.0)',
+    'stop blinkd.service (releases/2.0.0)',
+    'reset-failed blinkd.service (releases/1.0.0)',
+    'start --no-block blinkd.service (releases/1.0.0)',
+  ]);
+  expect(x.status).toMatchObject({ current: '1.0.0', state: { phase: 'idle' } });
+  expect(x.status.state.history.at(-1)).toMatchObject({ result: 'rolled_back', detail: expect.stringContaining('health gate failed') });
+}
+
+/**
+ * A release whose daemon changes the database (as a migration would) and exits with `exitCode` at
+ * start, applied with --deadline 60 behind the systemctl stand-in; the CLI's result and the
+ * unit's state afterwards.
+ */
+async function applyCrashingRelease(exitCode: number) {
+  const t = installedUnit('blink-update-fail-');
+  const { root, dataDir, dbFile } = t;
+  const tables = () => {
+    const d = new Database(dbFile, { readonly: true });
+    try {
+      return (d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    } finally {
+      d.close();
+    }
+  };
+  const before = tables();
+  const cfg = join(t.dir, 'blinkd.yaml');
+  writeFileSync(cfg, `store:\n  dataDir: ${dataDir}\nadmin:\n  host: 127.0.0.1\n  port: ${await freePort()}\n`);
+  const signer = keypair(t.dir, 'publisher');
+  const broken = makeReleaseTree(join(t.dir, 'tree-2.0.0'), '2.0.0', {
+    'daemon/bin/blinkd.js': [
+      '#!/usr/bin/env node',
+      "import { createRequire } from 'node:module';",
+      `const Database = createRequire(${JSON.stringify(join(REPO_ROOT, 'package.json'))})('better-sqlite3');`,
+      `const db = new Database(${JSON.stringify(dbFile)});`,
+      "db.exec('CREATE TABLE broken_release (at TEXT)');",
+      'db.close();',
+      `console.error('broken release 2.0.0: exiting with ${exitCode} at start');`,
+      `process.exit(${exitCode});`,
+      '',
+    ].join('\n'),
+  });
+  const bundle = join(t.dir, 'blink-2.0.0.tar');
+  const signed = await blinkd(['update', 'sign', '--key', signer.key, '--out', bundle, broken]);
+  expect(signed.code, signed.stderr).toBe(0);
+
+  const bin = systemctlStandIn(join(t.dir, 'systemd'), { unit: 'blinkd.service', root, config: cfg });
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  const started = Date.now();
+  const r = await blinkd(['update', 'apply', bundle, '--config', cfg, '--root', root, '--keys', signer.pub, '--deadline', '60', '--no-camera'], env);
+  const elapsed = Date.now() - started;
+  const calls = readFileSync(join(t.dir, 'systemd/run/calls'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((c) => !c.startsWith('show '));
+  const gateSeconds = Number(/health gate failed after (\d+\.\d) s/.exec(r.stdout)?.[1]);
+  const starts = readFileSync(join(t.dir, 'systemd/run/daemon.log'), 'utf8').split(`broken release 2.0.0: exiting with ${exitCode} at start`).length - 1;
+  const status = JSON.parse((await blinkd(['update', 'status', '--json', '--config', cfg, '--root', root])).stdout) as {
+    current: string;
+    state: { phase: string; history: Array<{ result: string; detail: string }> };
+  };
+  return { r, elapsed, gateSeconds, starts, calls, status, current: readlinkSync(join(root, 'current')), before, after: tables() };
+}
