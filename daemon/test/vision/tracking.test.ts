@@ -4,7 +4,7 @@ import { threeFaceFrame } from '../../src/bench/visionSection.js';
 import { videoFrames } from '../../src/eval/videoFrames.js';
 import type { RgbImage } from '../../src/vision/align.js';
 import { decodeFrame } from '../../src/vision/decode.js';
-import { FaceTracks } from '../../src/vision/faceTracks.js';
+import { DEFAULT_TRACKING, FaceTracks, type TrackingOptions } from '../../src/vision/faceTracks.js';
 import { Embedder } from '../../src/vision/models/embedder.js';
 import { FaceDetector } from '../../src/vision/models/faceDetector.js';
 import { Landmarker } from '../../src/vision/models/landmarker.js';
@@ -25,6 +25,10 @@ async function clipFrames(name: string, n: number): Promise<RgbImage[]> {
   return out;
 }
 
+/** Tracking with every network on every frame, but for the options given. */
+const tracker = (o: Partial<TrackingOptions>): FaceTracks =>
+  new FaceTracks({ ...DEFAULT_TRACKING, passiveIntervalFrames: 1, embedIntervalFrames: 1, embedFirstFrames: 3, ...o });
+
 const grey = (w: number, h: number): RgbImage => ({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(128) });
 
 describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTracks.ts)', () => {
@@ -39,14 +43,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('keeps the face over real video frames without running the detector on each, and the safety net runs on schedule', async () => {
-    const tracks = new FaceTracks({
-      newFaceIntervalFrames: 2,
-      redetectIntervalFrames: 10,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 1,
-      embedFirstFrames: 3,
-    });
+    const tracks = tracker({ newFaceIntervalFrames: 2 });
     const reasons: (string | null)[] = [];
     for (const img of frames) {
       const r = await pipeline.processStream(img, tracks, OPTS);
@@ -63,14 +60,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('the tracked mesh stays on the face the detector finds (mean 468-point difference under 3 % of the inter-ocular distance, every frame under 5 %)', async () => {
-    const tracks = new FaceTracks({
-      newFaceIntervalFrames: 1,
-      redetectIntervalFrames: 1000,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 1,
-      embedFirstFrames: 3,
-    });
+    const tracks = tracker({ newFaceIntervalFrames: 1, redetectIntervalFrames: 1000 });
     const rel: number[] = [];
     for (const img of frames) {
       const t = (await pipeline.processStream(img, tracks, OPTS)).faces[0]!;
@@ -86,14 +76,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   });
 
   it('loses the face when it leaves (the detector runs on that frame) and finds it again when it enters', async () => {
-    const tracks = new FaceTracks({
-      newFaceIntervalFrames: 3,
-      redetectIntervalFrames: 10,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 1,
-      embedFirstFrames: 3,
-    });
+    const tracks = tracker({ newFaceIntervalFrames: 3 });
     const { width, height } = frames[0]!;
     for (const img of frames.slice(0, 5)) expect((await pipeline.processStream(img, tracks, OPTS)).faces).toHaveLength(1);
     // the face leaves: the mesh's face flag drops, the track is lost and the detector runs at once
@@ -114,22 +97,8 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
 
   it('embeds a track on each of its first K frames, then every Nth; the skipped frames say so and the embedded ones are those of embedding every frame', async () => {
     const o = { ...OPTS, embed: true };
-    const every = new FaceTracks({
-      newFaceIntervalFrames: 1,
-      redetectIntervalFrames: 10,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 1,
-      embedFirstFrames: 3,
-    });
-    const sparse = new FaceTracks({
-      newFaceIntervalFrames: 1,
-      redetectIntervalFrames: 10,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 4,
-      embedFirstFrames: 3,
-    });
+    const every = tracker({ newFaceIntervalFrames: 1 });
+    const sparse = tracker({ newFaceIntervalFrames: 1, embedIntervalFrames: 4 });
     const embedded: number[] = [];
     for (const [i, img] of frames.slice(0, 14).entries()) {
       const a = (await pipeline.processStream(img, every, o)).faces[0]!;
@@ -149,14 +118,7 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
   it('follows three faces of one frame, and the frame size changing starts over', async () => {
     const jpeg = await threeFaceFrame();
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
-    const tracks = new FaceTracks({
-      newFaceIntervalFrames: 1,
-      redetectIntervalFrames: 10,
-      minFaceScore: 0.5,
-      passiveIntervalFrames: 1,
-      embedIntervalFrames: 1,
-      embedFirstFrames: 3,
-    });
+    const tracks = tracker({ newFaceIntervalFrames: 1 });
     const first = await pipeline.processStream(img, tracks, OPTS);
     expect(first.faces).toHaveLength(3);
     const second = await pipeline.processStream(img, tracks, OPTS);
