@@ -81,6 +81,21 @@ if want arm64; then
   (cd "$SRC" && node image/lib/compare-templates.mjs "$X86/blink.db" "$WORK/arm64-identify.db" 0.985) >"$WORK/cosine-int8.jsonl" || COSINE_OK=0
   sed 's/^/    /' "$WORK/cosine-int8.jsonl"
   step "arm64 vs x86-64 templates, int8 (default): $(tail -n 1 "$WORK/cosine-int8.jsonl")"
+  # The same chips on both: 48 faces of $BLINK_TEST_DATA/faces detected and aligned on the host,
+  # the chip bytes embedded by the daemon's Embedder in the arm64 tree (int8 and fp32). The
+  # end-to-end templates above also differ by the platforms' own FP32 detector and mesh (landmarks
+  # ~1e-3 px apart, so a chip byte can be 1 off, which int8 amplifies); this is the embedder alone:
+  # int8 must reach 0.999 (the k/255 QLinearAdd scales make it byte-identical, docs/MODELS.md).
+  find "$F"/amy "$F"/biden "$F"/deepface_* "$F"/howard "$F"/john_* "$F"/kit_harington "$F"/leonard "$F"/obama \
+    "$F"/openface_lennon "$F"/penny "$F"/rose_leslie "$F"/sheldon "$F"/human_* -type f \( -name '*.jpg' -o -name '*.png' \) |
+    LC_ALL=C sort | head -n 48 >"$WORK/same-chip-photos.txt"
+  (cd "$SRC" && xargs node image/lib/same-chip.mjs write "$TREE/tmp/chips.json" <"$WORK/same-chip-photos.txt") >"$WORK/same-chip-write.log" 2>&1 ||
+    { cat "$WORK/same-chip-write.log"; fail "same-chip: writing the chips on the host"; }
+  cp "$SRC/image/lib/same-chip.mjs" "$TREE/tmp/same-chip.mjs" && chmod a+r "$TREE/tmp/same-chip.mjs" "$TREE/tmp/chips.json"
+  chip_check() { in_tree sh -c 'cd /opt/blink/current && runuser -u blink -- node /tmp/same-chip.mjs check /tmp/chips.json 0.999' >"$WORK/same-chip.jsonl" 2>"$WORK/same-chip.err"; }
+  qemu_retry timed "arm64 (qemu-user): the host's $(wc -l <"$WORK/same-chip-photos.txt") chips embedded, int8 + fp32" chip_check || COSINE_OK=0
+  grep -e '-int8"' "$WORK/same-chip.jsonl" | grep '"identical":false' | sed 's/^/    /' || true
+  step "same chip, arm64 vs x86-64: $(tail -n 1 "$WORK/same-chip.jsonl")"
   printf 'vision:\n  precision: fp32\n' >>"$TREE/tmp/id.yaml"
   printf 'vision:\n  precision: fp32\n' >>"$X86.yaml"
   rm -rf "${X86:?}"/*

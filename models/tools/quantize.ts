@@ -11,6 +11,7 @@
  */
 import { attrInt, attrInts, FLT_MIN, ftz, OnnxGraph } from './onnxBuilder.js';
 import { TensorType } from './onnxProto.js';
+import { addRatioScales } from './qlinearAdd.js';
 
 export interface CalibrationTable {
   model: string;
@@ -89,8 +90,12 @@ function uint8Params(lo: number, hi: number): { scale: number; zp: number } {
   const min = Math.min(0, lo);
   const max = Math.max(0, hi);
   const scale = Math.fround(max > min ? (max - min) / 255 : 1);
-  const zp = Math.max(0, Math.min(255, Math.round(-min / scale)));
-  return { scale, zp };
+  return { scale, zp: zeroPoint(lo, scale) };
+}
+
+/** The uint8 zero point of range [lo, …] at `scale` (0 in range, as uint8Params). */
+function zeroPoint(lo: number, scale: number): number {
+  return Math.max(0, Math.min(255, Math.round(-Math.min(0, lo) / scale)));
 }
 
 /** Rewrite a FP32 graph (in place) into QDQ INT8 form using the calibration table. */
@@ -222,7 +227,12 @@ function int8ConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inScale
  *     the Conv before it gets the hull of its own and the PReLU output's calibrated ranges, so
  *     x, s·x and the PReLU output share one scale and zero point. (com.microsoft QLinearMul with
  *     uint8 slopes measured slower: 0.8 vs 0.7 ms over the 32 PReLUs of MobileFaceNet-512.)
- *   - Add of two uint8 tensors with a calibrated output → com.microsoft QLinearAdd
+ *   - Add of two uint8 tensors with a calibrated output → com.microsoft QLinearAdd; when one input
+ *     is a QLinearConv output only the Add reads (the residual branch), that conv's output scale
+ *     and the Add's are moved up (ranges still covered) so both scale ratios are k/255
+ *     (addRatioScales): x86-64's float and arm64's fixed-point kernels then both give the
+ *     exactly rounded sum on every input pair (qlinearAdd.ts), so the file computes the same
+ *     bytes on both platforms
  *   - anything else runs in float: DequantizeLinear before it (writing the tensor's own name),
  *     QuantizeLinear after it where an integer op needs the result.
  * Ranges come from the same calibration table as the QDQ form (conv inputs and outputs).
@@ -274,6 +284,8 @@ export function quantizeGraphQOperator(g: OnnxGraph, table: CalibrationTable, o:
   };
 
   const q = new Map<string, QTensor>();
+  // uint8 outputs of QLinearConvs (with the range their scale was made from): free to re-scale
+  const convOut = new Map<string, [number, number]>();
   const skipped = new Set<OnnxGraph['nodes'][number]>();
   const float = new Set<string>(g.inputs.map((i) => i.name));
   const out: OnnxGraph['nodes'] = [];
@@ -333,6 +345,7 @@ export function quantizeGraphQOperator(g: OnnxGraph, table: CalibrationTable, o:
         attrs: n.attrs,
       });
       q.set(y, yq);
+      convOut.set(y, r);
       continue;
     }
     if (skipped.has(n)) continue;
@@ -377,7 +390,27 @@ export function quantizeGraphQOperator(g: OnnxGraph, table: CalibrationTable, o:
     const y0 = n.outputs[0] ?? '';
     if (n.opType === 'Add' && !n.domain && n.inputs.length === 2 && n.inputs.every((i) => q.has(i)) && range(y0)) {
       const [a, b] = [q.get(n.inputs[0] ?? '')!, q.get(n.inputs[1] ?? '')!];
-      const yq = params(y0, needRange(y0));
+      const ry = needRange(y0);
+      const yq = params(y0, ry);
+      // the residual branch: a conv output only this Add reads (b, or else a), its scale is free
+      const freeIdx = [1, 0].find((i) => {
+        const t = n.inputs[i] ?? '';
+        return convOut.has(t) && only(t) === n && n.inputs[0] !== n.inputs[1];
+      });
+      if (freeIdx !== undefined) {
+        const free = freeIdx === 1 ? b : a;
+        const fixed = freeIdx === 1 ? a : b;
+        const chosen = addRatioScales(fixed.s, free.s, yq.s);
+        if (chosen) {
+          const set = (t: QTensor, s: number, zp: number) => {
+            g.initializers.get(t.scale)!.data = Float32Array.of(s);
+            g.initializers.get(t.zp)!.data = Uint8Array.of(zp);
+            t.s = s;
+          };
+          set(free, chosen.sb, zeroPoint((convOut.get(n.inputs[freeIdx] ?? '') ?? [0, 0])[0], chosen.sb));
+          set(yq, chosen.sc, zeroPoint(ry[0], chosen.sc));
+        }
+      }
       out.push({
         opType: 'QLinearAdd',
         domain: 'com.microsoft',
