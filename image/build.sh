@@ -60,7 +60,7 @@ PKGS=$(grep -v '^#' "$SRC/image/lib/packages.txt" | grep . | LC_ALL=C sort | pas
 if [ -f "$BASE/.blink-packages" ] && [ "$(cat "$BASE/.blink-packages")" = "$SUITE $PKGS" ]; then
   step "1. reusing the $SUITE arm64 rootfs in $BASE (delete it to rebuild)"
 else
-  rm -rf "$BASE"
+  clear_tree "$BASE"
   step "1. mmdebstrap $SUITE arm64 into $BASE (qemu-user; long)"
   timed "mmdebstrap" nice -n 10 mmdebstrap --mode=root --arch=arm64 --variant=apt \
     --components="main non-free-firmware" --include="$PKGS" \
@@ -75,7 +75,7 @@ LOCKSUM=$(cat "$SRC/package.json" "$SRC/package-lock.json" "$SRC/.npmrc" | sha25
 if [ -f "$MODS/.blink-lock" ] && [ "$(cat "$MODS/.blink-lock")" = "$LOCKSUM" ]; then
   step "2. reusing the arm64 node_modules in $MODS"
 else
-  rm -rf "$MODS"
+  clear_tree "$MODS"
   mkdir -p "$MODS"
   cp "$SRC/package.json" "$SRC/package-lock.json" "$SRC/.npmrc" "$MODS/"
   step "2. npm ci --omit=dev for linux/arm64, native addons cross-compiled (aarch64-linux-gnu-g++)"
@@ -92,7 +92,7 @@ fi
 # ---- 3. the appliance tree -------------------------------------------------------------------
 TREE="$WORK/tree"
 step "3. copying the rootfs to $TREE"
-rm -rf "$TREE"
+clear_tree "$TREE"
 timed "copy rootfs" cp -a "$BASE" "$TREE"
 rm -f "$TREE/.blink-packages"
 mounted=()

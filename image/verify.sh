@@ -75,7 +75,7 @@ mkdir -p "$WORK"
 if want amd64; then
 command -v debootstrap >/dev/null || { step "installing debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
 if [ ! -x "$ROOT/usr/bin/apt-get" ] || [ ! -f "$ROOT/.debootstrap-done" ]; then
-  rm -rf "$ROOT"
+  clear_tree "$ROOT"
   step "debootstrap $SUITE amd64 (minbase) into $ROOT"
   timed "debootstrap" debootstrap --variant=minbase --arch=amd64 "$SUITE" "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
     tail -20 "$WORK/debootstrap.log"
