@@ -5,6 +5,15 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
+/**
+ * SQLite's page cache per connection, in KiB (2 MB). better-sqlite3 builds SQLite with a 16 MB
+ * default (SQLITE_DEFAULT_CACHE_SIZE=-16000), and a gallery build that reads every template page
+ * fills all of it; the pages stay resident for the life of the connection. A door unit's queries
+ * are point reads and small writes, and the OS page cache holds the file anyway, so 2 MB costs
+ * little and keeps ~14 MB out of the daemon's RSS (docs/BENCHMARKS.md, Issue 16 gallery).
+ */
+export const PAGE_CACHE_KIB = 2048;
+
 export interface OpenOptions {
   readonly?: boolean;
   migrations?: readonly Migration[];
@@ -22,6 +31,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   try {
     db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     db.pragma('busy_timeout = 5000');
+    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     db.pragma('schema_version'); // reads the header: "not a database" surfaces here, for read-only opens too
   } catch (err) {
     throw damagedOr(err, file);
