@@ -14,17 +14,8 @@ const dist = (p) => import(pathToFileURL(resolve('dist/daemon/src', p)).href);
 const [mode, file, ...rest] = process.argv.slice(2);
 const PRECISIONS = ['int8', 'fp32'];
 
-function cosine(x, y) {
-  let dot = 0,
-    nx = 0,
-    ny = 0;
-  for (let k = 0; k < x.length; k++) {
-    dot += x[k] * y[k];
-    nx += x[k] * x[k];
-    ny += y[k] * y[k];
-  }
-  return dot / Math.sqrt(nx * ny);
-}
+// the daemon's own cosine (util/vector.ts)
+const { cosine } = await dist('util/vector.js');
 
 if (mode === 'write' && file && rest.length > 0) {
   const { FacePipeline } = await dist('vision/pipeline.js');
