@@ -13,8 +13,7 @@ export interface TrackingOptions {
   /**
    * The passive networks (Human's anti-spoof and liveness, MiniFASNet) score a tracked face on its
    * first frame and every Nth frame after (1 = every frame). The door's checks average them over
-   * the track, so a face's score is not needed 30 times a second; the embedder still runs on
-   * every frame.
+   * the track, so a face's score is not needed 30 times a second.
    */
   passiveIntervalFrames: number;
   /**

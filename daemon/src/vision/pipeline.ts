@@ -345,9 +345,9 @@ export class FacePipeline {
         mesh: m.mesh,
         faceScore: m.faceScore,
       };
-      // not this frame's turn: no passive scores (the liveness checks skip the frame; null alone would mean "model not loaded")
       // not this frame's turn for the embedder: no embedding, the door keeps the track's identity
       if (o.embed !== false && k < 0) face.embedSkipped = true;
+      // not this frame's turn: no passive scores (the liveness checks skip the frame; null alone would mean "model not loaded")
       if (passive && j < 0) return { ...face, passiveSkipped: true };
       return pad ? { ...face, minifasnetScore: pad[j]!.real } : face;
     });
