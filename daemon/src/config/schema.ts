@@ -94,10 +94,10 @@ export const trackingSchema = z
       doc: "The mesh network's face-presence score under which a face counts as lost (the detector then runs on the same frame).",
     }),
     passiveIntervalFrames: key(z.number().int().min(1).max(30).default(3), {
-      doc: "The passive networks (MiniFASNet for access.liveness.pad, Human's anti-spoof and liveness) score a tracked face on its first frame and then every Nth frame (1 = every frame); the checks average the scored frames of the track, so PAD needs about 5 × N frames.",
+      doc: "The passive networks (MiniFASNet for access.liveness.pad, Human's anti-spoof and liveness) score a tracked face on its first frame and then every Nth frame (1 = every frame); the checks average the scored frames of the track, so PAD needs about 5 × N frames. Faces found on the same frame take their turns on different frames (each track has its own offset), so a frame with several faces is not N times heavier than the others.",
     }),
     embedIntervalFrames: key(z.number().int().min(1).max(30).default(2), {
-      doc: 'The embedder runs on every one of a tracked face\'s first `access.trackMinFrames` frames (so the track decision is not delayed), then on every Nth frame (1 = every frame). Between embedded frames the door keeps the track\'s identity; a different face taking over a track is seen on the next embedded frame. Measured cost and saving: docs/BENCHMARKS.md "Issue 16".',
+      doc: 'The embedder runs on every one of a tracked face\'s first `access.trackMinFrames` frames (so the track decision is not delayed), then on every Nth frame (1 = every frame), faces found together taking turns. Between embedded frames the door keeps the track\'s identity; a different face taking over a track is seen on the next embedded frame. Measured cost and saving: docs/BENCHMARKS.md "Issue 16".',
     }),
   })
   .strict()

@@ -51,6 +51,12 @@ export interface Track {
   rel: { dx: number; dy: number; w: number; h: number };
   /** Frames this face has been followed for (0 on the frame it was found). */
   age: number;
+  /**
+   * The track's offset in the passive and embedder schedules (a count of the tracks started on
+   * this stream): faces found on the same frame take their turns on different frames, so a frame
+   * with several faces runs about the same work every time instead of all of it every Nth frame.
+   */
+  phase: number;
 }
 
 /** A face the mesh confirmed on this frame, with what the track carries to the next one. */
@@ -63,6 +69,8 @@ export interface MeshedFace {
   rel: Track['rel'];
   /** Frames followed before this one (0: found on this frame; still images are always 0). */
   age: number;
+  /** The track's schedule offset (Track.phase); absent on the frame a face is found. */
+  phase?: number;
 }
 
 /**
@@ -137,6 +145,8 @@ export class FaceTracks {
   private frameSize: { width: number; height: number } | null = null;
   private frames = 0;
   private detections = 0;
+  /** Tracks started on this stream: the next new track's phase. */
+  private started = 0;
 
   constructor(readonly options: TrackingOptions = DEFAULT_TRACKING) {}
 
@@ -164,17 +174,23 @@ export class FaceTracks {
       this.sinceDetect = 0;
       this.detections++;
     }
-    this.tracks = faces.map((f) => ({ roi: roiFromMesh(f.mesh), detectorScore: f.detectorScore, rel: f.rel, age: f.age + 1 }));
+    this.tracks = faces.map((f) => ({
+      roi: roiFromMesh(f.mesh),
+      detectorScore: f.detectorScore,
+      rel: f.rel,
+      age: f.age + 1,
+      phase: f.phase ?? this.started++,
+    }));
   }
 
-  /** Do the passive networks score a face of this age on this frame? */
-  passiveDue(age: number): boolean {
-    return age % Math.max(1, this.options.passiveIntervalFrames) === 0;
+  /** Do the passive networks score a face of this age (and schedule offset) on this frame? Always on its first frame. */
+  passiveDue(age: number, phase = 0): boolean {
+    return age === 0 || (age + phase) % Math.max(1, this.options.passiveIntervalFrames) === 0;
   }
 
-  /** Does the embedder run on a face of this age on this frame? */
-  embedDue(age: number): boolean {
-    return age < this.options.embedFirstFrames || age % Math.max(1, this.options.embedIntervalFrames) === 0;
+  /** Does the embedder run on a face of this age (and schedule offset) on this frame? Always on its first `embedFirstFrames`. */
+  embedDue(age: number, phase = 0): boolean {
+    return age < this.options.embedFirstFrames || (age + phase) % Math.max(1, this.options.embedIntervalFrames) === 0;
   }
 
   get tracked(): number {

@@ -199,7 +199,7 @@ export class FacePipeline {
       const t = followed[i]!;
       const detectorBox = applyRelative(t.rel, Landmarker.box(m.mesh));
       if (m.faceScore >= minScore && Math.max(detectorBox.width, detectorBox.height) >= minSize)
-        kept.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: t.detectorScore, detectorBox, rel: t.rel, age: t.age });
+        kept.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: t.detectorScore, detectorBox, rel: t.rel, age: t.age, phase: t.phase });
     });
     const faces = dedupe(kept);
     const reason = tracks.detectReason(followed.length - kept.length);
@@ -213,7 +213,7 @@ export class FacePipeline {
       }
     }
     tracks.end(faces, reason !== null);
-    const due = { passive: (m: MeshedFace) => tracks.passiveDue(m.age), embed: (m: MeshedFace) => tracks.embedDue(m.age) };
+    const due = { passive: (m: MeshedFace) => tracks.passiveDue(m.age, m.phase), embed: (m: MeshedFace) => tracks.embedDue(m.age, m.phase) };
     return { faces: await this.describe(img, faces, o, timings, due), timings, zoomedOut: false, detected: reason };
   }
 

@@ -115,6 +115,44 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
     expect(embedded).toEqual([0, 1, 2, 4, 8, 12]);
   });
 
+  it('staggers the embedder and the passive networks across faces found on the same frame: each keeps its own rate, no frame runs all of them', async () => {
+    const jpeg = await threeFaceFrame();
+    const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
+    // the defaults: passive every 3rd frame, embedder on the first 3 frames then every 2nd
+    const tracks = new FaceTracks({ ...DEFAULT_TRACKING, newFaceIntervalFrames: 1, redetectIntervalFrames: 100 });
+    const o = { ...OPTS, embed: true, passive: true };
+    const embedAt: number[][] = [[], [], []],
+      passiveAt: number[][] = [[], [], []];
+    const perFrame: { embed: number; passive: number }[] = [];
+    for (let i = 0; i < 13; i++) {
+      const faces = (await pipeline.processStream(img, tracks, o)).faces;
+      expect(faces).toHaveLength(3);
+      // the faces keep their order across frames (tracks are carried in order)
+      faces.forEach((f, k) => {
+        if (f.embedding) embedAt[k]!.push(i);
+        else expect(f.embedSkipped).toBe(true);
+        if (!f.passiveSkipped) passiveAt[k]!.push(i);
+      });
+      perFrame.push({ embed: faces.filter((f) => f.embedding).length, passive: faces.filter((f) => !f.passiveSkipped).length });
+    }
+    // every face: embedded on its first K = 3 frames, then every 2nd; passive on its first frame, then every 3rd
+    for (let k = 0; k < 3; k++) {
+      expect(embedAt[k]!.slice(0, 3)).toEqual([0, 1, 2]);
+      const later = embedAt[k]!.slice(3);
+      expect(later.every((a, j) => j === 0 || a - later[j - 1]! === 2)).toBe(true);
+      expect(later[0]).toBeLessThanOrEqual(4);
+      expect(passiveAt[k]![0]).toBe(0);
+      const p = passiveAt[k]!.slice(1);
+      expect(p[0]).toBeLessThanOrEqual(3);
+      expect(p.every((a, j) => j === 0 || a - p[j - 1]! === 3)).toBe(true);
+    }
+    // the schedules are offset: after the first frames, one or two embeddings and exactly one passive score per frame
+    for (const f of perFrame.slice(3)) {
+      expect(f.embed === 1 || f.embed === 2).toBe(true);
+      expect(f.passive).toBe(1);
+    }
+  });
+
   it('follows three faces of one frame, and the frame size changing starts over', async () => {
     const jpeg = await threeFaceFrame();
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
