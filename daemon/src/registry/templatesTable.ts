@@ -38,6 +38,10 @@ export function embeddingToBlob(v: Float32Array): Buffer {
 }
 
 export function blobToEmbedding(b: Buffer): Float32Array {
+  // better-sqlite3 hands each blob over in its own ArrayBuffer of exactly its size: view it (no
+  // copy: a 100k-template gallery load then allocates each row once, not twice). A Buffer that is a
+  // slice of something larger, or not 4-byte aligned, is copied so no larger memory is kept alive.
+  if (LITTLE_ENDIAN && b.byteOffset === 0 && b.buffer.byteLength === b.length && b.length % 4 === 0) return new Float32Array(b.buffer);
   if (LITTLE_ENDIAN) return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
   const out = new Float32Array(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
