@@ -1,6 +1,6 @@
 import { centre, LEFT_EYE_CONTOUR, MESH_POINTS, RIGHT_EYE_CONTOUR, type Mesh } from './meshIndices.js';
 import type { Roi } from './models/landmarker.js';
-import type { Box } from './types.js';
+import type { Box, FaceQuality } from './types.js';
 
 /** When the detector runs on a camera stream (config `vision.tracking`). */
 export interface TrackingOptions {
@@ -57,6 +57,8 @@ export interface Track {
    * with several faces runs about the same work every time instead of all of it every Nth frame.
    */
   phase: number;
+  /** The quality measured on the track's last embedded frame (frames the embedder skips carry it). */
+  quality?: FaceQuality;
 }
 
 /** A face the mesh confirmed on this frame, with what the track carries to the next one. */
@@ -71,6 +73,8 @@ export interface MeshedFace {
   age: number;
   /** The track's schedule offset (Track.phase); absent on the frame a face is found. */
   phase?: number;
+  /** The track's last measured quality (Track.quality); absent on the frame a face is found. */
+  quality?: FaceQuality;
 }
 
 /**
@@ -180,6 +184,7 @@ export class FaceTracks {
       rel: f.rel,
       age: f.age + 1,
       phase: f.phase ?? this.started++,
+      quality: f.quality,
     }));
   }
 

@@ -199,7 +199,16 @@ export class FacePipeline {
       const t = followed[i]!;
       const detectorBox = applyRelative(t.rel, Landmarker.box(m.mesh));
       if (m.faceScore >= minScore && Math.max(detectorBox.width, detectorBox.height) >= minSize)
-        kept.push({ mesh: m.mesh, faceScore: m.faceScore, detectorScore: t.detectorScore, detectorBox, rel: t.rel, age: t.age, phase: t.phase });
+        kept.push({
+          mesh: m.mesh,
+          faceScore: m.faceScore,
+          detectorScore: t.detectorScore,
+          detectorBox,
+          rel: t.rel,
+          age: t.age,
+          phase: t.phase,
+          quality: t.quality,
+        });
     });
     const faces = dedupe(kept);
     const reason = tracks.detectReason(followed.length - kept.length);
@@ -212,9 +221,18 @@ export class FacePipeline {
         else if (faces.length < (o.maxFaces ?? 10)) faces.push(f);
       }
     }
-    tracks.end(faces, reason !== null);
     const due = { passive: (m: MeshedFace) => tracks.passiveDue(m.age, m.phase), embed: (m: MeshedFace) => tracks.embedDue(m.age, m.phase) };
-    return { faces: await this.describe(img, faces, o, timings, due), timings, zoomedOut: false, detected: reason };
+    let observed: FaceObservation[] | undefined;
+    try {
+      observed = await this.describe(img, faces, o, timings, due);
+    } finally {
+      // the faces become the next frame's tracks, with the quality this frame measured (or carried)
+      tracks.end(
+        faces.map((f, i) => ({ ...f, quality: observed?.[i]?.quality ?? f.quality })),
+        reason !== null,
+      );
+    }
+    return { faces: observed, timings, zoomedOut: false, detected: reason };
   }
 
   /**
@@ -286,12 +304,17 @@ export class FacePipeline {
   ): Promise<FaceObservation[]> {
     if (meshed.length === 0) return [];
     const t0 = performance.now();
+    const embedding = o.embed !== false;
     const parts = meshed.map((m) => {
       const five = fivePointsFromMesh(m.mesh);
       const pose = headPoseFromMesh(m.mesh);
+      const box = Landmarker.box(m.mesh);
+      // A tracked face the embedder skips this frame needs no chip: its quality (which only the
+      // embedded frames' decisions use; the live view shows it) is the one its track measured last.
+      if (embedding && m.quality && !due.embed(m)) return { five, pose, chip: null, quality: m.quality, box };
       const { chip, size } = this.alignChip(img, five, o.precision);
       const quality = assessQuality(chip, size, five[0]!, five[1]!, pose, o.gates ?? DEFAULT_GATES);
-      return { five, pose, chip, quality, box: Landmarker.box(m.mesh) };
+      return { five, pose, chip, quality, box };
     });
     timings.alignMs += performance.now() - t0;
     const passive = o.passive !== false;
@@ -300,7 +323,7 @@ export class FacePipeline {
     const scorePassive = passiveFaces.length > 0;
     const detBoxes = passiveFaces.map((i) => meshed[i]!.detectorBox);
     // faces the embedder runs on, by index into meshed
-    const embedFaces = o.embed !== false ? meshed.flatMap((m, i) => (due.embed(m) ? [i] : [])) : [];
+    const embedFaces = embedding ? meshed.flatMap((m, i) => (due.embed(m) && parts[i]!.chip ? [i] : [])) : [];
     const timed = async <T>(key: 'embedMs' | 'antispoofMs', f: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       const r = await f();
@@ -314,7 +337,7 @@ export class FacePipeline {
     // the Promise.all saves is the event-loop turns between them. Each stage timing spans from the
     // start to its own end, so the timings overlap and can add up to more than the frame.
     const jobs = [
-      embedFaces.length > 0 ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(embedFaces.map((i) => parts[i]!.chip))) : none,
+      embedFaces.length > 0 ? () => timed('embedMs', () => this.embedderFor(o.precision).embedMany(embedFaces.map((i) => parts[i]!.chip!))) : none,
       scorePassive && this.antispoof ? () => timed('antispoofMs', () => this.antispoof!.scores(img, detBoxes)) : none,
       scorePassive && this.liveness ? () => timed('antispoofMs', () => this.liveness!.scores(img, detBoxes)) : none,
       scorePassive && this.pad
@@ -346,7 +369,7 @@ export class FacePipeline {
         faceScore: m.faceScore,
       };
       // not this frame's turn for the embedder: no embedding, the door keeps the track's identity
-      if (o.embed !== false && k < 0) face.embedSkipped = true;
+      if (embedding && k < 0) face.embedSkipped = true;
       // not this frame's turn: no passive scores (the liveness checks skip the frame; null alone would mean "model not loaded")
       if (passive && j < 0) return { ...face, passiveSkipped: true };
       return pad ? { ...face, minifasnetScore: pad[j]!.real } : face;

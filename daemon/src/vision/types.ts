@@ -44,6 +44,7 @@ export interface FaceObservation {
   /** Eye aspect ratios from the mesh (for blink detection). */
   ear: { left: number; right: number };
   pose: HeadPose;
+  /** Measured on this frame's aligned chip; on an `embedSkipped` frame of a camera stream (no chip is aligned), the quality the face's track measured last. */
   quality: FaceQuality;
   /** The passive models' scores, 0..1 where 1 = real/live; null when the model is not loaded. */
   antispoofScore: number | null;

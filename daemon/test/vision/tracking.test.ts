@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { threeFaceFrame } from '../../src/bench/visionSection.js';
 import { videoFrames } from '../../src/eval/videoFrames.js';
 import type { RgbImage } from '../../src/vision/align.js';
@@ -12,6 +12,7 @@ import { fivePointsFromMesh } from '../../src/vision/meshIndices.js';
 import { loadModelManifest } from '../../src/vision/modelManifest.js';
 import { createSession, defaultModelsDir, resolveEmbedder } from '../../src/vision/modelSet.js';
 import { FacePipeline } from '../../src/vision/pipeline.js';
+import type { FaceQuality } from '../../src/vision/types.js';
 import { DATA, SKIP_DATA } from './sharedData.js';
 
 const OPTS = { minScore: 0.5, minFaceSizePx: 60, embed: false, passive: false };
@@ -113,6 +114,32 @@ describe.skipIf(SKIP_DATA)('tracking faces across camera frames (vision/faceTrac
     }
     // ages 0, 1, 2 (the first K = 3), then every 4th age: 4, 8, 12
     expect(embedded).toEqual([0, 1, 2, 4, 8, 12]);
+  });
+
+  it('on a frame the embedder skips, no chip is aligned and the face carries the quality its track measured last', async () => {
+    const o = { ...OPTS, embed: true };
+    const tracks = tracker({ newFaceIntervalFrames: 1, embedIntervalFrames: 3 });
+    const align = vi.spyOn(pipeline, 'alignChip');
+    let last: FaceQuality | null = null;
+    let skipped = 0;
+    try {
+      for (const img of frames.slice(0, 12)) {
+        align.mockClear();
+        const face = (await pipeline.processStream(img, tracks, o)).faces[0]!;
+        if (face.embedSkipped) {
+          skipped++;
+          expect(align).not.toHaveBeenCalled();
+          expect(face.quality).toEqual(last);
+        } else {
+          expect(face.embedding).not.toBeNull();
+          expect(align).toHaveBeenCalledTimes(1);
+          last = face.quality;
+        }
+      }
+    } finally {
+      align.mockRestore();
+    }
+    expect(skipped).toBeGreaterThanOrEqual(5);
   });
 
   it('staggers the embedder and the passive networks across faces found on the same frame: each keeps its own rate, no frame runs all of them', async () => {
