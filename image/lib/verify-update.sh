@@ -181,16 +181,14 @@ EOF
   grep -v -e cpuinfo -e 'cpuid_info' "$WORK/update-keygen.log" | sed 's/^/    /' || true
   cp "$UTREE/tmp/upd/publisher.pub" "$KEYFILE"
   chmod 644 "$KEYFILE"
-  # Copied WITHOUT hard links (cp -RP, not cp -a or -d). node-gyp leaves hard links in the installed
-  # release (build/Release/*.node = obj.target/*.node, 8 files). `blinkd update sign` of such a tree
-  # used to stall (node-tar's async pack never settled, node exited 13) and to write hard-link
-  # entries that `apply` refuses. Fixed in daemon/src/update/bundle.ts: sign packs synchronously and
-  # stores every path as an ordinary file (daemon/test/update signs and applies a tree with three
-  # hard-linked pairs). So the copy should no longer be needed; it stays until a verify.sh run has
-  # signed an install.sh release with its hard links in place (not run since the fix).
-  [ "$(find "$OPT/releases/$V1" -type f -links +1 | wc -l)" -eq 0 ] ||
-    step "update: note: releases/$V1 has $(find "$OPT/releases/$V1" -type f -links +1 | wc -l) hard-linked files (node-gyp); the test releases are copied without them"
-  timed "update: release trees $V2 and $V3 copied from releases/$V1 (hard links broken)" sh -c "cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V2' && cp -RP --preserve=mode,ownership,timestamps '$OPT/releases/$V1' '$UTREE$UW/$V3'"
+  # Copied WITH their hard links (cp -a). node-gyp leaves hard links in the installed release
+  # (build/Release/*.node = obj.target/*.node, 8 files). `blinkd update sign` of such a tree used to
+  # stall (node-tar's async pack never settled, node exited 13) and to write hard-link entries that
+  # `apply` refuses; daemon/src/update/bundle.ts now packs synchronously and stores every path as an
+  # ordinary file. Signing the release as install.sh left it is what a publisher does, so the
+  # copies keep the links and the count is printed (until 2026-12-02 this step used cp -RP).
+  timed "update: release trees $V2 and $V3 copied from releases/$V1 (cp -a, hard links kept)" sh -c "cp -a '$OPT/releases/$V1' '$UTREE$UW/$V2' && cp -a '$OPT/releases/$V1' '$UTREE$UW/$V3'"
+  step "update: releases/$V1 has $(find "$OPT/releases/$V1" -type f -links +1 | wc -l) hard-linked files (node-gyp), the copy $V2 $(find "$UTREE$UW/$V2" -type f -links +1 | wc -l)"
   rm -f "$UTREE$UW/$V2/.blink-release.json" "$UTREE$UW/$V3/.blink-release.json"
   setver() { node -e 'const f=process.argv[1],p=JSON.parse(require("fs").readFileSync(f,"utf8"));p.version=process.argv[2];require("fs").writeFileSync(f,JSON.stringify(p,null,2)+"\n")' "$1/package.json" "$2"; }
   setver "$UTREE$UW/$V2" "$V2"
