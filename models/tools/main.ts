@@ -200,7 +200,7 @@ export async function buildAll(outDir: string, modelsDir: string, o: BuildOption
     });
     log(`  ${e.output}: ${(bytes.length / 1e6).toFixed(2)} MB sha256 ${sha256(bytes).slice(0, 16)}…`);
   }
-  entries.push(writeGalleryMatmul(outDir));
+  entries.push(...writeGalleryMatmul(outDir));
   // keep user-supplied models (source.kind "user") from the existing manifest
   const existingPath = join(modelsDir, 'manifest.json');
   if (existsSync(existingPath)) {

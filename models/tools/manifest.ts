@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Normalization, Task } from './catalog.js';
-import type { ValueInfo } from './onnxProto.js';
+import { TensorType, type ValueInfo } from './onnxProto.js';
 import type { ModelTensorSpec as TensorSpec } from '../../daemon/src/vision/modelManifest.js';
 
 export type { TensorSpec };
@@ -45,11 +45,22 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const DTYPES: Partial<Record<number, TensorSpec['dtype']>> = {
+  [TensorType.FLOAT]: 'float32',
+  [TensorType.UINT8]: 'uint8',
+  [TensorType.INT8]: 'int8',
+  [TensorType.INT32]: 'int32',
+};
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
 export function tensorSpecs(vs: ValueInfo[], layout?: 'NHWC' | 'NCHW'): TensorSpec[] {
   return vs.map((v) => ({
     name: v.name,
     shape: (v.shape ?? []).map((d) => (typeof d === 'number' ? d : -1)),
-    dtype: 'float32',
+    dtype: DTYPES[v.type] ?? fail(`tensor ${v.name}: element type ${v.type} has no manifest dtype`),
     ...(layout ? { layout } : {}),
   }));
 }

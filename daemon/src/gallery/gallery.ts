@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { l2normalize } from '../util/vector.js';
+import { codeSums, COARSE_PROBE_OFFSET, GALLERY_COARSE, quantizeColumn, quantizeProbe, relayout } from './coarseCodes.js';
 import { matmulJs, principalBasis, principalBasisSync, type MatMul } from './subspace.js';
 import { loadModelManifest, modelFor, verifyModels } from '../vision/modelManifest.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
@@ -28,10 +29,12 @@ const SAMPLE_ROWS = 4096;
  *   products (cosine similarity) over memory that streams through the cache.
  * - **compact** (larger galleries with an exact-row source, e.g. 100k templates at 512-d): only
  *   the rows projected onto the gallery's COARSE_DIM-dimensional principal subspace stay in
- *   memory (a quarter of the bytes at 512-d). A search scores the projected rows (the coarse
- *   pass), takes the CANDIDATES best rows, reads their FP32 templates from the source (the
- *   owner of the templates: the registry's SQLite table, by template id) and re-scores them
- *   exactly. Every score a search returns — and so every match / no_match / ambiguous decision
+ *   memory, quantised to INT8 with one scale per row (a sixteenth of the FP32 bytes at 512-d:
+ *   12.8 MB for 100k rows) and stored column-major [coarseDim, rows], so the coarse pass is one
+ *   U8S8 GEMV (`gallery-coarse-int8`) that streams the codes once. A search scores the codes
+ *   against the quantised projected probe (the coarse pass), takes the CANDIDATES best rows,
+ *   reads their FP32 templates from the source (the owner of the templates: the registry's
+ *   SQLite table, by template id) and re-scores them exactly. Every score a search returns — and so every match / no_match / ambiguous decision
  *   and margin — is an exact FP32 cosine; the coarse pass only chooses which rows get scored.
  */
 export interface GalleryEntry {
@@ -77,8 +80,14 @@ export interface MatchResult {
 }
 
 export class Gallery {
-  /** exact: the normalised FP32 rows; compact: the projected rows [rows, coarseDim]. */
+  /** exact: the normalised FP32 rows [rows, dim] (empty when compact). */
   private matrix: Float32Array;
+  /** compact: the INT8 codes of the projected rows, column-major [coarseDim, rows]. */
+  private codes: Int8Array = new Int8Array(0);
+  /** compact: each row's scale (projected row ≈ rowScale[r] × its codes). */
+  private rowScale: Float32Array = new Float32Array(0);
+  /** compact: COARSE_PROBE_OFFSET × each row's code sum (what the offset probe adds to its integer score). */
+  private rowOffset: Float64Array = new Float64Array(0);
   private rowPerson: Int32Array;
   /** Each row's key at the exact-row source (compact only). */
   private rowKey: Float64Array = new Float64Array(0);
@@ -89,11 +98,14 @@ export class Gallery {
   private basis: Float32Array | null = null;
   private personIds: string[] = [];
   private scores: Float32Array;
+  /** compact, JS path: the integer coarse scores (reused). */
+  private intScores: Int32Array = new Int32Array(0);
   private personBest: Float32Array;
   private personBestRow: Int32Array;
   private rows = 0;
   private session: ort.InferenceSession | null = null;
   private matmulSession: ort.InferenceSession | null = null;
+  private coarseSession: ort.InferenceSession | null = null;
   private galleryTensor: ort.Tensor | null = null;
   private readonly exactRows: ExactRows | null;
   private readonly budget: number;
@@ -223,7 +235,8 @@ export class Gallery {
     const p = this.coarseDim;
     const personIndex = new Map<string, number>();
     let cap = Math.max(total, 1);
-    let matrix = new Float32Array(cap * p);
+    let codes: Int8Array = new Int8Array(cap * p);
+    let scale = new Float32Array(cap);
     let rowPerson = new Int32Array(cap);
     let rowKey = new Float64Array(cap);
     let rows = 0;
@@ -243,10 +256,12 @@ export class Gallery {
     };
     const put = (page: readonly GalleryEntry[], projected: Float32Array): void => {
       if (rows + page.length > cap) {
-        cap = Math.max(cap * 2, rows + page.length);
-        const m = new Float32Array(cap * p);
-        m.set(matrix);
-        matrix = m;
+        const grown = Math.max(cap * 2, rows + page.length);
+        codes = relayout(codes, cap, grown, rows, p);
+        cap = grown;
+        const sc = new Float32Array(cap);
+        sc.set(scale);
+        scale = sc;
         const rp = new Int32Array(cap);
         rp.set(rowPerson);
         rowPerson = rp;
@@ -254,7 +269,7 @@ export class Gallery {
         rk.set(rowKey);
         rowKey = rk;
       }
-      matrix.set(projected.subarray(0, page.length * p), rows * p);
+      for (let i = 0; i < page.length; i++) scale[rows + i] = quantizeColumn(projected, i * p, p, codes, rows + i, cap);
       page.forEach((e, i) => {
         let pi = personIndex.get(e.personId);
         if (pi === undefined) personIndex.set(e.personId, (pi = personIndex.size));
@@ -272,7 +287,14 @@ export class Gallery {
       },
       finish: (): void => {
         this.basis = basis;
-        this.installCompact(rows === cap ? matrix : matrix.slice(0, rows * p), rowPerson.slice(0, rows), rowKey.slice(0, rows), personIndex, rows);
+        this.installCompact(
+          rows === cap ? codes : relayout(codes, cap, rows, rows, p),
+          scale.slice(0, rows),
+          rowPerson.slice(0, rows),
+          rowKey.slice(0, rows),
+          personIndex,
+          rows,
+        );
       },
     };
   }
@@ -280,6 +302,9 @@ export class Gallery {
   private loadExact(entries: readonly GalleryEntry[]): void {
     this.basis = null;
     this.rowKey = new Float64Array(0);
+    this.codes = new Int8Array(0);
+    this.rowScale = new Float32Array(0);
+    this.rowOffset = new Float64Array(0);
     const personIndex = new Map<string, number>();
     const matrix = new Float32Array(entries.length * this.dim);
     const rowPerson = new Int32Array(entries.length);
@@ -329,7 +354,8 @@ export class Gallery {
     const keepRows: number[] = [];
     for (let r = 0; r < this.rows; r++) if (this.personIds[this.rowPerson[r]!] !== personId) keepRows.push(r);
     const rows = keepRows.length + embeddings.length;
-    const matrix = new Float32Array(rows * p);
+    const codes = new Int8Array(rows * p);
+    const scale = new Float32Array(rows);
     const rowPerson = new Int32Array(rows);
     const rowKey = new Float64Array(rows);
     const personIndex = new Map<string, number>();
@@ -338,24 +364,40 @@ export class Gallery {
       if (pi === undefined) personIndex.set(id, (pi = personIndex.size));
       return pi;
     };
+    // The kept rows as runs of consecutive rows: each code column is copied run by run.
+    const runs: Array<[from: number, to: number, at: number]> = [];
     keepRows.forEach((r, i) => {
-      matrix.set(this.matrix.subarray(r * p, (r + 1) * p), i * p);
+      const last = runs[runs.length - 1];
+      if (last && last[1] === r) last[1] = r + 1;
+      else runs.push([r, r + 1, i]);
+      scale[i] = this.rowScale[r]!;
       rowPerson[i] = index(this.personIds[this.rowPerson[r]!]!);
       rowKey[i] = this.rowKey[r]!;
     });
+    for (let k = 0; k < p; k++) for (const [from, to, at] of runs) codes.set(this.codes.subarray(k * this.rows + from, k * this.rows + to), k * rows + at);
     embeddings.forEach((e, j) => {
       this.checkDim({ personId, embedding: e });
       const i = keepRows.length + j;
-      matrix.set(matmulJs(l2normalize(Float32Array.from(e)), 1, this.dim, this.basis!, p), i * p);
+      scale[i] = quantizeColumn(matmulJs(l2normalize(Float32Array.from(e)), 1, this.dim, this.basis!, p), 0, p, codes, i, rows);
       rowPerson[i] = index(personId);
       rowKey[i] = keys[j]!;
     });
-    this.installCompact(matrix, rowPerson, rowKey, personIndex, rows);
+    this.installCompact(codes, scale, rowPerson, rowKey, personIndex, rows);
   }
 
-  /** Makes these projected rows the compact gallery: its row owners, keys, people and scratch buffers. */
-  private installCompact(matrix: Float32Array, rowPerson: Int32Array, rowKey: Float64Array, personIndex: Map<string, number>, rows: number): void {
-    this.matrix = matrix;
+  /** Makes these INT8 projected rows the compact gallery: its row owners, keys, people and scratch buffers. */
+  private installCompact(
+    codes: Int8Array,
+    rowScale: Float32Array,
+    rowPerson: Int32Array,
+    rowKey: Float64Array,
+    personIndex: Map<string, number>,
+    rows: number,
+  ): void {
+    this.matrix = new Float32Array(0);
+    this.codes = codes;
+    this.rowScale = rowScale;
+    this.rowOffset = Float64Array.from(codeSums(codes, rows, this.coarseDim), (s) => s * COARSE_PROBE_OFFSET);
     this.rowPerson = rowPerson;
     this.rowKey = rowKey;
     this.personIds = [...personIndex.keys()];
@@ -390,19 +432,40 @@ export class Gallery {
     return l2normalize(Float32Array.from(probe));
   }
 
-  /** What the stored rows are scored against: the probe, or its projection (compact). */
-  private rowProbe(q: Float32Array): Float32Array {
-    return this.basis ? matmulJs(q, 1, this.dim, this.basis, this.coarseDim) : q;
+  /** Compact: the probe's projection onto the subspace, quantised as the coarse graph reads it. */
+  private probeCodes(q: Float32Array): Uint8Array {
+    return quantizeProbe(matmulJs(q, 1, this.dim, this.basis!, this.coarseDim));
   }
 
-  private get width(): number {
-    return this.basis ? this.coarseDim : this.dim;
+  /**
+   * Compact: the coarse scores in JS, the same integer dot products as the coarse graph (sums of
+   * at most 128 × 127 × 255 are exact in an Int32Array), offset removed and scaled alike.
+   */
+  private coarseAll(pc: Uint8Array): Float32Array {
+    const n = this.rows;
+    this.intScores = this.intScores.length === n ? this.intScores.fill(0) : new Int32Array(n);
+    const acc = this.intScores;
+    const codes = this.codes;
+    for (let k = 0; k < this.coarseDim; k++) {
+      const w = pc[k]!;
+      for (let r = 0, base = k * n; r < n; r++) acc[r] = acc[r]! + codes[base + r]! * w;
+    }
+    return this.scaled(acc);
   }
 
-  /** Dot product of q (normalised probe or its projection) with every stored row, into a reused buffer. */
+  /** Coarse integer scores (the JS loop's or the graph's int32 output): offset removed, times each row's scale. */
+  private scaled(raw: Int32Array): Float32Array {
+    const out = this.scores;
+    const scale = this.rowScale;
+    const offset = this.rowOffset;
+    for (let r = 0; r < this.rows; r++) out[r] = (raw[r]! - offset[r]!) * scale[r]!;
+    return out;
+  }
+
+  /** Exact: dot product of the normalised probe with every stored row, into a reused buffer. */
   private scoreAll(q: Float32Array): Float32Array {
     const m = this.matrix;
-    const d = this.width;
+    const d = this.dim;
     const out = this.scores;
     const d4 = d - (d % 4);
     for (let r = 0, base = 0; r < this.rows; r++, base += d) {
@@ -426,8 +489,22 @@ export class Gallery {
   search(probe: Float32Array, k = 5): PersonScore[] {
     if (this.rows === 0) return [];
     const q = this.normalisedProbe(probe);
-    const scores = this.scoreAll(this.rowProbe(q));
-    return this.basis ? this.rescored(q, scores, k) : this.topPeople(scores, k);
+    return this.basis ? this.rescored(q, this.coarseAll(this.probeCodes(q)), k) : this.topPeople(this.scoreAll(q), k);
+  }
+
+  /** Compact: the coarse scores of the quantised probe, by the JS loop or by the coarse graph (bit-identical). */
+  async coarseScores(probe: Float32Array, engine: 'js' | 'onnx'): Promise<Float32Array> {
+    if (!this.basis) throw new Error('coarse scores exist only in a compact gallery');
+    const pc = this.probeCodes(this.normalisedProbe(probe));
+    if (engine === 'js') return Float32Array.from(this.coarseAll(pc));
+    return Float32Array.from(await this.coarseOnnx(pc));
+  }
+
+  private async coarseOnnx(pc: Uint8Array): Promise<Float32Array> {
+    if (!this.coarseSession) throw new Error('the gallery is not accelerated');
+    this.galleryTensor ??= new ort.Tensor('int8', this.codes, [this.coarseDim, this.rows]);
+    const res = await this.coarseSession.run({ probe: new ort.Tensor('uint8', pc, [1, this.coarseDim]), codes: this.galleryTensor });
+    return this.scaled(res.scores!.data as Int32Array);
   }
 
   /**
@@ -469,10 +546,12 @@ export class Gallery {
     const manifest = loadModelManifest(modelsDir);
     const entry = modelFor(manifest, 'search');
     const mm = modelFor(manifest, 'search', GALLERY_MATMUL);
-    verifyModels(modelsDir, [entry.id, mm.id]);
+    const coarse = modelFor(manifest, 'search', GALLERY_COARSE);
+    verifyModels(modelsDir, [entry.id, mm.id, coarse.id]);
     const so = { intraOpNumThreads: threads, interOpNumThreads: 1 };
     this.session = await ort.InferenceSession.create(join(modelsDir, entry.file), so);
     this.matmulSession = await ort.InferenceSession.create(join(modelsDir, mm.file), so);
+    this.coarseSession = await ort.InferenceSession.create(join(modelsDir, coarse.file), so);
   }
 
   get accelerated(): boolean {
@@ -483,11 +562,10 @@ export class Gallery {
     if (this.rows === 0) return [];
     if (!this.session || this.rows < ACCELERATE_MIN_ROWS) return this.search(probe, k);
     const q = this.normalisedProbe(probe);
-    const w = this.width;
-    this.galleryTensor ??= new ort.Tensor('float32', this.matrix, [this.rows, w]);
-    const res = await this.session.run({ gallery: this.galleryTensor, probe: new ort.Tensor('float32', this.rowProbe(q), [w, 1]) });
-    const scores = res.scores!.data as Float32Array;
-    return this.basis ? this.rescored(q, scores, k) : this.topPeople(scores, k);
+    if (this.basis) return this.rescored(q, await this.coarseOnnx(this.probeCodes(q)), k);
+    this.galleryTensor ??= new ort.Tensor('float32', this.matrix, [this.rows, this.dim]);
+    const res = await this.session.run({ gallery: this.galleryTensor, probe: new ort.Tensor('float32', q, [this.dim, 1]) });
+    return this.topPeople(res.scores!.data as Float32Array, k);
   }
 
   async matchAsync(probe: Float32Array, threshold: number, margin: number): Promise<MatchResult> {
@@ -495,9 +573,10 @@ export class Gallery {
   }
 
   async release(): Promise<void> {
-    const s = [this.session, this.matmulSession];
+    const s = [this.session, this.matmulSession, this.coarseSession];
     this.session = null;
     this.matmulSession = null;
+    this.coarseSession = null;
     for (const x of s) await x?.release().catch(() => {});
   }
 
@@ -552,7 +631,6 @@ export function decide(top: readonly Pick<PersonScore, 'personId' | 'score'>[], 
 
 /** The manifest id of the general MatMul graph (models/tools/galleryMatmul.ts). */
 export const GALLERY_MATMUL = 'gallery-matmul';
-
 /** Indices of the (up to) k largest of scores[0..n), in no particular order. */
 export function topRows(scores: Float32Array, n: number, k: number): number[] {
   if (n <= k) return Array.from({ length: n }, (_, i) => i);

@@ -13,7 +13,8 @@ export interface ModelTensorSpec {
   name: string;
   /** -1 = dynamic (batch) */
   shape: number[];
-  dtype: 'float32';
+  /** Element type (image models: float32; the INT8 coarse search graph: uint8 probe, int8 codes, int32 scores). */
+  dtype: 'float32' | 'uint8' | 'int8' | 'int32';
   layout?: 'NHWC' | 'NCHW';
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusteredGallery, lfwEmbeddings, probesFor, Rng, type RealFaces, type SyntheticGallery } from '../../src/bench/galleryData.js';
+import { quantizeColumn, quantizeProbe } from '../../src/gallery/coarseCodes.js';
 import { Gallery, topRows, type GalleryEntry } from '../../src/gallery/gallery.js';
 import { TemplatesTable } from '../../src/registry/templatesTable.js';
 import { PeopleTable } from '../../src/registry/peopleTable.js';
@@ -105,6 +106,36 @@ describe.skipIf(SKIP_DATA)('compact gallery on real embeddings (coarse subspace 
     }
   });
 
+  it('scores the INT8 coarse rows bit-identically in JS and on onnxruntime, before and after replacePerson, whatever the page sizes', async () => {
+    // total under-stated: the builder grows (re-lays the column-major codes out) as pages come
+    const accel = new Gallery(real.dim, { ...COMPACT, exactRows: (ids) => templates.embeddingsByIds(ids) });
+    await accel.accelerate(1);
+    try {
+      await accel.loadAsync([entries.slice(0, 700), entries.slice(700, 1900), entries.slice(1900)], 500);
+      expect(accel.size).toBe(entries.length);
+      const probes = probesFor(real, g, 20, new Rng(11));
+      const check = async (): Promise<void> => {
+        for (const p of probes) {
+          const js = await accel.coarseScores(p, 'js');
+          const onnx = await accel.coarseScores(p, 'onnx');
+          expect(onnx.length).toBe(accel.size);
+          expect(Buffer.from(onnx.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+          expect(await accel.searchAsync(p, 2)).toEqual(accel.search(p, 2));
+        }
+      };
+      await check();
+      // a person in the middle of the rows changes: their rows move to the end, the columns are re-cut
+      const changed = entries[1501]!.personId;
+      const fresh = probesFor(real, g, 2, new Rng(12));
+      const keys = fresh.map((t) => templates.add(changed, real.modelId, t, 1, 'cli').id);
+      accel.replacePerson(changed, fresh, keys);
+      await check();
+      expect((await accel.searchAsync(fresh[0]!, 1))[0]!.personId).toBe(changed);
+    } finally {
+      await accel.release();
+    }
+  });
+
   it('re-scores from the source: a template removed there is no longer matched', () => {
     const c = compactGallery();
     const target = entries[10]!;
@@ -184,6 +215,21 @@ describe('compact gallery edge cases', () => {
     const c = new Gallery(8, { exactBudgetBytes: 0, coarseDim: 2, exactRows: source });
     expect(() => c.load([{ personId: 'ann', embedding: vec(1) }])).toThrow(/no key/);
     expect(() => c.load([{ personId: 'ann', embedding: new Float32Array(4), key: 1 }])).toThrow(/4 values/);
+  });
+
+  it('quantises rows and probes symmetrically within half a step, an all-zero row to zero', () => {
+    const x = Float32Array.from([0.5, -0.25, 0.125, 0, -0.5, 0.3]);
+    const codes = new Int8Array(6 * 3);
+    const s = quantizeColumn(x, 0, 6, codes, 1, 3);
+    expect(s).toBeCloseTo(0.5 / 127, 9);
+    for (let k = 0; k < 6; k++) {
+      expect(Math.abs(codes[k * 3 + 1]! * s - x[k]!)).toBeLessThanOrEqual(s / 2 + 1e-9);
+      expect(codes[k * 3]).toBe(0); // other rows untouched
+    }
+    expect([codes[0 * 3 + 1], codes[4 * 3 + 1]]).toEqual([127, -127]);
+    expect(quantizeColumn(new Float32Array(6), 0, 6, codes, 2, 3)).toBe(0);
+    expect(Array.from(quantizeProbe(Float32Array.from([1, -1, 0.5])))).toEqual([255, 1, 192]);
+    expect(Array.from(quantizeProbe(new Float32Array(3)))).toEqual([128, 128, 128]);
   });
 
   it('topRows picks the k largest', () => {
