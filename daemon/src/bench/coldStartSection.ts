@@ -5,7 +5,7 @@
  * serving, the camera's first frame in — with 10k people (two templates each, of the running
  * embedder) in a real SQLite database. Three runs; the first pays for a cold page cache.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,10 @@ export const coldStartSection: BenchSection = {
   async run(ctx: BenchContext): Promise<BenchResult> {
     const video = join(testDataDir(), 'video', 'focus_mahie_test_1.avi');
     if (!existsSync(video)) throw new Error(`the cold-start bench needs ${video} (BLINK_TEST_DATA)`);
+    // Without ffmpeg the replayed camera never delivers a frame and READY waits out its 20 s
+    // camera timeout: a number, but not a cold start.
+    if (spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status !== 0)
+      throw new Error('the cold-start bench needs ffmpeg (the replayed camera decodes with it): bash scripts/system-packages.sh test');
     const real = await lfwEmbeddings(200);
     const dir = mkdtempSync(join(tmpdir(), 'blink-bench-coldstart-'));
     try {
