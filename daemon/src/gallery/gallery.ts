@@ -522,9 +522,14 @@ export class Gallery {
     for (const r of rows) {
       const v = exact.get(this.rowKey[r]!);
       if (!v || v.length !== this.dim) continue; // removed since the gallery was built
-      const x = l2normalize(Float32Array.from(v));
-      let s = 0;
-      for (let i = 0; i < this.dim; i++) s += x[i]! * q[i]!;
+      // cosine of the stored row (not necessarily normalised) with the normalised probe
+      let dot = 0;
+      let norm = 0;
+      for (let i = 0; i < this.dim; i++) {
+        dot += v[i]! * q[i]!;
+        norm += v[i]! * v[i]!;
+      }
+      const s = norm > 0 ? dot / Math.sqrt(norm) : 0;
       const p = this.rowPerson[r]!;
       const b = best.get(p);
       if (!b || s > b.score) best.set(p, { score: s, row: r });

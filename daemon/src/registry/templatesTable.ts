@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { endianness } from 'node:os';
+import type Database from 'better-sqlite3';
 import type { Db } from '../store/database.js';
 import { isoNow } from '../store/time.js';
 
@@ -62,6 +63,9 @@ function toTemplate(r: TemplateRow): FaceTemplate {
 }
 
 export class TemplatesTable {
+  /** embeddingsByIds runs on every search of a compact gallery: prepared once, rows as arrays. */
+  private byIds: Database.Statement<[string], [number, Buffer]> | null = null;
+
   constructor(private readonly db: Db) {}
 
   add(personId: string, modelId: string, embedding: Float32Array, quality: number, source = 'upload', uid: string = randomUUID()): FaceTemplate {
@@ -95,11 +99,9 @@ export class TemplatesTable {
 
   /** The embeddings of these templates by id (a removed one is missing): a compact gallery's exact rows. */
   embeddingsByIds(ids: readonly number[]): Map<number, Float32Array> {
-    const rows = this.db.prepare('SELECT id, embedding FROM face_templates WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as Array<{
-      id: number;
-      embedding: Buffer;
-    }>;
-    return new Map(rows.map((r) => [r.id, blobToEmbedding(r.embedding)]));
+    this.byIds ??= this.db.prepare<[string], [number, Buffer]>('SELECT id, embedding FROM face_templates WHERE id IN (SELECT value FROM json_each(?))').raw();
+    const rows = this.byIds.all(JSON.stringify(ids));
+    return new Map(rows.map(([id, embedding]) => [id, blobToEmbedding(embedding)]));
   }
 
   /** Template counts of these people (all models, or one), for list pages: reads only their rows. */
