@@ -43,7 +43,13 @@ export const PI_REFERENCE = {
   pi5: { sysbench: 1847, simdSlowdown: 3 },
 } as const;
 
-const COUNTED_FRAMES = 5;
+/**
+ * Frames counted against a run of none. Callgrind's totals for the same run (start-up, model
+ * load, warm-up) moved by hundreds of millions of instructions between runs on 2026-12-03, more
+ * than 5 frames' share (a 5-vs-0 pair once gave 1.6 M per frame, another 95 M), so the counted
+ * run must hold enough frames to dwarf that.
+ */
+const COUNTED_FRAMES = 20;
 const WARMUP = 5;
 
 async function has(cmd: string): Promise<boolean> {
@@ -114,6 +120,7 @@ export const pinnedSection: BenchSection = {
       const k = await callgrindInstructions(loop, COUNTED_FRAMES);
       const z = await callgrindInstructions(loop, 0);
       perFrame = (k - z) / COUNTED_FRAMES;
+      out.instructions_totals = `${k} with ${COUNTED_FRAMES} frames, ${z} with 0`;
       // valgrind's virtual CPU has no AVX-512, so onnxruntime runs its AVX2 kernels under it: the
       // count is for those, not for the AVX-512 VNNI kernels the timed runs use.
       method = `valgrind --tool=callgrind (perf stat: no hardware counters in this VM; AVX2 kernels under valgrind), ${COUNTED_FRAMES} frames minus 0 frames after ${WARMUP} warm-up`;
