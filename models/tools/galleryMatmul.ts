@@ -1,11 +1,11 @@
 /**
- * `node dist/models/tools/galleryMatmul.js` — builds models/onnx/gallery-matmul.onnx and writes
- * its one entry into models/manifest.json (every other entry is left as it is).
+ * `node dist/models/tools/galleryMatmul.js` — builds models/onnx/gallery-matmul.onnx and
+ * models/onnx/gallery-coarse-int8.onnx and writes their entries into models/manifest.json (every
+ * other entry is left as it is).
  *
  * C[N,P] = MatMul(a[N,D], b[D,P]) with N, D and P symbolic: the large gallery's linear algebra on
  * onnxruntime (MLAS SGEMM, off the event loop) — projecting templates onto the gallery's principal
- * subspace, the coarse search over the projected rows (P = 1), and the sample products the
- * subspace is found from.
+ * subspace and the sample products the subspace is found from.
  *
  * It also builds models/onnx/gallery-coarse-int8.onnx: scores[1,N] = MatMulInteger(probe[1,P] uint8,
  * codes[P,N] int8), no zero points — the compact gallery's coarse search over its INT8 rows,

@@ -34,8 +34,9 @@ const SAMPLE_ROWS = 4096;
  *   U8S8 GEMV (`gallery-coarse-int8`) that streams the codes once. A search scores the codes
  *   against the quantised projected probe (the coarse pass), takes the CANDIDATES best rows,
  *   reads their FP32 templates from the source (the owner of the templates: the registry's
- *   SQLite table, by template id) and re-scores them exactly. Every score a search returns — and so every match / no_match / ambiguous decision
- *   and margin — is an exact FP32 cosine; the coarse pass only chooses which rows get scored.
+ *   SQLite table, by template id) and re-scores them exactly. Every score a search returns — and
+ *   so every match / no_match / ambiguous decision and margin — is an exact FP32 cosine; the
+ *   coarse pass only chooses which rows get scored.
  */
 export interface GalleryEntry {
   personId: string;
@@ -106,6 +107,7 @@ export class Gallery {
   private session: ort.InferenceSession | null = null;
   private matmulSession: ort.InferenceSession | null = null;
   private coarseSession: ort.InferenceSession | null = null;
+  /** The stored rows as onnxruntime's input (exact: the FP32 matrix; compact: the INT8 codes), made on first use. */
   private galleryTensor: ort.Tensor | null = null;
   private readonly exactRows: ExactRows | null;
   private readonly budget: number;
@@ -636,6 +638,7 @@ export function decide(top: readonly Pick<PersonScore, 'personId' | 'score'>[], 
 
 /** The manifest id of the general MatMul graph (models/tools/galleryMatmul.ts). */
 export const GALLERY_MATMUL = 'gallery-matmul';
+
 /** Indices of the (up to) k largest of scores[0..n), in no particular order. */
 export function topRows(scores: Float32Array, n: number, k: number): number[] {
   if (n <= k) return Array.from({ length: n }, (_, i) => i);
