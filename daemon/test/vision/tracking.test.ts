@@ -206,15 +206,15 @@ describe.skipIf(SKIP_DATA)('several faces of one frame run as one batch', () => 
     const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
     const detEntry = manifest.models.find((e) => e.id === 'blazeface')!;
     const detector = new FaceDetector(await createSession(dir, detEntry, {}), detEntry);
-    const landmarker = await Landmarker.load(
-      dir,
-      manifest.models.find((e) => e.task === 'landmarks')!,
-      {},
-    );
+    const meshEntry = manifest.models.find((e) => e.task === 'landmarks')!;
+    // two intra-op threads: the mesh batches (on one thread it runs face by face, Landmarker.load)
+    const landmarker = await Landmarker.load(dir, meshEntry, { intraOpThreads: 2 });
+    const single = await Landmarker.load(dir, meshEntry, { intraOpThreads: 1 });
     const dlib = await Embedder.load(dir, resolveEmbedder(manifest, 'faceapi-resnet', 'fp32'), {});
     const mfn = await Embedder.load(dir, resolveEmbedder(manifest, 'mobilefacenet512', 'int8'), {});
     try {
       expect(landmarker.batchable).toBe(true);
+      expect(single.batchable).toBe(false);
       expect(dlib.batchable).toBe(true);
       expect(mfn.batchable).toBe(true);
       const dets = await detector.detect(img, { minScore: 0.5, iou: 0.3, maxFaces: 10, zoomOut: 1 });
@@ -222,7 +222,7 @@ describe.skipIf(SKIP_DATA)('several faces of one frame run as one batch', () => 
       const rois = dets.map((d) => Landmarker.roiFor(d));
       const batched = await landmarker.meshes(img, rois);
       for (let i = 0; i < rois.length; i++) {
-        const one = await landmarker.mesh(img, rois[i]!);
+        const one = await single.mesh(img, rois[i]!);
         expect(Math.abs(batched[i]!.faceScore - one.faceScore)).toBeLessThan(1e-4);
         let maxDiff = 0;
         for (let k = 0; k < one.mesh.length; k++) maxDiff = Math.max(maxDiff, Math.abs(batched[i]!.mesh[k]! - one.mesh[k]!));
@@ -243,7 +243,7 @@ describe.skipIf(SKIP_DATA)('several faces of one frame run as one batch', () => 
         expect(cross).toBeLessThan(0.9);
       }
     } finally {
-      await Promise.all([detector.session.release(), landmarker.release(), dlib.release(), mfn.release()]);
+      await Promise.all([detector.session.release(), landmarker.release(), single.release(), dlib.release(), mfn.release()]);
     }
   }, 60_000);
 });

@@ -25,13 +25,18 @@ export class ImageModel {
   private readonly buf: Float32Array;
   private readonly norm: InputNorm;
   private readonly tensor: ort.Tensor;
-  /** The model's input dim 0 is symbolic: several crops run as one batch. */
+  /** The model's input dim 0 is symbolic: several crops can run as one batch. */
   readonly batchable: boolean;
   private batchBuf: Float32Array = new Float32Array(0);
 
+  /**
+   * `batch: false` runs the crops one session.run each even when the model takes a batch (where a
+   * batch measured slower than single runs: FaceMesh on one intra-op thread, see Landmarker.load).
+   */
   constructor(
     readonly session: ort.InferenceSession,
     readonly entry: ModelEntry,
+    private readonly batch = true,
   ) {
     this.size = inputSize(entry);
     this.norm = inputNorm(entry);
@@ -39,6 +44,11 @@ export class ImageModel {
     // one input tensor over the reused buffer: ORT reads it in place on every run
     this.tensor = new ort.Tensor('float32', this.buf, this.dims(1));
     this.batchable = acceptsBatch(session);
+  }
+
+  /** Several crops of a frame run as one session.run (the model takes a batch and batching is on). */
+  get batches(): boolean {
+    return this.batchable && this.batch;
   }
 
   private dims(n: number): number[] {
@@ -53,7 +63,7 @@ export class ImageModel {
   private async runBatch(n: number, fill: (i: number, buf: Float32Array, offset: number) => void): Promise<BatchOutputs> {
     const per = this.size.width * this.size.height * 3;
     if (n === 0) return () => [];
-    if (this.batchable && n > 1) {
+    if (this.batches && n > 1) {
       if (this.batchBuf.length < n * per) this.batchBuf = new Float32Array(n * per);
       for (let i = 0; i < n; i++) fill(i, this.batchBuf, i * per);
       const res = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', this.batchBuf.subarray(0, n * per), this.dims(n)) });
@@ -83,8 +93,8 @@ export class ImageModel {
     return this.runBatch(crops.length, (i, buf, off) => packTensor(crops[i]!, width, height, this.norm, buf, off));
   }
 
-  static async load(modelsDir: string, entry: ModelEntry, o: SessionOptions): Promise<ImageModel> {
-    return new ImageModel(await createSession(modelsDir, entry, o), entry);
+  static async load(modelsDir: string, entry: ModelEntry, o: SessionOptions, batch = true): Promise<ImageModel> {
+    return new ImageModel(await createSession(modelsDir, entry, o), entry, batch);
   }
 
   /** Warps `img` through `t` into the input tensor and runs. */
