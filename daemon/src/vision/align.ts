@@ -204,7 +204,7 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
 /**
  * warpRgb and packTensor in one pass: the crop goes straight into the network's float input
  * (NHWC, or NCHW), without the intermediate byte crop. Each sample is rounded to a byte value
- * first, so the tensor is identical to packTensor(warpRgb(…)).
+ * first, so the tensor is identical to packTensor(warpRgb(…)); the normalisation is a table lookup.
  */
 export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, height: number, norm: InputNorm, out: Float32Array, offset = 0): Float32Array {
   const inv = invertSimilarity(toCrop);
@@ -214,32 +214,34 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
   // output channel k reads source channel ch[k]
   const c0 = swap ? 2 : 0,
     c2 = swap ? 0 : 2;
-  const m0 = norm.mean[swap ? 2 : 0],
-    m1 = norm.mean[1],
-    m2 = norm.mean[swap ? 0 : 2];
-  const s0 = 1 / norm.std[swap ? 2 : 0],
-    s1 = 1 / norm.std[1],
-    s2 = 1 / norm.std[swap ? 0 : 2];
+  // byte value → normalised float, per output channel (257 entries: a sum of weights a hair over 1 may round to 256)
+  const lut = new Float32Array(3 * 257);
+  for (let k = 0; k < 3; k++) {
+    const ch = swap ? 2 - k : k;
+    const m = norm.mean[ch]!,
+      sd = 1 / norm.std[ch]!;
+    for (let v = 0; v <= 256; v++) lut[k * 257 + v] = ((v > 255 ? 255 : v) - m) * sd;
+  }
   const nchw = norm.layout === 'nchw';
   const plane = width * height;
   // NHWC: channel k of pixel p at offset + 3p + k; NCHW: at offset + k·plane + p
   const step = nchw ? 1 : 3,
     d1 = nchw ? plane : 1,
     d2 = nchw ? 2 * plane : 2;
-  const z0 = (0 - m0) * s0,
-    z1 = (0 - m1) * s1,
-    z2 = (0 - m2) * s2;
+  const xIn = W - 1,
+    yIn = H - 1;
   let o = offset;
   for (let y = 0; y < height; y++) {
     let fx = -inv.b * y + inv.tx;
     let fy = inv.a * y + inv.ty;
     for (let x = 0; x < width; x++, fx += inv.a, fy += inv.b, o += step) {
-      const x0 = Math.floor(fx);
-      const y0 = Math.floor(fy);
-      const wx = fx - x0;
-      const wy = fy - y0;
       let r: number, g: number, b: number;
-      if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
+      if (fx >= 0 && fy >= 0 && fx < xIn && fy < yIn) {
+        // interior: all four neighbours inside (fx ≥ 0, so `| 0` is the floor)
+        const x0 = fx | 0,
+          y0 = fy | 0;
+        const wx = fx - x0,
+          wy = fy - y0;
         const w00 = (1 - wx) * (1 - wy),
           w10 = wx * (1 - wy),
           w01 = (1 - wx) * wy,
@@ -249,31 +251,35 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
         r = (w00 * data[i + c0]! + w10 * data[i + 3 + c0]! + w01 * data[j + c0]! + w11 * data[j + 3 + c0]! + 0.5) | 0;
         g = (w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5) | 0;
         b = (w00 * data[i + c2]! + w10 * data[i + 3 + c2]! + w01 * data[j + c2]! + w11 * data[j + 3 + c2]! + 0.5) | 0;
-      } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        out[o] = z0;
-        out[o + d1] = z1;
-        out[o + d2] = z2;
-        continue;
       } else {
-        const xa = x0 < 0 ? 0 : x0,
-          xb = x0 + 1 >= W ? W - 1 : x0 + 1;
-        const ya = y0 < 0 ? 0 : y0,
-          yb = y0 + 1 >= H ? H - 1 : y0 + 1;
-        const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
-        const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
-        const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
-        const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
-        const i00 = (ya * W + xa) * 3,
-          i10 = (ya * W + xb) * 3,
-          i01 = (yb * W + xa) * 3,
-          i11 = (yb * W + xb) * 3;
-        r = (w00 * data[i00 + c0]! + w10 * data[i10 + c0]! + w01 * data[i01 + c0]! + w11 * data[i11 + c0]! + 0.5) | 0;
-        g = (w00 * data[i00 + 1]! + w10 * data[i10 + 1]! + w01 * data[i01 + 1]! + w11 * data[i11 + 1]! + 0.5) | 0;
-        b = (w00 * data[i00 + c2]! + w10 * data[i10 + c2]! + w01 * data[i01 + c2]! + w11 * data[i11 + c2]! + 0.5) | 0;
+        const x0 = Math.floor(fx);
+        const y0 = Math.floor(fy);
+        if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+          r = g = b = 0;
+        } else {
+          const wx = fx - x0;
+          const wy = fy - y0;
+          const xa = x0 < 0 ? 0 : x0,
+            xb = x0 + 1 >= W ? W - 1 : x0 + 1;
+          const ya = y0 < 0 ? 0 : y0,
+            yb = y0 + 1 >= H ? H - 1 : y0 + 1;
+          // outside pixels count as black: zero their weights
+          const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
+          const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
+          const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
+          const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
+          const i00 = (ya * W + xa) * 3,
+            i10 = (ya * W + xb) * 3,
+            i01 = (yb * W + xa) * 3,
+            i11 = (yb * W + xb) * 3;
+          r = (w00 * data[i00 + c0]! + w10 * data[i10 + c0]! + w01 * data[i01 + c0]! + w11 * data[i11 + c0]! + 0.5) | 0;
+          g = (w00 * data[i00 + 1]! + w10 * data[i10 + 1]! + w01 * data[i01 + 1]! + w11 * data[i11 + 1]! + 0.5) | 0;
+          b = (w00 * data[i00 + c2]! + w10 * data[i10 + c2]! + w01 * data[i01 + c2]! + w11 * data[i11 + c2]! + 0.5) | 0;
+        }
       }
-      out[o] = ((r > 255 ? 255 : r) - m0) * s0;
-      out[o + d1] = ((g > 255 ? 255 : g) - m1) * s1;
-      out[o + d2] = ((b > 255 ? 255 : b) - m2) * s2;
+      out[o] = lut[r]!;
+      out[o + d1] = lut[257 + g]!;
+      out[o + d2] = lut[514 + b]!;
     }
   }
   return out;
