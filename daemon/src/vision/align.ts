@@ -142,6 +142,36 @@ export interface RgbImage {
 }
 
 /**
+ * The bilinear sample at source position (fx, fy) where some of its four neighbours lie outside
+ * the image: outside pixels count as black (their weights are zeroed), as dlib's
+ * extract_image_chip. Writes the three channels, rounded to bytes, into `out` (source order).
+ */
+function borderSample(src: RgbImage, fx: number, fy: number, out: Int32Array): void {
+  const { data, width: W, height: H } = src;
+  const x0 = Math.floor(fx);
+  const y0 = Math.floor(fy);
+  if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+    out.fill(0);
+    return;
+  }
+  const wx = fx - x0;
+  const wy = fy - y0;
+  const xa = x0 < 0 ? 0 : x0,
+    xb = x0 + 1 >= W ? W - 1 : x0 + 1;
+  const ya = y0 < 0 ? 0 : y0,
+    yb = y0 + 1 >= H ? H - 1 : y0 + 1;
+  const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
+  const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
+  const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
+  const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
+  const i00 = (ya * W + xa) * 3,
+    i10 = (ya * W + xb) * 3,
+    i01 = (yb * W + xa) * 3,
+    i11 = (yb * W + xb) * 3;
+  for (let c = 0; c < 3; c++) out[c] = (w00 * data[i00 + c]! + w10 * data[i10 + c]! + w01 * data[i01 + c]! + w11 * data[i11 + c]! + 0.5) | 0;
+}
+
+/**
  * Writes a `size`×`size` crop of `src` seen through `toCrop` (source → crop transform) into
  * `out` as interleaved RGB bytes. Bilinear sampling; pixels outside the source are black
  * (as dlib's extract_image_chip).
@@ -150,6 +180,7 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
   const inv = invertSimilarity(toCrop);
   const { data, width: W, height: H } = src;
   const row = W * 3;
+  const edge = new Int32Array(3);
   let o = 0;
   for (let y = 0; y < height; y++) {
     // source position of (0, y) and the per-x step
@@ -173,29 +204,10 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
         out[o + 2] = w00 * data[i + 2]! + w10 * data[i + 5]! + w01 * data[j + 2]! + w11 * data[j + 5]! + 0.5;
         continue;
       }
-      if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        out[o] = 0;
-        out[o + 1] = 0;
-        out[o + 2] = 0;
-        continue;
-      }
-      const xa = x0 < 0 ? 0 : x0,
-        xb = x0 + 1 >= W ? W - 1 : x0 + 1;
-      const ya = y0 < 0 ? 0 : y0,
-        yb = y0 + 1 >= H ? H - 1 : y0 + 1;
-      // outside pixels count as black: zero their weights
-      const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
-      const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
-      const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
-      const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
-      const i00 = (ya * W + xa) * 3,
-        i10 = (ya * W + xb) * 3,
-        i01 = (yb * W + xa) * 3,
-        i11 = (yb * W + xb) * 3;
-      for (let c = 0; c < 3; c++) {
-        const v = w00 * data[i00 + c]! + w10 * data[i10 + c]! + w01 * data[i01 + c]! + w11 * data[i11 + c]!;
-        out[o + c] = v + 0.5;
-      }
+      borderSample(src, fx, fy, edge);
+      out[o] = edge[0]!;
+      out[o + 1] = edge[1]!;
+      out[o + 2] = edge[2]!;
     }
   }
   return out;
@@ -230,6 +242,7 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
     d2 = nchw ? 2 * plane : 2;
   const xIn = W - 1,
     yIn = H - 1;
+  const edge = new Int32Array(3);
   let o = offset;
   for (let y = 0; y < height; y++) {
     let fx = -inv.b * y + inv.tx;
@@ -252,30 +265,10 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
         g = (w00 * data[i + 1]! + w10 * data[i + 4]! + w01 * data[j + 1]! + w11 * data[j + 4]! + 0.5) | 0;
         b = (w00 * data[i + c2]! + w10 * data[i + 3 + c2]! + w01 * data[j + c2]! + w11 * data[j + 3 + c2]! + 0.5) | 0;
       } else {
-        const x0 = Math.floor(fx);
-        const y0 = Math.floor(fy);
-        if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-          r = g = b = 0;
-        } else {
-          const wx = fx - x0;
-          const wy = fy - y0;
-          const xa = x0 < 0 ? 0 : x0,
-            xb = x0 + 1 >= W ? W - 1 : x0 + 1;
-          const ya = y0 < 0 ? 0 : y0,
-            yb = y0 + 1 >= H ? H - 1 : y0 + 1;
-          // outside pixels count as black: zero their weights
-          const w00 = x0 < 0 || y0 < 0 ? 0 : (1 - wx) * (1 - wy);
-          const w10 = x0 + 1 >= W || y0 < 0 ? 0 : wx * (1 - wy);
-          const w01 = x0 < 0 || y0 + 1 >= H ? 0 : (1 - wx) * wy;
-          const w11 = x0 + 1 >= W || y0 + 1 >= H ? 0 : wx * wy;
-          const i00 = (ya * W + xa) * 3,
-            i10 = (ya * W + xb) * 3,
-            i01 = (yb * W + xa) * 3,
-            i11 = (yb * W + xb) * 3;
-          r = (w00 * data[i00 + c0]! + w10 * data[i10 + c0]! + w01 * data[i01 + c0]! + w11 * data[i11 + c0]! + 0.5) | 0;
-          g = (w00 * data[i00 + 1]! + w10 * data[i10 + 1]! + w01 * data[i01 + 1]! + w11 * data[i11 + 1]! + 0.5) | 0;
-          b = (w00 * data[i00 + c2]! + w10 * data[i10 + c2]! + w01 * data[i01 + c2]! + w11 * data[i11 + c2]! + 0.5) | 0;
-        }
+        borderSample(src, fx, fy, edge);
+        r = edge[c0]!;
+        g = edge[1]!;
+        b = edge[c2]!;
       }
       out[o] = lut[r]!;
       out[o + d1] = lut[257 + g]!;
