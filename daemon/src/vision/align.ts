@@ -213,6 +213,27 @@ export function warpRgb(src: RgbImage, toCrop: Similarity, width: number, height
   return out;
 }
 
+/** Each InputNorm's byte → normalised float table (built once per norm: the models keep theirs). */
+const normTables = new WeakMap<InputNorm, Float32Array>();
+
+/**
+ * Byte value → normalised float for the three output channels of `norm` (channel order applied),
+ * 257 entries each: a sum of weights a hair over 1 may round to 256, which reads as 255.
+ */
+function normTable(norm: InputNorm): Float32Array {
+  let lut = normTables.get(norm);
+  if (lut) return lut;
+  lut = new Float32Array(3 * 257);
+  for (let k = 0; k < 3; k++) {
+    const ch = norm.channels === 'bgr' ? 2 - k : k;
+    const m = norm.mean[ch]!,
+      sd = 1 / norm.std[ch]!;
+    for (let v = 0; v <= 256; v++) lut[k * 257 + v] = ((v > 255 ? 255 : v) - m) * sd;
+  }
+  normTables.set(norm, lut);
+  return lut;
+}
+
 /**
  * warpRgb and packTensor in one pass: the crop goes straight into the network's float input
  * (NHWC, or NCHW), without the intermediate byte crop. Each sample is rounded to a byte value
@@ -226,14 +247,7 @@ export function warpToTensor(src: RgbImage, toCrop: Similarity, width: number, h
   // output channel k reads source channel ch[k]
   const c0 = swap ? 2 : 0,
     c2 = swap ? 0 : 2;
-  // byte value → normalised float, per output channel (257 entries: a sum of weights a hair over 1 may round to 256)
-  const lut = new Float32Array(3 * 257);
-  for (let k = 0; k < 3; k++) {
-    const ch = swap ? 2 - k : k;
-    const m = norm.mean[ch]!,
-      sd = 1 / norm.std[ch]!;
-    for (let v = 0; v <= 256; v++) lut[k * 257 + v] = ((v > 255 ? 255 : v) - m) * sd;
-  }
+  const lut = normTable(norm);
   const nchw = norm.layout === 'nchw';
   const plane = width * height;
   // NHWC: channel k of pixel p at offset + 3p + k; NCHW: at offset + k·plane + p

@@ -25,7 +25,7 @@ export class ImageModel {
   private readonly buf: Float32Array;
   private readonly norm: InputNorm;
   private readonly tensor: ort.Tensor;
-  /** The model's input dim 0 is symbolic: several crops can run as one batch. */
+  /** Several crops of a frame run as one session.run: the model's input dim 0 is symbolic and batching is on. */
   readonly batchable: boolean;
   private batchBuf: Float32Array = new Float32Array(0);
 
@@ -36,19 +36,14 @@ export class ImageModel {
   constructor(
     readonly session: ort.InferenceSession,
     readonly entry: ModelEntry,
-    private readonly batch = true,
+    batch = true,
   ) {
     this.size = inputSize(entry);
     this.norm = inputNorm(entry);
     this.buf = new Float32Array(this.size.width * this.size.height * 3);
     // one input tensor over the reused buffer: ORT reads it in place on every run
     this.tensor = new ort.Tensor('float32', this.buf, this.dims(1));
-    this.batchable = acceptsBatch(session);
-  }
-
-  /** Several crops of a frame run as one session.run (the model takes a batch and batching is on). */
-  get batches(): boolean {
-    return this.batchable && this.batch;
+    this.batchable = batch && acceptsBatch(session);
   }
 
   private dims(n: number): number[] {
@@ -63,7 +58,7 @@ export class ImageModel {
   private async runBatch(n: number, fill: (i: number, buf: Float32Array, offset: number) => void): Promise<BatchOutputs> {
     const per = this.size.width * this.size.height * 3;
     if (n === 0) return () => [];
-    if (this.batches && n > 1) {
+    if (this.batchable && n > 1) {
       if (this.batchBuf.length < n * per) this.batchBuf = new Float32Array(n * per);
       for (let i = 0; i < n; i++) fill(i, this.batchBuf, i * per);
       const res = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', this.batchBuf.subarray(0, n * per), this.dims(n)) });

@@ -64,7 +64,7 @@ export class Landmarker {
 
   /** Does the mesh network run several faces as one batch (the file takes one and batching pays, see load)? */
   get batchable(): boolean {
-    return this.model.batches;
+    return this.model.batchable;
   }
 
   /** The bounding box of a mesh's points. */
