@@ -18,9 +18,9 @@ const DATA = testDataDir();
 const haveData = existsSync(join(DATA, 'video', 'focus_mahie_test_1.avi'));
 if (!haveData && process.env.CI) throw new Error(`shared test data missing at ${DATA}`);
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BLINK_')));
@@ -134,7 +134,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
         BLINK_ACCESS__DECISION_TIMEOUT_MS: '15000',
       }),
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const [decided] = await waitForDecisions(dir, before, (e) => e.length > 0);
     expect(decided).toMatchObject({ result: 'GRANTED', reason: 'match', personName: 'Mahie', source: 'camera' });
     // She keeps standing there, past the cooldown: still one grant, one pulse.
@@ -181,7 +181,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
       cwd: dir,
       env: runEnv(dir, `images:${seq}`, { BLINK_CAMERA__FPS: '10', BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio2.json') }),
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await waitForDecisions(dir, before, (e) => e.some((x) => x.reason === 'liveness_failed'));
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
@@ -219,7 +219,7 @@ describe.runIf(haveData)('door unit end to end (real data, real pipeline)', () =
         BLINK_DOOR__SIMULATED_STATE_FILE: join(dir, 'gpio3.json'),
       }),
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await waitForDecisions(dir, before, (e) => e.length > 0);
     d.child.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);

@@ -71,7 +71,7 @@ describe('bug 1: alarms have one owner', () => {
         BLINK_MQTT__URL: broker.url,
       },
     });
-    cleanups.push(() => d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const first = await fleet.waitFor((m) => m.topic === 'blink/bug1/alarm/state', 60_000);
     expect(json(first).active).toContain('camera_lost');
     // /health and MQTT read the same registry.
@@ -167,7 +167,7 @@ describe.runIf(haveData)('bugs 2, 4, 5: one gallery, one effective configuration
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
-    cleanups.push(() => d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const id = sql<{ id: string }>(dir, "SELECT id FROM people WHERE name = 'Barack Obama'")[0]!.id;
     type Row = { seq: number; result: string; person_id: string | null; details_json: string | null };
     const decisions = (after: number) => sql<Row>(dir, 'SELECT seq, result, person_id, details_json FROM access_events WHERE seq > ? ORDER BY seq', after);

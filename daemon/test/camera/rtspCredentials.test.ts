@@ -4,9 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLINKD, freePort, startBlinkd, tempDir } from '../helpers/blinkd.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const PASSWORD = 'Tr0ub4dor-and-3';
@@ -28,7 +28,7 @@ describe('RTSP camera credentials', () => {
       BLINK_CAMERA__RESTART_BACKOFF_MIN_MS: '200',
     };
     const d = await startBlinkd(['run'], { cwd: t.dir, env });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const h = await d.waitForHealth(
       (b) =>
         typeof (b.services as Record<string, { detail?: unknown }>).camera?.detail === 'string' &&

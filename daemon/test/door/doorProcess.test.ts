@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { BLINKD, startBlinkd, tempDir } from '../helpers/blinkd.js';
 import { Store } from '../../src/store/store.js';
 import { openDatabase } from '../../src/store/database.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 /** Access events recorded with source exit_button (read from the unit's database by another connection, as an operator would). */
@@ -57,7 +57,7 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     const gpio = join(t.dir, 'gpio.json');
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
     const d = await startBlinkd(['run'], { cwd: t.dir, env: doorEnv(t.dir) });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await d.waitForHealth();
     expect(relayLevel(gpio)).toBe(0);
     // press the request-to-exit button (active low)
@@ -100,7 +100,7 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     );
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
     const d = await startBlinkd(['run'], { cwd: t.dir, env: { ...doorEnv(t.dir), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await d.waitForHealth();
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 0, '22': 0 } }));
     await until(() => relayLevel(gpio) === 1, 3000, 'relay on after the exit button');
@@ -120,7 +120,7 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
     const env = doorEnv(t.dir);
     const d = await startBlinkd(['run'], { cwd: t.dir, env });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await d.waitForHealth();
     writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 1 } }));
     await d.waitForHealth((h) => h.alarms.some((a) => a.type === 'forced_open'), 3000, 'the forced_open alarm');
@@ -148,5 +148,22 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
     const bad = spawnSync(process.execPath, [BLINKD, 'relay', 'pulse', '--ms', 'soon'], { cwd: t.dir, env: { ...baseEnv, ...env }, encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--ms must be an integer');
+  });
+
+  it("a test's kill() returns only once the door controller is gone too, so the data directory can be removed (the ENOTEMPTY race CI hit)", async () => {
+    // The controller outlives a SIGKILLed daemon by a moment and writes gpio.json as it turns the
+    // relay off. Removing the directory on the daemon's exit alone failed with ENOTEMPTY in CI.
+    for (let i = 0; i < 3; i++) {
+      const t = tempDir();
+      writeFileSync(join(t.dir, 'inputs.json'), JSON.stringify({ inputs: { '27': 1, '22': 0 } }));
+      const d = await startBlinkd(['run'], { cwd: t.dir, env: doorEnv(t.dir) });
+      const h = await d.waitForHealth();
+      const pid = (h.services.door!.controller as { pid: number }).pid;
+      expect(pid).toBeGreaterThan(0);
+      await d.kill();
+      expect(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
+      expect(relayLevel(join(t.dir, 'gpio.json'))).toBe(0);
+      t.cleanup(); // throws ENOTEMPTY if anything still writes into the directory
+    }
   });
 });

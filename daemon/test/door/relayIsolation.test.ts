@@ -10,9 +10,9 @@ import { REPO_ROOT, startBlinkd, tempDir } from '../helpers/blinkd.js';
  * the access event. The pulse must still last door.pulseMs: its timer is the door controller's,
  * not the main thread's. (Before, a 1 s pulse lasted as long as the lock was held.)
  */
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,7 +62,7 @@ describe('the relay never waits for the disk', () => {
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await d.waitForHealth();
     await holdWriteLock(join(t.dir, 'blink.db'), 4000);
     writeFileSync(inputs, JSON.stringify({ inputs: { '27': 0 } })); // press

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,9 +31,9 @@ export type HealthBody = Record<string, unknown> & {
 };
 
 /** GET /health of a unit, or null while it does not answer. */
-export async function health(url: string): Promise<HealthBody | null> {
+export async function health(url: string, timeoutMs?: number): Promise<HealthBody | null> {
   try {
-    const res = await fetch(`${url}/health`);
+    const res = await fetch(`${url}/health`, timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) });
     return (await res.json()) as HealthBody;
   } catch {
     return null;
@@ -66,6 +66,29 @@ export interface RunningBlinkd {
   lines: Array<Record<string, unknown>>;
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * SIGKILLs the daemon and resolves once it and its door controller process are both gone.
+   * The controller outlives a killed daemon by a moment: it notices the lost IPC channel, turns
+   * the relay off and (simulated driver) writes its state file into the data directory. A test
+   * that removed that directory straight after `child.kill()` raced this write (ENOTEMPTY).
+   */
+  kill(): Promise<void>;
+}
+
+/** Whether `pid` still runs. A zombie counts as gone: an orphan's reaper (PID 1 in a container) may never reap it. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The door controller's pid as /health reports it, when the door runs in its own process. */
+function controllerPid(h: HealthBody | null): number | null {
+  const controller = h?.services?.door?.controller as { pid?: unknown } | undefined;
+  return typeof controller?.pid === 'number' ? controller.pid : null;
 }
 
 /** Starts `blinkd <args>` (compiled) with a clean BLINK_* environment plus `env`, in `cwd`, its admin on a free port. */
@@ -98,12 +121,35 @@ export async function startBlinkd(args: string[], options: { cwd: string; env?: 
   });
   child.stderr!.setEncoding('utf8').on('data', (c: string) => stderr.push(c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const controllers = new Set<number>();
+  const seen = (h: HealthBody): HealthBody => {
+    const pid = controllerPid(h);
+    if (pid !== null) controllers.add(pid);
+    return h;
+  };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      // Learn the current controller (it may have been restarted since the last health read).
+      const pid = controllerPid(await health(url, 2000));
+      if (pid !== null) controllers.add(pid);
+      child.kill('SIGKILL');
+    }
+    await exited;
+    const deadline = Date.now() + 10_000;
+    for (const pid of controllers) {
+      while (alive(pid)) {
+        if (Date.now() > deadline) throw new Error(`door controller ${pid} still running 10 s after its daemon was killed`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  };
   return {
     child,
     url,
+    kill,
     waitForHealth: (pred, timeoutMs = 60_000, what) =>
       Promise.race([
-        waitForHealth(url, pred, timeoutMs, what),
+        waitForHealth(url, pred, timeoutMs, what).then(seen),
         exited.then((e) => {
           throw new Error(`blinkd exited (${e.code ?? e.signal}) before ${what ?? 'health'}; stderr: ${stderr.join('').slice(-2000)}`);
         }),

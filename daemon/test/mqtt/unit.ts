@@ -36,6 +36,7 @@ export function waitCommandsLive(unit: RunningBlinkd, connection = 1): Promise<H
 }
 
 export async function kill(unit: RunningBlinkd, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (signal === 'SIGKILL') return unit.kill(); // waits for the door controller too
   if (unit.child.exitCode !== null || unit.child.signalCode !== null) return;
   unit.child.kill(signal);
   await unit.exited;

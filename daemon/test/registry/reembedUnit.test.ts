@@ -9,9 +9,9 @@ const FACES = join(testDataDir(), 'faces');
 const haveData = existsSync(join(FACES, 'amy', 'amy1.png'));
 if (!haveData && process.env.CI) throw new Error(`test data missing at ${FACES} (set BLINK_TEST_DATA)`);
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BLINK_')));
@@ -57,7 +57,7 @@ describe.runIf(haveData)('a unit switched to another embedder (blinkd run, real 
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const h = await d.waitForHealth((b) => (b.services.reembed as { state?: string } | undefined)?.state === 'done', 90_000, 're-embedding done');
     expect(h.services.reembed).toMatchObject({ status: 'running', model: 'mobilefacenet512-int8', state: 'done', total: 1, done: 1, failed: 0 });
     expect(h.services.registry).toMatchObject({ model: 'mobilefacenet512-int8', searchable: 1, needsReenrollment: 0 });

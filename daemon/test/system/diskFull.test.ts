@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { openDatabase } from '../../src/store/database.js';
 import { startBlinkd, tempDir, type HealthBody } from '../helpers/blinkd.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 /** A small real filesystem that can fill up (tmpfs; needs root, as on the CI and build machines). */
@@ -82,7 +82,7 @@ describe('disk full', () => {
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     await d.waitForHealth();
     const relayOns = () =>
       (JSON.parse(readFileSync(join(side.dir, 'gpio.json'), 'utf8')) as { writes: Array<{ pin: number; level: number }> }).writes.filter(

@@ -7,9 +7,9 @@ import { testDataDir } from '../../src/system/paths.js';
 import { startNotifyListener, type NotifyListener } from './notifyListener.js';
 import { verifyUnits } from '../helpers/systemdUnits.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 /** Child processes of `pid` named `comm` (from /proc). */
@@ -92,7 +92,7 @@ describe('sd_notify', () => {
         BLINK_LOGGING__LEVEL: 'info',
       },
     });
-    cleanups.push(() => void d.child.kill('SIGKILL'));
+    cleanups.push(() => d.kill());
     const ready = await l.waitFor((m) => m.fields.READY === '1', 60_000);
     expect(ready.fields.STATUS).toMatch(/camera up [\d.]+ fps, vision [\d.]+ fps, 0 people enrolled, door normal/);
     expect(ready.fields.MAINPID).toBe(String(d.child.pid));
