@@ -117,7 +117,7 @@ export const visionSchema = z
       doc: '`auto` = short-range detector with BlazeFace fallback; `blazeface` = BlazeFace only (finds smaller faces, slower); or a manifest id.',
     }),
     intraOpThreads: key(z.number().int().min(1).max(16).default(1), {
-      doc: 'ONNX Runtime threads per model (1 measured fastest on 2 busy cores: no thread wake-ups between the chained small networks).',
+      doc: "ONNX Runtime threads per model. 1 (default) measured fastest on a 2-core unit whose other core is busy (camera, admin, database). With more, a model's threads spin only while it runs (docs/BENCHMARKS.md: 2 threads on a unit with free cores).",
     }),
     interOpThreads: key(z.number().int().min(1).max(16).default(1), { doc: 'ONNX Runtime inter-op threads.' }),
     minFaceSizePx: key(z.number().int().min(20).max(2000).default(60), { doc: 'Smaller faces are ignored.' }),

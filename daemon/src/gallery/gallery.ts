@@ -4,7 +4,7 @@ import { l2normalize } from '../util/vector.js';
 import { codeSums, COARSE_PROBE_OFFSET, GALLERY_COARSE, quantizeColumn, quantizeProbe, relayout } from './coarseCodes.js';
 import { matmulJs, principalBasis, principalBasisSync, type MatMul } from './subspace.js';
 import { loadModelManifest, modelFor, verifyModels } from '../vision/modelManifest.js';
-import { defaultModelsDir } from '../vision/modelSet.js';
+import { defaultModelsDir, sessionOptions } from '../vision/modelSet.js';
 
 /** Galleries at least this big are scored by onnxruntime (vectorised, off the event loop) when accelerated. */
 export const ACCELERATE_MIN_ROWS = 2048;
@@ -555,7 +555,7 @@ export class Gallery {
     const mm = modelFor(manifest, 'search', GALLERY_MATMUL);
     const coarse = modelFor(manifest, 'search', GALLERY_COARSE);
     verifyModels(modelsDir, [entry.id, mm.id, coarse.id]);
-    const so = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+    const so = sessionOptions({ intraOpThreads: threads });
     this.session = await ort.InferenceSession.create(join(modelsDir, entry.file), so);
     this.matmulSession = await ort.InferenceSession.create(join(modelsDir, mm.file), so);
     this.coarseSession = await ort.InferenceSession.create(join(modelsDir, coarse.file), so);

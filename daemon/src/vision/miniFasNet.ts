@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { RgbImage } from './align.js';
 import { loadModelManifest, modelFor, verifyModels, type ModelEntry } from './modelManifest.js';
-import { inputSize } from './modelSet.js';
+import { inputSize, sessionOptions } from './modelSet.js';
 import { acceptsBatch } from './models/imageModel.js';
 import type { Box } from './types.js';
 
@@ -79,12 +79,7 @@ export class MiniFasNet {
   static async create(modelsDir: string, o: { id?: string; threads?: number } = {}): Promise<MiniFasNet> {
     const entry = modelFor(loadModelManifest(modelsDir), 'pad', o.id);
     verifyModels(modelsDir, [entry.id]);
-    const session = await ort.InferenceSession.create(join(modelsDir, entry.file), {
-      intraOpNumThreads: o.threads ?? 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(join(modelsDir, entry.file), sessionOptions({ intraOpThreads: o.threads ?? 1 }));
     return new MiniFasNet(session, entry);
   }
 

@@ -105,21 +105,40 @@ export function inputSize(e: ModelEntry): { width: number; height: number } {
 export interface SessionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
-  /** Let idle intra-op threads spin (off by default, see createSession). */
-  allowSpinning?: boolean;
+}
+
+/**
+ * The onnxruntime session options of every model (exported for the thread test).
+ *
+ * Threads: with one intra-op thread (the default) nothing spins. With more, the pool's threads
+ * spin-wait between the parallel sections of a run (waking a sleeping thread for each of a small
+ * network's ~100 kernels costs more than the kernel: 2 threads without spinning measured slower
+ * than 1) and `force_spinning_stop` ends the spinning the moment the run returns. Without that
+ * stop, a pool keeps a core busy after its run (measured: 45 ms of CPU in the 50 ms after a
+ * FaceMesh run), stealing it from the next model of the frame (36 ms vs 12 ms per frame on 2
+ * cores) and from the rest of the unit.
+ */
+export function sessionOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
+  const threads = o.intraOpThreads ?? 1;
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: o.interOpThreads ?? 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: {
+      session: {
+        set_denormal_as_zero: '1',
+        force_spinning_stop: '1',
+        intra_op: { allow_spinning: threads > 1 ? '1' : '0' },
+        inter_op: { allow_spinning: '0' },
+      },
+    },
+  };
 }
 
 export async function createSession(modelsDir: string, e: ModelEntry, o: SessionOptions): Promise<ort.InferenceSession> {
   // The files are in their fast form already (PRelu rewritten by `npm run models`, models/tools/onnxPasses.ts).
-  return ort.InferenceSession.create(join(modelsDir, e.file), {
-    intraOpNumThreads: o.intraOpThreads ?? 1,
-    interOpNumThreads: o.interOpThreads ?? 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    // Several sessions run back to back on the same cores: threads that spin-wait after a run
-    // would steal the CPU from the next model (measured: 36 ms vs 12 ms per 640×480 frame on 2 cores).
-    extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: o.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+  return ort.InferenceSession.create(join(modelsDir, e.file), sessionOptions(o));
 }
 
 /** Loads and verifies the manifest, for the files the choice uses. Throws an Error naming the bad file and `npm run models`. */
