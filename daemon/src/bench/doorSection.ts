@@ -33,6 +33,7 @@ import { PeopleRegistry } from '../registry/peopleRegistry.js';
 import { Store } from '../store/store.js';
 import { testDataDir } from '../system/paths.js';
 import { defaultModelsDir } from '../vision/modelSet.js';
+import { intraOpThreads } from '../vision/pipelineOptions.js';
 import { VisionClient } from '../vision/visionClient.js';
 import type { FrameResult } from '../vision/types.js';
 
@@ -55,7 +56,7 @@ async function startVision(config: Config): Promise<VisionClient> {
       // MiniFASNet when the PAD check decides (access.liveness.pad), as the door loads it
       pad: config.access.liveness.pad,
       clahe: v.clahe,
-      intraOpThreads: v.intraOpThreads,
+      intraOpThreads: intraOpThreads(v.intraOpThreads),
       interOpThreads: v.interOpThreads,
     },
     { minScore: v.detectorScore, minFaceSizePx: v.minFaceSizePx },

@@ -116,8 +116,8 @@ export const visionSchema = z
     detector: key(z.string().min(1).default('auto'), {
       doc: '`auto` = short-range detector with BlazeFace fallback; `blazeface` = BlazeFace only (finds smaller faces, slower); or a manifest id.',
     }),
-    intraOpThreads: key(z.number().int().min(1).max(16).default(1), {
-      doc: "ONNX Runtime threads per model. 1 (default) measured fastest on a 2-core unit whose other core is busy (camera, admin, database). With more, a model's threads spin only while it runs (docs/BENCHMARKS.md: 2 threads on a unit with free cores).",
+    intraOpThreads: key(z.union([z.literal('auto'), z.number().int().min(1).max(16)]).default('auto'), {
+      doc: "ONNX Runtime threads per model. `auto` = 1 on a unit with fewer than 4 cores (2 threads measured slower there once the other core is busy with the camera, admin and database), 2 on 4 or more (a Pi 4/5: measured faster with a free core). With more than 1, a model's threads spin only while it runs. docs/BENCHMARKS.md.",
     }),
     interOpThreads: key(z.number().int().min(1).max(16).default(1), { doc: 'ONNX Runtime inter-op threads.' }),
     minFaceSizePx: key(z.number().int().min(20).max(2000).default(60), { doc: 'Smaller faces are ignored.' }),

@@ -5,6 +5,7 @@ import { accessSchema, visionSchema } from '../config/schema.js';
 import { loadModelManifest } from '../vision/modelManifest.js';
 import { defaultModelsDir, resolveEmbedder } from '../vision/modelSet.js';
 import { FacePipeline } from '../vision/pipeline.js';
+import { intraOpThreads } from '../vision/pipelineOptions.js';
 import { scanDataset } from './dataset.js';
 import { buildReport, describeDataset, pairScores, progressReporter, type EvalReport, type ModelToEvaluate, type PrecisionReport } from './evaluate.js';
 import { padMain } from './padEval.js';
@@ -174,7 +175,7 @@ export async function evalMain(argv: string[]): Promise<number> {
           clahe,
           antispoof: false,
           liveness: false,
-          intraOpThreads: vision.intraOpThreads,
+          intraOpThreads: intraOpThreads(vision.intraOpThreads),
           interOpThreads: vision.interOpThreads,
         }),
       );

@@ -1,6 +1,17 @@
+import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { defaultModelsDir } from './modelSet.js';
 import type { PipelineOptions } from './pipeline.js';
+
+/**
+ * `vision.intraOpThreads`: `auto` is 1 thread per model below 4 cores and 2 from 4 cores. On 2
+ * cores, 2 threads measured 11.3 vs 7.5 ms per tracked frame while another process kept a core
+ * busy (a unit's camera, admin and database do), and 6.3 vs 7.5 ms with the core free — the
+ * situation of a 4-core Pi whose vision worker has two cores to itself (docs/BENCHMARKS.md).
+ */
+export function intraOpThreads(setting: Config['vision']['intraOpThreads'], cores = availableParallelism()): number {
+  return setting === 'auto' ? (cores >= 4 ? 2 : 1) : setting;
+}
 
 /**
  * The face pipeline's options from the `vision` section: the one translation, used by the door's
@@ -16,7 +27,7 @@ export function pipelineOptions(v: Config['vision'], o: { passive: boolean; inte
     precision: v.precision,
     detector: v.detector,
     clahe: v.clahe,
-    intraOpThreads: v.intraOpThreads,
+    intraOpThreads: intraOpThreads(v.intraOpThreads),
     interOpThreads: o.interOpThreads ?? v.interOpThreads,
     antispoof: o.passive,
     liveness: o.passive,

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import ort from 'onnxruntime-node';
 import { loadModelManifest, modelFor } from '../../src/vision/modelManifest.js';
+import { parseConfig } from '../../src/config/load.js';
+import { readEnvOverrides } from '../../src/config/envOverrides.js';
 import { createSession, defaultModelsDir, inputSize, sessionOptions } from '../../src/vision/modelSet.js';
+import { intraOpThreads, pipelineOptions } from '../../src/vision/pipelineOptions.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,5 +63,26 @@ describe('onnxruntime sessions with several intra-op threads', () => {
     const one = sessionOptions({ intraOpThreads: 1 });
     expect(one.intraOpNumThreads).toBe(1);
     expect((one.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning).toBe('0');
+  });
+});
+
+describe('vision.intraOpThreads', () => {
+  it('auto (the default) is 1 thread per model below 4 cores and 2 from 4; a number is taken as it is', () => {
+    const v = parseConfig({}, 't').vision;
+    expect(v.intraOpThreads).toBe('auto');
+    expect(intraOpThreads('auto', 2)).toBe(1);
+    expect(intraOpThreads('auto', 3)).toBe(1);
+    expect(intraOpThreads('auto', 4)).toBe(2);
+    expect(intraOpThreads('auto', 8)).toBe(2);
+    expect(intraOpThreads(3, 2)).toBe(3);
+    expect(pipelineOptions(parseConfig({ vision: { intraOpThreads: 3 } }, 't').vision, { passive: false }).intraOpThreads).toBe(3);
+  });
+
+  it('comes from the environment as a number or auto; anything else is refused by name', () => {
+    const [o] = readEnvOverrides({ BLINK_VISION__INTRA_OP_THREADS: '2' });
+    expect(o).toMatchObject({ path: ['vision', 'intraOpThreads'], value: 2 });
+    expect(parseConfig({ vision: { intraOpThreads: 'auto' } }, 't').vision.intraOpThreads).toBe('auto');
+    expect(() => parseConfig({ vision: { intraOpThreads: 'many' } }, 't')).toThrow(/vision\.intraOpThreads/);
+    expect(() => parseConfig({ vision: { intraOpThreads: 0 } }, 't')).toThrow(/vision\.intraOpThreads/);
   });
 });
