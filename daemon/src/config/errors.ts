@@ -30,7 +30,7 @@ function show(value: unknown): string {
 function expected(issue: ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return `a ${issue.expected}`;
+      return `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
     case 'too_small':
       return issue.type === 'string'
         ? `a string of at least ${issue.minimum} characters`

@@ -50,6 +50,11 @@ describe('configuration', () => {
     expect(p[0]).toContain('expected a number');
   });
 
+  it('reads well for every expected type: "an integer", "an object"', () => {
+    expect(problemsOf(() => loadYaml('door:\n  pulseMs: 1500.5\n'))[0]).toMatch(/^door\.pulseMs: got 1500\.5 \(number\), expected an integer$/);
+    expect(problemsOf(() => loadYaml('door: 5\n'))[0]).toMatch(/^door: got 5 \(number\), expected an object$/);
+  });
+
   it('names an unknown key, also nested ones', () => {
     const p = problemsOf(() => loadYaml('door:\n  relayPn: 5\ncamra: {}\n'));
     expect(p.join('\n')).toContain('door.relayPn: unknown key');
