@@ -1,5 +1,6 @@
 /**
- * The build-time graph passes and the protobuf layer: PRelu fast forms bit-identical to PRelu,
+ * The build-time graph passes and the protobuf layer: PRelu fast forms bit-identical to PRelu
+ * (the NCHWc conv form within one rounding),
  * the TF PReLU idiom fused, opset lifting refused for unknown ops, ONNX read → write → read
  * round trip, the shipped files carry no PRelu, slopes > 1 folded into neighbouring convs, the
  * batch made symbolic, the QOperator INT8 form against float, and the TFLite reader's errors.
@@ -55,11 +56,32 @@ describe('rewritePrelu', () => {
       expect(Array.from(await runGraph(g, x, [1, 3, 4, 4]))).toEqual(Array.from(want));
     });
   }
+  it("'nchwc' form (FaceMesh): two depthwise 1×1 convs, no element-wise op left, PRelu within one rounding", async () => {
+    // 16 channels (two NCHWc blocks) and slopes on every side of 0 and 1
+    const slope = Float32Array.from({ length: 16 }, (_, i) => -1.5 + i * 0.2);
+    const x16 = noise(16 * 16, 11);
+    const want = await runGraph(preluGraph(slope), x16, [1, 16, 4, 4]);
+    const g = preluGraph(slope);
+    expect(rewritePrelu(g, 'nchwc')).toEqual({ max: 0, conv: 1, general: 0, kept: 0 });
+    expect(opCounts(g)).toEqual({ Conv: 2, Relu: 1, Add: 1 });
+    const got = await runGraph(g, x16, [1, 16, 4, 4]);
+    for (let i = 0; i < want.length; i++) {
+      // x ≥ 0: exactly x; x < 0: s·x with one more rounding
+      if (x16[i]! >= 0) expect(got[i]).toBe(want[i]);
+      else expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(4e-7 * Math.max(1, Math.abs(want[i]!)));
+    }
+  });
+  it("'nchwc' form falls back to the element-wise form when the slope is not per channel of an NCHW tensor", () => {
+    const g = new OnnxGraph('p');
+    g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [2, 3] }];
+    g.opNamed('PRelu', ['x', g.addInitializer('slope', [3], Float32Array.of(0.1, 0.2, 0.3))], 'y');
+    expect(rewritePrelu(g, 'nchwc')).toEqual({ max: 1, conv: 0, general: 0, kept: 0 });
+  });
   it('leaves a PRelu whose slope is not a constant', () => {
     const g = new OnnxGraph('p');
     g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [4] }];
     g.opNamed('PRelu', ['x', 'x'], 'y');
-    expect(rewritePrelu(g)).toEqual({ max: 0, general: 0, kept: 1 });
+    expect(rewritePrelu(g)).toEqual({ max: 0, conv: 0, general: 0, kept: 1 });
   });
 });
 
@@ -116,7 +138,7 @@ describe('foldPreluSlopesAboveOne', () => {
     expect(foldPreluSlopesAboveOne(g)).toBe(1);
     const s = g.initializers.get(g.nodes.find((n) => n.opType === 'PRelu')!.inputs[1]!)!.data as Float32Array;
     expect(Array.from(s)).toEqual([1 / 1.23, -0.5, 1 / 2.5, 0.3].map(Math.fround));
-    expect(rewritePrelu(g)).toEqual({ max: 1, general: 0, kept: 0 });
+    expect(rewritePrelu(g)).toEqual({ max: 1, conv: 0, general: 0, kept: 0 });
     const got = await runGraph(g, x, [1, 2, 6, 6]);
     for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
   });
@@ -229,6 +251,9 @@ describe('ONNX protobuf layer (onnx-proto)', () => {
       const ops = opCounts(OnnxGraph.decode(readFileSync(join(MODELS_DIR, e.file))));
       expect({ id: e.id, prelu: ops.PRelu ?? 0 }).toEqual({ id: e.id, prelu: 0 });
     }
+    // FaceMesh's PReLUs are in the NCHWc conv form (catalog preluForm): no Max or Mul left
+    const mesh = opCounts(OnnxGraph.decode(readFileSync(join(MODELS_DIR, 'onnx', 'landmarks-facemesh.onnx'))));
+    expect({ max: mesh.Max ?? 0, mul: mesh.Mul ?? 0 }).toEqual({ max: 0, mul: 0 });
   });
   it('the GEMV graph scores any dimension (N and D symbolic)', async () => {
     const s = await ort.InferenceSession.create(gemvGraph().encode('gemv'));

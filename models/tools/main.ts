@@ -128,7 +128,7 @@ export function fp32Graph(e: CatalogEntry, files: Files): OnnxGraph {
     ).graph;
   }
   if (e.precision === 'int8' && e.quantFormat === 'qoperator') foldPreluSlopesAboveOne(g);
-  rewritePrelu(g);
+  rewritePrelu(g, e.preluForm);
   flushSubnormals(g);
   if (e.symbolicBatch) symbolicBatch(g);
   // per-channel QDQ needs opset 13: lift imported graphs that are quantised (only ops known to be unchanged)
