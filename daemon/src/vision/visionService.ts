@@ -4,7 +4,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../logging.js';
 import { BaseService } from '../service.js';
 import { loadAndVerify } from './modelSet.js';
-import { pipelineOptions } from './pipelineOptions.js';
+import { intraOpThreads, pipelineOptions } from './pipelineOptions.js';
 import { VisionClient } from './visionClient.js';
 import type { FrameResult } from './types.js';
 
@@ -78,6 +78,8 @@ export class VisionService extends BaseService {
         runtime: 'onnxruntime-node',
         recognitionModel: this.client?.info?.embedder ?? v.recognitionModel,
         precision: this.client?.info?.precision ?? v.precision,
+        // threads per model as run (vision.intraOpThreads, `auto` resolved by the core count)
+        intraOpThreads: intraOpThreads(v.intraOpThreads),
         loaded: this.lifecycle === 'running',
       },
       ...(this.client ? { stats: this.client.getStats() } : {}),

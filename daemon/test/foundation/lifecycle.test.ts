@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT, startBlinkd, tempDir } from '../helpers/blinkd.js';
@@ -27,6 +28,10 @@ describe('blinkd lifecycle', () => {
       expect(res.status).toBe(200);
       expect(['healthy', 'degraded']).toContain(body.status);
       expect(body.engine).toBeTypeOf('object');
+      // the threads per model as run: vision.intraOpThreads auto = 1 below 4 cores, 2 from 4
+      expect((body.services as Record<string, { engine?: { intraOpThreads?: number } }>).vision?.engine?.intraOpThreads).toBe(
+        availableParallelism() >= 4 ? 2 : 1,
+      );
       expect((body.services as Record<string, { status: string }>).door?.status).toBe('running');
       const started = Date.now();
       d.child.kill('SIGTERM');
