@@ -163,7 +163,7 @@ describe('door in a running blinkd (simulated GPIO driven from another process)'
       await d.kill();
       expect(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
       expect(relayLevel(join(t.dir, 'gpio.json'))).toBe(0);
-      t.cleanup(); // throws ENOTEMPTY if anything still writes into the directory
+      t.cleanup();
     }
   });
 });

@@ -9,7 +9,9 @@ export const BLINKD = join(REPO_ROOT, 'daemon', 'bin', 'blinkd.js');
 
 export function tempDir(prefix = 'blink-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // Retries (ENOTEMPTY and the like) cover a helper process that is still writing its last file as
+  // it goes; a daemon's own door controller is waited for by RunningBlinkd.kill().
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }) };
 }
 
 /** A TCP port that was free a moment ago (for a child process that must listen where the test can find it). */
