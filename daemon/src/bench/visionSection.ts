@@ -109,51 +109,43 @@ async function frameBench(pipeline: FacePipeline, jpeg: Buffer): Promise<{ frame
   return { frameMs, frameJpegMs, stages };
 }
 
+type StreamRun = { frameMs: number[]; detections: number; frames: number };
+
 /**
  * A camera stream as the vision worker runs it (vision.tracking defaults): the same frame again and
  * again, faces followed from the previous frame's mesh, the detector on its schedule.
  */
-export async function streamBench(
-  pipeline: FacePipeline,
-  jpeg: Buffer,
-  faces: number,
-  o: { warmup?: number; runs?: number } = {},
-): Promise<{ frameMs: number[]; detections: number; frames: number }> {
-  const warmup = o.warmup ?? WARMUP,
-    runs = o.runs ?? RUNS;
-  const frame = { seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg' as const, data: jpeg };
-  const img = await decodeFrame(frame);
-  const tracks = new FaceTracks(DEFAULT_TRACKING);
-  const frameMs: number[] = [];
-  for (let i = 0; i < warmup; i++) await pipeline.processStream(img, tracks);
-  const before = tracks.stats().detections;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    const r = await pipeline.processStream(img, tracks);
-    frameMs.push(performance.now() - t0);
-    if (r.faces.length !== faces) throw new Error(`stream bench frame should hold ${faces} faces, the pipeline found ${r.faces.length} on frame ${i}`);
-  }
-  return { frameMs, detections: tracks.stats().detections - before, frames: runs };
+export async function streamBench(pipeline: FacePipeline, jpeg: Buffer, faces: number, o: { warmup?: number; runs?: number } = {}): Promise<StreamRun> {
+  const [run] = await alternatingStreams([pipeline], jpeg, faces, { warmup: o.warmup, blocks: 1, per: o.runs ?? RUNS });
+  return run!;
 }
 
 /**
  * Camera streams on several pipelines at once, in alternating blocks (so drift of the machine
- * hits all alike): per pipeline, the frame times of `blocks` × `per` frames.
+ * hits all alike): per pipeline, the frame times of `blocks` × `per` frames and its detector runs.
  */
-async function alternatingStreams(pipes: readonly FacePipeline[], jpeg: Buffer, faces: number, blocks = 6, per = 20): Promise<number[][]> {
+async function alternatingStreams(
+  pipes: readonly FacePipeline[],
+  jpeg: Buffer,
+  faces: number,
+  o: { warmup?: number; blocks?: number; per?: number } = {},
+): Promise<StreamRun[]> {
+  const { warmup = WARMUP, blocks = 6, per = 20 } = o;
   const img = await decodeFrame({ seq: 0, capturedAt: 0, width: 640, height: 480, format: 'jpeg', data: jpeg });
   const tracks = pipes.map(() => new FaceTracks(DEFAULT_TRACKING));
-  const out = pipes.map(() => [] as number[]);
-  for (let i = 0; i < WARMUP; i++) for (const [k, p] of pipes.entries()) await p.processStream(img, tracks[k]!);
+  const frameMs = pipes.map(() => [] as number[]);
+  for (let i = 0; i < warmup; i++) for (const [k, p] of pipes.entries()) await p.processStream(img, tracks[k]!);
+  const before = tracks.map((t) => t.stats().detections);
   for (let b = 0; b < blocks; b++)
     for (const [k, p] of pipes.entries())
       for (let i = 0; i < per; i++) {
         const t0 = performance.now();
         const r = await p.processStream(img, tracks[k]!);
-        out[k]!.push(performance.now() - t0);
-        if (r.faces.length !== faces) throw new Error(`stream bench frame should hold ${faces} faces, the pipeline found ${r.faces.length}`);
+        frameMs[k]!.push(performance.now() - t0);
+        if (r.faces.length !== faces)
+          throw new Error(`stream bench frame should hold ${faces} faces, the pipeline found ${r.faces.length} on frame ${b * per + i}`);
       }
-  return out;
+  return pipes.map((_, k) => ({ frameMs: frameMs[k]!, detections: tracks[k]!.stats().detections - before[k]!, frames: blocks * per }));
 }
 
 /**
@@ -164,13 +156,13 @@ async function alternatingStreams(pipes: readonly FacePipeline[], jpeg: Buffer, 
 async function threadsBench(one: FacePipeline, jpeg: Buffer, three: Buffer): Promise<BenchResult> {
   const two = await FacePipeline.create({ precision: 'int8', intraOpThreads: 2, interOpThreads: 1 });
   try {
-    const [idle1, idle2] = await alternatingStreams([one, two], jpeg, 1);
-    const [idle31, idle32] = await alternatingStreams([one, two], three, 3, 4);
+    const [idle1, idle2] = (await alternatingStreams([one, two], jpeg, 1)).map((r) => r.frameMs);
+    const [idle31, idle32] = (await alternatingStreams([one, two], three, 3, { blocks: 4 })).map((r) => r.frameMs);
     const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
     let busy: number[][];
     try {
       await new Promise((r) => setTimeout(r, 200));
-      busy = await alternatingStreams([one, two], jpeg, 1);
+      busy = (await alternatingStreams([one, two], jpeg, 1)).map((r) => r.frameMs);
     } finally {
       hog.kill('SIGKILL');
     }
