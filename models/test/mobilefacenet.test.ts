@@ -94,7 +94,7 @@ describe.skipIf(!runDataTests)('MobileFaceNet-512 (faceplugin fr_feature.onnx)',
   }, 300_000);
 
   it('aligns 112×112 ArcFace chips with the manifest normalisation (NCHW, BGR)', () => {
-    expect(chips.embedderId).toBe('mobilefacenet512-fp32');
+    expect(chips.modelId).toBe('mobilefacenet512-fp32');
     expect(chips.layout).toBe('NCHW');
     expect(chips.chips.length).toBeGreaterThanOrEqual(30);
     expect(chips.chips[0]!.width).toBe(112);

@@ -3,15 +3,16 @@
  * (the NCHWc conv form within one rounding),
  * the TF PReLU idiom fused, opset lifting refused for unknown ops, ONNX read → write → read
  * round trip, the shipped files carry no PRelu, slopes > 1 folded into neighbouring convs, the
- * batch made symbolic, the QOperator INT8 form against float, and the TFLite reader's errors.
+ * batch made symbolic, the QOperator INT8 form against float, Relu moved before MaxPool (same
+ * values; the pool then runs on uint8), and the TFLite reader's errors.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { gemvGraph } from '../tools/main.js';
-import { OnnxGraph } from '../tools/onnxBuilder.js';
-import { foldPreluSlopesAboveOne, fuseTfPrelu, opCounts, rewritePrelu, symbolicBatch, upgradeOpset } from '../tools/onnxPasses.js';
+import { attrInts, OnnxGraph } from '../tools/onnxBuilder.js';
+import { foldPreluSlopesAboveOne, fuseTfPrelu, opCounts, reluBeforeMaxPool, rewritePrelu, symbolicBatch, upgradeOpset } from '../tools/onnxPasses.js';
 import { quantizeGraphQOperator } from '../tools/quantize.js';
 import { decodeModel } from '../tools/onnxProto.js';
 import { TensorType } from '../tools/onnxProto.js';
@@ -215,6 +216,69 @@ describe('quantizeGraphQOperator, a PReLU on a float tensor', () => {
     const got = await runGraph(g, x, [1, 2, 4, 4]);
     const span = Math.max(...want) - Math.min(...want);
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.03 * span);
+  });
+});
+
+/** x[1,2,9,9] → Conv 3×3 → MaxPool 2×2 (padded) → Relu → Conv 1×1 → y (the anti-spoof network's pattern) */
+function convPoolReluGraph(): OnnxGraph {
+  const g = new OnnxGraph('conv_pool_relu');
+  g.inputs = [{ name: 'x', type: TensorType.FLOAT, shape: [1, 2, 9, 9] }];
+  const c = g.op('Conv', ['x', g.addInitializer('w1', [3, 2, 3, 3], noise(54, 5, 1)), g.addInitializer('b1', [3], noise(3, 6, 1))], {
+    kernel_shape: attrInts([3, 3]),
+  });
+  const p = g.op('MaxPool', [c], { kernel_shape: attrInts([2, 2]), strides: attrInts([2, 2]), pads: attrInts([0, 0, 1, 1]) });
+  const r = g.op('Relu', [p]);
+  g.opNamed('Conv', [r, g.addInitializer('w2', [2, 3, 1, 1], noise(6, 7, 1))], 'y');
+  g.outputs = [{ name: 'y', type: TensorType.FLOAT, shape: [1, 2, 4, 4] }];
+  return g;
+}
+
+describe('reluBeforeMaxPool', () => {
+  it('swaps MaxPool → Relu into Relu → MaxPool with the same outputs (bit for bit)', async () => {
+    const x = noise(162, 21, 4);
+    const f = convPoolReluGraph();
+    const want = await runGraph(f, x, [1, 2, 9, 9]);
+    expect(reluBeforeMaxPool(f)).toBe(1);
+    expect(f.nodes.map((n) => n.opType)).toEqual(['Conv', 'Relu', 'MaxPool', 'Conv']);
+    expect(Array.from(await runGraph(f, x, [1, 2, 9, 9]))).toEqual(Array.from(want));
+  });
+
+  it('leaves a MaxPool whose output something else also reads', () => {
+    const g = convPoolReluGraph();
+    const pooled = g.nodes.find((n) => n.opType === 'MaxPool')!.outputs[0]!;
+    g.outputs.push({ name: pooled, type: TensorType.FLOAT, shape: null });
+    expect(reluBeforeMaxPool(g)).toBe(0);
+  });
+
+  it('lets the QOperator form keep conv → relu → pool → conv in uint8, close to float', async () => {
+    const x = noise(162, 23, 4);
+    const f = convPoolReluGraph();
+    const want = await runGraph(f, x, [1, 2, 9, 9]);
+    reluBeforeMaxPool(f);
+    const relu = f.nodes.find((n) => n.opType === 'Relu')!.outputs[0]!;
+    const conv1 = f.nodes[0]!.outputs[0]!;
+    const probe = Object.assign(new OnnxGraph('probe'), f, {
+      nodes: [...f.nodes],
+      outputs: [...f.outputs, ...[conv1, relu].map((t) => ({ name: t, type: TensorType.FLOAT, shape: null }))],
+    });
+    const s = await ort.InferenceSession.create(probe.encode('probe'));
+    const r = await s.run({ x: new ort.Tensor('float32', x, [1, 2, 9, 9]) });
+    await s.release();
+    const span = (t: string): [number, number] => {
+      const d = r[t]!.data as Float32Array;
+      return [Math.min(...d), Math.max(...d)];
+    };
+    const g = quantizeGraphQOperator(f, {
+      model: 'test',
+      method: 'minmax',
+      images: 1,
+      ranges: { x: [Math.min(...x), Math.max(...x)], [conv1]: span(conv1), [relu]: span(relu), y: span('y') },
+    });
+    // the Relu is the first conv's uint8 clamp and the pool reads uint8: one quantize, one dequantize
+    expect(opCounts(g)).toEqual({ QuantizeLinear: 1, QLinearConv: 2, MaxPool: 1, DequantizeLinear: 1 });
+    const got = await runGraph(g, x, [1, 2, 9, 9]);
+    const w = Math.max(...want) - Math.min(...want);
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(0.03 * w);
   });
 });
 

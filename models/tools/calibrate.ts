@@ -6,7 +6,7 @@
  * rebuilding needs no images.
  */
 import * as ort from 'onnxruntime-node';
-import { augment, faceChipsFromPhotos, listImages } from './faceCrops.js';
+import { augment, faceChipsFromPhotos, listImages, passiveCropsFromPhotos } from './faceCrops.js';
 import type { OnnxGraph } from './onnxBuilder.js';
 import { withCalibrationOutputs, type CalibrationTable, type QuantizeOptions } from './quantize.js';
 
@@ -105,6 +105,8 @@ export interface PhotoCalibrationOptions {
   modelsDir: string;
   /** FP32 embedder of that manifest whose chip geometry and normalisation the crops get (default: the manifest's). */
   embedder?: string;
+  /** Calibrate a passive network instead: its FP32 manifest id; the crops are the ones the door's passive scorer feeds it. */
+  passive?: string;
   minFaces?: number;
   variants?: number;
   minFaceSizePx?: number;
@@ -143,7 +145,9 @@ export async function calibrateFromPhotos(
   const paths = dirs.flatMap((d) => listImages(d));
   if (paths.length === 0) throw new Error(`--calibrate: no images (jpg, png, webp) in ${dirs.join(', ')}`);
   log(`detecting and aligning faces in ${paths.length} images from ${dirs.join(', ')}`);
-  const found = await faceChipsFromPhotos(paths, { modelsDir: o.modelsDir, embedder: o.embedder, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log });
+  const found = o.passive
+    ? await passiveCropsFromPhotos(paths, { modelsDir: o.modelsDir, model: o.passive, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log })
+    : await faceChipsFromPhotos(paths, { modelsDir: o.modelsDir, embedder: o.embedder, minFaceSizePx: o.minFaceSizePx, warn: o.warn, log });
   const photos = new Set(found.sources).size;
   if (found.chips.length < minFaces) {
     const noFace = found.warnings.filter((w) => w.endsWith('no face found')).length;
@@ -164,7 +168,9 @@ export async function calibrateFromPhotos(
     images: base.images,
     faces: found.chips.length,
     photos,
-    alignment: `${found.embedderId} chip, daemon/src/vision/pipeline.ts (detector cascade, FaceMesh five points, ${found.geometry})`,
+    alignment: o.passive
+      ? `${found.modelId} crop, daemon/src/vision/pipeline.ts detector cascade, ${found.geometry}`
+      : `${found.modelId} chip, daemon/src/vision/pipeline.ts (detector cascade, FaceMesh five points, ${found.geometry})`,
     ranges: base.ranges,
   };
   return { table, warnings: found.warnings };

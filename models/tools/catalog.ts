@@ -235,6 +235,23 @@ export const CATALOG: CatalogEntry[] = [
     notes: 'Human anti-spoofing on a 128x128 face crop; score = sigmoid, Human reads it as "real" probability',
   },
   {
+    id: 'antispoof-int8',
+    task: 'antispoof',
+    precision: 'int8',
+    pkg: HUMAN_MODELS,
+    files: ['models/antispoof.json', 'models/antispoof.bin'],
+    output: 'onnx/antispoof.int8.onnx',
+    kind: 'tfjs-graph',
+    outputs: [['Identity', 'score']],
+    quantFormat: 'qoperator',
+    quantizedFrom: 'antispoof',
+    calibration: 'calibration/antispoof.json',
+    calibrationMethod: { method: 'percentile', percentile: 99.999 },
+    normalization: ZERO_TO_ONE,
+    notes:
+      "INT8 of antispoof in onnxruntime's integer operator form (QLinearConv with per-channel int8 weights and uint8 activations, each Relu moved before its MaxPool and fused into the conv, MaxPool on uint8; the two Gemms and the sigmoid in float); same input/output contract, batch symbolic",
+  },
+  {
     id: 'liveness',
     task: 'liveness',
     precision: 'fp32',

@@ -7,9 +7,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { packTensor } from '../../daemon/src/vision/align.js';
+import { packTensor, warpRgb } from '../../daemon/src/vision/align.js';
 import { decodeImage } from '../../daemon/src/vision/decode.js';
+import { loadModelManifest } from '../../daemon/src/vision/modelManifest.js';
 import { inputNorm, inputSize } from '../../daemon/src/vision/modelSet.js';
+import { passiveCropTransform } from '../../daemon/src/vision/models/passiveScorer.js';
 import { FacePipeline } from '../../daemon/src/vision/pipeline.js';
 import { FACEAPI_INPUT, FACEAPI_MEAN_RGB } from './faceApiResnet.js';
 
@@ -121,8 +123,8 @@ export interface PhotoChips {
   warnings: string[];
   /** Turns a chip into the embedder's input tensor exactly as the daemon does (manifest normalisation). */
   toInput: (chip: RgbImage) => Float32Array;
-  /** Manifest id of the embedder whose chip geometry was used. */
-  embedderId: string;
+  /** Manifest id of the model whose crop geometry and input normalisation were used. */
+  modelId: string;
   /** Layout of the tensors toInput makes. */
   layout: 'NHWC' | 'NCHW';
   /** The chip geometry, in words. */
@@ -187,5 +189,73 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
   const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
   const size = inputSize(entry).width;
   const geometry = size === 150 ? 'dlib face-chip geometry 150x150, padding 0.25' : `ArcFace 5-point template ${size}x${size}`;
-  return { chips, sources, warnings, toInput, embedderId: entry.id, layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', geometry };
+  return { chips, sources, warnings, toInput, modelId: entry.id, layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', geometry };
+}
+
+export interface PassiveCropOptions {
+  /** models/ folder whose FP32 detectors find the faces and whose manifest has `model`. */
+  modelsDir: string;
+  /** Manifest id of the passive network (task antispoof or liveness) whose input the crops are. */
+  model: string;
+  minFaceSizePx?: number;
+  minScore?: number;
+  warn?: (m: string) => void;
+  log?: (m: string) => void;
+}
+
+/**
+ * The crops the door's passive scorer feeds a passive network (vision/models/passiveScorer.ts:
+ * the detector box × 1.4, square, upright, warped to the network's input), from ordinary photos:
+ * every face the daemon's FP32 detector cascade finds (letterboxed, and zoomed out ×2 when the
+ * letterboxed image gives none, for tight face crops). Problems with single images are warnings.
+ */
+export async function passiveCropsFromPhotos(paths: string[], o: PassiveCropOptions): Promise<PhotoChips> {
+  const minSize = o.minFaceSizePx ?? RUNTIME_MIN_FACE_PX;
+  const entry = loadModelManifest(o.modelsDir).models.find((m) => m.id === o.model);
+  if (!entry || (entry.task !== 'antispoof' && entry.task !== 'liveness'))
+    throw new Error(`${o.model}: not an anti-spoof or liveness model of ${o.modelsDir}/manifest.json`);
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    o.warn?.(m);
+  };
+  const pipeline = await FacePipeline.create({ modelsDir: o.modelsDir, precision: 'fp32', detector: 'auto', antispoof: false, liveness: false });
+  const size = inputSize(entry).width;
+  const chips: RgbImage[] = [];
+  const sources: string[] = [];
+  try {
+    for (const [i, path] of paths.entries()) {
+      let img: RgbImage;
+      try {
+        img = await decodeImage(readFileSync(path));
+      } catch (err) {
+        warn(`${path}: skipped, ${(err as Error).message}`);
+        continue;
+      }
+      const minScore = o.minScore ?? RUNTIME_DETECTOR_SCORE;
+      let dets = await pipeline.detect(img, { minScore });
+      if (dets.length === 0) dets = await pipeline.detect(img, { minScore, zoomOut: 2 });
+      const usable = dets.filter((d) => Math.max(d.box.width, d.box.height) >= minSize);
+      if (dets.length === 0) warn(`${path}: skipped, no face found`);
+      else if (usable.length < dets.length) warn(`${path}: ${dets.length - usable.length} of ${dets.length} faces smaller than ${minSize} px skipped`);
+      for (const d of usable) {
+        chips.push({ width: size, height: size, data: warpRgb(img, passiveCropTransform(d.box, size), size, size) });
+        sources.push(path);
+      }
+      if ((i + 1) % 20 === 0 || i + 1 === paths.length) o.log?.(`  cropped ${chips.length} faces from ${i + 1}/${paths.length} images`);
+    }
+  } finally {
+    await pipeline.release();
+  }
+  const norm = inputNorm(entry);
+  const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
+  return {
+    chips,
+    sources,
+    warnings,
+    toInput,
+    modelId: entry.id,
+    layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC',
+    geometry: `detector box x1.4, square, upright, ${size}x${size} (vision/models/passiveScorer.ts)`,
+  };
 }

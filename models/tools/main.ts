@@ -20,7 +20,7 @@ import { writeGalleryMatmul } from './galleryMatmul.js';
 import { sha256, serializeManifest, tensorSpecs, type Manifest, type ManifestEntry } from './manifest.js';
 import { fetchPinnedTarball } from './npmFetch.js';
 import { flushSubnormals, OnnxGraph, OPSET } from './onnxBuilder.js';
-import { foldPreluSlopesAboveOne, fuseTfPrelu, rewritePrelu, symbolicBatch, upgradeOpset } from './onnxPasses.js';
+import { foldPreluSlopesAboveOne, fuseTfPrelu, reluBeforeMaxPool, rewritePrelu, symbolicBatch, upgradeOpset } from './onnxPasses.js';
 import { TensorType } from './onnxProto.js';
 import { quantizeGraph, quantizeGraphQOperator, type CalibrationTable } from './quantize.js';
 import { extractFiles } from './tarball.js';
@@ -127,7 +127,10 @@ export function fp32Graph(e: CatalogEntry, files: Files): OnnxGraph {
       e.id,
     ).graph;
   }
-  if (e.precision === 'int8' && e.quantFormat === 'qoperator') foldPreluSlopesAboveOne(g);
+  if (e.precision === 'int8' && e.quantFormat === 'qoperator') {
+    foldPreluSlopesAboveOne(g);
+    reluBeforeMaxPool(g);
+  }
   rewritePrelu(g, e.preluForm);
   flushSubnormals(g);
   if (e.symbolicBatch) symbolicBatch(g);
@@ -214,7 +217,7 @@ export async function buildAll(outDir: string, modelsDir: string, o: BuildOption
       detector: 'blazeface',
       landmarks: 'facemesh',
       embedder: 'mobilefacenet512-int8',
-      antispoof: 'antispoof',
+      antispoof: 'antispoof-int8',
       liveness: 'liveness',
       pad: 'minifasnet',
       search: 'gallery-gemv',
@@ -255,7 +258,7 @@ export async function runCalibration(
   const loadGraph = async () => fp32Graph(e, (await packageFiles([e])).get(`${pkg.name}@${pkg.version}`) ?? new Map<string, Uint8Array>());
   const { table, warnings } = await calibrateFromPhotos(loadGraph, dirs, e.id.replace(/-int8$/, ''), {
     modelsDir,
-    embedder: e.quantizedFrom,
+    ...(e.task === 'embedder' ? { embedder: e.quantizedFrom } : { passive: e.quantizedFrom }),
     method: e.calibrationMethod,
     minFaces: o.minFaces,
     variants: o.variants,

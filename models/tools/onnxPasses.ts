@@ -305,3 +305,34 @@ export function symbolicBatch(g: OnnxGraph, name = 'N'): number {
   }
   return n;
 }
+
+/**
+ * `Relu(MaxPool(x))` → `MaxPool(Relu(x))`: the same values (Relu is monotonic, so it commutes with
+ * a maximum over each window; MaxPool's padding never wins a window), in the order the INT8
+ * quantizer keeps in the integer domain: a Conv's Relu becomes its QLinearConv's clamp and the
+ * MaxPool runs on uint8. Applies where the MaxPool has one output, which only the Relu reads, and
+ * is not a graph output. Tensor names downstream are unchanged (the Relu's output is now the
+ * MaxPool's). Returns the number of pairs swapped.
+ */
+export function reluBeforeMaxPool(g: OnnxGraph): number {
+  const cons = consumers(g);
+  const outs = graphOutputs(g);
+  let n = 0;
+  for (const pool of [...g.nodes]) {
+    if (pool.opType !== 'MaxPool' || pool.domain || pool.outputs.length !== 1) continue;
+    const pooled = pool.outputs[0] ?? '';
+    const cs = cons.get(pooled) ?? [];
+    const relu = cs[0];
+    if (cs.length !== 1 || !relu || relu.opType !== 'Relu' || relu.domain || outs.has(pooled)) continue;
+    const x = pool.inputs[0] ?? '';
+    const y = relu.outputs[0] ?? '';
+    const mid = g.fresh(`${x}/relu`);
+    // both nodes stay where they are in the list: the Relu (now first in data order) moves to the
+    // MaxPool's slot and the MaxPool to the Relu's, so the topological order still holds
+    const [pi, ri] = [g.nodes.indexOf(pool), g.nodes.indexOf(relu)];
+    g.nodes[pi] = { ...relu, inputs: [x], outputs: [mid] };
+    g.nodes[ri] = { ...pool, inputs: [mid, ...pool.inputs.slice(1)], outputs: [y] };
+    n++;
+  }
+  return n;
+}

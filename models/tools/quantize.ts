@@ -233,6 +233,8 @@ function int8ConvWeights(g: OnnxGraph, node: OnnxGraph['nodes'][number], inScale
  *     (addRatioScales): x86-64's float and arm64's fixed-point kernels then both give the
  *     exactly rounded sum on every input pair (qlinearAdd.ts), so the file computes the same
  *     bytes on both platforms
+ *   - MaxPool of a uint8 tensor → the same MaxPool on the uint8 codes (x's scale and zero point;
+ *     reluBeforeMaxPool puts a Conv's Relu before its pool, so Conv → Relu → MaxPool → Conv stays integer)
  *   - anything else runs in float: DequantizeLinear before it (writing the tensor's own name),
  *     QuantizeLinear after it where an integer op needs the result.
  * Ranges come from the same calibration table as the QDQ form (conv inputs and outputs).
@@ -388,6 +390,14 @@ export function quantizeGraphQOperator(g: OnnxGraph, table: CalibrationTable, o:
       continue;
     }
     const y0 = n.outputs[0] ?? '';
+    if (n.opType === 'MaxPool' && !n.domain && n.outputs.length === 1 && q.has(x0) && g.opset >= 12) {
+      // a maximum commutes with the (increasing) dequantisation: the pool runs on the uint8 codes
+      // and its output keeps x's scale and zero point (uint8 MaxPool: opset 12)
+      const yq: QTensor = { ...q.get(x0)!, name: g.fresh(`${y0}/u8`) };
+      out.push({ ...n, inputs: [q.get(x0)!.name], outputs: [yq.name] });
+      q.set(y0, yq);
+      continue;
+    }
     if (n.opType === 'Add' && !n.domain && n.inputs.length === 2 && n.inputs.every((i) => q.has(i)) && range(y0)) {
       const [a, b] = [q.get(n.inputs[0] ?? '')!, q.get(n.inputs[1] ?? '')!];
       const ry = needRange(y0);

@@ -4,7 +4,9 @@
  * threads, graph optimisation 'all' (plus 'basic' for the INT8 files, to show what fusion
  * buys). Models are timed in alternating passes and the faster pass of each is kept, to even
  * out machine noise. Keys: embed_<model-id>_t<threads>_ms_p50/p95; embed_int8_ms_p50 and
- * embed_fp32_ms_p50 stay the manifest default's (at the daemon's default of 1 thread).
+ * embed_fp32_ms_p50 stay the manifest default's (at the daemon's default of 1 thread). The
+ * anti-spoof networks (FP32 and INT8, task antispoof) are timed the same way at 1 thread, in the
+ * same alternating passes: antispoof_<precision>_ms_p50/p95.
  */
 import * as ort from 'onnxruntime-node';
 import { percentile } from '../util/stats.js';
@@ -62,6 +64,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       configs.push({ e, threads, level: 'all' });
       if (e.precision === 'int8' && threads === 1) configs.push({ e, threads, level: 'basic' });
     }
+  for (const e of manifest.models.filter((m) => m.task === 'antispoof')) configs.push({ e, threads: 1, level: 'all' });
   const best = new Map<number, number[]>();
   for (let pass = 0; pass < 2; pass++) {
     for (const [k, c] of configs.entries()) {
@@ -72,7 +75,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   }
   for (const [k, c] of configs.entries()) {
     const t = best.get(k)!;
-    const key = `embed_${c.e.id}_t${c.threads}${c.level === 'basic' ? '_basicopt' : ''}`;
+    const key = c.e.task === 'antispoof' ? `antispoof_${c.e.precision}` : `embed_${c.e.id}_t${c.threads}${c.level === 'basic' ? '_basicopt' : ''}`;
     res[`${key}_ms_p50`] = r(percentile(t, 50));
     res[`${key}_ms_p95`] = r(percentile(t, 95));
     ctx.log(`  ${key}: p50 ${res[`${key}_ms_p50`]} ms, p95 ${res[`${key}_ms_p95`]} ms`);

@@ -5,6 +5,18 @@ import type { Box } from '../types.js';
 import { ImageModel } from './imageModel.js';
 
 /**
+ * The crop Human's anti-spoof and liveness networks were trained on, into a `size`² input: the
+ * face box × 1.4, square and upright. The one definition: the scorer and the INT8 calibration
+ * (models/tools/faceCrops.ts) both use it.
+ */
+export function passiveCropTransform(box: Box, size: number): Similarity {
+  const cx = box.x + box.width / 2,
+    cy = box.y + box.height / 2,
+    side = Math.max(box.width, box.height) * 1.4;
+  return squareRoiTransform(cx, cy, side, 0, size);
+}
+
+/**
  * A passive presentation-attack network (Human's anti-spoof and liveness models): one score in
  * 0..1 (1 = a real, live face) from the face box × 1.4, square and upright — the crop those
  * models were trained on. A score, not a verdict: the liveness policy decides what it counts for.
@@ -21,10 +33,7 @@ export class PassiveScorer {
   }
 
   private transform(box: Box): Similarity {
-    const cx = box.x + box.width / 2,
-      cy = box.y + box.height / 2,
-      size = Math.max(box.width, box.height) * 1.4;
-    return squareRoiTransform(cx, cy, size, 0, this.model.size.width);
+    return passiveCropTransform(box, this.model.size.width);
   }
 
   async score(img: RgbImage, box: Box): Promise<number | null> {
