@@ -61,6 +61,16 @@ const IDENTITY_NORM: Normalization = { scale: 1, mean: [0, 0, 0], std: [1, 1, 1]
 const FR_FEATURE = ['model/fr_feature.onnx'];
 const MFN_TFLITE = ['android/src/main/assets/MobileFaceNet.tflite'];
 
+/** Human's anti-spoof network, the source of both its FP32 and INT8 entries. */
+const HUMAN_ANTISPOOF = {
+  task: 'antispoof',
+  pkg: HUMAN_MODELS,
+  files: ['models/antispoof.json', 'models/antispoof.bin'],
+  kind: 'tfjs-graph',
+  outputs: [['Identity', 'score']],
+  normalization: ZERO_TO_ONE,
+} satisfies Partial<CatalogEntry>;
+
 export const CATALOG: CatalogEntry[] = [
   {
     id: 'faceapi-resnet-fp32',
@@ -223,31 +233,21 @@ export const CATALOG: CatalogEntry[] = [
       'MediaPipe FaceMesh on a 192x192 face crop: mesh = 468 x (x, y, z) in crop pixels; face_flag = face presence (sigmoid); the third head of the graph (133 x 2 contour points, about a fifth of its weights) is never read by the pipeline and is left out of the shipped file',
   },
   {
+    ...HUMAN_ANTISPOOF,
     id: 'antispoof',
-    task: 'antispoof',
     precision: 'fp32',
-    pkg: HUMAN_MODELS,
-    files: ['models/antispoof.json', 'models/antispoof.bin'],
     output: 'onnx/antispoof.onnx',
-    kind: 'tfjs-graph',
-    outputs: [['Identity', 'score']],
-    normalization: ZERO_TO_ONE,
     notes: 'Human anti-spoofing on a 128x128 face crop; score = sigmoid, Human reads it as "real" probability',
   },
   {
+    ...HUMAN_ANTISPOOF,
     id: 'antispoof-int8',
-    task: 'antispoof',
     precision: 'int8',
-    pkg: HUMAN_MODELS,
-    files: ['models/antispoof.json', 'models/antispoof.bin'],
     output: 'onnx/antispoof.int8.onnx',
-    kind: 'tfjs-graph',
-    outputs: [['Identity', 'score']],
     quantFormat: 'qoperator',
     quantizedFrom: 'antispoof',
     calibration: 'calibration/antispoof.json',
     calibrationMethod: { method: 'percentile', percentile: 99.999 },
-    normalization: ZERO_TO_ONE,
     notes:
       "INT8 of antispoof in onnxruntime's integer operator form (QLinearConv with per-channel int8 weights and uint8 activations, each Relu moved before its MaxPool and fused into the conv, MaxPool on uint8; the two Gemms and the sigmoid in float); same input/output contract, batch symbolic",
   },

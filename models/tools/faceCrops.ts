@@ -131,6 +131,49 @@ export interface PhotoChips {
   geometry: string;
 }
 
+/** The usable faces of some photos: one crop each, the photo it came from, and the problems met. */
+type PhotoFaces = Pick<PhotoChips, 'chips' | 'sources' | 'warnings'>;
+
+/**
+ * Every photo decoded in turn and its faces found by `find` (each: the longer side of its box in
+ * image pixels, and how to cut its crop); faces below the size floor are skipped. An unreadable
+ * photo, one without a face and skipped small faces become warnings, never an exception.
+ */
+async function facesOfPhotos(
+  paths: string[],
+  o: { minFaceSizePx?: number; warn?: (m: string) => void; log?: (m: string) => void },
+  verb: string,
+  find: (img: RgbImage) => Promise<{ side: number; crop: () => RgbImage }[]>,
+): Promise<PhotoFaces> {
+  const minSize = o.minFaceSizePx ?? RUNTIME_MIN_FACE_PX;
+  const chips: RgbImage[] = [];
+  const sources: string[] = [];
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    o.warn?.(m);
+  };
+  for (const [i, path] of paths.entries()) {
+    let img: RgbImage;
+    try {
+      img = await decodeImage(readFileSync(path));
+    } catch (err) {
+      warn(`${path}: skipped, ${(err as Error).message}`);
+      continue;
+    }
+    const faces = await find(img);
+    const usable = faces.filter((f) => f.side >= minSize);
+    if (faces.length === 0) warn(`${path}: skipped, no face found`);
+    else if (usable.length < faces.length) warn(`${path}: ${faces.length - usable.length} of ${faces.length} faces smaller than ${minSize} px skipped`);
+    for (const f of usable) {
+      chips.push(f.crop());
+      sources.push(path);
+    }
+    if ((i + 1) % 20 === 0 || i + 1 === paths.length) o.log?.(`  ${verb} ${chips.length} faces from ${i + 1}/${paths.length} images`);
+  }
+  return { chips, sources, warnings };
+}
+
 /**
  * Aligned embedder chips from ordinary photos, made by the production pipeline
  * (daemon/src/vision/pipeline.ts) with FP32 models: detector cascade with the zoomed-out retry
@@ -139,12 +182,6 @@ export interface PhotoChips {
  * Problems with single images become warnings; nothing here throws for a bad image.
  */
 export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions): Promise<PhotoChips> {
-  const minSize = o.minFaceSizePx ?? RUNTIME_MIN_FACE_PX;
-  const warnings: string[] = [];
-  const warn = (m: string): void => {
-    warnings.push(m);
-    o.warn?.(m);
-  };
   const pipeline = await FacePipeline.create({
     modelsDir: o.modelsDir,
     recognitionModel: o.embedder,
@@ -155,17 +192,9 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
   });
   const entry = pipeline.choice.embedder;
   const norm = inputNorm(entry);
-  const chips: RgbImage[] = [];
-  const sources: string[] = [];
+  let found: PhotoFaces;
   try {
-    for (const [i, path] of paths.entries()) {
-      let img: RgbImage;
-      try {
-        img = await decodeImage(readFileSync(path));
-      } catch (err) {
-        warn(`${path}: skipped, ${(err as Error).message}`);
-        continue;
-      }
+    found = await facesOfPhotos(paths, o, 'aligned', async (img) => {
       const { faces } = await pipeline.process(img, {
         minScore: o.minScore ?? RUNTIME_DETECTOR_SCORE,
         retryZoomedOut: true,
@@ -173,19 +202,18 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
         passive: false,
         precision: 'fp32',
       });
-      const usable = faces.filter((f) => Math.max(f.box.width, f.box.height) >= minSize);
-      if (faces.length === 0) warn(`${path}: skipped, no face found`);
-      else if (usable.length < faces.length) warn(`${path}: ${faces.length - usable.length} of ${faces.length} faces smaller than ${minSize} px skipped`);
-      for (const f of usable) {
-        const { chip, size } = pipeline.alignChip(img, f.landmarks5, 'fp32');
-        chips.push({ width: size, height: size, data: chip });
-        sources.push(path);
-      }
-      if ((i + 1) % 20 === 0 || i + 1 === paths.length) o.log?.(`  aligned ${chips.length} faces from ${i + 1}/${paths.length} images`);
-    }
+      return faces.map((f) => ({
+        side: Math.max(f.box.width, f.box.height),
+        crop: () => {
+          const { chip, size } = pipeline.alignChip(img, f.landmarks5, 'fp32');
+          return { width: size, height: size, data: chip };
+        },
+      }));
+    });
   } finally {
     await pipeline.release();
   }
+  const { chips, sources, warnings } = found;
   const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
   const size = inputSize(entry).width;
   const geometry = size === 150 ? 'dlib face-chip geometry 150x150, padding 0.25' : `ArcFace 5-point template ${size}x${size}`;
@@ -210,43 +238,26 @@ export interface PassiveCropOptions {
  * letterboxed image gives none, for tight face crops). Problems with single images are warnings.
  */
 export async function passiveCropsFromPhotos(paths: string[], o: PassiveCropOptions): Promise<PhotoChips> {
-  const minSize = o.minFaceSizePx ?? RUNTIME_MIN_FACE_PX;
   const entry = loadModelManifest(o.modelsDir).models.find((m) => m.id === o.model);
   if (!entry || (entry.task !== 'antispoof' && entry.task !== 'liveness'))
     throw new Error(`${o.model}: not an anti-spoof or liveness model of ${o.modelsDir}/manifest.json`);
-  const warnings: string[] = [];
-  const warn = (m: string): void => {
-    warnings.push(m);
-    o.warn?.(m);
-  };
   const pipeline = await FacePipeline.create({ modelsDir: o.modelsDir, precision: 'fp32', detector: 'auto', antispoof: false, liveness: false });
   const size = inputSize(entry).width;
-  const chips: RgbImage[] = [];
-  const sources: string[] = [];
+  let found: PhotoFaces;
   try {
-    for (const [i, path] of paths.entries()) {
-      let img: RgbImage;
-      try {
-        img = await decodeImage(readFileSync(path));
-      } catch (err) {
-        warn(`${path}: skipped, ${(err as Error).message}`);
-        continue;
-      }
+    found = await facesOfPhotos(paths, o, 'cropped', async (img) => {
       const minScore = o.minScore ?? RUNTIME_DETECTOR_SCORE;
       let dets = await pipeline.detect(img, { minScore });
       if (dets.length === 0) dets = await pipeline.detect(img, { minScore, zoomOut: 2 });
-      const usable = dets.filter((d) => Math.max(d.box.width, d.box.height) >= minSize);
-      if (dets.length === 0) warn(`${path}: skipped, no face found`);
-      else if (usable.length < dets.length) warn(`${path}: ${dets.length - usable.length} of ${dets.length} faces smaller than ${minSize} px skipped`);
-      for (const d of usable) {
-        chips.push({ width: size, height: size, data: warpRgb(img, passiveCropTransform(d.box, size), size, size) });
-        sources.push(path);
-      }
-      if ((i + 1) % 20 === 0 || i + 1 === paths.length) o.log?.(`  cropped ${chips.length} faces from ${i + 1}/${paths.length} images`);
-    }
+      return dets.map((d) => ({
+        side: Math.max(d.box.width, d.box.height),
+        crop: () => ({ width: size, height: size, data: warpRgb(img, passiveCropTransform(d.box, size), size, size) }),
+      }));
+    });
   } finally {
     await pipeline.release();
   }
+  const { chips, sources, warnings } = found;
   const norm = inputNorm(entry);
   const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
   return {
