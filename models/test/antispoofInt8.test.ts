@@ -97,7 +97,7 @@ describe.runIf(runDataTests)('antispoof INT8 vs FP32 on the passive scorer crops
     const scorer = await PassiveScorer.load(
       MODELS_DIR,
       m.models.find((e) => e.id === 'antispoof')!,
-      so,
+      { intraOpThreads: 1 },
     );
     try {
       const data = requireTestData();
