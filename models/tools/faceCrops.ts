@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { packTensor, warpRgb } from '../../daemon/src/vision/align.js';
 import { decodeImage } from '../../daemon/src/vision/decode.js';
-import { loadModelManifest } from '../../daemon/src/vision/modelManifest.js';
+import { loadModelManifest, type ModelEntry } from '../../daemon/src/vision/modelManifest.js';
 import { inputNorm, inputSize } from '../../daemon/src/vision/modelSet.js';
 import { passiveCropTransform } from '../../daemon/src/vision/models/passiveScorer.js';
 import { FacePipeline } from '../../daemon/src/vision/pipeline.js';
@@ -174,6 +174,16 @@ async function facesOfPhotos(
   return { chips, sources, warnings };
 }
 
+/** What turns a crop into `entry`'s input tensor exactly as the daemon does (manifest normalisation and layout). */
+function inputOf(entry: ModelEntry): Pick<PhotoChips, 'toInput' | 'modelId' | 'layout'> {
+  const norm = inputNorm(entry);
+  return {
+    toInput: (chip) => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3)),
+    modelId: entry.id,
+    layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC',
+  };
+}
+
 /**
  * Aligned embedder chips from ordinary photos, made by the production pipeline
  * (daemon/src/vision/pipeline.ts) with FP32 models: detector cascade with the zoomed-out retry
@@ -191,7 +201,6 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
     liveness: false,
   });
   const entry = pipeline.choice.embedder;
-  const norm = inputNorm(entry);
   let found: PhotoFaces;
   try {
     found = await facesOfPhotos(paths, o, 'aligned', async (img) => {
@@ -213,11 +222,9 @@ export async function faceChipsFromPhotos(paths: string[], o: PhotoChipOptions):
   } finally {
     await pipeline.release();
   }
-  const { chips, sources, warnings } = found;
-  const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
   const size = inputSize(entry).width;
   const geometry = size === 150 ? 'dlib face-chip geometry 150x150, padding 0.25' : `ArcFace 5-point template ${size}x${size}`;
-  return { chips, sources, warnings, toInput, modelId: entry.id, layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC', geometry };
+  return { ...found, ...inputOf(entry), geometry };
 }
 
 export interface PassiveCropOptions {
@@ -257,16 +264,5 @@ export async function passiveCropsFromPhotos(paths: string[], o: PassiveCropOpti
   } finally {
     await pipeline.release();
   }
-  const { chips, sources, warnings } = found;
-  const norm = inputNorm(entry);
-  const toInput = (chip: RgbImage): Float32Array => packTensor(chip.data, chip.width, chip.height, norm, new Float32Array(chip.width * chip.height * 3));
-  return {
-    chips,
-    sources,
-    warnings,
-    toInput,
-    modelId: entry.id,
-    layout: entry.input.layout === 'NCHW' ? 'NCHW' : 'NHWC',
-    geometry: `detector box x1.4, square, upright, ${size}x${size} (vision/models/passiveScorer.ts)`,
-  };
+  return { ...found, ...inputOf(entry), geometry: `detector box x1.4, square, upright, ${size}x${size} (vision/models/passiveScorer.ts)` };
 }

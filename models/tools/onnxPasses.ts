@@ -17,6 +17,8 @@
  *     FaceMesh's kernel time): FaceMesh 2.32–2.37 → 1.87–1.95 ms per run (1 thread). Not
  *     bit-identical (the surrounding Convs change kernels too): FaceMesh's mesh moved by at most
  *     3e-5 px on 44 real crops. MiniFASNet measured no faster; the INT8 quantizer needs the Max form.
+ *   - foldPreluSlopesAboveOne and reluBeforeMaxPool (INT8 integer-operator entries only): reorder
+ *     and rescale so the quantizer keeps more of the graph in uint8 (each function's comment).
  *   - upgradeOpset: lifts an imported graph to the toolchain's opset when every op it uses has the
  *     same semantics there (needed for per-channel QDQ, opset ≥ 13).
  */
