@@ -11,9 +11,12 @@
  *    DequantizeLinear before the float head, the Relus fused into the convs, MaxPool on uint8;
  *  - the calibration crops are the scorer's: `PassiveScorer.score` on a photo equals the network
  *    run on `passiveCropsFromPhotos`' crop of it;
- *  - a batch of crops gives the single-crop scores.
+ *  - a batch of crops gives the single-crop scores;
+ *  - `passiveCropsFromPhotos` refuses a model that is not a passive network and turns an
+ *    unreadable photo into a warning.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +127,29 @@ describe.runIf(runDataTests)('antispoof INT8 vs FP32 on the passive scorer crops
     const r = await int8.run({ input: new ort.Tensor('float32', batch, [xs.length, 128, 128, 3]) });
     const single = await scores(int8, xs);
     expect(Array.from(r.score!.data as Float32Array)).toEqual(single.map((s) => expect.closeTo(s, 6)));
+  });
+});
+
+describe('passiveCropsFromPhotos, bad input', () => {
+  it('refuses a model that is not a passive network, naming it', async () => {
+    await expect(passiveCropsFromPhotos([], { modelsDir: MODELS_DIR, model: 'mobilefacenet512-fp32' })).rejects.toThrow(
+      /mobilefacenet512-fp32: not an anti-spoof or liveness model/,
+    );
+    await expect(passiveCropsFromPhotos([], { modelsDir: MODELS_DIR, model: 'no-such-model' })).rejects.toThrow(/no-such-model/);
+  });
+
+  it('turns an unreadable photo into a warning and keeps going', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'blink-passive-'));
+    try {
+      const bad = join(dir, 'broken.jpg');
+      writeFileSync(bad, 'not a jpeg at all');
+      const warned: string[] = [];
+      const r = await passiveCropsFromPhotos([bad], { modelsDir: MODELS_DIR, model: 'antispoof', warn: (m) => warned.push(m) });
+      expect(r.chips).toHaveLength(0);
+      expect(r.warnings).toEqual(warned);
+      expect(r.warnings[0]).toMatch(/broken\.jpg: skipped/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
