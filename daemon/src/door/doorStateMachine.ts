@@ -110,16 +110,23 @@ export class DoorStateMachine {
     this.relay.on();
     this.pulses++;
     this.setState({ relay: 'on', unlockReason: reason });
-    this.pulseTimer = setTimeout(
-      () => {
-        this.pulseTimer = null;
-        if (this.door.mode === 'held_unlocked') return;
-        this.relay?.off();
-        this.lastUnlockEndedAt = performance.now();
-        this.setState({ relay: 'off', unlockReason: null });
-      },
-      Math.max(0, length - (performance.now() - energisedAt)),
-    );
+    // Node's timers count whole milliseconds on the event loop's clock, which lags the real one
+    // (it is read when a loop turn begins): a timer can fire up to a couple of ms early (a 30 ms
+    // pulse measured 28.4 ms). So the off-timer re-arms until the pulse has really lasted `length`.
+    const endsAt = energisedAt + length;
+    const end = (): void => {
+      const left = endsAt - performance.now();
+      if (left > 0) {
+        this.pulseTimer = setTimeout(end, left);
+        return;
+      }
+      this.pulseTimer = null;
+      if (this.door.mode === 'held_unlocked') return;
+      this.relay?.off();
+      this.lastUnlockEndedAt = performance.now();
+      this.setState({ relay: 'off', unlockReason: null });
+    };
+    this.pulseTimer = setTimeout(end, Math.max(0, endsAt - performance.now()));
     return { ok: true, ms: length };
   }
 
